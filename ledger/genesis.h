@@ -1,0 +1,106 @@
+/* ledger/genesis.h: the genesis file (config/genesis.json).
+ *
+ * The genesis file defines the chain: its id, region, departments (seal keys
+ * and, for validators, node keys and p2p addresses), registrars and the
+ * industry catalogue.  It is the auditor's only trust anchor.  Parsing checks
+ * everything and names the offending field on error, e.g.
+ *   "departments[2].seal_key: not a valid x-only public key". */
+#ifndef PERMIT_LEDGER_GENESIS_H
+#define PERMIT_LEDGER_GENESIS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "keys.h"
+
+#define LEDGER_MAX_DEPARTMENTS 64
+#define LEDGER_MAX_REGISTRARS 1024
+#define LEDGER_MAX_INDUSTRIES 256
+#define LEDGER_MAX_ITEMS 16
+#define LEDGER_MAX_GENESIS_BYTES (4u << 20)
+
+typedef struct {
+    char *id;            /* [a-z][a-z0-9_-]{0,31} */
+    char *name;          /* UTF-8 display name */
+    ledger_pubkey seal;  /* seal key: signs the department's decisions */
+    int validator;       /* runs a validator */
+    ledger_pubkey node;  /* node key (validators only) */
+    char *p2p;           /* "host:port" (validators only) */
+    char *rpc;           /* "host:port" or NULL: where its node answers RPC */
+} ledger_department;
+
+typedef struct {
+    char *name;
+    char *department;    /* id of the authorising department */
+    int dept;            /* its index in departments[] */
+    ledger_pubkey key;
+} ledger_registrar;
+
+typedef struct {
+    char *permit;        /* name of the permit item */
+    char *department;    /* owning department id */
+    int dept;            /* its index in departments[] */
+} ledger_item_def;
+
+typedef struct {
+    char *code;          /* [a-z][a-z0-9-]{0,31} */
+    char *name;
+    uint64_t validity_ms;
+    uint64_t renew_window_ms;  /* renewal allowed this long before expiry */
+    uint64_t grace_ms;         /* and this long after it */
+    int commitment_allowed;    /* notify-and-commit route (告知承诺) */
+    uint64_t verify_within_ms; /* deadline for departments to verify */
+    size_t n_items;
+    ledger_item_def *items;
+} ledger_industry;
+
+typedef struct {
+    uint32_t max_addresses;      /* per license, primary included */
+    uint64_t tx_window_ms;       /* |tx timestamp - block time| allowed */
+    uint32_t max_block_txs;
+    uint64_t block_interval_ms;  /* target time between blocks */
+    uint64_t heartbeat_ms;       /* empty block at most this far apart */
+} ledger_params;
+
+typedef struct ledger_genesis {
+    char *chain_id;              /* [A-Za-z0-9._-]{1,64} */
+    char *region;                /* 6-digit division code */
+    char *region_name;
+    uint64_t genesis_time_ms;
+    ledger_params params;
+    size_t n_departments;
+    ledger_department *departments;
+    size_t n_registrars;
+    ledger_registrar *registrars;
+    size_t n_industries;
+    ledger_industry *industries;
+    size_t n_validators;
+    int *validators;             /* department indices, in genesis order */
+    uint8_t hash[32];            /* SHA-256 of the genesis file's bytes */
+    uint8_t validators_hash[32]; /* see docs/formats.md */
+} ledger_genesis;
+
+/* Parse and validate a genesis document held in memory (len bytes, need not
+ * be NUL-terminated).  On success *out owns everything; free with
+ * ledger_genesis_free. */
+int ledger_genesis_parse(const char *json, size_t len, ledger_genesis **out,
+                         ledger_err *err) LEDGER_WUR;
+
+/* Read (at most LEDGER_MAX_GENESIS_BYTES) and parse a genesis file. */
+int ledger_genesis_load(const char *path, ledger_genesis **out,
+                        ledger_err *err) LEDGER_WUR;
+
+void ledger_genesis_free(ledger_genesis *g);
+
+/* Lookups; NULL / -1 when absent. */
+int ledger_genesis_dept_index(const ledger_genesis *g, const char *id);
+int ledger_genesis_seal_dept(const ledger_genesis *g, const uint8_t key[32]);
+const ledger_registrar *ledger_genesis_registrar(const ledger_genesis *g,
+                                                 const uint8_t key[32]);
+const ledger_industry *ledger_genesis_industry(const ledger_genesis *g,
+                                               const char *code);
+/* Index of the validator with this node key in validators[], or -1. */
+int ledger_genesis_validator_index(const ledger_genesis *g, const uint8_t node_key[32]);
+
+#endif
