@@ -19,6 +19,9 @@
 #define LEDGER_MAX_INDUSTRIES 256
 #define LEDGER_MAX_ITEMS 16
 #define LEDGER_MAX_GENESIS_BYTES (4u << 20)
+/* Longest duration genesis accepts (100 years of 365 days), so that a time
+ * plus a duration never comes near overflowing uint64 milliseconds. */
+#define LEDGER_MAX_DURATION_MS (UINT64_C(100) * 365 * 86400 * 1000)
 
 typedef struct {
     char *id;            /* [a-z][a-z0-9_-]{0,31} */
@@ -78,29 +81,51 @@ typedef struct ledger_genesis {
     size_t n_validators;
     int *validators;             /* department indices, in genesis order */
     uint8_t hash[32];            /* SHA-256 of the genesis file's bytes */
-    uint8_t validators_hash[32]; /* see docs/formats.md */
+    uint8_t validators_hash[32]; /* SHA-256(u16 BE count || node_key_0 ||
+                                    seal_key_0 || ...), docs/genesis.md */
+    /* Private: lookup indexes built by ledger_genesis_parse and freed by
+     * ledger_genesis_free.  NULL in a genesis built by hand (tests), whose
+     * lookups then scan linearly. */
+    struct ledger_genesis_index *index;
 } ledger_genesis;
 
 /* Parse and validate a genesis document held in memory (len bytes, need not
- * be NUL-terminated).  On success *out owns everything; free with
- * ledger_genesis_free. */
+ * be NUL-terminated; more than LEDGER_MAX_GENESIS_BYTES is refused).  The
+ * schema and every rule are in docs/genesis.md.  On success returns 0 and
+ * *out owns everything (free with ledger_genesis_free); hash is SHA-256 of
+ * exactly these len bytes.  On failure returns -1, *out is NULL, nothing is
+ * leaked, and err has code LEDGER_ERR_INVALID (LEDGER_ERR_NOMEM when memory
+ * ran out) and a message that begins with the JSON path of the offending
+ * field ("industries[0].items[1].department: unknown department \"foo\"");
+ * problems of the whole document (syntax, size) have no path. */
 int ledger_genesis_parse(const char *json, size_t len, ledger_genesis **out,
                          ledger_err *err) LEDGER_WUR;
 
-/* Read (at most LEDGER_MAX_GENESIS_BYTES) and parse a genesis file. */
+/* Read (at most LEDGER_MAX_GENESIS_BYTES, checked before reading) and parse
+ * a genesis file.  Errors are those of ledger_genesis_parse prefixed with
+ * "path: ", or LEDGER_ERR_IO when the file cannot be read. */
 int ledger_genesis_load(const char *path, ledger_genesis **out,
                         ledger_err *err) LEDGER_WUR;
 
+/* Free g and everything it owns; g may be NULL. */
 void ledger_genesis_free(ledger_genesis *g);
 
-/* Lookups; NULL / -1 when absent. */
+/* Lookups; NULL / -1 when absent (or when g or the key is NULL).  They only
+ * read g, so any number of threads may call them at once.  Keys are matched
+ * by their 32 raw bytes and in their role only: a seal key is never found as
+ * a registrar.  The key lookups and the industry lookup are binary searches
+ * (they run per transaction); the department lookup is a scan of at most
+ * LEDGER_MAX_DEPARTMENTS ids. */
+/* Index of the department with this id in departments[], or -1. */
 int ledger_genesis_dept_index(const ledger_genesis *g, const char *id);
+/* Index in departments[] of the department whose seal key this is, or -1. */
 int ledger_genesis_seal_dept(const ledger_genesis *g, const uint8_t key[32]);
 const ledger_registrar *ledger_genesis_registrar(const ledger_genesis *g,
                                                  const uint8_t key[32]);
 const ledger_industry *ledger_genesis_industry(const ledger_genesis *g,
                                                const char *code);
-/* Index of the validator with this node key in validators[], or -1. */
+/* Index of the validator with this node key in validators[] (its position in
+ * the validator set, not its department index), or -1. */
 int ledger_genesis_validator_index(const ledger_genesis *g, const uint8_t node_key[32]);
 
 #endif

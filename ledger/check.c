@@ -1,0 +1,216 @@
+/* ledger/check.c: whole-database consistency check (ledger_check_integrity). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "index.h"
+#include "ledger.h"
+#include "merkle.h"
+#include "permit.pb-c.h"
+
+/* Count entries of a column family. */
+static int count_cf(ledger_store *st, ledger_cf cf, uint64_t *n, ledger_err *err)
+{
+    ledger_iter *it = ledger_iter_new(st, cf);
+    if (it == NULL)
+        return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+    *n = 0;
+    for (ledger_iter_seek_first(it); ledger_iter_valid(it); ledger_iter_next(it))
+        (*n)++;
+    int rc = ledger_iter_status(it, err);
+    ledger_iter_free(it);
+    return rc;
+}
+
+static int check_license(ledger *L, const ledger_license *l, uint64_t log_size,
+                         uint64_t *expected, uint64_t *events, ledger_err *err)
+{
+    ledger_store *st = ledger_store_of(L);
+    ledger_index_key *keys = NULL;
+    size_t nk = 0;
+    if (ledger_index_keys(l, &keys, &nk, err) != 0)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < nk && rc == 0; i++) {
+        uint8_t *v;
+        size_t vl;
+        int r = ledger_store_get(st, (ledger_cf)keys[i].cf, keys[i].key, keys[i].len, &v, &vl,
+                                 err);
+        if (r < 0)
+            rc = -1;
+        else if (r == 0)
+            rc = ledger_fail(err, LEDGER_ERR_INVALID, "integrity",
+                             "license %s: index %s lacks its entry", l->id,
+                             ledger_cf_name((ledger_cf)keys[i].cf));
+        else
+            free(v);
+        expected[keys[i].cf]++;
+    }
+    free(keys);
+    if (rc != 0)
+        return -1;
+
+    ledger_event_rec *evs = NULL;
+    size_t n = 0;
+    if (ledger_get_events(L, l->id, &evs, &n, err) < 0)
+        return -1;
+    if (n != (size_t)l->seq + 1) {
+        free(evs);
+        return ledger_fail(err, LEDGER_ERR_INVALID, "integrity",
+                           "license %s: %zu events stored but seq is %u", l->id, n, l->seq);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *want_prev = i == 0 ? NULL : evs[i - 1].hash;
+        uint8_t zero[32] = {0};
+        if (memcmp(evs[i].ev.prev, want_prev ? want_prev : zero, 32) != 0 ||
+            strcmp(evs[i].ev.license_id, l->id) != 0) {
+            free(evs);
+            return ledger_fail(err, LEDGER_ERR_INVALID, "integrity",
+                               "license %s: event %zu does not chain to its predecessor",
+                               l->id, i);
+        }
+        uint8_t leaf[32];
+        if (evs[i].log_index >= log_size ||
+            ledger_mlog_get(L, 0, evs[i].log_index, leaf, err) != 0 ||
+            memcmp(leaf, evs[i].hash, 32) != 0) {
+            free(evs);
+            return ledger_fail(err, LEDGER_ERR_INVALID, "integrity",
+                               "license %s: event %zu is not at its place in the event log",
+                               l->id, i);
+        }
+    }
+    int head_ok = memcmp(evs[n - 1].hash, l->head, 32) == 0;
+    free(evs);
+    if (!head_ok)
+        return ledger_fail(err, LEDGER_ERR_INVALID, "integrity",
+                           "license %s: head is not the hash of its last event", l->id);
+    *events += n;
+    return 0;
+}
+
+static int check_blocks(ledger *L, uint64_t height, uint64_t *n_txs, ledger_err *err)
+{
+    ledger_store *st = ledger_store_of(L);
+    *n_txs = 0;
+    uint8_t prev[32];
+    memcpy(prev, ledger_genesis_of(L)->hash, 32);
+    for (uint64_t h = 1; h <= height; h++) {
+        ledger_header hdr;
+        uint8_t(*ids)[32] = NULL;
+        size_t n = 0;
+        int r = ledger_get_block(L, h, &hdr, NULL, NULL, &ids, &n, err);
+        if (r <= 0)
+            return r < 0 ? -1
+                         : ledger_fail(err, LEDGER_ERR_INVALID, "integrity",
+                                       "block %llu is missing", (unsigned long long)h);
+        int bad = hdr.height != h || memcmp(hdr.prev_hash, prev, 32) != 0;
+        for (size_t i = 0; i < n && !bad; i++) {
+            uint64_t th;
+            uint32_t ti;
+            r = ledger_get_tx(L, ids[i], NULL, NULL, &th, &ti, err);
+            if (r < 0) {
+                free(ids);
+                return -1;
+            }
+            bad = r == 0 || th != h || ti != i;
+        }
+        free(ids);
+        if (bad)
+            return ledger_fail(err, LEDGER_ERR_INVALID, "integrity",
+                               "block %llu does not link to its predecessor or its "
+                               "transactions are not stored", (unsigned long long)h);
+        ledger_header_hash(&hdr, prev);
+        *n_txs += n;
+    }
+    uint8_t key[8], *v;
+    size_t vl;
+    ledger_be64(key, height + 1);
+    int r = ledger_store_get(st, CF_BLOCKS, key, 8, &v, &vl, err);
+    if (r < 0)
+        return -1;
+    if (r > 0) {
+        free(v);
+        return ledger_fail(err, LEDGER_ERR_INVALID, "integrity",
+                           "a block exists beyond the recorded height %llu",
+                           (unsigned long long)height);
+    }
+    return 0;
+}
+
+int ledger_check_integrity(ledger *L, ledger_err *err)
+{
+    ledger_store *st = ledger_store_of(L);
+    ledger_tip tip;
+    ledger_get_tip(L, &tip);
+    uint64_t log_size = tip.height ? tip.header.log_size : 0;
+
+    uint64_t n_txs = 0;
+    if (check_blocks(L, tip.height, &n_txs, err) != 0)
+        return -1;
+    uint64_t stored_txs = 0;
+    if (count_cf(st, CF_TXS, &stored_txs, err) != 0)
+        return -1;
+    if (stored_txs != n_txs)
+        return ledger_fail(err, LEDGER_ERR_INVALID, "integrity",
+                           "%llu transactions stored, blocks list %llu",
+                           (unsigned long long)stored_txs, (unsigned long long)n_txs);
+
+    uint64_t expected[CF_COUNT] = {0};
+    uint64_t events = 0;
+    ledger_iter *it = ledger_iter_new(st, CF_LICENSES);
+    if (it == NULL)
+        return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+    int rc = 0;
+    for (ledger_iter_seek_first(it); rc == 0 && ledger_iter_valid(it); ledger_iter_next(it)) {
+        size_t kl, vl;
+        const uint8_t *k = ledger_iter_key(it, &kl);
+        const uint8_t *v = ledger_iter_value(it, &vl);
+        ledger_license l;
+        if (ledger_license_decode(&l, v, vl, err) != 0) {
+            rc = -1;
+            break;
+        }
+        if (strlen(l.id) != kl || memcmp(l.id, k, kl) != 0)
+            rc = ledger_fail(err, LEDGER_ERR_INVALID, "integrity",
+                             "license record stored under another id (%s)", l.id);
+        else
+            rc = check_license(L, &l, log_size, expected, &events, err);
+        ledger_license_clear(&l);
+    }
+    if (rc == 0 && ledger_iter_status(it, err) != 0)
+        rc = -1;
+    ledger_iter_free(it);
+    if (rc != 0)
+        return -1;
+
+    static const ledger_cf idx[] = {CF_BY_USCC,   CF_BY_NAME,   CF_BY_ADDRESS,
+                                    CF_BY_INDUSTRY, CF_BY_STATUS, CF_BY_EXPIRY,
+                                    CF_BY_PENDING, CF_BY_OVERDUE};
+    for (size_t i = 0; i < sizeof idx / sizeof idx[0]; i++) {
+        uint64_t n = 0;
+        if (count_cf(st, idx[i], &n, err) != 0)
+            return -1;
+        if (n != expected[idx[i]])
+            return ledger_fail(err, LEDGER_ERR_INVALID, "integrity",
+                               "index %s holds %llu entries; the records call for %llu",
+                               ledger_cf_name(idx[i]), (unsigned long long)n,
+                               (unsigned long long)expected[idx[i]]);
+    }
+    uint64_t stored_events = 0;
+    if (count_cf(st, CF_EVENTS, &stored_events, err) != 0)
+        return -1;
+    if (events != log_size || stored_events != log_size)
+        return ledger_fail(err, LEDGER_ERR_INVALID, "integrity",
+                           "event log size %llu, %llu events stored, %llu reachable",
+                           (unsigned long long)log_size, (unsigned long long)stored_events,
+                           (unsigned long long)events);
+    uint8_t root[32];
+    if (merkle_root_at(log_size, ledger_mlog_get, L, root, err) != 0)
+        return -1;
+    uint8_t empty[32];
+    merkle_empty_root(empty);
+    if (memcmp(root, tip.height ? tip.header.log_root : empty, 32) != 0)
+        return ledger_fail(err, LEDGER_ERR_INVALID, "integrity",
+                           "event log root differs from the tip header");
+    return 0;
+}

@@ -1,0 +1,1267 @@
+/* ledger/ledger.c: opening the store, executing and committing blocks. */
+#include "ledger.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "hash.h"
+#include "hex.h"
+#include "index.h"
+#include "merkle.h"
+#include "permit.pb-c.h"
+#include "rules.h"
+#include "tx.h"
+#include "vpool.h"
+
+#define META_CHAIN_ID "chain_id"
+#define META_GENESIS "genesis_hash"
+#define META_HEIGHT "height"
+
+struct ledger {
+    ledger_store *st;
+    const ledger_genesis *g;
+    pthread_mutex_t mu;      /* guards tip and state_root for readers */
+    ledger_tip tip;
+    uint8_t state_root[32];
+    merkle_frontier log;     /* touched by the executing thread only */
+    ledger_vpool *pool;      /* created on first parallel verification */
+    int exec_active;
+};
+
+/* ---- small open-addressing table of entry indices ---- */
+
+typedef struct {
+    uint32_t *slots; /* entry index + 1; 0 = empty */
+    size_t cap;      /* power of two */
+    size_t n;
+} itab;
+
+static uint64_t fnv1a(const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+typedef int (*itab_eq)(const void *ctx, uint32_t idx, const void *key);
+typedef uint64_t (*itab_hash_of)(const void *ctx, uint32_t idx);
+
+static void itab_free(itab *t)
+{
+    free(t->slots);
+    memset(t, 0, sizeof *t);
+}
+
+static long itab_find(const itab *t, uint64_t h, itab_eq eq, const void *ctx,
+                      const void *key)
+{
+    if (t->cap == 0)
+        return -1;
+    for (size_t i = h & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
+        uint32_t s = t->slots[i];
+        if (s == 0)
+            return -1;
+        if (eq(ctx, s - 1, key))
+            return (long)(s - 1);
+    }
+}
+
+static int itab_insert(itab *t, uint64_t h, uint32_t idx, itab_hash_of rehash,
+                       const void *ctx)
+{
+    if ((t->n + 1) * 2 > t->cap) {
+        size_t nc = t->cap ? t->cap * 2 : 64;
+        uint32_t *ns = calloc(nc, sizeof *ns);
+        if (ns == NULL)
+            return -1;
+        for (size_t i = 0; i < t->cap; i++) {
+            uint32_t s = t->slots[i];
+            if (s == 0)
+                continue;
+            size_t j = rehash(ctx, s - 1) & (nc - 1);
+            while (ns[j])
+                j = (j + 1) & (nc - 1);
+            ns[j] = s;
+        }
+        free(t->slots);
+        t->slots = ns;
+        t->cap = nc;
+    }
+    size_t j = h & (t->cap - 1);
+    while (t->slots[j])
+        j = (j + 1) & (t->cap - 1);
+    t->slots[j] = idx + 1;
+    t->n++;
+    return 0;
+}
+
+/* ---- time ---- */
+
+unsigned ledger_year_of(uint64_t time_ms)
+{
+    /* civil year of a day count (proleptic Gregorian), after shifting to
+     * UTC+8; 400-year eras of 146097 days starting 0000-03-01 */
+    int64_t days = (int64_t)((time_ms / 1000 + 8 * 3600) / 86400);
+    int64_t z = days + 719468;
+    int64_t era = z / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t y = yoe + era * 400;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    int64_t m = mp < 10 ? mp + 3 : mp - 9;
+    return (unsigned)(m <= 2 ? y + 1 : y);
+}
+
+/* ---- open / close ---- */
+
+static int meta_get_u64(ledger_store *st, const char *key, uint64_t *v, ledger_err *err)
+{
+    uint8_t *val;
+    size_t n;
+    int r = ledger_store_get(st, CF_META, key, strlen(key), &val, &n, err);
+    if (r <= 0)
+        return r;
+    if (n != 8) {
+        free(val);
+        return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "meta %s is corrupt", key);
+    }
+    *v = ledger_rd_be64(val);
+    free(val);
+    return 1;
+}
+
+static int load_tip(ledger *L, ledger_err *err)
+{
+    uint64_t height = 0;
+    int r = meta_get_u64(L->st, META_HEIGHT, &height, err);
+    if (r < 0)
+        return -1;
+    if (r == 0)
+        return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "database has no height record");
+    memset(&L->tip, 0, sizeof L->tip);
+    memset(L->state_root, 0, 32);
+    merkle_frontier_init(&L->log);
+    L->tip.height = height;
+    if (height == 0) {
+        memcpy(L->tip.hash, L->g->hash, 32);
+        L->tip.time = L->g->genesis_time_ms;
+        return 0;
+    }
+    if (ledger_get_block(L, height, &L->tip.header, NULL, NULL, NULL, NULL, err) != 1)
+        return ledger_fail(err, LEDGER_ERR_INVALID, NULL,
+                           "database height is %llu but that block is missing",
+                           (unsigned long long)height);
+    ledger_header_hash(&L->tip.header, L->tip.hash);
+    L->tip.time = L->tip.header.time;
+    memcpy(L->state_root, L->tip.header.state_root, 32);
+    if (merkle_frontier_load(&L->log, L->tip.header.log_size, ledger_mlog_get, L, err) != 0)
+        return -1;
+    uint8_t root[32];
+    merkle_frontier_root(&L->log, root);
+    if (memcmp(root, L->tip.header.log_root, 32) != 0)
+        return ledger_fail(err, LEDGER_ERR_INVALID, NULL,
+                           "event log root does not match block %llu",
+                           (unsigned long long)height);
+    return 0;
+}
+
+int ledger_open(ledger **out, const char *db_path, const ledger_genesis *g,
+                ledger_err *err)
+{
+    ledger *L = calloc(1, sizeof *L);
+    if (L == NULL)
+        return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+    L->g = g;
+    pthread_mutex_init(&L->mu, NULL);
+    if (ledger_store_open(&L->st, db_path, err) != 0)
+        goto fail;
+    uint8_t *gh = NULL;
+    size_t ghlen = 0;
+    int r = ledger_store_get(L->st, CF_META, META_GENESIS, strlen(META_GENESIS), &gh, &ghlen,
+                             err);
+    if (r < 0)
+        goto fail;
+    if (r == 0) {
+        /* a new database: record which chain it belongs to */
+        ledger_batch *b = ledger_batch_new(L->st);
+        if (b == NULL) {
+            ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+            goto fail;
+        }
+        uint8_t zero[8] = {0};
+        ledger_batch_put(b, CF_META, META_CHAIN_ID, strlen(META_CHAIN_ID), g->chain_id,
+                         strlen(g->chain_id));
+        ledger_batch_put(b, CF_META, META_GENESIS, strlen(META_GENESIS), g->hash, 32);
+        ledger_batch_put(b, CF_META, META_HEIGHT, strlen(META_HEIGHT), zero, 8);
+        int w = ledger_store_write(L->st, b, 1, err);
+        ledger_batch_free(b);
+        if (w != 0)
+            goto fail;
+    } else {
+        int same = ghlen == 32 && memcmp(gh, g->hash, 32) == 0;
+        free(gh);
+        if (!same) {
+            ledger_fail(err, LEDGER_ERR_INVALID, NULL,
+                        "database %s belongs to another genesis than chain %s "
+                        "(wrong home folder or changed genesis.json)",
+                        db_path, g->chain_id);
+            goto fail;
+        }
+    }
+    if (load_tip(L, err) != 0)
+        goto fail;
+    *out = L;
+    return 0;
+fail:
+    ledger_close(L);
+    return -1;
+}
+
+void ledger_close(ledger *L)
+{
+    if (L == NULL)
+        return;
+    ledger_vpool_free(L->pool);
+    ledger_store_close(L->st);
+    pthread_mutex_destroy(&L->mu);
+    free(L);
+}
+
+const ledger_genesis *ledger_genesis_of(const ledger *L)
+{
+    return L->g;
+}
+
+ledger_store *ledger_store_of(ledger *L)
+{
+    return L->st;
+}
+
+void ledger_get_tip(ledger *L, ledger_tip *tip)
+{
+    pthread_mutex_lock(&L->mu);
+    *tip = L->tip;
+    pthread_mutex_unlock(&L->mu);
+}
+
+uint64_t ledger_height(ledger *L)
+{
+    pthread_mutex_lock(&L->mu);
+    uint64_t h = L->tip.height;
+    pthread_mutex_unlock(&L->mu);
+    return h;
+}
+
+static ledger_vpool *pool_of(ledger *L)
+{
+    if (L->pool == NULL)
+        L->pool = ledger_vpool_new(0);
+    return L->pool;
+}
+
+/* ---- event log nodes ---- */
+
+static void mlog_key(uint8_t key[9], unsigned level, uint64_t index)
+{
+    key[0] = (uint8_t)level;
+    ledger_be64(key + 1, index);
+}
+
+int ledger_mlog_get(void *ctx, unsigned level, uint64_t index, uint8_t out[32],
+                    ledger_err *err)
+{
+    ledger *L = ctx;
+    uint8_t key[9], *val;
+    size_t n;
+    mlog_key(key, level, index);
+    int r = ledger_store_get(L->st, CF_MLOG, key, sizeof key, &val, &n, err);
+    if (r < 0)
+        return -1;
+    if (r == 0 || n != 32) {
+        if (r > 0)
+            free(val);
+        return ledger_fail(err, LEDGER_ERR_INVALID, NULL,
+                           "event log node (%u, %llu) is missing", level,
+                           (unsigned long long)index);
+    }
+    memcpy(out, val, 32);
+    free(val);
+    return 0;
+}
+
+static void mlog_put_batch(void *ctx, unsigned level, uint64_t index, const uint8_t hash[32])
+{
+    uint8_t key[9];
+    mlog_key(key, level, index);
+    ledger_batch_put(ctx, CF_MLOG, key, sizeof key, hash, 32);
+}
+
+/* ---- block execution ---- */
+
+typedef struct {
+    char *id;
+    uint8_t *orig;        /* record before this block; NULL for a new license */
+    size_t orig_len;
+    uint8_t *cur;         /* record now */
+    size_t cur_len;
+    int dirty;            /* changed by a transaction of this block (a lookup
+                             for a refused one only loads it) */
+} lic_entry;
+
+struct ledger_exec {
+    ledger *L;
+    ledger_block_ctx ctx;
+    uint64_t height;
+    ledger_batch *batch;
+    int finished, committed, broken;
+
+    lic_entry *lics;
+    size_t n_lics, cap_lics;
+    itab lic_index;
+
+    uint8_t (*tx_ids)[32];
+    uint8_t (*tx_leaves)[32];
+    size_t n_txs, cap_txs;
+    itab tx_index;
+
+    unsigned year;        /* of the block time: every APPLY in the block */
+    uint64_t next_seq;    /* next license sequence number; 0 = not loaded */
+    int seq_dirty;
+
+    merkle_frontier log;
+    ledger_header hdr;
+};
+
+static int lic_eq(const void *ctx, uint32_t idx, const void *key)
+{
+    const ledger_exec *x = ctx;
+    return strcmp(x->lics[idx].id, key) == 0;
+}
+
+static uint64_t lic_hash(const void *ctx, uint32_t idx)
+{
+    const ledger_exec *x = ctx;
+    return fnv1a(x->lics[idx].id, strlen(x->lics[idx].id));
+}
+
+static int txid_eq(const void *ctx, uint32_t idx, const void *key)
+{
+    const ledger_exec *x = ctx;
+    return memcmp(x->tx_ids[idx], key, 32) == 0;
+}
+
+static uint64_t txid_hash(const void *ctx, uint32_t idx)
+{
+    const ledger_exec *x = ctx;
+    uint64_t h;
+    memcpy(&h, x->tx_ids[idx], 8); /* already uniformly distributed */
+    return h;
+}
+
+int ledger_exec_begin(ledger *L, const ledger_block_ctx *ctx, ledger_exec **out,
+                      ledger_err *err)
+{
+    if (L->exec_active)
+        return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "a block is already being executed");
+    if (ctx->time <= L->tip.time)
+        return ledger_fail(err, LEDGER_ERR_RULE, "block_time",
+                           "block time %llu is not after the previous block's %llu",
+                           (unsigned long long)ctx->time, (unsigned long long)L->tip.time);
+    ledger_exec *x = calloc(1, sizeof *x);
+    if (x == NULL || (x->batch = ledger_batch_new(L->st)) == NULL) {
+        free(x);
+        return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+    }
+    x->L = L;
+    x->ctx = *ctx;
+    x->height = L->tip.height + 1;
+    x->year = ledger_year_of(ctx->time);
+    x->log = L->log;
+    L->exec_active = 1;
+    *out = x;
+    return 0;
+}
+
+void ledger_exec_free(ledger_exec *x)
+{
+    if (x == NULL)
+        return;
+    for (size_t i = 0; i < x->n_lics; i++) {
+        free(x->lics[i].id);
+        free(x->lics[i].orig);
+        free(x->lics[i].cur);
+    }
+    free(x->lics);
+    itab_free(&x->lic_index);
+    free(x->tx_ids);
+    free(x->tx_leaves);
+    itab_free(&x->tx_index);
+    ledger_batch_free(x->batch);
+    x->L->exec_active = 0;
+    free(x);
+}
+
+size_t ledger_exec_count(const ledger_exec *x)
+{
+    return x->n_txs;
+}
+
+static void seq_key(char *key, size_t cap, unsigned year)
+{
+    snprintf(key, cap, "seq/%04u", year);
+}
+
+/* Assign the next license id of the block's year. */
+static int next_license_id(ledger_exec *x, char *id, size_t cap, ledger_err *err)
+{
+    if (x->next_seq == 0) {
+        char key[16];
+        seq_key(key, sizeof key, x->year);
+        uint64_t v = 0;
+        int r = meta_get_u64(x->L->st, key, &v, err);
+        if (r < 0)
+            return -1;
+        x->next_seq = r ? v : 1;
+    }
+    snprintf(id, cap, "PL-%s-%04u-%06llu", x->L->g->region, x->year,
+             (unsigned long long)x->next_seq);
+    return 0;
+}
+
+/* Find (loading from the store) the overlay entry of a license. */
+static int lic_lookup(ledger_exec *x, const char *id, lic_entry **out, ledger_err *err)
+{
+    uint64_t h = fnv1a(id, strlen(id));
+    long i = itab_find(&x->lic_index, h, lic_eq, x, id);
+    if (i >= 0) {
+        *out = &x->lics[i];
+        return 1;
+    }
+    uint8_t *val;
+    size_t n;
+    int r = ledger_store_get(x->L->st, CF_LICENSES, id, strlen(id), &val, &n, err);
+    if (r <= 0)
+        return r;
+    if (x->n_lics == x->cap_lics) {
+        size_t nc = x->cap_lics ? x->cap_lics * 2 : 64;
+        lic_entry *nl = realloc(x->lics, nc * sizeof *nl);
+        if (nl == NULL) {
+            free(val);
+            return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+        }
+        x->lics = nl;
+        x->cap_lics = nc;
+    }
+    lic_entry *e = &x->lics[x->n_lics];
+    e->id = strdup(id);
+    e->cur = malloc(n ? n : 1);
+    if (e->id == NULL || e->cur == NULL ||
+        itab_insert(&x->lic_index, h, (uint32_t)x->n_lics, lic_hash, x) != 0) {
+        free(e->id);
+        free(e->cur);
+        free(val);
+        return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+    }
+    memcpy(e->cur, val, n);
+    e->cur_len = n;
+    e->orig = val;
+    e->orig_len = n;
+    e->dirty = 0;
+    x->n_lics++;
+    *out = e;
+    return 1;
+}
+
+static int lic_add_new(ledger_exec *x, const char *id, uint8_t *rec, size_t len,
+                       ledger_err *err)
+{
+    if (x->n_lics == x->cap_lics) {
+        size_t nc = x->cap_lics ? x->cap_lics * 2 : 64;
+        lic_entry *nl = realloc(x->lics, nc * sizeof *nl);
+        if (nl == NULL)
+            return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+        x->lics = nl;
+        x->cap_lics = nc;
+    }
+    lic_entry *e = &x->lics[x->n_lics];
+    e->id = strdup(id);
+    if (e->id == NULL ||
+        itab_insert(&x->lic_index, fnv1a(id, strlen(id)), (uint32_t)x->n_lics, lic_hash,
+                    x) != 0) {
+        free(e->id);
+        return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+    }
+    e->orig = NULL;
+    e->orig_len = 0;
+    e->cur = rec;
+    e->cur_len = len;
+    e->dirty = 1;
+    x->n_lics++;
+    return 0;
+}
+
+static int tx_seen(ledger_exec *x, const uint8_t id[32])
+{
+    uint64_t h;
+    memcpy(&h, id, 8);
+    return itab_find(&x->tx_index, h, txid_eq, x, id) >= 0;
+}
+
+static int tx_record(ledger_exec *x, const uint8_t id[32], const uint8_t leaf[32],
+                     ledger_err *err)
+{
+    if (x->n_txs == x->cap_txs) {
+        size_t nc = x->cap_txs ? x->cap_txs * 2 : 256;
+        uint8_t(*ni)[32] = realloc(x->tx_ids, nc * 32);
+        if (ni == NULL)
+            return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+        x->tx_ids = ni;
+        uint8_t(*nl)[32] = realloc(x->tx_leaves, nc * 32);
+        if (nl == NULL)
+            return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+        x->tx_leaves = nl;
+        x->cap_txs = nc;
+    }
+    memcpy(x->tx_ids[x->n_txs], id, 32);
+    memcpy(x->tx_leaves[x->n_txs], leaf, 32);
+    uint64_t h;
+    memcpy(&h, id, 8);
+    if (itab_insert(&x->tx_index, h, (uint32_t)x->n_txs, txid_hash, x) != 0)
+        return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+    x->n_txs++;
+    return 0;
+}
+
+static void events_key(uint8_t *key, size_t *klen, const char *id, uint32_t seq)
+{
+    size_t n = strlen(id);
+    memcpy(key, id, n);
+    key[n] = 0;
+    ledger_be32(key + n + 1, seq);
+    *klen = n + 5;
+}
+
+/* The stateful part of executing a transaction that has been decoded and
+ * authorised.  Nothing is changed unless it succeeds. */
+static int exec_decoded(ledger_exec *x, const ledger_tx *tx, int dept,
+                        ledger_tx_result *res, ledger_err *err)
+{
+    ledger *L = x->L;
+    const ledger_genesis *g = L->g;
+    if (x->n_txs >= g->params.max_block_txs)
+        return ledger_fail(err, LEDGER_ERR_RULE, "block_full",
+                           "the block already holds %zu transactions", x->n_txs);
+    if (ledger_tx_check_fields(g, tx, err) != 0 ||
+        ledger_tx_check_time(tx, x->ctx.time, g->params.tx_window_ms, err) != 0)
+        return -1;
+    if (tx_seen(x, tx->id))
+        return ledger_fail(err, LEDGER_ERR_DUPLICATE, "tx_duplicate",
+                           "the transaction is already in this block");
+    uint8_t *val;
+    size_t vn;
+    int r = ledger_store_get(L->st, CF_TXS, tx->id, 32, &val, &vn, err);
+    if (r < 0)
+        goto io;
+    if (r > 0) {
+        uint64_t h = vn >= 8 ? ledger_rd_be64(val) : 0;
+        free(val);
+        return ledger_fail(err, LEDGER_ERR_DUPLICATE, "tx_duplicate",
+                           "the transaction was already committed at height %llu",
+                           (unsigned long long)h);
+    }
+
+    ledger_license lic;
+    memset(&lic, 0, sizeof lic);
+    lic_entry *e = NULL;
+    char new_id[LEDGER_MAX_LICENSE_ID + 1] = "";
+    int is_apply = tx->kind == PERMIT__TX_KIND__APPLY;
+    if (is_apply) {
+        if (next_license_id(x, new_id, sizeof new_id, err) != 0)
+            goto io;
+    } else {
+        r = lic_lookup(x, tx->body->license_id, &e, err);
+        if (r < 0)
+            goto io;
+        if (r == 0)
+            return ledger_fail(err, LEDGER_ERR_NOTFOUND, "license_not_found",
+                               "license %.64s does not exist", tx->body->license_id);
+        if (ledger_license_decode(&lic, e->cur, e->cur_len, err) != 0)
+            goto io;
+    }
+    if (ledger_rules_apply(g, tx, dept, x->ctx.time, new_id, &lic, err) != 0) {
+        ledger_license_clear(&lic);
+        return -1;
+    }
+
+    ledger_event ev;
+    memset(&ev, 0, sizeof ev);
+    snprintf(ev.license_id, sizeof ev.license_id, "%s", lic.id);
+    ev.seq = is_apply ? 0 : lic.seq + 1;
+    ev.kind = (uint8_t)tx->kind;
+    memcpy(ev.tx_id, tx->id, 32);
+    ev.height = x->height;
+    ev.time = x->ctx.time;
+    if (!is_apply)
+        memcpy(ev.prev, lic.head, 32);
+    uint8_t evbytes[LEDGER_EVENT_MAX_BYTES];
+    size_t evlen;
+    if (ledger_event_encode(&ev, evbytes, sizeof evbytes, &evlen) != 0) {
+        ledger_license_clear(&lic);
+        return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "event cannot be encoded");
+    }
+    uint8_t evhash[32];
+    merkle_leaf_hash(evbytes, evlen, evhash);
+    lic.seq = ev.seq;
+    memcpy(lic.head, evhash, 32);
+
+    uint8_t *rec;
+    size_t reclen;
+    int enc = ledger_license_encode(&lic, &rec, &reclen, err);
+    ledger_license_clear(&lic);
+    if (enc != 0)
+        return -1;
+    uint8_t leaf[32];
+    merkle_leaf_hash(tx->env, tx->env_len, leaf);
+    if (is_apply) {
+        if (lic_add_new(x, new_id, rec, reclen, err) != 0) {
+            free(rec);
+            return -1;
+        }
+        x->next_seq++;
+        x->seq_dirty = 1;
+    } else {
+        free(e->cur);
+        e->cur = rec;
+        e->cur_len = reclen;
+        e->dirty = 1;
+    }
+    if (tx_record(x, tx->id, leaf, err) != 0) {
+        x->broken = 1; /* the overlay already moved on: the block cannot go on */
+        return -1;
+    }
+
+    /* the transaction, its event and the event log nodes it completes */
+    uint32_t index = (uint32_t)(x->n_txs - 1);
+    uint8_t txhead[12];
+    ledger_be64(txhead, x->height);
+    ledger_be32(txhead + 8, index);
+    uint8_t *txval = malloc(12 + tx->env_len);
+    if (txval == NULL) {
+        x->broken = 1;
+        return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+    }
+    memcpy(txval, txhead, 12);
+    memcpy(txval + 12, tx->env, tx->env_len);
+    ledger_batch_put(x->batch, CF_TXS, tx->id, 32, txval, 12 + tx->env_len);
+    free(txval);
+
+    uint8_t ekey[LEDGER_MAX_LICENSE_ID + 5], evval[8 + LEDGER_EVENT_MAX_BYTES];
+    size_t eklen;
+    events_key(ekey, &eklen, ev.license_id, ev.seq);
+    ledger_be64(evval, x->log.size);
+    memcpy(evval + 8, evbytes, evlen);
+    ledger_batch_put(x->batch, CF_EVENTS, ekey, eklen, evval, 8 + evlen);
+    merkle_frontier_append(&x->log, evhash, mlog_put_batch, x->batch);
+
+    if (res) {
+        memcpy(res->tx_id, tx->id, 32);
+        res->index = index;
+        res->kind = tx->kind;
+        snprintf(res->license_id, sizeof res->license_id, "%s", ev.license_id);
+        res->seq = ev.seq;
+    }
+    return 0;
+io:
+    x->broken = 1;
+    return -1;
+}
+
+int ledger_exec_tx(ledger_exec *x, const uint8_t *env, size_t len, ledger_sig_mode mode,
+                   ledger_tx_result *res, ledger_err *err)
+{
+    if (x->finished || x->broken)
+        return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "the block is closed");
+    ledger_tx tx;
+    const ledger_pubkey *pk = NULL;
+    int dept, rc = -1;
+    if (ledger_tx_decode(&tx, env, len, x->L->g->chain_id, err) != 0 ||
+        ledger_tx_authorize(x->L->g, &tx, &pk, &dept, err) != 0)
+        goto out;
+    if (mode == LEDGER_SIG_CHECK && !ledger_tx_sig_ok(&tx, pk)) {
+        ledger_fail(err, LEDGER_ERR_RULE, "signature_invalid",
+                    "the signature does not verify for this chain and signer");
+        goto out;
+    }
+    rc = exec_decoded(x, &tx, dept, res, err);
+out:
+    ledger_tx_release(&tx);
+    return rc;
+}
+
+/* Placeholder state commitment until the sparse Merkle tree lands: a hash
+ * chain over the previous root and every license record the block changed,
+ * sorted by SHA-256(license id).  Deterministic, and it changes whenever any
+ * record does. */
+typedef struct {
+    uint8_t key[32];
+    uint8_t val[32];
+} state_leaf;
+
+static int cmp_state_leaf(const void *a, const void *b)
+{
+    return memcmp(a, b, 32);
+}
+
+static int compute_state_root(ledger_exec *x, uint8_t out[32], ledger_err *err)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < x->n_lics; i++)
+        n += x->lics[i].dirty != 0;
+    if (n == 0) {
+        memcpy(out, x->L->state_root, 32);
+        return 0;
+    }
+    state_leaf *leaves = malloc(n * sizeof *leaves);
+    if (leaves == NULL)
+        return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+    n = 0;
+    for (size_t i = 0; i < x->n_lics; i++) {
+        if (!x->lics[i].dirty)
+            continue;
+        ledger_sha256(x->lics[i].id, strlen(x->lics[i].id), leaves[n].key);
+        ledger_sha256(x->lics[i].cur, x->lics[i].cur_len, leaves[n].val);
+        n++;
+    }
+    qsort(leaves, n, sizeof *leaves, cmp_state_leaf);
+    ledger_tag tag;
+    ledger_tag_init(&tag, "permit/state/v0");
+    ledger_sha256_ctx c;
+    ledger_tag_start(&tag, &c);
+    ledger_sha256_update(&c, x->L->state_root, 32);
+    ledger_sha256_update(&c, leaves, n * sizeof *leaves);
+    ledger_sha256_final(&c, out);
+    free(leaves);
+    return 0;
+}
+
+int ledger_exec_finish(ledger_exec *x, ledger_header *hdr, ledger_err *err)
+{
+    ledger *L = x->L;
+    if (x->finished || x->broken)
+        return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "the block is closed");
+    /* license records and the index entries that changed with them */
+    for (size_t i = 0; i < x->n_lics; i++) {
+        lic_entry *e = &x->lics[i];
+        if (!e->dirty)
+            continue;
+        if (ledger_index_diff(x->batch, e->id, e->orig, e->orig_len, e->cur, e->cur_len,
+                              err) != 0)
+            goto fail;
+        ledger_batch_put(x->batch, CF_LICENSES, e->id, strlen(e->id), e->cur, e->cur_len);
+    }
+    if (x->seq_dirty) {
+        char key[16];
+        uint8_t v[8];
+        seq_key(key, sizeof key, x->year);
+        ledger_be64(v, x->next_seq);
+        ledger_batch_put(x->batch, CF_META, key, strlen(key), v, 8);
+    }
+    ledger_header *h = &x->hdr;
+    memset(h, 0, sizeof *h);
+    snprintf(h->chain_id, sizeof h->chain_id, "%s", L->g->chain_id);
+    h->height = x->height;
+    h->time = x->ctx.time;
+    memcpy(h->prev_hash, L->tip.hash, 32);
+    merkle_root_of_leaves((const uint8_t(*)[32])x->tx_leaves, x->n_txs, h->tx_root);
+    if (compute_state_root(x, h->state_root, err) != 0)
+        goto fail;
+    h->log_size = x->log.size;
+    merkle_frontier_root(&x->log, h->log_root);
+    memcpy(h->validators_hash, L->g->validators_hash, 32);
+    memcpy(h->proposer, x->ctx.proposer, 32);
+    memcpy(h->last_commit_hash, x->ctx.last_commit_hash, 32);
+
+    uint8_t hb[LEDGER_MAX_HEADER_BYTES];
+    size_t hlen;
+    if (ledger_header_encode(h, hb, sizeof hb, &hlen) != 0) {
+        ledger_fail(err, LEDGER_ERR_INVALID, NULL, "header cannot be encoded");
+        goto fail;
+    }
+    Permit__StoredBlock sb = PERMIT__STORED_BLOCK__INIT;
+    sb.header.data = hb;
+    sb.header.len = hlen;
+    ProtobufCBinaryData *ids = NULL;
+    if (x->n_txs > 0) {
+        ids = malloc(x->n_txs * sizeof *ids);
+        if (ids == NULL) {
+            ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+            goto fail;
+        }
+        for (size_t i = 0; i < x->n_txs; i++) {
+            ids[i].data = x->tx_ids[i];
+            ids[i].len = 32;
+        }
+    }
+    sb.n_tx_ids = x->n_txs;
+    sb.tx_ids = ids;
+    size_t sblen = permit__stored_block__get_packed_size(&sb);
+    uint8_t *sbuf = malloc(sblen ? sblen : 1);
+    if (sbuf == NULL) {
+        free(ids);
+        ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+        goto fail;
+    }
+    permit__stored_block__pack(&sb, sbuf);
+    free(ids);
+    uint8_t hkey[8], hval[8];
+    ledger_be64(hkey, x->height);
+    ledger_batch_put(x->batch, CF_BLOCKS, hkey, 8, sbuf, sblen);
+    free(sbuf);
+    ledger_be64(hval, x->height);
+    ledger_batch_put(x->batch, CF_META, META_HEIGHT, strlen(META_HEIGHT), hval, 8);
+    x->finished = 1;
+    if (hdr)
+        *hdr = *h;
+    return 0;
+fail:
+    x->broken = 1;
+    return -1;
+}
+
+static int commit_put(ledger_batch *b, const ledger_commit *c, ledger_err *err)
+{
+    Permit__Commit pc = PERMIT__COMMIT__INIT;
+    Permit__CommitSig sigs[LEDGER_MAX_DEPARTMENTS];
+    Permit__CommitSig *ptrs[LEDGER_MAX_DEPARTMENTS];
+    if (c->n_sigs > LEDGER_MAX_DEPARTMENTS)
+        return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "certificate has too many signatures");
+    pc.height = c->height;
+    pc.round = c->round;
+    pc.block_hash.data = (uint8_t *)c->block_hash;
+    pc.block_hash.len = 32;
+    for (size_t i = 0; i < c->n_sigs; i++) {
+        permit__commit_sig__init(&sigs[i]);
+        sigs[i].validator = c->sigs[i].validator;
+        sigs[i].sig.data = (uint8_t *)c->sigs[i].sig;
+        sigs[i].sig.len = 64;
+        ptrs[i] = &sigs[i];
+    }
+    pc.n_sigs = c->n_sigs;
+    pc.sigs = ptrs;
+    size_t n = permit__commit__get_packed_size(&pc);
+    uint8_t *buf = malloc(n ? n : 1);
+    if (buf == NULL)
+        return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+    permit__commit__pack(&pc, buf);
+    uint8_t key[8];
+    ledger_be64(key, c->height);
+    ledger_batch_put(b, CF_COMMITS, key, 8, buf, n);
+    free(buf);
+    return 0;
+}
+
+int ledger_exec_commit(ledger_exec *x, const ledger_commit *cert, ledger_err *err)
+{
+    ledger *L = x->L;
+    if (!x->finished || x->broken || x->committed)
+        return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "the block is not ready to commit");
+    uint8_t hash[32];
+    ledger_header_hash(&x->hdr, hash);
+    if (cert) {
+        if (cert->height != x->height || memcmp(cert->block_hash, hash, 32) != 0)
+            return ledger_fail(err, LEDGER_ERR_INVALID, NULL,
+                               "certificate is not for this block");
+        if (commit_put(x->batch, cert, err) != 0)
+            return -1;
+    }
+    if (ledger_store_write(L->st, x->batch, 1, err) != 0)
+        return -1;
+    x->committed = 1;
+    pthread_mutex_lock(&L->mu);
+    L->tip.height = x->height;
+    memcpy(L->tip.hash, hash, 32);
+    L->tip.time = x->hdr.time;
+    L->tip.header = x->hdr;
+    memcpy(L->state_root, x->hdr.state_root, 32);
+    pthread_mutex_unlock(&L->mu);
+    L->log = x->log;
+    return 0;
+}
+
+int ledger_put_commit(ledger *L, const ledger_commit *cert, ledger_err *err)
+{
+    ledger_header h;
+    int r = ledger_get_block(L, cert->height, &h, NULL, NULL, NULL, NULL, err);
+    if (r < 0)
+        return -1;
+    if (r == 0)
+        return ledger_fail(err, LEDGER_ERR_NOTFOUND, NULL, "no block at height %llu",
+                           (unsigned long long)cert->height);
+    uint8_t hash[32];
+    ledger_header_hash(&h, hash);
+    if (memcmp(hash, cert->block_hash, 32) != 0)
+        return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "certificate is not for that block");
+    ledger_batch *b = ledger_batch_new(L->st);
+    if (b == NULL)
+        return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+    int rc = commit_put(b, cert, err);
+    if (rc == 0)
+        rc = ledger_store_write(L->st, b, 1, err);
+    ledger_batch_free(b);
+    return rc;
+}
+
+/* ---- applying a received block ---- */
+
+#define APPLY_CHUNK 512
+
+static int block_invalid(ledger_err *err, const char *what)
+{
+    return ledger_fail(err, LEDGER_ERR_RULE, "block_invalid", "%s", what);
+}
+
+/* Turn the refusal of transaction i into the refusal of its block, keeping
+ * the transaction's own rule in the message. */
+static void block_tx_invalid(ledger_err *err, size_t i)
+{
+    if (err == NULL)
+        return;
+    char pre[96];
+    snprintf(pre, sizeof pre, "block_invalid: transaction %zu refused (rule %s)", i,
+             err->rule ? err->rule : "-");
+    ledger_err_prefix(err, pre);
+    err->code = LEDGER_ERR_RULE;
+    err->rule = "block_invalid";
+}
+
+int ledger_apply_block(ledger *L, const uint8_t *hb, size_t hlen,
+                       const uint8_t *const *txs, const size_t *tx_lens, size_t n,
+                       const ledger_commit *cert, ledger_sig_mode mode, ledger_err *err)
+{
+    const ledger_genesis *g = L->g;
+    ledger_header want;
+    if (ledger_header_decode(&want, hb, hlen, err) != 0)
+        return -1;
+    if (strcmp(want.chain_id, g->chain_id) != 0)
+        return ledger_fail(err, LEDGER_ERR_RULE, "block_invalid", "block is for chain %s",
+                           want.chain_id);
+    if (want.height != L->tip.height + 1)
+        return ledger_fail(err, LEDGER_ERR_RULE, "block_invalid",
+                           "block height %llu does not follow %llu",
+                           (unsigned long long)want.height, (unsigned long long)L->tip.height);
+    if (memcmp(want.prev_hash, L->tip.hash, 32) != 0)
+        return block_invalid(err, "block does not extend this chain (prev_hash differs)");
+    if (memcmp(want.validators_hash, g->validators_hash, 32) != 0)
+        return block_invalid(err, "validators_hash differs from genesis");
+    if (n > g->params.max_block_txs)
+        return block_invalid(err, "block holds more transactions than allowed");
+
+    ledger_block_ctx ctx;
+    ctx.time = want.time;
+    memcpy(ctx.proposer, want.proposer, 32);
+    memcpy(ctx.last_commit_hash, want.last_commit_hash, 32);
+    ledger_exec *x = NULL;
+    if (ledger_exec_begin(L, &ctx, &x, err) != 0)
+        return -1;
+
+    int rc = -1;
+    ledger_tx *dec = calloc(n ? n : 1, sizeof *dec);
+    ledger_vjob *jobs = calloc(n ? n : 1, sizeof *jobs);
+    int *depts = calloc(n ? n : 1, sizeof *depts);
+    uint8_t *ok = calloc(n ? n : 1, 1);
+    ledger_vbatch *batches[(LEDGER_MAX_BLOCK_TXS_HARD + APPLY_CHUNK - 1) / APPLY_CHUNK];
+    size_t n_batches = 0;
+    ledger_vpool *pool = mode == LEDGER_SIG_CHECK ? pool_of(L) : NULL;
+    if (!dec || !jobs || !depts || !ok) {
+        ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+        goto out;
+    }
+    /* decode everything, handing signatures to the workers chunk by chunk */
+    for (size_t start = 0; start < n; start += APPLY_CHUNK) {
+        size_t end = start + APPLY_CHUNK < n ? start + APPLY_CHUNK : n;
+        for (size_t i = start; i < end; i++) {
+            const ledger_pubkey *pk = NULL;
+            if (ledger_tx_decode(&dec[i], txs[i], tx_lens[i], g->chain_id, err) != 0 ||
+                ledger_tx_authorize(g, &dec[i], &pk, &depts[i], err) != 0) {
+                block_tx_invalid(err, i);
+                goto out;
+            }
+            jobs[i].pk = pk;
+            jobs[i].msg = dec[i].sighash;
+            jobs[i].sig = dec[i].sig;
+        }
+        if (mode == LEDGER_SIG_CHECK) {
+            ledger_vbatch *b = pool ? ledger_vpool_submit(pool, jobs + start, end - start,
+                                                          ok + start)
+                                    : NULL;
+            if (b == NULL) {
+                for (size_t i = start; i < end; i++)
+                    ok[i] = (uint8_t)ledger_verify(jobs[i].pk, jobs[i].msg, 32, jobs[i].sig);
+            } else {
+                batches[n_batches++] = b;
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (exec_decoded(x, &dec[i], depts[i], NULL, err) != 0) {
+            if (err == NULL || (err->code != LEDGER_ERR_IO && err->code != LEDGER_ERR_NOMEM))
+                block_tx_invalid(err, i);
+            goto out;
+        }
+    }
+    ledger_header got;
+    if (ledger_exec_finish(x, &got, err) != 0)
+        goto out;
+    size_t failed = 0;
+    for (size_t b = 0; b < n_batches; b++)
+        failed += ledger_vbatch_wait(batches[b]);
+    n_batches = 0;
+    if (mode == LEDGER_SIG_CHECK)
+        for (size_t i = 0; i < n; i++)
+            if (!ok[i]) {
+                ledger_fail(err, LEDGER_ERR_RULE, "signature_invalid",
+                            "the signature does not verify");
+                block_tx_invalid(err, i);
+                goto out;
+            }
+    (void)failed;
+    if (memcmp(got.tx_root, want.tx_root, 32) != 0) {
+        block_invalid(err, "tx_root differs");
+        goto out;
+    }
+    if (memcmp(got.state_root, want.state_root, 32) != 0) {
+        block_invalid(err, "state_root differs");
+        goto out;
+    }
+    if (got.log_size != want.log_size || memcmp(got.log_root, want.log_root, 32) != 0) {
+        block_invalid(err, "event log (log_size, log_root) differs");
+        goto out;
+    }
+    uint8_t h1[32], h2[32];
+    ledger_header_hash(&got, h1);
+    ledger_header_hash(&want, h2);
+    if (memcmp(h1, h2, 32) != 0) {
+        block_invalid(err, "header differs from its re-execution");
+        goto out;
+    }
+    rc = ledger_exec_commit(x, cert, err);
+out:
+    for (size_t b = 0; b < n_batches; b++)
+        ledger_vbatch_wait(batches[b]);
+    if (dec)
+        for (size_t i = 0; i < n; i++)
+            ledger_tx_release(&dec[i]);
+    free(dec);
+    free(jobs);
+    free(depts);
+    free(ok);
+    ledger_exec_free(x);
+    return rc;
+}
+
+/* ---- reads ---- */
+
+int ledger_get_license_bytes(ledger *L, const char *id, uint8_t **rec, size_t *len,
+                             ledger_err *err)
+{
+    size_t n = strlen(id);
+    if (n == 0 || n > LEDGER_MAX_LICENSE_ID)
+        return 0;
+    return ledger_store_get(L->st, CF_LICENSES, id, n, rec, len, err);
+}
+
+int ledger_get_license(ledger *L, const char *id, ledger_license *out, ledger_err *err)
+{
+    uint8_t *rec;
+    size_t n;
+    int r = ledger_get_license_bytes(L, id, &rec, &n, err);
+    if (r <= 0)
+        return r;
+    r = ledger_license_decode(out, rec, n, err);
+    free(rec);
+    return r == 0 ? 1 : -1;
+}
+
+int ledger_get_tx(ledger *L, const uint8_t id[32], uint8_t **env, size_t *len,
+                  uint64_t *height, uint32_t *index, ledger_err *err)
+{
+    uint8_t *val;
+    size_t n;
+    int r = ledger_store_get(L->st, CF_TXS, id, 32, &val, &n, err);
+    if (r <= 0)
+        return r;
+    if (n < 12 + LEDGER_ENVELOPE_HEADER) {
+        free(val);
+        return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "corrupt transaction record");
+    }
+    if (height)
+        *height = ledger_rd_be64(val);
+    if (index)
+        *index = ledger_rd_be32(val + 8);
+    if (env) {
+        *env = malloc(n - 12);
+        if (*env == NULL) {
+            free(val);
+            return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+        }
+        memcpy(*env, val + 12, n - 12);
+        *len = n - 12;
+    }
+    free(val);
+    return 1;
+}
+
+int ledger_get_block(ledger *L, uint64_t height, ledger_header *h, uint8_t **hdr_bytes,
+                     size_t *hdr_len, uint8_t (**tx_ids)[32], size_t *n, ledger_err *err)
+{
+    uint8_t key[8], *val;
+    size_t vn;
+    ledger_be64(key, height);
+    int r = ledger_store_get(L->st, CF_BLOCKS, key, 8, &val, &vn, err);
+    if (r <= 0)
+        return r;
+    Permit__StoredBlock *sb = permit__stored_block__unpack(NULL, vn, val);
+    free(val);
+    if (sb == NULL)
+        return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "block %llu is corrupt",
+                           (unsigned long long)height);
+    int rc = -1;
+    if (ledger_header_decode(h, sb->header.data, sb->header.len, err) != 0)
+        goto out;
+    if (hdr_bytes) {
+        *hdr_bytes = malloc(sb->header.len);
+        if (*hdr_bytes == NULL) {
+            ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+            goto out;
+        }
+        memcpy(*hdr_bytes, sb->header.data, sb->header.len);
+        *hdr_len = sb->header.len;
+    }
+    if (tx_ids) {
+        *tx_ids = malloc((sb->n_tx_ids ? sb->n_tx_ids : 1) * 32);
+        if (*tx_ids == NULL) {
+            if (hdr_bytes)
+                free(*hdr_bytes);
+            ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+            goto out;
+        }
+        for (size_t i = 0; i < sb->n_tx_ids; i++) {
+            if (sb->tx_ids[i].len != 32) {
+                free(*tx_ids);
+                if (hdr_bytes)
+                    free(*hdr_bytes);
+                ledger_fail(err, LEDGER_ERR_INVALID, NULL, "block %llu is corrupt",
+                            (unsigned long long)height);
+                goto out;
+            }
+            memcpy((*tx_ids)[i], sb->tx_ids[i].data, 32);
+        }
+        *n = sb->n_tx_ids;
+    }
+    rc = 1;
+out:
+    permit__stored_block__free_unpacked(sb, NULL);
+    return rc;
+}
+
+int ledger_get_commit(ledger *L, uint64_t height, ledger_commit *c, ledger_err *err)
+{
+    uint8_t key[8], *val;
+    size_t vn;
+    ledger_be64(key, height);
+    int r = ledger_store_get(L->st, CF_COMMITS, key, 8, &val, &vn, err);
+    if (r <= 0)
+        return r;
+    Permit__Commit *pc = permit__commit__unpack(NULL, vn, val);
+    free(val);
+    if (pc == NULL || pc->block_hash.len != 32 || pc->n_sigs > LEDGER_MAX_DEPARTMENTS) {
+        if (pc)
+            permit__commit__free_unpacked(pc, NULL);
+        return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "certificate %llu is corrupt",
+                           (unsigned long long)height);
+    }
+    memset(c, 0, sizeof *c);
+    c->height = pc->height;
+    c->round = pc->round;
+    memcpy(c->block_hash, pc->block_hash.data, 32);
+    int rc = 1;
+    for (size_t i = 0; i < pc->n_sigs; i++) {
+        if (pc->sigs[i]->sig.len != 64) {
+            rc = ledger_fail(err, LEDGER_ERR_INVALID, NULL, "certificate %llu is corrupt",
+                             (unsigned long long)height);
+            break;
+        }
+        c->sigs[i].validator = pc->sigs[i]->validator;
+        memcpy(c->sigs[i].sig, pc->sigs[i]->sig.data, 64);
+        c->n_sigs = i + 1;
+    }
+    permit__commit__free_unpacked(pc, NULL);
+    return rc;
+}
+
+int ledger_get_events(ledger *L, const char *license_id, ledger_event_rec **evs,
+                      size_t *n, ledger_err *err)
+{
+    *evs = NULL;
+    *n = 0;
+    size_t idlen = strlen(license_id);
+    if (idlen == 0 || idlen > LEDGER_MAX_LICENSE_ID)
+        return 0;
+    ledger_iter *it = ledger_iter_new(L->st, CF_EVENTS);
+    if (it == NULL)
+        return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+    uint8_t prefix[LEDGER_MAX_LICENSE_ID + 1];
+    memcpy(prefix, license_id, idlen);
+    prefix[idlen] = 0;
+    size_t cap = 0;
+    ledger_event_rec *out = NULL;
+    int rc = 1;
+    for (ledger_iter_seek(it, prefix, idlen + 1); ledger_iter_valid(it); ledger_iter_next(it)) {
+        size_t kl, vl;
+        const uint8_t *k = ledger_iter_key(it, &kl);
+        if (kl != idlen + 5 || memcmp(k, prefix, idlen + 1) != 0)
+            break;
+        const uint8_t *v = ledger_iter_value(it, &vl);
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            ledger_event_rec *no = realloc(out, cap * sizeof *no);
+            if (no == NULL) {
+                rc = ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+                break;
+            }
+            out = no;
+        }
+        ledger_event_rec *e = &out[*n];
+        if (vl < 8 || ledger_event_decode(&e->ev, v + 8, vl - 8) != 0 ||
+            e->ev.seq != *n || ledger_rd_be32(k + idlen + 1) != *n) {
+            rc = ledger_fail(err, LEDGER_ERR_INVALID, NULL,
+                             "event %zu of license %s is corrupt", *n, license_id);
+            break;
+        }
+        e->log_index = ledger_rd_be64(v);
+        merkle_leaf_hash(v + 8, vl - 8, e->hash);
+        (*n)++;
+    }
+    if (rc == 1 && ledger_iter_status(it, err) != 0)
+        rc = -1;
+    ledger_iter_free(it);
+    if (rc != 1) {
+        free(out);
+        *n = 0;
+        return -1;
+    }
+    if (*n == 0) {
+        free(out);
+        return 0;
+    }
+    *evs = out;
+    return 1;
+}

@@ -1,0 +1,155 @@
+/* ledger/ledger.h: the ledger of one node: a RocksDB store, the genesis it
+ * belongs to, and block execution.
+ *
+ * Executing a block (its transactions and its time) yields the header roots
+ * (tx_root, state_root, log_size, log_root) and one WriteBatch that commits
+ * the whole block with sync = true.  Two ways in:
+ *
+ *  - a proposer builds a block: ledger_exec_begin, then ledger_exec_tx per
+ *    candidate transaction (a refused one changes nothing and the block goes
+ *    on without it), ledger_exec_finish for the header, ledger_exec_commit;
+ *  - a validator or a node catching up applies a block it received:
+ *    ledger_apply_block re-executes it, checks every root against the header
+ *    and commits, or refuses the whole block.
+ *
+ * One thread executes blocks.  Reads (ledger_get_*, queries) may run on any
+ * thread at the same time. */
+#ifndef PERMIT_LEDGER_LEDGER_H
+#define PERMIT_LEDGER_LEDGER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "block.h"
+#include "err.h"
+#include "genesis.h"
+#include "license.h"
+#include "store.h"
+
+typedef struct ledger ledger;
+typedef struct ledger_exec ledger_exec;
+
+/* Open (or create) the database at db_path for chain g; g must outlive the
+ * ledger.  Refuses a database that belongs to another chain or genesis.
+ * Resumes at the last committed height. */
+int ledger_open(ledger **out, const char *db_path, const ledger_genesis *g,
+                ledger_err *err) LEDGER_WUR;
+/* Close; NULL-safe.  No exec may be in progress. */
+void ledger_close(ledger *L);
+
+const ledger_genesis *ledger_genesis_of(const ledger *L);
+ledger_store *ledger_store_of(ledger *L);
+
+typedef struct {
+    uint64_t height;          /* 0 before the first block */
+    uint8_t hash[32];         /* block hash; the genesis hash at height 0 */
+    uint64_t time;            /* block time; genesis_time at height 0 */
+    ledger_header header;     /* meaningful when height > 0 */
+} ledger_tip;
+
+/* A consistent copy of the last committed block's identity. */
+void ledger_get_tip(ledger *L, ledger_tip *tip);
+uint64_t ledger_height(ledger *L);
+
+/* How the signature of a transaction is handled during execution. */
+typedef enum {
+    LEDGER_SIG_CHECK = 0,    /* verify it now */
+    LEDGER_SIG_TRUSTED = 1,  /* already verified (e.g. at mempool admission) */
+} ledger_sig_mode;
+
+typedef struct {
+    uint64_t time;                /* block time, > the previous block's */
+    uint8_t proposer[32];         /* node key of the proposer */
+    uint8_t last_commit_hash[32]; /* hash of the previous block's certificate */
+} ledger_block_ctx;
+
+typedef struct {
+    uint8_t tx_id[32];
+    uint32_t index;               /* position in the block */
+    int kind;                     /* permit TxKind */
+    char license_id[LEDGER_MAX_LICENSE_ID + 1];
+    uint32_t seq;                 /* the event's seq on that license */
+} ledger_tx_result;
+
+/* Start executing block tip+1.  Only one exec may exist per ledger. */
+int ledger_exec_begin(ledger *L, const ledger_block_ctx *ctx, ledger_exec **out,
+                      ledger_err *err) LEDGER_WUR;
+
+/* Execute one envelope.  On success the transaction is part of the block and
+ * res (may be NULL) says what it did.  On refusal nothing changed and err
+ * names the rule; the exec stays usable.  An I/O error (LEDGER_ERR_IO) makes
+ * the exec unusable: free it. */
+int ledger_exec_tx(ledger_exec *x, const uint8_t *env, size_t len, ledger_sig_mode mode,
+                   ledger_tx_result *res, ledger_err *err) LEDGER_WUR;
+
+size_t ledger_exec_count(const ledger_exec *x);
+
+/* Close the block: compute roots and the header.  After this only
+ * ledger_exec_commit and ledger_exec_free are allowed. */
+int ledger_exec_finish(ledger_exec *x, ledger_header *hdr, ledger_err *err) LEDGER_WUR;
+
+/* Write the block (and its certificate, which may be NULL, or must be for
+ * this block) in one synced batch and advance the tip. */
+int ledger_exec_commit(ledger_exec *x, const ledger_commit *cert, ledger_err *err) LEDGER_WUR;
+
+/* Discard an exec, committed or not; NULL-safe. */
+void ledger_exec_free(ledger_exec *x);
+
+/* Re-execute and commit a block received from elsewhere.  Every transaction
+ * must succeed and every root must match the header; otherwise nothing is
+ * written and err says what differed (rule "block_invalid").  Signatures are
+ * verified in parallel with execution unless mode is LEDGER_SIG_TRUSTED.
+ * cert may be NULL. */
+int ledger_apply_block(ledger *L, const uint8_t *header, size_t header_len,
+                       const uint8_t *const *txs, const size_t *tx_lens, size_t n,
+                       const ledger_commit *cert, ledger_sig_mode mode,
+                       ledger_err *err) LEDGER_WUR;
+
+/* Store (or replace) the certificate of a committed block. */
+int ledger_put_commit(ledger *L, const ledger_commit *cert, ledger_err *err) LEDGER_WUR;
+
+/* ---- reads ---- (1 found, 0 absent, -1 error) */
+
+int ledger_get_license(ledger *L, const char *id, ledger_license *out,
+                       ledger_err *err) LEDGER_WUR;
+
+/* The raw canonical record bytes (malloc'd). */
+int ledger_get_license_bytes(ledger *L, const char *id, uint8_t **rec, size_t *len,
+                             ledger_err *err) LEDGER_WUR;
+
+int ledger_get_tx(ledger *L, const uint8_t id[32], uint8_t **env, size_t *len,
+                  uint64_t *height, uint32_t *index, ledger_err *err) LEDGER_WUR;
+
+/* Header, canonical header bytes (hdr_bytes may be NULL; else malloc'd) and
+ * transaction ids (tx_ids may be NULL; else malloc'd array of n ids). */
+int ledger_get_block(ledger *L, uint64_t height, ledger_header *h, uint8_t **hdr_bytes,
+                     size_t *hdr_len, uint8_t (**tx_ids)[32], size_t *n,
+                     ledger_err *err) LEDGER_WUR;
+
+int ledger_get_commit(ledger *L, uint64_t height, ledger_commit *c, ledger_err *err) LEDGER_WUR;
+
+typedef struct {
+    ledger_event ev;
+    uint64_t log_index;      /* position in the event log */
+    uint8_t hash[32];
+} ledger_event_rec;
+
+/* Every event of a license in seq order; *evs malloc'd. */
+int ledger_get_events(ledger *L, const char *license_id, ledger_event_rec **evs,
+                      size_t *n, ledger_err *err) LEDGER_WUR;
+
+/* Node hash reader for the event log (a merkle_get_fn over the store). */
+int ledger_mlog_get(void *L, unsigned level, uint64_t index, uint8_t out[32],
+                    ledger_err *err);
+
+/* Check the whole database for consistency: every index entry matches a
+ * record and every record has its index entries, every license's events
+ * form its hash chain and end at its head, the event log holds exactly the
+ * events and its root matches the tip header, the tip block exists and no
+ * block beyond it.  For tests, crash recovery checks and verify-chain. */
+int ledger_check_integrity(ledger *L, ledger_err *err) LEDGER_WUR;
+
+/* The year (UTC+8, China Standard Time) of a block time, used in license ids. */
+unsigned ledger_year_of(uint64_t time_ms);
+
+#endif

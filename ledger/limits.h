@@ -1,0 +1,20 @@
+/* ledger/limits.h: size limits of everything a transaction carries.  Every
+ * length from the network is checked against these before use. */
+#ifndef PERMIT_LEDGER_LIMITS_H
+#define PERMIT_LEDGER_LIMITS_H
+
+#define LEDGER_MAX_ENVELOPE 16384    /* bytes of one signed envelope */
+#define LEDGER_MAX_BODY (LEDGER_MAX_ENVELOPE - 97)
+#define LEDGER_MAX_NAME 256          /* business name, bytes of UTF-8 */
+#define LEDGER_MAX_LEGAL_REP 128
+#define LEDGER_MAX_SCOPE 4096
+#define LEDGER_MAX_ADDRESS_TEXT 512
+#define LEDGER_MAX_REASON 1024
+#define LEDGER_MAX_LICENSE_ID 64
+#define LEDGER_MAX_DOCUMENTS 16
+#define LEDGER_MAX_ADDRESSES_HARD 1000 /* genesis max_addresses may not exceed this */
+#define LEDGER_NONCE_LEN 16
+#define LEDGER_MAX_RECORD (1u << 20)  /* encoded license record */
+#define LEDGER_MAX_BLOCK_TXS_HARD 100000 /* genesis max_block_txs may not exceed this */
+
+#endif

@@ -1,0 +1,88 @@
+/* tests/ledgertest.h: a test chain: genesis with deterministic keys, a ledger
+ * in a temporary folder, and builders of signed transactions. */
+#ifndef PERMIT_LEDGERTEST_H
+#define PERMIT_LEDGERTEST_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ledger/genesis.h"
+#include "ledger/keys.h"
+#include "ledger/ledger.h"
+#include "permit.pb-c.h"
+
+#define LT_T0 1764288000000ULL /* genesis time: 2025-11-28T00:00:00Z */
+#define LT_SEC 1000ULL
+#define LT_DAY (86400ULL * 1000)
+
+/* departments of the test chain, in genesis order */
+enum { LT_APPROVAL, LT_MARKET, LT_TOBACCO, LT_FIRE, LT_HEALTH, LT_POLICE, LT_NDEPT };
+
+typedef struct {
+    char *dir;
+    ledger_genesis *g;
+    ledger *L;
+    ledger_keypair dept[LT_NDEPT];
+    ledger_keypair node[LT_NDEPT];
+    ledger_keypair registrar;
+    ledger_keypair outsider;      /* a valid key nobody authorised */
+    uint64_t now;                 /* time of the last block */
+    char *genesis_json;
+} lt_env;
+
+/* Edits the genesis document before it is parsed (may be NULL). */
+typedef void (*lt_genesis_edit)(json_t *root);
+
+/* Build the test genesis (JSON text, malloc'd) with keys from `env`. */
+char *lt_genesis_json(lt_env *env, lt_genesis_edit edit);
+
+/* Create keys, genesis and an empty ledger in a new temporary folder. */
+void lt_setup(lt_env *env, lt_genesis_edit edit);
+/* Close and reopen the ledger (same folder). */
+void lt_reopen(lt_env *env);
+void lt_teardown(lt_env *env);
+
+/* Key of a department's seal. */
+const ledger_keypair *lt_dept(lt_env *env, int d);
+
+/* Transaction builders: return a malloc'd envelope, timestamp = env->now +
+ * 1 s (the time the next block will have by default). */
+uint8_t *lt_apply(lt_env *env, const char *uscc, const char *industry, int commitment,
+                  size_t *len);
+uint8_t *lt_apply_full(lt_env *env, const ledger_keypair *kp, const char *uscc,
+                       const char *name, const char *rep, const char *industry,
+                       const char *division, const char *address, int commitment,
+                       size_t *len);
+uint8_t *lt_decision(lt_env *env, const ledger_keypair *kp, int kind, const char *license,
+                     const uint32_t *items, size_t n_items, const char *reason, size_t *len);
+uint8_t *lt_reason_tx(lt_env *env, const ledger_keypair *kp, int kind, const char *license,
+                      const char *reason, size_t *len);
+uint8_t *lt_add_address(lt_env *env, const ledger_keypair *kp, const char *license,
+                        const char *division, const char *text, size_t *len);
+uint8_t *lt_remove_address(lt_env *env, const ledger_keypair *kp, const char *license,
+                           uint32_t id, size_t *len);
+uint8_t *lt_amend(lt_env *env, const ledger_keypair *kp, const char *license,
+                  const char *name, const char *rep, const char *scope, size_t *len);
+/* Sign an arbitrary body (its nonce/timestamp already set). */
+uint8_t *lt_sign(lt_env *env, const ledger_keypair *kp, Permit__TxBody *b, size_t *len);
+
+/* Execute one transaction alone in a block at time env->now + dt and commit
+ * it.  Returns 0 on success; on refusal returns -1 with err filled and
+ * commits nothing (the block is discarded).  license_out (may be NULL) gets
+ * the license id the transaction touched. */
+int lt_run(lt_env *env, uint64_t dt, const uint8_t *envl, size_t len, char *license_out,
+           ledger_err *err);
+/* Same, freeing envl. */
+int lt_run_free(lt_env *env, uint64_t dt, uint8_t *envl, size_t len, char *license_out,
+                ledger_err *err);
+/* Commit an empty block at env->now + dt (advances time). */
+void lt_tick(lt_env *env, uint64_t dt);
+
+/* Load a license (asserts it exists). */
+void lt_get(lt_env *env, const char *id, ledger_license *out);
+
+/* A valid USCC derived from a number (distinct numbers give distinct codes). */
+void lt_uscc(uint32_t n, char out[19]);
+
+#endif
