@@ -11,6 +11,7 @@
 #include "hex.h"
 #include "index.h"
 #include "merkle.h"
+#include "mlog.h"
 #include "permit.pb-c.h"
 #include "rules.h"
 #include "tx.h"
@@ -20,15 +21,32 @@
 #define META_GENESIS "genesis_hash"
 #define META_HEIGHT "height"
 
+/* What the next block builds on: the last block executed and handed to the
+ * store, durable or not yet.  Touched by the executing thread only. */
+typedef struct {
+    ledger_tip tip;
+    uint8_t state_root[32];
+    ledger_mlog log;
+} ledger_head;
+
 struct ledger {
     ledger_store *st;
     const ledger_genesis *g;
-    pthread_mutex_t mu;      /* guards tip and state_root for readers */
-    ledger_tip tip;
-    uint8_t state_root[32];
-    merkle_frontier log;     /* touched by the executing thread only */
+    pthread_mutex_t mu;      /* guards tip, queued, failed */
+    pthread_cond_t cv;       /* a block was queued for writing, or written */
+    ledger_tip tip;          /* the last durable block: what readers see */
+    ledger_head head;
     ledger_vpool *pool;      /* created on first parallel verification */
     int exec_active;
+
+    /* pipelined commit: one block may be written in the background while
+     * the next executes (ledger_exec_commit_async) */
+    pthread_t committer;
+    int committer_started, stop;
+    ledger_exec *queued;     /* handed to the committer, not yet written */
+    ledger_exec *inflight;   /* the last block handed over; freed by the executor */
+    int failed;              /* a background write failed: reload before going on */
+    ledger_err fail_err;
 };
 
 /* ---- small open-addressing table of entry indices ---- */
@@ -146,30 +164,32 @@ static int load_tip(ledger *L, ledger_err *err)
         return -1;
     if (r == 0)
         return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "database has no height record");
-    memset(&L->tip, 0, sizeof L->tip);
-    memset(L->state_root, 0, 32);
-    merkle_frontier_init(&L->log);
-    L->tip.height = height;
+    ledger_head *hd = &L->head;
+    memset(hd, 0, sizeof *hd);
+    hd->tip.height = height;
     if (height == 0) {
-        memcpy(L->tip.hash, L->g->hash, 32);
-        L->tip.time = L->g->genesis_time_ms;
-        return 0;
+        memcpy(hd->tip.hash, L->g->hash, 32);
+        hd->tip.time = L->g->genesis_time_ms;
+    } else {
+        if (ledger_get_block(L, height, &hd->tip.header, NULL, NULL, NULL, NULL, err) != 1)
+            return ledger_fail(err, LEDGER_ERR_INVALID, NULL,
+                               "database height is %llu but that block is missing",
+                               (unsigned long long)height);
+        ledger_header_hash(&hd->tip.header, hd->tip.hash);
+        hd->tip.time = hd->tip.header.time;
+        memcpy(hd->state_root, hd->tip.header.state_root, 32);
+        if (ledger_mlog_load(&hd->log, L->st, hd->tip.header.log_size, err) != 0)
+            return -1;
+        uint8_t root[32];
+        merkle_frontier_root(&hd->log.f, root);
+        if (memcmp(root, hd->tip.header.log_root, 32) != 0)
+            return ledger_fail(err, LEDGER_ERR_INVALID, NULL,
+                               "event log root does not match block %llu",
+                               (unsigned long long)height);
     }
-    if (ledger_get_block(L, height, &L->tip.header, NULL, NULL, NULL, NULL, err) != 1)
-        return ledger_fail(err, LEDGER_ERR_INVALID, NULL,
-                           "database height is %llu but that block is missing",
-                           (unsigned long long)height);
-    ledger_header_hash(&L->tip.header, L->tip.hash);
-    L->tip.time = L->tip.header.time;
-    memcpy(L->state_root, L->tip.header.state_root, 32);
-    if (merkle_frontier_load(&L->log, L->tip.header.log_size, ledger_mlog_get, L, err) != 0)
-        return -1;
-    uint8_t root[32];
-    merkle_frontier_root(&L->log, root);
-    if (memcmp(root, L->tip.header.log_root, 32) != 0)
-        return ledger_fail(err, LEDGER_ERR_INVALID, NULL,
-                           "event log root does not match block %llu",
-                           (unsigned long long)height);
+    pthread_mutex_lock(&L->mu);
+    L->tip = hd->tip;
+    pthread_mutex_unlock(&L->mu);
     return 0;
 }
 
@@ -181,6 +201,7 @@ int ledger_open(ledger **out, const char *db_path, const ledger_genesis *g,
         return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
     L->g = g;
     pthread_mutex_init(&L->mu, NULL);
+    pthread_cond_init(&L->cv, NULL);
     if (ledger_store_open(&L->st, db_path, err) != 0)
         goto fail;
     uint8_t *gh = NULL;
@@ -225,12 +246,25 @@ fail:
     return -1;
 }
 
+static void exec_release(ledger_exec *x);
+
 void ledger_close(ledger *L)
 {
     if (L == NULL)
         return;
+    if (L->committer_started) {
+        pthread_mutex_lock(&L->mu);
+        while (L->queued != NULL)
+            pthread_cond_wait(&L->cv, &L->mu);
+        L->stop = 1;
+        pthread_cond_broadcast(&L->cv);
+        pthread_mutex_unlock(&L->mu);
+        pthread_join(L->committer, NULL);
+    }
+    exec_release(L->inflight);
     ledger_vpool_free(L->pool);
     ledger_store_close(L->st);
+    pthread_cond_destroy(&L->cv);
     pthread_mutex_destroy(&L->mu);
     free(L);
 }
@@ -269,39 +303,11 @@ static ledger_vpool *pool_of(ledger *L)
 
 /* ---- event log nodes ---- */
 
-static void mlog_key(uint8_t key[9], unsigned level, uint64_t index)
-{
-    key[0] = (uint8_t)level;
-    ledger_be64(key + 1, index);
-}
-
 int ledger_mlog_get(void *ctx, unsigned level, uint64_t index, uint8_t out[32],
                     ledger_err *err)
 {
     ledger *L = ctx;
-    uint8_t key[9], *val;
-    size_t n;
-    mlog_key(key, level, index);
-    int r = ledger_store_get(L->st, CF_MLOG, key, sizeof key, &val, &n, err);
-    if (r < 0)
-        return -1;
-    if (r == 0 || n != 32) {
-        if (r > 0)
-            free(val);
-        return ledger_fail(err, LEDGER_ERR_INVALID, NULL,
-                           "event log node (%u, %llu) is missing", level,
-                           (unsigned long long)index);
-    }
-    memcpy(out, val, 32);
-    free(val);
-    return 0;
-}
-
-static void mlog_put_batch(void *ctx, unsigned level, uint64_t index, const uint8_t hash[32])
-{
-    uint8_t key[9];
-    mlog_key(key, level, index);
-    ledger_batch_put(ctx, CF_MLOG, key, sizeof key, hash, 32);
+    return ledger_mlog_node(L->st, level, index, out, err);
 }
 
 /* ---- block execution ---- */
@@ -318,10 +324,16 @@ typedef struct {
 
 struct ledger_exec {
     ledger *L;
+    ledger_exec *prev;    /* the block before, if its write is still pending:
+                             its overlay is the state this block reads first */
     ledger_block_ctx ctx;
     uint64_t height;
+    uint8_t base_hash[32];       /* the block this one extends */
+    uint8_t base_state_root[32];
     ledger_batch *batch;
     int finished, committed, broken;
+    int owned;            /* handed to the ledger by ledger_exec_commit_async */
+    int write_rc;         /* result of the background write */
 
     lic_entry *lics;
     size_t n_lics, cap_lics;
@@ -336,7 +348,7 @@ struct ledger_exec {
     uint64_t next_seq;    /* next license sequence number; 0 = not loaded */
     int seq_dirty;
 
-    merkle_frontier log;
+    ledger_mlog log;
     ledger_header hdr;
 };
 
@@ -366,31 +378,50 @@ static uint64_t txid_hash(const void *ctx, uint32_t idx)
     return h;
 }
 
+static int check_failed(ledger *L, ledger_err *err)
+{
+    pthread_mutex_lock(&L->mu);
+    int failed = L->failed;
+    ledger_err fe = L->fail_err;
+    pthread_mutex_unlock(&L->mu);
+    if (!failed)
+        return 0;
+    if (err)
+        *err = fe;
+    return -1;
+}
+
 int ledger_exec_begin(ledger *L, const ledger_block_ctx *ctx, ledger_exec **out,
                       ledger_err *err)
 {
     if (L->exec_active)
         return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "a block is already being executed");
-    if (ctx->time <= L->tip.time)
+    if (check_failed(L, err) != 0)
+        return -1;
+    if (ctx->time <= L->head.tip.time)
         return ledger_fail(err, LEDGER_ERR_RULE, "block_time",
                            "block time %llu is not after the previous block's %llu",
-                           (unsigned long long)ctx->time, (unsigned long long)L->tip.time);
+                           (unsigned long long)ctx->time, (unsigned long long)L->head.tip.time);
     ledger_exec *x = calloc(1, sizeof *x);
     if (x == NULL || (x->batch = ledger_batch_new(L->st)) == NULL) {
         free(x);
         return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
     }
     x->L = L;
+    x->prev = L->inflight;
     x->ctx = *ctx;
-    x->height = L->tip.height + 1;
+    x->height = L->head.tip.height + 1;
+    memcpy(x->base_hash, L->head.tip.hash, 32);
+    memcpy(x->base_state_root, L->head.state_root, 32);
     x->year = ledger_year_of(ctx->time);
-    x->log = L->log;
+    x->log = L->head.log;
+    x->log.batch = x->batch;
     L->exec_active = 1;
     *out = x;
     return 0;
 }
 
-void ledger_exec_free(ledger_exec *x)
+static void exec_release(ledger_exec *x)
 {
     if (x == NULL)
         return;
@@ -405,8 +436,17 @@ void ledger_exec_free(ledger_exec *x)
     free(x->tx_leaves);
     itab_free(&x->tx_index);
     ledger_batch_free(x->batch);
-    x->L->exec_active = 0;
     free(x);
+}
+
+void ledger_exec_free(ledger_exec *x)
+{
+    if (x == NULL)
+        return;
+    if (x->owned) /* the ledger frees it once written */
+        return;
+    x->L->exec_active = 0;
+    exec_release(x);
 }
 
 size_t ledger_exec_count(const ledger_exec *x)
@@ -422,6 +462,8 @@ static void seq_key(char *key, size_t cap, unsigned year)
 /* Assign the next license id of the block's year. */
 static int next_license_id(ledger_exec *x, char *id, size_t cap, ledger_err *err)
 {
+    if (x->next_seq == 0 && x->prev && x->prev->year == x->year && x->prev->next_seq != 0)
+        x->next_seq = x->prev->next_seq;
     if (x->next_seq == 0) {
         char key[16];
         seq_key(key, sizeof key, x->year);
@@ -447,9 +489,20 @@ static int lic_lookup(ledger_exec *x, const char *id, lic_entry **out, ledger_er
     }
     uint8_t *val;
     size_t n;
-    int r = ledger_store_get(x->L->st, CF_LICENSES, id, strlen(id), &val, &n, err);
-    if (r <= 0)
-        return r;
+    int r;
+    long pi = x->prev ? itab_find(&x->prev->lic_index, h, lic_eq, x->prev, id) : -1;
+    if (pi >= 0) {
+        const lic_entry *pe = &x->prev->lics[pi];
+        n = pe->cur_len;
+        val = malloc(n ? n : 1);
+        if (val == NULL)
+            return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+        memcpy(val, pe->cur, n);
+    } else {
+        r = ledger_store_get(x->L->st, CF_LICENSES, id, strlen(id), &val, &n, err);
+        if (r <= 0)
+            return r;
+    }
     if (x->n_lics == x->cap_lics) {
         size_t nc = x->cap_lics ? x->cap_lics * 2 : 64;
         lic_entry *nl = realloc(x->lics, nc * sizeof *nl);
@@ -565,6 +618,10 @@ static int exec_decoded(ledger_exec *x, const ledger_tx *tx, int dept,
     if (tx_seen(x, tx->id))
         return ledger_fail(err, LEDGER_ERR_DUPLICATE, "tx_duplicate",
                            "the transaction is already in this block");
+    if (x->prev && tx_seen(x->prev, tx->id))
+        return ledger_fail(err, LEDGER_ERR_DUPLICATE, "tx_duplicate",
+                           "the transaction is already in block %llu",
+                           (unsigned long long)x->prev->height);
     uint8_t *val;
     size_t vn;
     int r = ledger_store_get(L->st, CF_TXS, tx->id, 32, &val, &vn, err);
@@ -666,10 +723,10 @@ static int exec_decoded(ledger_exec *x, const ledger_tx *tx, int dept,
     uint8_t ekey[LEDGER_MAX_LICENSE_ID + 5], evval[8 + LEDGER_EVENT_MAX_BYTES];
     size_t eklen;
     events_key(ekey, &eklen, ev.license_id, ev.seq);
-    ledger_be64(evval, x->log.size);
+    ledger_be64(evval, x->log.f.size);
     memcpy(evval + 8, evbytes, evlen);
     ledger_batch_put(x->batch, CF_EVENTS, ekey, eklen, evval, 8 + evlen);
-    merkle_frontier_append(&x->log, evhash, mlog_put_batch, x->batch);
+    ledger_mlog_append(&x->log, evhash);
 
     if (res) {
         memcpy(res->tx_id, tx->id, 32);
@@ -726,7 +783,7 @@ static int compute_state_root(ledger_exec *x, uint8_t out[32], ledger_err *err)
     for (size_t i = 0; i < x->n_lics; i++)
         n += x->lics[i].dirty != 0;
     if (n == 0) {
-        memcpy(out, x->L->state_root, 32);
+        memcpy(out, x->base_state_root, 32);
         return 0;
     }
     state_leaf *leaves = malloc(n * sizeof *leaves);
@@ -745,7 +802,7 @@ static int compute_state_root(ledger_exec *x, uint8_t out[32], ledger_err *err)
     ledger_tag_init(&tag, "permit/state/v0");
     ledger_sha256_ctx c;
     ledger_tag_start(&tag, &c);
-    ledger_sha256_update(&c, x->L->state_root, 32);
+    ledger_sha256_update(&c, x->base_state_root, 32);
     ledger_sha256_update(&c, leaves, n * sizeof *leaves);
     ledger_sha256_final(&c, out);
     free(leaves);
@@ -779,12 +836,13 @@ int ledger_exec_finish(ledger_exec *x, ledger_header *hdr, ledger_err *err)
     snprintf(h->chain_id, sizeof h->chain_id, "%s", L->g->chain_id);
     h->height = x->height;
     h->time = x->ctx.time;
-    memcpy(h->prev_hash, L->tip.hash, 32);
+    memcpy(h->prev_hash, x->base_hash, 32);
     merkle_root_of_leaves((const uint8_t(*)[32])x->tx_leaves, x->n_txs, h->tx_root);
     if (compute_state_root(x, h->state_root, err) != 0)
         goto fail;
-    h->log_size = x->log.size;
-    merkle_frontier_root(&x->log, h->log_root);
+    ledger_mlog_flush(&x->log);
+    h->log_size = x->log.f.size;
+    merkle_frontier_root(&x->log.f, h->log_root);
     memcpy(h->validators_hash, L->g->validators_hash, 32);
     memcpy(h->proposer, x->ctx.proposer, 32);
     memcpy(h->last_commit_hash, x->ctx.last_commit_hash, 32);
@@ -868,12 +926,33 @@ static int commit_put(ledger_batch *b, const ledger_commit *c, ledger_err *err)
     return 0;
 }
 
-int ledger_exec_commit(ledger_exec *x, const ledger_commit *cert, ledger_err *err)
+/* Make x the head the next block builds on. */
+static void advance_head(ledger *L, ledger_exec *x, const uint8_t hash[32])
 {
-    ledger *L = x->L;
-    if (!x->finished || x->broken || x->committed)
+    ledger_head *hd = &L->head;
+    hd->tip.height = x->height;
+    memcpy(hd->tip.hash, hash, 32);
+    hd->tip.time = x->hdr.time;
+    hd->tip.header = x->hdr;
+    memcpy(hd->state_root, x->hdr.state_root, 32);
+    hd->log = x->log;
+    hd->log.batch = NULL;
+}
+
+static void publish_tip(ledger *L, const ledger_exec *x)
+{
+    /* caller holds L->mu */
+    L->tip.height = x->height;
+    ledger_header_hash(&x->hdr, L->tip.hash);
+    L->tip.time = x->hdr.time;
+    L->tip.header = x->hdr;
+}
+
+static int prepare_commit(ledger_exec *x, const ledger_commit *cert, uint8_t hash[32],
+                          ledger_err *err)
+{
+    if (!x->finished || x->broken || x->committed || x->owned)
         return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "the block is not ready to commit");
-    uint8_t hash[32];
     ledger_header_hash(&x->hdr, hash);
     if (cert) {
         if (cert->height != x->height || memcmp(cert->block_hash, hash, 32) != 0)
@@ -882,17 +961,112 @@ int ledger_exec_commit(ledger_exec *x, const ledger_commit *cert, ledger_err *er
         if (commit_put(x->batch, cert, err) != 0)
             return -1;
     }
+    return 0;
+}
+
+static void *committer_main(void *arg)
+{
+    ledger *L = arg;
+    pthread_mutex_lock(&L->mu);
+    for (;;) {
+        while (!L->stop && L->queued == NULL)
+            pthread_cond_wait(&L->cv, &L->mu);
+        if (L->queued == NULL)
+            break;
+        ledger_exec *x = L->queued;
+        pthread_mutex_unlock(&L->mu);
+        ledger_err werr;
+        ledger_err_clear(&werr);
+        int rc = ledger_store_write(L->st, x->batch, 1, &werr);
+        pthread_mutex_lock(&L->mu);
+        x->write_rc = rc;
+        if (rc == 0) {
+            x->committed = 1;
+            publish_tip(L, x);
+        } else {
+            L->failed = 1;
+            L->fail_err = werr;
+        }
+        L->queued = NULL;
+        pthread_cond_broadcast(&L->cv);
+    }
+    pthread_mutex_unlock(&L->mu);
+    return NULL;
+}
+
+int ledger_sync(ledger *L, ledger_err *err)
+{
+    pthread_mutex_lock(&L->mu);
+    while (L->queued != NULL)
+        pthread_cond_wait(&L->cv, &L->mu);
+    int failed = L->failed;
+    ledger_err fe = L->fail_err;
+    pthread_mutex_unlock(&L->mu);
+    exec_release(L->inflight);
+    L->inflight = NULL;
+    if (!failed)
+        return 0;
+    /* the head ran ahead of what is durable: go back to the store's state */
+    pthread_mutex_lock(&L->mu);
+    L->failed = 0;
+    pthread_mutex_unlock(&L->mu);
+    ledger_err lerr;
+    if (load_tip(L, &lerr) != 0) {
+        pthread_mutex_lock(&L->mu);
+        L->failed = 1;
+        L->fail_err = lerr;
+        pthread_mutex_unlock(&L->mu);
+    }
+    if (err)
+        *err = fe;
+    return -1;
+}
+
+int ledger_exec_commit(ledger_exec *x, const ledger_commit *cert, ledger_err *err)
+{
+    ledger *L = x->L;
+    uint8_t hash[32];
+    if (x->prev != NULL) {
+        /* the block this one extends must be durable first */
+        x->prev = NULL;
+        if (ledger_sync(L, err) != 0)
+            return -1;
+    }
+    if (prepare_commit(x, cert, hash, err) != 0)
+        return -1;
     if (ledger_store_write(L->st, x->batch, 1, err) != 0)
         return -1;
     x->committed = 1;
     pthread_mutex_lock(&L->mu);
-    L->tip.height = x->height;
-    memcpy(L->tip.hash, hash, 32);
-    L->tip.time = x->hdr.time;
-    L->tip.header = x->hdr;
-    memcpy(L->state_root, x->hdr.state_root, 32);
+    publish_tip(L, x);
     pthread_mutex_unlock(&L->mu);
-    L->log = x->log;
+    advance_head(L, x, hash);
+    return 0;
+}
+
+int ledger_exec_commit_async(ledger_exec *x, const ledger_commit *cert, ledger_err *err)
+{
+    ledger *L = x->L;
+    uint8_t hash[32];
+    if (prepare_commit(x, cert, hash, err) != 0)
+        return -1;
+    /* one write at a time, in order: wait for the previous block's */
+    x->prev = NULL;
+    if (ledger_sync(L, err) != 0)
+        return -1;
+    if (!L->committer_started) {
+        if (pthread_create(&L->committer, NULL, committer_main, L) != 0)
+            return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "cannot start the commit thread");
+        L->committer_started = 1;
+    }
+    advance_head(L, x, hash);
+    x->owned = 1;
+    L->exec_active = 0;
+    L->inflight = x;
+    pthread_mutex_lock(&L->mu);
+    L->queued = x;
+    pthread_cond_broadcast(&L->cv);
+    pthread_mutex_unlock(&L->mu);
     return 0;
 }
 
@@ -944,7 +1118,7 @@ static void block_tx_invalid(ledger_err *err, size_t i)
 
 int ledger_apply_block(ledger *L, const uint8_t *hb, size_t hlen,
                        const uint8_t *const *txs, const size_t *tx_lens, size_t n,
-                       const ledger_commit *cert, ledger_sig_mode mode, ledger_err *err)
+                       const ledger_commit *cert, unsigned flags, ledger_err *err)
 {
     const ledger_genesis *g = L->g;
     ledger_header want;
@@ -953,11 +1127,12 @@ int ledger_apply_block(ledger *L, const uint8_t *hb, size_t hlen,
     if (strcmp(want.chain_id, g->chain_id) != 0)
         return ledger_fail(err, LEDGER_ERR_RULE, "block_invalid", "block is for chain %s",
                            want.chain_id);
-    if (want.height != L->tip.height + 1)
+    if (want.height != L->head.tip.height + 1)
         return ledger_fail(err, LEDGER_ERR_RULE, "block_invalid",
                            "block height %llu does not follow %llu",
-                           (unsigned long long)want.height, (unsigned long long)L->tip.height);
-    if (memcmp(want.prev_hash, L->tip.hash, 32) != 0)
+                           (unsigned long long)want.height,
+                           (unsigned long long)L->head.tip.height);
+    if (memcmp(want.prev_hash, L->head.tip.hash, 32) != 0)
         return block_invalid(err, "block does not extend this chain (prev_hash differs)");
     if (memcmp(want.validators_hash, g->validators_hash, 32) != 0)
         return block_invalid(err, "validators_hash differs from genesis");
@@ -979,7 +1154,8 @@ int ledger_apply_block(ledger *L, const uint8_t *hb, size_t hlen,
     uint8_t *ok = calloc(n ? n : 1, 1);
     ledger_vbatch *batches[(LEDGER_MAX_BLOCK_TXS_HARD + APPLY_CHUNK - 1) / APPLY_CHUNK];
     size_t n_batches = 0;
-    ledger_vpool *pool = mode == LEDGER_SIG_CHECK ? pool_of(L) : NULL;
+    int check_sigs = !(flags & LEDGER_APPLY_SIG_TRUSTED);
+    ledger_vpool *pool = check_sigs ? pool_of(L) : NULL;
     if (!dec || !jobs || !depts || !ok) {
         ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
         goto out;
@@ -998,7 +1174,7 @@ int ledger_apply_block(ledger *L, const uint8_t *hb, size_t hlen,
             jobs[i].msg = dec[i].sighash;
             jobs[i].sig = dec[i].sig;
         }
-        if (mode == LEDGER_SIG_CHECK) {
+        if (check_sigs) {
             ledger_vbatch *b = pool ? ledger_vpool_submit(pool, jobs + start, end - start,
                                                           ok + start)
                                     : NULL;
@@ -1024,7 +1200,7 @@ int ledger_apply_block(ledger *L, const uint8_t *hb, size_t hlen,
     for (size_t b = 0; b < n_batches; b++)
         failed += ledger_vbatch_wait(batches[b]);
     n_batches = 0;
-    if (mode == LEDGER_SIG_CHECK)
+    if (check_sigs)
         for (size_t i = 0; i < n; i++)
             if (!ok[i]) {
                 ledger_fail(err, LEDGER_ERR_RULE, "signature_invalid",
@@ -1052,7 +1228,8 @@ int ledger_apply_block(ledger *L, const uint8_t *hb, size_t hlen,
         block_invalid(err, "header differs from its re-execution");
         goto out;
     }
-    rc = ledger_exec_commit(x, cert, err);
+    rc = flags & LEDGER_APPLY_ASYNC ? ledger_exec_commit_async(x, cert, err)
+                                    : ledger_exec_commit(x, cert, err);
 out:
     for (size_t b = 0; b < n_batches; b++)
         ledger_vbatch_wait(batches[b]);

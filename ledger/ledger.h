@@ -89,20 +89,42 @@ size_t ledger_exec_count(const ledger_exec *x);
 int ledger_exec_finish(ledger_exec *x, ledger_header *hdr, ledger_err *err) LEDGER_WUR;
 
 /* Write the block (and its certificate, which may be NULL, or must be for
- * this block) in one synced batch and advance the tip. */
+ * this block) in one synced batch and advance the tip.  Waits first for a
+ * block still being written in the background.  x stays the caller's. */
 int ledger_exec_commit(ledger_exec *x, const ledger_commit *cert, ledger_err *err) LEDGER_WUR;
+
+/* Pipelined commit: hand the block to a background thread that writes it
+ * (one synced batch, as above) while the caller goes on executing the next
+ * block on top of it.  Returns once the previous block's write has finished
+ * and this one is queued; the ledger owns x from then on (ledger_exec_free
+ * on it does nothing).  Readers (ledger_get_tip and every ledger_get_*) see
+ * the block only once it is durable.  If a background write fails, the next
+ * ledger_exec_begin / ledger_sync reports it, and the ledger goes back to the
+ * last durable block. */
+int ledger_exec_commit_async(ledger_exec *x, const ledger_commit *cert,
+                             ledger_err *err) LEDGER_WUR;
+
+/* Wait until every block handed to ledger_exec_commit_async is durable.
+ * Returns -1 with the write's error if one failed (the ledger is then back
+ * at the last durable block). */
+int ledger_sync(ledger *L, ledger_err *err) LEDGER_WUR;
 
 /* Discard an exec, committed or not; NULL-safe. */
 void ledger_exec_free(ledger_exec *x);
 
+enum {
+    LEDGER_APPLY_SIG_TRUSTED = 1, /* signatures were verified already */
+    LEDGER_APPLY_ASYNC = 2,       /* commit with ledger_exec_commit_async */
+};
+
 /* Re-execute and commit a block received from elsewhere.  Every transaction
  * must succeed and every root must match the header; otherwise nothing is
  * written and err says what differed (rule "block_invalid").  Signatures are
- * verified in parallel with execution unless mode is LEDGER_SIG_TRUSTED.
- * cert may be NULL. */
+ * verified on all cores in parallel with execution unless flags has
+ * LEDGER_APPLY_SIG_TRUSTED.  cert may be NULL. */
 int ledger_apply_block(ledger *L, const uint8_t *header, size_t header_len,
                        const uint8_t *const *txs, const size_t *tx_lens, size_t n,
-                       const ledger_commit *cert, ledger_sig_mode mode,
+                       const ledger_commit *cert, unsigned flags,
                        ledger_err *err) LEDGER_WUR;
 
 /* Store (or replace) the certificate of a committed block. */

@@ -220,8 +220,8 @@ static void test_apply_block_fault_n_refuses_cleanly(void **state)
     int faults = 0;
     for (uint64_t n = 1;; n++) {
         ledger_store_inject_fault(st, n);
-        int r = ledger_apply_block(peer, hb, hl, (const uint8_t *const *)s.tx, s.len, s.n, NULL,
-                                   LEDGER_SIG_CHECK, &err);
+        int r = ledger_apply_block(peer, hb, hl, (const uint8_t *const *)s.tx, s.len, s.n, NULL, 0,
+                                   &err);
         ledger_store_inject_fault(st, 0);
         if (r == 0)
             break;
