@@ -1244,6 +1244,22 @@ out:
     return rc;
 }
 
+int ledger_precheck(ledger *L, const ledger_tx *tx, int dept, uint64_t now, ledger_err *err)
+{
+    if (tx->kind == PERMIT__TX_KIND__APPLY)
+        return 0; /* nothing stateful: the id is assigned by the block */
+    ledger_license lic;
+    int r = ledger_get_license(L, tx->body->license_id, &lic, err);
+    if (r < 0)
+        return -1;
+    if (r == 0)
+        return ledger_fail(err, LEDGER_ERR_NOTFOUND, "license_not_found",
+                           "license %.64s does not exist", tx->body->license_id);
+    int rc = ledger_rules_apply(L->g, tx, dept, now, NULL, &lic, err);
+    ledger_license_clear(&lic);
+    return rc;
+}
+
 /* ---- reads ---- */
 
 int ledger_get_license_bytes(ledger *L, const char *id, uint8_t **rec, size_t *len,

@@ -25,6 +25,7 @@
 #include "genesis.h"
 #include "license.h"
 #include "store.h"
+#include "tx.h"
 
 typedef struct ledger ledger;
 typedef struct ledger_exec ledger_exec;
@@ -126,6 +127,12 @@ int ledger_apply_block(ledger *L, const uint8_t *header, size_t header_len,
                        const uint8_t *const *txs, const size_t *tx_lens, size_t n,
                        const ledger_commit *cert, unsigned flags,
                        ledger_err *err) LEDGER_WUR;
+
+/* Would a decoded, authorised transaction pass the state rules if it were
+ * executed now on the durable state at block time `now`?  Reads only; for
+ * admission to a mempool (the block that includes it decides for good). */
+int ledger_precheck(ledger *L, const ledger_tx *tx, int dept, uint64_t now,
+                    ledger_err *err) LEDGER_WUR;
 
 /* Store (or replace) the certificate of a committed block. */
 int ledger_put_commit(ledger *L, const ledger_commit *cert, ledger_err *err) LEDGER_WUR;

@@ -214,8 +214,10 @@ int ledger_duration_parse(const char *s, uint64_t *ms)
             return -1;
         n = n * 10 + d;
     }
-    uint64_t unit = unit_ms(s[i]);
-    if (unit == 0 || s[i + 1] != '\0')
+    uint64_t unit;
+    if (s[i] == 'm' && s[i + 1] == 's' && s[i + 2] == '\0')
+        unit = 1; /* milliseconds: block intervals of test networks */
+    else if ((unit = unit_ms(s[i])) == 0 || s[i + 1] != '\0')
         return -1;
     if (n > UINT64_MAX / unit)
         return -1;

@@ -44,9 +44,9 @@ int ledger_division_valid(const char *s);
  * ledger_division_valid). */
 int ledger_division_in_region(const char *region, const char *div);
 
-/* Parse a duration "<digits><unit>" with unit s, m, h, d or y (365 days) into
- * milliseconds, e.g. "90d", "3y", "20s".  Refuses zero, leading zeros ("07d"),
- * missing or unknown units (including "ms"), signs, spaces and values whose
+/* Parse a duration "<digits><unit>" with unit ms, s, m, h, d or y (365 days)
+ * into milliseconds, e.g. "90d", "3y", "20s", "200ms".  Refuses zero, leading
+ * zeros ("07d"), missing or unknown units, signs, spaces and values whose
  * milliseconds overflow uint64.  Returns 0 (and sets *ms) or -1 (*ms
  * untouched). */
 int ledger_duration_parse(const char *s, uint64_t *ms) LEDGER_WUR;

@@ -385,7 +385,7 @@ static void test_duration_refuses_malformed_strings(void **state)
 {
     (void)state;
     const char *bad[] = {"0d", "0s", "00d", "07d", "d", "", "10x", "10", "-1s", "+1s", " 1s",
-                         "1s ", "1 s", "1ms", "1.5h", "1d1h", "1S", "1D", "1e3s", "ms",
+                         "1s ", "1 s", "0ms", "1mss", "1.5h", "1d1h", "1S", "1D", "1e3s", "ms",
                          "18446744073709551615s", "18446744073709552s", "18446744073709551616s",
                          "99999999999999999999999999d", "584942418y"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -397,6 +397,10 @@ static void test_duration_refuses_malformed_strings(void **state)
     uint64_t ms;
     assert_int_equal(ledger_duration_parse(NULL, &ms), -1);
     assert_int_equal(ledger_duration_parse("584942417y", &ms), 0); /* just fits */
+    /* milliseconds, for the block interval of test networks */
+    assert_int_equal(ledger_duration_parse("200ms", &ms), 0);
+    assert_int_equal(ms, 200);
+    assert_int_equal(ledger_duration_parse("18446744073709551615ms", &ms), 0);
 }
 
 static void test_duration_format_picks_largest_exact_unit(void **state)
@@ -429,7 +433,7 @@ static void test_duration_format_and_parse_round_trip(void **state)
 {
     (void)state;
     const char *s[] = {"1s", "59s", "1m", "61m", "1h", "25h", "1d", "364d", "1y", "100y",
-                       "18446744073709551s"};
+                       "18446744073709551s", "200ms", "1500ms"};
     for (size_t i = 0; i < sizeof s / sizeof s[0]; i++) {
         uint64_t ms;
         char out[24];

@@ -1,0 +1,349 @@
+/* bench_node: a real permitd under load over JSON-RPC.
+ *
+ * Starts one node (single validator) on loopback, creates licenses to file
+ * addresses on (not timed), pre-signs a mix of applications and address
+ * filings, then:
+ *   1. peak: PERMIT_BENCH_CONNS (64) keep-alive connections each submit
+ *      transactions back to back with wait "commit" -> committed_tx_per_s;
+ *   2. half load: the same connections, paced to half that rate (open loop)
+ *      -> p50_ms, p99_ms of submit-to-commit latency;
+ *   3. raw BIP340 verification on all cores (the machine's limit), measured
+ *      before the node starts.
+ * The load generator runs on the same machine, in this process, on one
+ * thread with epoll.  Prints last:
+ *   RESULT bench=node committed_tx_per_s=.. p50_ms=.. p99_ms=..
+ *          verify_per_s_all_cores=.. ratio=<committed/verify> */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../tests/nodetest.h"
+#include "../tests/testutil.h"
+#include "ledger/hex.h"
+#include "ledger/tx.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static size_t env_size(const char *name, size_t def)
+{
+    const char *s = getenv(name);
+    return s && *s ? (size_t)strtoull(s, NULL, 10) : def;
+}
+
+/* ---- requests: one HTTP request text per transaction ---- */
+
+typedef struct {
+    char *text;
+    size_t len;
+} request;
+
+static request make_request(const uint8_t *env, size_t len, int id)
+{
+    char *hex = malloc(2 * len + 1);
+    ledger_hex_encode(env, len, hex);
+    char *body = malloc(2 * len + 200);
+    int bl = sprintf(body,
+                     "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"tx.submit\",\"params\":{\"tx\":\"%s\","
+                     "\"wait\":\"commit\",\"timeout_ms\":60000}}",
+                     id, hex);
+    free(hex);
+    request r;
+    r.text = malloc((size_t)bl + 200);
+    r.len = (size_t)sprintf(r.text,
+                            "POST /rpc HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json"
+                            "\r\nContent-Length: %d\r\n\r\n%s",
+                            bl, body);
+    free(body);
+    return r;
+}
+
+/* ---- the epoll client ---- */
+
+typedef struct {
+    int fd;
+    char in[65536];
+    size_t in_len;
+    size_t req;       /* index of the request in flight, or SIZE_MAX */
+    double sent_at;
+    size_t out_off;
+} conn;
+
+typedef struct {
+    request *reqs;
+    size_t n_reqs, next;
+    size_t done, committed, errors;
+    double *lat;      /* per completed request, seconds */
+    size_t n_lat;
+    double rate;      /* requests per second to pace to, 0 = as fast as possible */
+    double t0;
+} load;
+
+static int connect_to(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0 && errno != EINPROGRESS) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* 1 when a whole response is buffered; sets *consumed and *ok. */
+static int parse_response(conn *c, size_t *consumed, int *ok)
+{
+    c->in[c->in_len] = '\0';
+    char *end = strstr(c->in, "\r\n\r\n");
+    if (end == NULL)
+        return 0;
+    char *cl = strcasestr(c->in, "Content-Length:");
+    size_t body = cl && cl < end ? strtoul(cl + 15, NULL, 10) : 0;
+    size_t total = (size_t)(end + 4 - c->in) + body;
+    if (c->in_len < total)
+        return 0;
+    *ok = strstr(end, "\"committed\"") != NULL;
+    *consumed = total;
+    return 1;
+}
+
+static int send_next(load *ld, conn *c, double now)
+{
+    if (ld->next >= ld->n_reqs)
+        return 0;
+    if (ld->rate > 0 && now < ld->t0 + (double)ld->next / ld->rate)
+        return 0; /* not yet due */
+    c->req = ld->next++;
+    c->sent_at = ld->rate > 0 ? ld->t0 + (double)c->req / ld->rate : now;
+    c->out_off = 0;
+    request *r = &ld->reqs[c->req];
+    while (c->out_off < r->len) {
+        ssize_t w = write(c->fd, r->text + c->out_off, r->len - c->out_off);
+        if (w <= 0)
+            break;
+        c->out_off += (size_t)w;
+    }
+    return 1;
+}
+
+static void run_load(int port, load *ld, size_t nconn)
+{
+    int ep = epoll_create1(0);
+    conn *cs = calloc(nconn, sizeof *cs);
+    for (size_t i = 0; i < nconn; i++) {
+        cs[i].fd = connect_to(port);
+        cs[i].req = SIZE_MAX;
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &cs[i]};
+        epoll_ctl(ep, EPOLL_CTL_ADD, cs[i].fd, &ev);
+    }
+    ld->t0 = now_s();
+    struct epoll_event evs[256];
+    while (ld->done < ld->n_reqs) {
+        double now = now_s();
+        for (size_t i = 0; i < nconn; i++)
+            if (cs[i].req == SIZE_MAX && !send_next(ld, &cs[i], now))
+                break;
+        int timeout = ld->rate > 0 ? 1 : 100;
+        int k = epoll_wait(ep, evs, 256, timeout);
+        for (int e = 0; e < k; e++) {
+            conn *c = evs[e].data.ptr;
+            ssize_t r = read(c->fd, c->in + c->in_len, sizeof c->in - 1 - c->in_len);
+            if (r <= 0) {
+                fprintf(stderr, "bench_node: connection lost\n");
+                exit(1);
+            }
+            c->in_len += (size_t)r;
+            size_t used;
+            int ok;
+            while (c->req != SIZE_MAX && parse_response(c, &used, &ok)) {
+                double t = now_s();
+                ld->lat[ld->n_lat++] = t - c->sent_at;
+                ld->done++;
+                if (ok)
+                    ld->committed++;
+                else
+                    ld->errors++;
+                memmove(c->in, c->in + used, c->in_len - used);
+                c->in_len -= used;
+                c->req = SIZE_MAX;
+                send_next(ld, c, t);
+            }
+        }
+    }
+    for (size_t i = 0; i < nconn; i++)
+        close(cs[i].fd);
+    free(cs);
+    close(ep);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* ---- raw verification rate ---- */
+
+typedef struct {
+    ledger_pubkey pk;
+    uint8_t msg[32], sig[64];
+    size_t rounds, ok;
+} vjob;
+
+static void *verify_thread(void *arg)
+{
+    vjob *j = arg;
+    for (size_t r = 0; r < j->rounds; r++)
+        j->ok += (size_t)ledger_verify(&j->pk, j->msg, 32, j->sig);
+    return NULL;
+}
+
+static double verify_rate(void)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cores < 1)
+        cores = 1;
+    double best = 0;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        vjob *jobs = calloc((size_t)cores, sizeof *jobs);
+        pthread_t *th = calloc((size_t)cores, sizeof *th);
+        for (long c = 0; c < cores; c++) {
+            ledger_keypair kp;
+            if (ledger_keygen(&kp, NULL) != 0 || ledger_pubkey_parse(&jobs[c].pk, kp.pub) != 0)
+                exit(1);
+            memset(jobs[c].msg, (int)c, 32);
+            if (ledger_sign(&kp, jobs[c].msg, NULL, jobs[c].sig) != 0)
+                exit(1);
+            jobs[c].rounds = 10000;
+        }
+        double t0 = now_s();
+        for (long c = 0; c < cores; c++)
+            pthread_create(&th[c], NULL, verify_thread, &jobs[c]);
+        size_t total = 0;
+        for (long c = 0; c < cores; c++) {
+            pthread_join(th[c], NULL);
+            total += jobs[c].ok;
+        }
+        double rate = (double)total / (now_s() - t0);
+        if (rate > best)
+            best = rate;
+        free(jobs);
+        free(th);
+    }
+    return best;
+}
+
+/* ---- the workload ---- */
+
+static void bench_genesis(json_t *root)
+{
+    json_object_set_new(json_object_get(root, "params"), "max_addresses", json_integer(1000));
+}
+
+int main(void)
+{
+    size_t n_tx = env_size("PERMIT_BENCH_TXS", 40000);
+    size_t nconn = env_size("PERMIT_BENCH_CONNS", 64);
+    double verify = verify_rate();
+    printf("bench_node: raw verification on all cores: %.0f/s\n", verify);
+
+    nt_node nd;
+    nt_init(&nd, bench_genesis);
+    snprintf(nd.extra_conf, sizeof nd.extra_conf, "log_level = warn\n");
+    nt_start(&nd, NULL);
+    lt_env *env = &nd.env;
+
+    /* licenses to file addresses on: applied and approved, not timed */
+    enum { BASE = 50 };
+    char ids[BASE][64];
+    for (int i = 0; i < BASE; i++) {
+        char u[19];
+        size_t len;
+        lt_uscc(900000000u + (uint32_t)i, u);
+        env->now = nt_now_ms() - 1000;
+        uint8_t *tx = lt_apply(env, u, "convenience-store", 0, &len);
+        json_t *r = nt_submit(nd.port, tx, len, "commit");
+        free(tx);
+        snprintf(ids[i], sizeof ids[i], "%s",
+                 json_string_value(json_object_get(json_object_get(r, "result"), "license_id")));
+        json_decref(r);
+        int depts[2] = {LT_MARKET, LT_TOBACCO};
+        for (int d = 0; d < 2; d++) {
+            tx = lt_decision(env, lt_dept(env, depts[d]), 2, ids[i], NULL, 0, NULL, &len);
+            r = nt_submit(nd.port, tx, len, "commit");
+            free(tx);
+            json_decref(r);
+        }
+    }
+
+    /* pre-signed load: 70 % applications, 30 % address filings */
+    request *reqs = calloc(n_tx, sizeof *reqs);
+    double ts = now_s();
+    env->now = nt_now_ms() - 1000;
+    for (size_t i = 0; i < n_tx; i++) {
+        size_t len;
+        uint8_t *tx;
+        if (i % 10 < 7) {
+            char u[19];
+            lt_uscc((uint32_t)i + 1, u);
+            tx = lt_apply(env, u, i % 3 ? "convenience-store" : "hotel", 0, &len);
+        } else {
+            char text[96];
+            snprintf(text, sizeof text, "常州市新北区太湖东路%zu号", i);
+            tx = lt_add_address(env, &env->registrar, ids[i % BASE], "320411001", text, &len);
+        }
+        reqs[i] = make_request(tx, len, (int)i);
+        free(tx);
+    }
+    printf("signed %zu transactions in %.1f s (not timed)\n", n_tx, now_s() - ts);
+
+    /* 1. peak: the first half of the transactions, back to back */
+    load peak = {.reqs = reqs, .n_reqs = n_tx / 2, .lat = calloc(n_tx, sizeof(double))};
+    double t0 = now_s();
+    run_load(nd.port, &peak, nconn);
+    double t_peak = now_s() - t0;
+    double committed = (double)peak.committed / t_peak;
+    printf("peak: %zu committed, %zu errors in %.2f s over %zu connections: %.0f tx/s\n",
+           peak.committed, peak.errors, t_peak, nconn, committed);
+
+    /* 2. half the peak rate, paced, for the latency */
+    load half = {.reqs = reqs + n_tx / 2, .n_reqs = n_tx - n_tx / 2,
+                 .lat = calloc(n_tx, sizeof(double)), .rate = committed / 2};
+    t0 = now_s();
+    run_load(nd.port, &half, nconn);
+    double t_half = now_s() - t0;
+    qsort(half.lat, half.n_lat, sizeof(double), cmp_double);
+    double p50 = half.lat[half.n_lat / 2] * 1000, p99 = half.lat[half.n_lat * 99 / 100] * 1000;
+    printf("half load: %.0f tx/s offered, %zu committed, %zu errors in %.2f s; "
+           "latency p50 %.1f ms, p99 %.1f ms\n",
+           half.rate, half.committed, half.errors, t_half, p50, p99);
+
+    nt_signal_wait(&nd, SIGTERM);
+    for (size_t i = 0; i < n_tx; i++)
+        free(reqs[i].text);
+    free(reqs);
+    free(peak.lat);
+    free(half.lat);
+    nt_cleanup(&nd);
+    printf("RESULT bench=node committed_tx_per_s=%.0f p50_ms=%.1f p99_ms=%.1f "
+           "verify_per_s_all_cores=%.0f ratio=%.3f\n",
+           committed, p50, p99, verify, committed / verify);
+    return peak.errors || half.errors ? 1 : 0;
+}

@@ -1,0 +1,387 @@
+#include "json.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "hex.h"
+#include "permit.pb-c.h"
+#include "text.h"
+
+json_t *ledger_json_hex(const uint8_t *p, size_t n)
+{
+    char *s = malloc(2 * n + 1);
+    if (s == NULL)
+        return NULL;
+    ledger_hex_encode(p, n, s);
+    json_t *j = json_string(s);
+    free(s);
+    return j;
+}
+
+/* Set a member, stealing the reference; a NULL value makes the object
+ * incomplete, which callers detect through the `ok` flag. */
+static void put(json_t *o, const char *k, json_t *v, int *ok)
+{
+    if (v == NULL || json_object_set_new(o, k, v) != 0)
+        *ok = 0;
+}
+
+static json_t *finish(json_t *o, int ok)
+{
+    if (!ok) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+static json_t *str_or_null(const char *s)
+{
+    return s && *s ? json_string(s) : json_null();
+}
+
+static json_t *ms(uint64_t v)
+{
+    return v ? json_integer((json_int_t)v) : json_null();
+}
+
+json_t *ledger_json_license_summary(const ledger_license *l, uint64_t now)
+{
+    json_t *o = json_object();
+    int ok = o != NULL;
+    if (!ok)
+        return NULL;
+    put(o, "id", json_string(l->id), &ok);
+    put(o, "status", json_string(ledger_status_name(ledger_license_status_at(l, now))), &ok);
+    put(o, "uscc", json_string(l->uscc), &ok);
+    put(o, "name", json_string(l->name), &ok);
+    put(o, "industry", json_string(l->industry), &ok);
+    put(o, "issued_at", ms(l->issued_at), &ok);
+    put(o, "expires_at", ms(l->expires_at), &ok);
+    return finish(o, ok);
+}
+
+json_t *ledger_json_license(const ledger_license *l, uint64_t now)
+{
+    json_t *o = ledger_json_license_summary(l, now);
+    if (o == NULL)
+        return NULL;
+    int ok = 1;
+    put(o, "stored_status", json_string(ledger_status_name(l->status)), &ok);
+    put(o, "legal_rep", json_string(l->legal_rep), &ok);
+    put(o, "scope", json_string(l->scope), &ok);
+    json_t *addrs = json_array();
+    for (size_t i = 0; addrs && i < l->n_addresses; i++) {
+        const ledger_address *a = &l->addresses[i];
+        json_t *ja = json_pack("{s:I, s:s, s:s, s:b}", "id", (json_int_t)a->id, "division",
+                               a->division, "text", a->text, "primary", a->primary);
+        if (ja == NULL || json_array_append_new(addrs, ja) != 0)
+            ok = 0;
+    }
+    put(o, "addresses", addrs, &ok);
+    json_t *items = json_array();
+    for (size_t i = 0; items && i < l->n_items; i++) {
+        const ledger_item *it = &l->items[i];
+        json_t *ji = json_pack("{s:I, s:s, s:s, s:s, s:b, s:o}", "index", (json_int_t)i,
+                               "permit", it->permit, "department", it->department, "decision",
+                               ledger_decision_name(it->decision), "verified", it->verified,
+                               "decided_at", ms(it->decided_at));
+        if (ji == NULL || json_array_append_new(items, ji) != 0)
+            ok = 0;
+    }
+    put(o, "items", items, &ok);
+    put(o, "commitment", json_boolean(l->commitment), &ok);
+    put(o, "verify_deadline", ms(l->verify_deadline), &ok);
+    put(o, "applied_at", ms(l->applied_at), &ok);
+    json_t *docs = json_array();
+    for (size_t i = 0; docs && i < l->n_documents; i++)
+        if (json_array_append_new(docs, ledger_json_hex(l->documents[i], 32)) != 0)
+            ok = 0;
+    put(o, "documents", docs, &ok);
+    put(o, "suspended_by", str_or_null(l->suspended_by), &ok);
+    put(o, "seq", json_integer(l->seq), &ok);
+    put(o, "head", ledger_json_hex(l->head, 32), &ok);
+    return finish(o, ok);
+}
+
+static json_t *address_json(const Permit__Address *a)
+{
+    if (a == NULL)
+        return json_null();
+    return json_pack("{s:s, s:s}", "division", a->division, "text", a->text);
+}
+
+json_t *ledger_json_tx_body(const ledger_tx *tx)
+{
+    const Permit__TxBody *b = tx->body;
+    json_t *o = json_object();
+    int ok = o != NULL;
+    if (!ok)
+        return NULL;
+    put(o, "kind", json_string(ledger_tx_kind_name(tx->kind)), &ok);
+    put(o, "timestamp_ms", json_integer((json_int_t)b->timestamp_ms), &ok);
+    put(o, "nonce", ledger_json_hex(b->nonce.data, b->nonce.len), &ok);
+    put(o, "license_id", str_or_null(b->license_id), &ok);
+    switch (b->payload_case) {
+    case PERMIT__TX_BODY__PAYLOAD_APPLY: {
+        const Permit__Apply *a = b->apply;
+        put(o, "uscc", json_string(a->uscc), &ok);
+        put(o, "name", json_string(a->name), &ok);
+        put(o, "legal_rep", json_string(a->legal_rep), &ok);
+        put(o, "industry", json_string(a->industry), &ok);
+        put(o, "scope", json_string(a->scope), &ok);
+        put(o, "address", address_json(a->address), &ok);
+        put(o, "commitment", json_boolean(a->commitment), &ok);
+        json_t *docs = json_array();
+        for (size_t i = 0; docs && i < a->n_documents; i++)
+            if (json_array_append_new(docs, ledger_json_hex(a->documents[i].data,
+                                                            a->documents[i].len)) != 0)
+                ok = 0;
+        put(o, "documents", docs, &ok);
+        break;
+    }
+    case PERMIT__TX_BODY__PAYLOAD_DECISION: {
+        json_t *items = json_array();
+        for (size_t i = 0; items && i < b->decision->n_items; i++)
+            if (json_array_append_new(items, json_integer(b->decision->items[i])) != 0)
+                ok = 0;
+        put(o, "items", items, &ok);
+        put(o, "reason", str_or_null(b->decision->reason), &ok);
+        break;
+    }
+    case PERMIT__TX_BODY__PAYLOAD_ADD_ADDRESS:
+        put(o, "address", address_json(b->add_address->address), &ok);
+        break;
+    case PERMIT__TX_BODY__PAYLOAD_REMOVE_ADDRESS:
+        put(o, "address_id", json_integer(b->remove_address->address_id), &ok);
+        break;
+    case PERMIT__TX_BODY__PAYLOAD_AMEND: {
+        const Permit__Amend *a = b->amend;
+        if (a->name_opt_case == PERMIT__AMEND__NAME_OPT_NAME)
+            put(o, "name", json_string(a->name), &ok);
+        if (a->legal_rep_opt_case == PERMIT__AMEND__LEGAL_REP_OPT_LEGAL_REP)
+            put(o, "legal_rep", json_string(a->legal_rep), &ok);
+        if (a->scope_opt_case == PERMIT__AMEND__SCOPE_OPT_SCOPE)
+            put(o, "scope", json_string(a->scope), &ok);
+        break;
+    }
+    case PERMIT__TX_BODY__PAYLOAD_REASON:
+        put(o, "reason", str_or_null(b->reason->reason), &ok);
+        break;
+    default:
+        break;
+    }
+    return finish(o, ok);
+}
+
+json_t *ledger_json_header(const ledger_header *h)
+{
+    uint8_t hash[32];
+    ledger_header_hash(h, hash);
+    json_t *o = json_object();
+    int ok = o != NULL;
+    if (!ok)
+        return NULL;
+    put(o, "height", json_integer((json_int_t)h->height), &ok);
+    put(o, "hash", ledger_json_hex(hash, 32), &ok);
+    put(o, "chain_id", json_string(h->chain_id), &ok);
+    put(o, "time", json_integer((json_int_t)h->time), &ok);
+    put(o, "prev_hash", ledger_json_hex(h->prev_hash, 32), &ok);
+    put(o, "tx_root", ledger_json_hex(h->tx_root, 32), &ok);
+    put(o, "state_root", ledger_json_hex(h->state_root, 32), &ok);
+    put(o, "log_size", json_integer((json_int_t)h->log_size), &ok);
+    put(o, "log_root", ledger_json_hex(h->log_root, 32), &ok);
+    put(o, "validators_hash", ledger_json_hex(h->validators_hash, 32), &ok);
+    put(o, "proposer", ledger_json_hex(h->proposer, 32), &ok);
+    put(o, "last_commit_hash", ledger_json_hex(h->last_commit_hash, 32), &ok);
+    return finish(o, ok);
+}
+
+json_t *ledger_json_commit(const ledger_commit *c)
+{
+    if (c == NULL)
+        return json_null();
+    json_t *o = json_object();
+    int ok = o != NULL;
+    if (!ok)
+        return NULL;
+    put(o, "height", json_integer((json_int_t)c->height), &ok);
+    put(o, "round", json_integer(c->round), &ok);
+    put(o, "block_hash", ledger_json_hex(c->block_hash, 32), &ok);
+    json_t *sigs = json_array();
+    for (size_t i = 0; sigs && i < c->n_sigs; i++) {
+        json_t *s = json_pack("{s:I, s:o}", "validator", (json_int_t)c->sigs[i].validator, "sig",
+                              ledger_json_hex(c->sigs[i].sig, 64));
+        if (s == NULL || json_array_append_new(sigs, s) != 0)
+            ok = 0;
+    }
+    put(o, "signatures", sigs, &ok);
+    return finish(o, ok);
+}
+
+/* The values AMEND can change, tracked through a history. */
+typedef struct {
+    char *name, *legal_rep, *scope;
+} amendable;
+
+static void set_str(char **slot, const char *v)
+{
+    free(*slot);
+    *slot = strdup(v);
+}
+
+int ledger_json_history(ledger *L, const char *id, json_t **out, ledger_err *err)
+{
+    ledger_event_rec *evs = NULL;
+    size_t n = 0;
+    int r = ledger_get_events(L, id, &evs, &n, err);
+    if (r <= 0)
+        return r;
+    const ledger_genesis *g = ledger_genesis_of(L);
+    json_t *arr = json_array();
+    amendable cur = {0};
+    int rc = arr ? 1 : ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+    for (size_t i = 0; rc == 1 && i < n; i++) {
+        const ledger_event *e = &evs[i].ev;
+        uint8_t *env = NULL;
+        size_t elen = 0;
+        ledger_tx tx;
+        memset(&tx, 0, sizeof tx);
+        int t = ledger_get_tx(L, e->tx_id, &env, &elen, NULL, NULL, err);
+        if (t <= 0 || ledger_tx_decode(&tx, env, elen, g->chain_id, err) != 0) {
+            if (t == 0)
+                ledger_fail(err, LEDGER_ERR_INVALID, NULL,
+                            "event %u of %s names a transaction that is not stored", e->seq, id);
+            ledger_tx_release(&tx);
+            free(env);
+            rc = -1;
+            break;
+        }
+        json_t *details = ledger_json_tx_body(&tx);
+        if (details) {
+            json_object_del(details, "license_id");
+            json_object_del(details, "kind");
+            json_object_del(details, "nonce");
+        }
+        const Permit__TxBody *b = tx.body;
+        if (tx.kind == PERMIT__TX_KIND__APPLY) {
+            set_str(&cur.name, b->apply->name);
+            set_str(&cur.legal_rep, b->apply->legal_rep);
+            set_str(&cur.scope, b->apply->scope);
+        } else if (tx.kind == PERMIT__TX_KIND__AMEND && details) {
+            const Permit__Amend *a = b->amend;
+            json_t *before = json_object();
+            if (a->name_opt_case == PERMIT__AMEND__NAME_OPT_NAME) {
+                json_object_set_new(before, "name", str_or_null(cur.name));
+                set_str(&cur.name, a->name);
+            }
+            if (a->legal_rep_opt_case == PERMIT__AMEND__LEGAL_REP_OPT_LEGAL_REP) {
+                json_object_set_new(before, "legal_rep", str_or_null(cur.legal_rep));
+                set_str(&cur.legal_rep, a->legal_rep);
+            }
+            if (a->scope_opt_case == PERMIT__AMEND__SCOPE_OPT_SCOPE) {
+                json_object_set_new(before, "scope", cur.scope ? json_string(cur.scope)
+                                                               : json_null());
+                set_str(&cur.scope, a->scope);
+            }
+            json_object_set_new(details, "before", before);
+        }
+        int ok = 1;
+        json_t *o = json_object();
+        if (o == NULL)
+            ok = 0;
+        else {
+            put(o, "seq", json_integer(e->seq), &ok);
+            put(o, "kind", json_string(ledger_tx_kind_name(e->kind)), &ok);
+            put(o, "tx_id", ledger_json_hex(e->tx_id, 32), &ok);
+            put(o, "height", json_integer((json_int_t)e->height), &ok);
+            put(o, "time", json_integer((json_int_t)e->time), &ok);
+            put(o, "signer", ledger_json_hex(tx.signer, 32), &ok);
+            put(o, "hash", ledger_json_hex(evs[i].hash, 32), &ok);
+            put(o, "prev", ledger_json_hex(e->prev, 32), &ok);
+            put(o, "log_index", json_integer((json_int_t)evs[i].log_index), &ok);
+            put(o, "details", details, &ok);
+            details = NULL;
+        }
+        json_decref(details);
+        if (!ok || json_array_append_new(arr, o) != 0)
+            rc = ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+        ledger_tx_release(&tx);
+        free(env);
+    }
+    free(cur.name);
+    free(cur.legal_rep);
+    free(cur.scope);
+    free(evs);
+    if (rc != 1) {
+        json_decref(arr);
+        return -1;
+    }
+    *out = json_pack("{s:s, s:o}", "id", id, "events", arr);
+    if (*out == NULL)
+        return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+    return 1;
+}
+
+static json_t *duration(uint64_t v)
+{
+    char buf[24];
+    ledger_duration_format(v, buf, sizeof buf);
+    return json_string(buf);
+}
+
+json_t *ledger_json_industries(const ledger_genesis *g)
+{
+    json_t *arr = json_array();
+    int ok = arr != NULL;
+    for (size_t i = 0; ok && i < g->n_industries; i++) {
+        const ledger_industry *ind = &g->industries[i];
+        json_t *o = json_object();
+        if (o == NULL) {
+            ok = 0;
+            break;
+        }
+        put(o, "code", json_string(ind->code), &ok);
+        put(o, "name", json_string(ind->name), &ok);
+        json_t *items = json_array();
+        for (size_t k = 0; items && k < ind->n_items; k++)
+            if (json_array_append_new(items, json_pack("{s:s, s:s}", "permit",
+                                                       ind->items[k].permit, "department",
+                                                       ind->items[k].department)) != 0)
+                ok = 0;
+        put(o, "items", items, &ok);
+        put(o, "validity", duration(ind->validity_ms), &ok);
+        put(o, "commitment_allowed", json_boolean(ind->commitment_allowed), &ok);
+        put(o, "verify_within",
+            ind->commitment_allowed ? duration(ind->verify_within_ms) : json_null(), &ok);
+        put(o, "renew_window", duration(ind->renew_window_ms), &ok);
+        put(o, "grace", duration(ind->grace_ms), &ok);
+        if (json_array_append_new(arr, o) != 0)
+            ok = 0;
+    }
+    return finish(arr, ok);
+}
+
+json_t *ledger_json_departments(const ledger_genesis *g)
+{
+    json_t *arr = json_array();
+    int ok = arr != NULL;
+    for (size_t i = 0; ok && i < g->n_departments; i++) {
+        const ledger_department *d = &g->departments[i];
+        json_t *o = json_object();
+        if (o == NULL) {
+            ok = 0;
+            break;
+        }
+        put(o, "id", json_string(d->id), &ok);
+        put(o, "name", json_string(d->name), &ok);
+        put(o, "seal_key", ledger_json_hex(d->seal.raw, 32), &ok);
+        put(o, "validator", json_boolean(d->validator), &ok);
+        put(o, "node_key", d->validator ? ledger_json_hex(d->node.raw, 32) : json_null(), &ok);
+        if (d->validator && d->p2p)
+            put(o, "p2p", json_string(d->p2p), &ok);
+        if (json_array_append_new(arr, o) != 0)
+            ok = 0;
+    }
+    return finish(arr, ok);
+}

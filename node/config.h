@@ -1,0 +1,45 @@
+/* node/config.h: permitd's settings.  One table of options drives the
+ * config file (DIR/config/permitd.conf, `key = value` lines, # comments),
+ * the command-line flags (--key value or --key=value, which override the
+ * file) and --help. */
+#ifndef PERMIT_NODE_CONFIG_H
+#define PERMIT_NODE_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ledger/err.h"
+
+#define NODE_PATH_MAX 1024
+
+typedef struct {
+    char home[NODE_PATH_MAX];
+    char rpc_listen[256];        /* host:port */
+    char p2p_listen[256];
+    int log_level;
+    uint64_t rpc_max_body;       /* bytes */
+    uint64_t rpc_timeout_ms;     /* idle/slow connections are dropped after this */
+    uint64_t rpc_workers;        /* 0: one per core */
+    uint64_t rpc_queue;          /* requests waiting for a worker before 503 */
+    uint64_t mempool_max_txs;
+    uint64_t mempool_max_bytes;
+    uint64_t shutdown_grace_ms;  /* how long shutdown waits for a block in progress */
+} node_config;
+
+/* Defaults for every option. */
+void node_config_defaults(node_config *c);
+
+/* Parse the command line: --home DIR is required (or PERMITD_HOME); the
+ * config file of that home is read first, flags override it.  Returns 0;
+ * 1 when --help or --version was handled (exit 0); -1 on error (err says
+ * which option or line). */
+int node_config_load(node_config *c, int argc, char **argv, ledger_err *err);
+
+/* Write every option with its value and help as a config file. */
+void node_config_print(const node_config *c, FILE *f);
+
+/* Split "host:port" (IPv6 in brackets); -1 on a malformed address. */
+int node_split_hostport(const char *s, char *host, size_t hostcap, uint16_t *port);
+
+#endif

@@ -1,0 +1,573 @@
+#include "rpc_http.h"
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "ledger/hex.h"
+#include "ledger/json.h"
+#include "log.h"
+#include "node.h"
+#include "rpc_methods.h"
+
+typedef struct {
+    json_t *id;          /* NULL for a notification (no answer) */
+    int method;          /* index, or -1 */
+    rpc_outcome out;
+    json_t *response;    /* the answer once known */
+    int waiting;         /* for its transaction's block */
+} rpc_call;
+
+struct rpc_req {
+    node *n;
+    struct evhttp_request *req;  /* NULL once the client has gone */
+    struct evhttp_connection *conn;
+    char *body;
+    size_t len;
+    int batch;
+    rpc_call *calls;
+    size_t ncalls;
+    json_t *whole_error;         /* an error about the request as a whole */
+    size_t pending;              /* calls waiting for a block */
+    struct event *timer;
+    rpc_req *next_active;        /* in the node's list of requests in flight */
+    rpc_req *prev_active;
+};
+
+struct waiter {
+    uint8_t tx_id[32];
+    rpc_req *rr;
+    size_t call;
+    waiter *next;
+};
+
+
+/* ---- JSON helpers ---- */
+
+int node_json_too_deep(const char *s, size_t len, int max)
+{
+    int depth = 0, in_str = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = 0;
+            continue;
+        }
+        if (c == '"')
+            in_str = 1;
+        else if (c == '[' || c == '{') {
+            if (++depth > max)
+                return 1;
+        } else if (c == ']' || c == '}')
+            depth--;
+    }
+    return 0;
+}
+
+static json_t *error_response(json_t *id, int code, const char *msg, json_t *data)
+{
+    json_t *err = json_pack("{s:i, s:s}", "code", code, "message", msg);
+    if (err && data)
+        json_object_set(err, "data", data);
+    return json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id", id ? id : json_null(), "error",
+                     err ? err : json_null());
+}
+
+static json_t *result_response(json_t *id, json_t *result)
+{
+    return json_pack("{s:s, s:O, s:O}", "jsonrpc", "2.0", "id", id, "result", result);
+}
+
+/* ---- request lifecycle (loop thread) ---- */
+
+static void rr_free(rpc_req *rr)
+{
+    for (size_t i = 0; i < rr->ncalls; i++) {
+        json_decref(rr->calls[i].id);
+        json_decref(rr->calls[i].response);
+        rpc_outcome_clear(&rr->calls[i].out);
+    }
+    free(rr->calls);
+    json_decref(rr->whole_error);
+    free(rr->body);
+    if (rr->timer)
+        event_free(rr->timer);
+    free(rr);
+}
+
+static void on_conn_close(struct evhttp_connection *conn, void *arg)
+{
+    (void)conn;
+    rpc_req *rr = arg;
+    rr->req = NULL; /* libevent frees the request right after this */
+    rr->conn = NULL;
+}
+
+static void send_json(struct evhttp_request *req, int status, json_t *body)
+{
+    struct evbuffer *buf = evbuffer_new();
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    if (buf == NULL || (body && text == NULL)) {
+        free(text);
+        if (buf)
+            evbuffer_free(buf);
+        evhttp_send_error(req, 500, "out of memory");
+        return;
+    }
+    if (text) {
+        evbuffer_add(buf, text, strlen(text));
+        free(text);
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                          "application/json");
+    }
+    evhttp_send_reply(req, status, status == 200 ? "OK" : "No Content", buf);
+    evbuffer_free(buf);
+}
+
+static void active_unlink(rpc_req *rr)
+{
+    if (rr->prev_active)
+        rr->prev_active->next_active = rr->next_active;
+    else if (rr->n->rpc_active == rr)
+        rr->n->rpc_active = rr->next_active;
+    if (rr->next_active)
+        rr->next_active->prev_active = rr->prev_active;
+    rr->next_active = rr->prev_active = NULL;
+}
+
+/* Every call has its answer: send it (if the client is still there). */
+static void rr_finish(rpc_req *rr)
+{
+    active_unlink(rr);
+    if (rr->req == NULL) {
+        rr_free(rr);
+        return;
+    }
+    if (rr->conn)
+        evhttp_connection_set_closecb(rr->conn, NULL, NULL);
+    json_t *body = NULL;
+    if (rr->whole_error) {
+        body = json_incref(rr->whole_error);
+    } else if (rr->batch) {
+        body = json_array();
+        for (size_t i = 0; body && i < rr->ncalls; i++)
+            if (rr->calls[i].id && rr->calls[i].response)
+                json_array_append(body, rr->calls[i].response);
+        if (body && json_array_size(body) == 0) {
+            json_decref(body);
+            body = NULL;
+        }
+    } else if (rr->ncalls == 1 && rr->calls[0].id && rr->calls[0].response) {
+        body = json_incref(rr->calls[0].response);
+    }
+    send_json(rr->req, body ? 200 : 204, body);
+    json_decref(body);
+    rr_free(rr);
+}
+
+static size_t waiter_bucket(node *n, const uint8_t id[32])
+{
+    uint64_t h;
+    memcpy(&h, id, 8);
+    return (size_t)(h & (n->n_waiter_buckets - 1));
+}
+
+static void waiter_remove(node *n, rpc_req *rr, size_t call)
+{
+    uint8_t *id = rr->calls[call].out.tx_id;
+    waiter **pp = &n->waiters[waiter_bucket(n, id)];
+    while (*pp) {
+        if ((*pp)->rr == rr && (*pp)->call == call) {
+            waiter *w = *pp;
+            *pp = w->next;
+            free(w);
+            return;
+        }
+        pp = &(*pp)->next;
+    }
+}
+
+static void call_answer(rpc_call *c, json_t *response)
+{
+    json_decref(c->response);
+    c->response = response;
+}
+
+static void on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    rpc_req *rr = arg;
+    for (size_t i = 0; i < rr->ncalls; i++) {
+        rpc_call *c = &rr->calls[i];
+        if (!c->waiting)
+            continue;
+        waiter_remove(rr->n, rr, i);
+        c->waiting = 0;
+        rr->pending--;
+        json_t *data = json_pack("{s:o}", "tx_id", ledger_json_hex(c->out.tx_id, 32));
+        call_answer(c, error_response(c->id, RPC_TIMEOUT,
+                                      "not committed before the timeout; it may still be",
+                                      data));
+        json_decref(data);
+        node_metrics_rpc(&rr->n->metrics, c->method, RPC_TIMEOUT);
+    }
+    rr_finish(rr);
+}
+
+void node_tx_finished(node *n, const uint8_t tx_id[32], const ledger_tx_result *res,
+                      uint64_t height, const ledger_err *err)
+{
+    waiter **pp = &n->waiters[waiter_bucket(n, tx_id)];
+    while (*pp) {
+        waiter *w = *pp;
+        if (memcmp(w->tx_id, tx_id, 32) != 0) {
+            pp = &w->next;
+            continue;
+        }
+        *pp = w->next;
+        rpc_req *rr = w->rr;
+        rpc_call *c = &rr->calls[w->call];
+        free(w);
+        c->waiting = 0;
+        if (err) {
+            rpc_outcome o;
+            memset(&o, 0, sizeof o);
+            rpc_outcome_ledger_error(&o, err, tx_id);
+            call_answer(c, error_response(c->id, o.code, o.msg, o.data));
+            node_metrics_rpc(&n->metrics, c->method, o.code);
+            rpc_outcome_clear(&o);
+        } else {
+            json_t *r = json_pack("{s:o, s:s, s:I, s:I, s:s}", "tx_id",
+                                  ledger_json_hex(tx_id, 32), "status", "committed", "height",
+                                  (json_int_t)height, "index", (json_int_t)res->index, "kind",
+                                  ledger_tx_kind_name(res->kind));
+            if (r && res->kind == 1 /* APPLY */)
+                json_object_set_new(r, "license_id", json_string(res->license_id));
+            call_answer(c, result_response(c->id, r));
+            json_decref(r);
+            node_metrics_rpc(&n->metrics, c->method, 0);
+        }
+        if (--rr->pending == 0)
+            rr_finish(rr);
+    }
+}
+
+/* Back on the loop thread after the worker: admit submitted transactions,
+ * register waiters, answer what can be answered. */
+static void rr_complete(node *n, void *arg)
+{
+    rpc_req *rr = arg;
+    uint64_t deadline = 0;
+    int added = 0;
+    for (size_t i = 0; i < rr->ncalls && rr->whole_error == NULL; i++) {
+        rpc_call *c = &rr->calls[i];
+        rpc_outcome *o = &c->out;
+        if (!o->submit) {
+            if (o->result)
+                call_answer(c, result_response(c->id, o->result));
+            else
+                call_answer(c, error_response(c->id, o->code, o->msg, o->data));
+            node_metrics_rpc(&n->metrics, c->method, o->result ? 0 : o->code);
+            continue;
+        }
+        int r = n->stopping ? MP_FULL
+                            : node_mempool_add(n->mp, o->tx_id, o->env, o->env_len, o->kind,
+                                               node_now_ms());
+        if (r != MP_ADDED) {
+            int code = r == MP_DUPLICATE ? RPC_DUPLICATE : r == MP_FULL ? RPC_MEMPOOL_FULL
+                                                                         : RPC_INTERNAL;
+            json_t *data = json_pack("{s:s?, s:o}", "rule",
+                                     r == MP_DUPLICATE ? "tx_duplicate" : NULL, "tx_id",
+                                     ledger_json_hex(o->tx_id, 32));
+            const char *msg = r == MP_DUPLICATE ? "the transaction is already in the mempool"
+                              : r == MP_FULL    ? "the mempool is full; try again shortly"
+                                                : "out of memory";
+            call_answer(c, error_response(c->id, code, msg, data));
+            json_decref(data);
+            node_metrics_rpc(&n->metrics, c->method, code);
+            continue;
+        }
+        added = 1;
+        if (!o->wait_commit) {
+            json_t *res = json_pack("{s:o, s:s}", "tx_id", ledger_json_hex(o->tx_id, 32),
+                                    "status", "pending");
+            call_answer(c, result_response(c->id, res));
+            json_decref(res);
+            node_metrics_rpc(&n->metrics, c->method, 0);
+            continue;
+        }
+        waiter *w = malloc(sizeof *w);
+        if (w == NULL) {
+            call_answer(c, error_response(c->id, RPC_INTERNAL, "out of memory", NULL));
+            continue;
+        }
+        memcpy(w->tx_id, o->tx_id, 32);
+        w->rr = rr;
+        w->call = i;
+        size_t b = waiter_bucket(n, o->tx_id);
+        w->next = n->waiters[b];
+        n->waiters[b] = w;
+        c->waiting = 1;
+        rr->pending++;
+        uint64_t d = o->timeout_ms;
+        if (deadline == 0 || d < deadline)
+            deadline = d;
+    }
+    if (added) {
+        node_mempool_changed(n);
+        node_engine_kick(n->engine);
+    }
+    if (rr->pending == 0) {
+        rr_finish(rr);
+        return;
+    }
+    rr->timer = evtimer_new(n->base, on_timeout, rr);
+    struct timeval tv = {(time_t)(deadline / 1000), (suseconds_t)(deadline % 1000) * 1000};
+    if (rr->timer == NULL || evtimer_add(rr->timer, &tv) != 0)
+        on_timeout(-1, 0, rr);
+}
+
+/* ---- worker thread: parse and run the calls ---- */
+
+static int valid_id(json_t *id)
+{
+    return json_is_string(id) || json_is_integer(id) || json_is_real(id) || json_is_null(id);
+}
+
+static void run_call(node *n, json_t *req, rpc_call *c)
+{
+    json_t *id = json_is_object(req) ? json_object_get(req, "id") : NULL;
+    c->method = -1;
+    if (id)
+        c->id = json_incref(valid_id(id) ? id : json_null());
+    const char *ver = json_is_object(req) ? json_string_value(json_object_get(req, "jsonrpc"))
+                                          : NULL;
+    json_t *m = json_is_object(req) ? json_object_get(req, "method") : NULL;
+    json_t *params = json_is_object(req) ? json_object_get(req, "params") : NULL;
+    if (!json_is_object(req) || ver == NULL || strcmp(ver, "2.0") != 0 || !json_is_string(m) ||
+        (id && !valid_id(id)) || (params && !json_is_object(params) && !json_is_array(params))) {
+        if (c->id == NULL)
+            c->id = json_null(); /* an invalid request is answered even without an id */
+        rpc_outcome_error(&c->out, RPC_INVALID_REQUEST, NULL, "invalid JSON-RPC 2.0 request");
+        return;
+    }
+    c->method = node_rpc_method_index(json_string_value(m));
+    if (c->method < 0) {
+        c->method = node_rpc_method_count() - 1;
+        rpc_outcome_error(&c->out, RPC_UNKNOWN_METHOD,
+                          json_pack("{s:s}", "method", json_string_value(m)),
+                          "unknown method \"%.64s\"", json_string_value(m));
+        return;
+    }
+    node_rpc_call(n, c->method, params, &c->out);
+}
+
+static void rr_work(void *arg)
+{
+    rpc_req *rr = arg;
+    node *n = rr->n;
+    json_error_t jerr;
+    json_t *doc = NULL;
+    if (node_json_too_deep(rr->body, rr->len, RPC_MAX_DEPTH)) {
+        rr->whole_error = error_response(NULL, RPC_PARSE_ERROR,
+                                         "JSON nested deeper than 32 levels", NULL);
+        node_metrics_rpc(&n->metrics, node_rpc_method_count() - 1, RPC_PARSE_ERROR);
+        goto done;
+    }
+    doc = json_loadb(rr->body, rr->len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    if (doc == NULL) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "parse error: %s", jerr.text);
+        rr->whole_error = error_response(NULL, RPC_PARSE_ERROR, msg, NULL);
+        node_metrics_rpc(&n->metrics, node_rpc_method_count() - 1, RPC_PARSE_ERROR);
+        goto done;
+    }
+    if (json_is_array(doc)) {
+        size_t k = json_array_size(doc);
+        if (k == 0 || k > RPC_MAX_BATCH) {
+            rr->whole_error = error_response(NULL, RPC_INVALID_REQUEST,
+                                             k ? "batch of more than 100 requests"
+                                               : "empty batch",
+                                             NULL);
+            node_metrics_rpc(&n->metrics, node_rpc_method_count() - 1, RPC_INVALID_REQUEST);
+            goto done;
+        }
+        rr->batch = 1;
+        rr->calls = calloc(k, sizeof *rr->calls);
+        if (rr->calls == NULL) {
+            rr->whole_error = error_response(NULL, RPC_INTERNAL, "out of memory", NULL);
+            goto done;
+        }
+        rr->ncalls = k;
+        for (size_t i = 0; i < k; i++)
+            run_call(n, json_array_get(doc, i), &rr->calls[i]);
+    } else {
+        rr->calls = calloc(1, sizeof *rr->calls);
+        if (rr->calls == NULL) {
+            rr->whole_error = error_response(NULL, RPC_INTERNAL, "out of memory", NULL);
+            goto done;
+        }
+        rr->ncalls = 1;
+        run_call(n, doc, &rr->calls[0]);
+    }
+done:
+    json_decref(doc);
+    free(rr->body); /* the text is not needed any more */
+    rr->body = NULL;
+    node_post(n, rr_complete, rr);
+}
+
+/* ---- HTTP callbacks (loop thread) ---- */
+
+static void on_rpc(struct evhttp_request *req, void *arg)
+{
+    node *n = arg;
+    if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
+        evhttp_send_error(req, 405, "JSON-RPC takes POST");
+        return;
+    }
+    if (n->stopping) {
+        evhttp_send_error(req, 503, "node is shutting down");
+        return;
+    }
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    if (len > n->cfg.rpc_max_body) { /* evhttp enforces this too */
+        evhttp_send_error(req, 413, "request body too large");
+        return;
+    }
+    rpc_req *rr = calloc(1, sizeof *rr);
+    if (rr == NULL || (rr->body = malloc(len ? len : 1)) == NULL) {
+        free(rr);
+        evhttp_send_error(req, 503, "out of memory");
+        return;
+    }
+    evbuffer_remove(in, rr->body, len);
+    rr->len = len;
+    rr->n = n;
+    rr->req = req;
+    rr->conn = evhttp_request_get_connection(req);
+    if (node_workers_submit(n->workers, rr_work, rr) != 0) {
+        atomic_fetch_add(&n->metrics.http_rejected_busy, 1);
+        free(rr->body);
+        free(rr);
+        evhttp_send_error(req, 503, "node busy: too many requests waiting");
+        return;
+    }
+    if (rr->conn)
+        evhttp_connection_set_closecb(rr->conn, on_conn_close, rr);
+    rr->next_active = n->rpc_active;
+    if (n->rpc_active)
+        n->rpc_active->prev_active = rr;
+    n->rpc_active = rr;
+}
+
+static void on_health(struct evhttp_request *req, void *arg)
+{
+    node *n = arg;
+    ledger_tip tip;
+    ledger_get_tip(n->L, &tip);
+    json_t *j = json_pack("{s:s, s:I, s:I, s:b}", "status", n->stopping ? "stopping" : "ok",
+                          "height", (json_int_t)tip.height, "block_time", (json_int_t)tip.time,
+                          "syncing", 0);
+    send_json(req, n->stopping ? 503 : 200, j);
+    json_decref(j);
+}
+
+static void on_metrics(struct evhttp_request *req, void *arg)
+{
+    node *n = arg;
+    struct evbuffer *buf = evbuffer_new();
+    if (buf == NULL) {
+        evhttp_send_error(req, 500, "out of memory");
+        return;
+    }
+    node_metrics_render(&n->metrics, buf, ledger_height(n->L), node_mempool_size(n->mp),
+                        node_mempool_bytes(n->mp));
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                      "text/plain; version=0.0.4");
+    evhttp_send_reply(req, 200, "OK", buf);
+    evbuffer_free(buf);
+}
+
+static void on_other(struct evhttp_request *req, void *arg)
+{
+    (void)arg;
+    evhttp_send_error(req, 404, "not found: use POST /rpc, GET /health or GET /metrics");
+}
+
+int node_rpc_start(node *n, ledger_err *err)
+{
+    char host[256];
+    uint16_t port;
+    if (node_split_hostport(n->cfg.rpc_listen, host, sizeof host, &port) != 0)
+        return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "rpc_listen: \"%s\" is not host:port",
+                           n->cfg.rpc_listen);
+    n->http = evhttp_new(n->base);
+    if (n->http == NULL)
+        return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "evhttp_new failed");
+    evhttp_set_max_body_size(n->http, (ev_ssize_t)n->cfg.rpc_max_body);
+    evhttp_set_max_headers_size(n->http, 8192);
+    struct timeval tv = {(time_t)(n->cfg.rpc_timeout_ms / 1000),
+                         (suseconds_t)(n->cfg.rpc_timeout_ms % 1000) * 1000};
+    evhttp_set_timeout_tv(n->http, &tv);
+    evhttp_set_allowed_methods(n->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+                                            EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
+    evhttp_set_cb(n->http, "/rpc", on_rpc, n);
+    evhttp_set_cb(n->http, "/health", on_health, n);
+    evhttp_set_cb(n->http, "/metrics", on_metrics, n);
+    evhttp_set_gencb(n->http, on_other, n);
+    if (evhttp_bind_socket(n->http, host, port) != 0)
+        return ledger_fail(err, LEDGER_ERR_IO, NULL,
+                           "cannot listen for RPC on %s (in use, or not an address of this "
+                           "machine)", n->cfg.rpc_listen);
+    LOG_INFO("rpc: listening on http://%s/rpc", n->cfg.rpc_listen);
+    return 0;
+}
+
+void node_rpc_drain(node *n)
+{
+    rpc_req *next;
+    for (rpc_req *rr = n->rpc_active; rr; rr = next) {
+        next = rr->next_active;
+        if (rr->pending == 0)
+            continue; /* still with a worker: answered when it returns */
+        for (size_t i = 0; i < rr->ncalls; i++) {
+            rpc_call *c = &rr->calls[i];
+            if (!c->waiting)
+                continue;
+            waiter_remove(n, rr, i);
+            c->waiting = 0;
+            rr->pending--;
+            call_answer(c, error_response(c->id, RPC_INTERNAL,
+                                          "node shutting down before the block was made", NULL));
+        }
+        rr_finish(rr);
+    }
+}
+
+void node_rpc_free(node *n)
+{
+    /* requests still in flight lose their client: drop their answers */
+    while (n->rpc_active) {
+        rpc_req *rr = n->rpc_active;
+        active_unlink(rr);
+        if (rr->conn)
+            evhttp_connection_set_closecb(rr->conn, NULL, NULL);
+        rr->req = NULL;
+        rr->conn = NULL;
+    }
+    if (n->http) {
+        evhttp_free(n->http);
+        n->http = NULL;
+    }
+}

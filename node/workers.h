@@ -1,0 +1,24 @@
+/* node/workers.h: a fixed pool of threads running queued jobs (RPC requests
+ * with their signature checks).  The queue is bounded: a full queue refuses
+ * the job, and the caller answers 503 instead of growing memory. */
+#ifndef PERMIT_NODE_WORKERS_H
+#define PERMIT_NODE_WORKERS_H
+
+#include <stddef.h>
+
+typedef struct node_workers node_workers;
+typedef void (*node_job_fn)(void *arg);
+
+/* Start `threads` workers (0: one per core) with a queue of `max_queue`. */
+node_workers *node_workers_new(unsigned threads, size_t max_queue);
+
+/* Queue a job; -1 when the queue is full or memory is short. */
+int node_workers_submit(node_workers *w, node_job_fn fn, void *arg);
+
+/* Jobs waiting, for metrics. */
+size_t node_workers_queued(node_workers *w);
+
+/* Run what is queued, then stop and join the threads; NULL-safe. */
+void node_workers_free(node_workers *w);
+
+#endif

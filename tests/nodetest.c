@@ -1,0 +1,269 @@
+#include "nodetest.h"
+
+#include "testutil.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ledger/hex.h"
+
+uint64_t nt_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int nt_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t al = sizeof a;
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+void nt_path(const nt_node *nd, const char *rel, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%s", nd->home, rel);
+}
+
+static void write_file(const char *path, const char *data, size_t len, mode_t mode)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, data, len), (ssize_t)len);
+    close(fd);
+}
+
+/* the test genesis, stamped with the real time so transactions signed now
+ * fall inside the window of the node's blocks */
+static void now_genesis(json_t *root)
+{
+    json_object_set_new(root, "genesis_time", json_integer((json_int_t)(nt_now_ms() - 1000)));
+    json_t *p = json_object_get(root, "params");
+    json_object_set_new(p, "block_interval", json_string("50ms"));
+    json_object_set_new(p, "heartbeat", json_string("2s"));
+}
+
+static lt_genesis_edit g_user_edit;
+
+static void edit_both(json_t *root)
+{
+    now_genesis(root);
+    if (g_user_edit)
+        g_user_edit(root);
+}
+
+void nt_init(nt_node *nd, lt_genesis_edit edit)
+{
+    memset(nd, 0, sizeof *nd);
+    g_user_edit = edit;
+    lt_setup(&nd->env, edit_both);
+    nd->env.now = nt_now_ms() - 1000; /* builders stamp now + 1 s */
+    /* the node owns its own database; the env's is only for its keys */
+    nd->home = tu_tmpdir("node");
+    char p[600];
+    nt_path(nd, "config", p, sizeof p);
+    assert_int_equal(mkdir(p, 0700), 0);
+    nt_path(nd, "config/genesis.json", p, sizeof p);
+    write_file(p, nd->env.genesis_json, strlen(nd->env.genesis_json), 0644);
+    nt_path(nd, "config/node.key", p, sizeof p);
+    ledger_err err;
+    assert_int_equal(ledger_keyfile_write(p, &nd->env.node[LT_MARKET], &err), 0);
+    nd->port = nt_free_port();
+}
+
+void nt_start(nt_node *nd, const char *const *extra)
+{
+    char p[600], conf[1024];
+    nt_path(nd, "config/permitd.conf", p, sizeof p);
+    int n = snprintf(conf, sizeof conf,
+                     "# written by tests/nodetest.c\nrpc_listen = 127.0.0.1:%d\nlog_level = info\n%s",
+                     nd->port, nd->extra_conf);
+    write_file(p, conf, (size_t)n, 0644);
+    char log[600];
+    nt_path(nd, "permitd.log", log, sizeof log);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 2);
+            dup2(fd, 1);
+        }
+        const char *argv[32];
+        int k = 0;
+        argv[k++] = PERMIT_BIN_DIR "/permitd";
+        argv[k++] = "--home";
+        argv[k++] = nd->home;
+        for (int i = 0; extra && extra[i] && k < 30; i++)
+            argv[k++] = extra[i];
+        argv[k] = NULL;
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    nd->pid = pid;
+    uint64_t until = nt_now_ms() + 15000;
+    while (nt_now_ms() < until) {
+        char *body = NULL;
+        int st = nt_http(nd->port, "GET", "/health", NULL, 0, &body, NULL);
+        free(body);
+        if (st == 200)
+            return;
+        int wst;
+        if (waitpid(pid, &wst, WNOHANG) == pid) {
+            nd->pid = 0;
+            char *l = tu_read_file(log, NULL);
+            fail_msg("permitd exited during start (status %d):\n%s", wst, l ? l : "");
+        }
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    fail_msg("permitd did not answer /health within 15 s");
+}
+
+int nt_signal_wait(nt_node *nd, int sig)
+{
+    if (nd->pid <= 0)
+        return -1;
+    kill(nd->pid, sig);
+    int wst = 0;
+    waitpid(nd->pid, &wst, 0);
+    nd->pid = 0;
+    return wst;
+}
+
+void nt_cleanup(nt_node *nd)
+{
+    if (nd->pid > 0)
+        nt_signal_wait(nd, SIGTERM);
+    tu_rmrf(nd->home);
+    free(nd->home);
+    lt_teardown(&nd->env);
+}
+
+static int connect_port(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int nt_http(int port, const char *method, const char *path, const char *body, size_t len,
+            char **resp, size_t *resp_len)
+{
+    *resp = NULL;
+    int fd = connect_port(port);
+    if (fd < 0)
+        return -1;
+    char head[512];
+    int hl = snprintf(head, sizeof head,
+                      "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                      "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+                      method, path, body ? len : 0);
+    if (write(fd, head, (size_t)hl) != hl || (body && len && write(fd, body, len) != (ssize_t)len)) {
+        close(fd);
+        return -1;
+    }
+    size_t cap = 65536, n = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 70000) <= 0)
+            break;
+        if (n + 4096 > cap) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+        }
+        ssize_t r = read(fd, buf + n, cap - n - 1);
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    buf[n] = '\0';
+    int status = -1;
+    if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1) {
+        free(buf);
+        return -1;
+    }
+    char *sep = strstr(buf, "\r\n\r\n");
+    if (sep) {
+        size_t off = (size_t)(sep + 4 - buf);
+        size_t bl = n - off;
+        *resp = malloc(bl + 1);
+        memcpy(*resp, buf + off, bl);
+        (*resp)[bl] = '\0';
+        if (resp_len)
+            *resp_len = bl;
+    }
+    free(buf);
+    return status;
+}
+
+json_t *nt_rpc(int port, const char *method, json_t *params)
+{
+    static _Atomic int id;
+    json_t *req = json_pack("{s:s, s:i, s:s}", "jsonrpc", "2.0", "id", atomic_fetch_add(&id, 1) + 1,
+                            "method", method);
+    if (params)
+        json_object_set(req, "params", params);
+    char *text = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    char *body = NULL;
+    int st = nt_http(port, "POST", "/rpc", text, strlen(text), &body, NULL);
+    free(text);
+    json_t *resp = NULL;
+    if (st == 200 && body)
+        resp = json_loads(body, 0, NULL);
+    free(body);
+    return resp;
+}
+
+int nt_error_code(json_t *resp)
+{
+    json_t *e = json_object_get(resp, "error");
+    return e ? (int)json_integer_value(json_object_get(e, "code")) : 0;
+}
+
+const char *nt_error_rule(json_t *resp)
+{
+    json_t *d = json_object_get(json_object_get(resp, "error"), "data");
+    const char *r = json_string_value(json_object_get(d, "rule"));
+    return r ? r : "";
+}
+
+json_t *nt_submit(int port, const uint8_t *env, size_t len, const char *wait)
+{
+    char *hex = malloc(2 * len + 1);
+    ledger_hex_encode(env, len, hex);
+    json_t *params = json_pack("{s:s, s:s}", "tx", hex, "wait", wait ? wait : "commit");
+    free(hex);
+    json_t *r = nt_rpc(port, "tx.submit", params);
+    json_decref(params);
+    return r;
+}
