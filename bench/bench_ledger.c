@@ -25,6 +25,7 @@
 
 #include "../tests/ledgertest.h"
 #include "../tests/testutil.h"
+#include "benchutil.h"
 #include "ledger/tx.h"
 
 typedef struct {
@@ -40,18 +41,6 @@ typedef struct {
     size_t hdr_len;
 } bblock;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static size_t env_size(const char *name, size_t def)
-{
-    const char *s = getenv(name);
-    return s && *s ? (size_t)strtoull(s, NULL, 10) : def;
-}
 
 #define MAX_ADDRS 16
 
@@ -203,7 +192,7 @@ static double verify_rate(const bblock *b, const ledger_genesis *g)
             ledger_tx_release(&tx);
         }
     }
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (long c = 0; c < cores; c++)
         pthread_create(&th[c], NULL, verify_thread, &jobs[c]);
     size_t total = 0, ok = 0;
@@ -212,7 +201,7 @@ static double verify_rate(const bblock *b, const ledger_genesis *g)
         total += jobs[c].n * jobs[c].rounds;
         ok += jobs[c].ok;
     }
-    double dt = now_s() - t0;
+    double dt = bench_now_s() - t0;
     if (ok != total) {
         fprintf(stderr, "bench: %zu of %zu signatures failed\n", total - ok, total);
         exit(1);
@@ -234,8 +223,8 @@ int main(void)
      * than returning them to the kernel and faulting them in again */
     mallopt(M_MMAP_THRESHOLD, 256 << 20);
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
-    size_t nblocks = env_size("PERMIT_BENCH_BLOCKS", 5);
-    size_t per = env_size("PERMIT_BENCH_BLOCK_TXS", 10000);
+    size_t nblocks = bench_env_size("PERMIT_BENCH_BLOCKS", 5);
+    size_t per = bench_env_size("PERMIT_BENCH_BLOCK_TXS", 10000);
     lt_env env;
     lt_setup(&env, bench_genesis);
     model m;
@@ -243,13 +232,13 @@ int main(void)
     m.rng = 12345;
 
     printf("bench_ledger: %zu blocks of %zu transactions\n", nblocks, per);
-    double t0 = now_s();
+    double t0 = bench_now_s();
     bblock *blocks = calloc(nblocks, sizeof *blocks);
     for (size_t b = 0; b < nblocks; b++) {
         blocks[b].time = LT_T0 + (b + 1) * 2 * LT_SEC;
         gen_block(&env, &m, &blocks[b], per);
     }
-    printf("signed %zu transactions in %.2f s (not timed below)\n", nblocks * per, now_s() - t0);
+    printf("signed %zu transactions in %.2f s (not timed below)\n", nblocks * per, bench_now_s() - t0);
 
     /* the machine's limit first, while nothing else runs: the best of
      * three measurements */
@@ -268,7 +257,7 @@ int main(void)
         ledger_block_ctx ctx;
         memset(&ctx, 0, sizeof ctx);
         ctx.time = blocks[b].time;
-        double s = now_s();
+        double s = bench_now_s();
         ledger_exec *x;
         if (ledger_exec_begin(env.L, &ctx, &x, &err) != 0)
             goto fail;
@@ -283,7 +272,7 @@ int main(void)
             goto fail;
         if (b + 1 == nblocks && ledger_sync(env.L, &err) != 0)
             goto fail;
-        t_exec += now_s() - s;
+        t_exec += bench_now_s() - s;
         uint8_t hb[LEDGER_MAX_HEADER_BYTES];
         size_t hl;
         if (ledger_header_encode(&h, hb, sizeof hb, &hl) != 0)
@@ -311,12 +300,12 @@ int main(void)
             txs[i] = blocks[b].txs[i].tx;
             lens[i] = blocks[b].txs[i].len;
         }
-        double s = now_s();
+        double s = bench_now_s();
         int r = ledger_apply_block(L2, blocks[b].hdr, blocks[b].hdr_len, txs, lens, blocks[b].n,
                                    NULL, LEDGER_APPLY_ASYNC, &err);
         if (r == 0 && b + 1 == nblocks)
             r = ledger_sync(L2, &err); /* the last block durable too */
-        t_apply += now_s() - s;
+        t_apply += bench_now_s() - s;
         free(txs);
         free(lens);
         if (r != 0)

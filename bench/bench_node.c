@@ -3,10 +3,12 @@
  * Starts one node (single validator) on loopback, creates licenses to file
  * addresses on (not timed), pre-signs a mix of applications and address
  * filings, then:
- *   1. peak: PERMIT_BENCH_CONNS (64) keep-alive connections each submit
- *      transactions back to back with wait "commit" -> committed_tx_per_s;
+ *   1. peak: PERMIT_BENCH_CONNS (150) keep-alive connections each submit
+ *      requests back to back with wait "commit" -> committed_tx_per_s; a
+ *      request carries PERMIT_BENCH_BATCH (16) transactions, as a JSON-RPC
+ *      batch when more than one;
  *   2. half load: the same connections, paced to half that rate (open loop)
- *      -> p50_ms, p99_ms of submit-to-commit latency;
+ *      -> p50_ms, p99_ms of submit-to-commit latency (of a whole request);
  *   3. raw BIP340 verification on all cores (the machine's limit), measured
  *      before the node starts.
  * The load generator runs on the same machine, in this process, on one
@@ -23,27 +25,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "../tests/nodetest.h"
 #include "../tests/testutil.h"
+#include "benchutil.h"
 #include "ledger/hex.h"
 #include "ledger/tx.h"
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static size_t env_size(const char *name, size_t def)
-{
-    const char *s = getenv(name);
-    return s && *s ? (size_t)strtoull(s, NULL, 10) : def;
-}
 
 /* ---- requests: one HTTP request text per transaction ---- */
 
@@ -52,22 +44,35 @@ typedef struct {
     size_t len;
 } request;
 
-static request make_request(const uint8_t *env, size_t len, int id)
+/* One HTTP request carrying `n` tx.submit calls (a JSON-RPC batch when n > 1). */
+static request make_request(uint8_t *const *envs, const size_t *lens, size_t n, int id)
 {
-    char *hex = malloc(2 * len + 1);
-    ledger_hex_encode(env, len, hex);
-    char *body = malloc(2 * len + 200);
-    int bl = sprintf(body,
-                     "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"tx.submit\",\"params\":{\"tx\":\"%s\","
-                     "\"wait\":\"commit\",\"timeout_ms\":60000}}",
-                     id, hex);
-    free(hex);
+    size_t cap = 256;
+    for (size_t i = 0; i < n; i++)
+        cap += 2 * lens[i] + 160;
+    char *body = malloc(cap);
+    size_t bl = 0;
+    if (n > 1)
+        body[bl++] = '[';
+    for (size_t i = 0; i < n; i++) {
+        bl += (size_t)sprintf(body + bl,
+                              "%s{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"tx.submit\",\"params\":"
+                              "{\"wait\":\"commit\",\"timeout_ms\":60000,\"tx\":\"",
+                              i ? "," : "", id + (int)i);
+        ledger_hex_encode(envs[i], lens[i], body + bl);
+        bl += 2 * lens[i];
+        bl += (size_t)sprintf(body + bl, "\"}}");
+    }
+    if (n > 1)
+        body[bl++] = ']';
     request r;
-    r.text = malloc((size_t)bl + 200);
+    r.text = malloc(bl + 200);
     r.len = (size_t)sprintf(r.text,
                             "POST /rpc HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json"
-                            "\r\nContent-Length: %d\r\n\r\n%s",
-                            bl, body);
+                            "\r\nContent-Length: %zu\r\n\r\n",
+                            bl);
+    memcpy(r.text + r.len, body, bl);
+    r.len += bl;
     free(body);
     return r;
 }
@@ -81,6 +86,7 @@ typedef struct {
     size_t req;       /* index of the request in flight, or SIZE_MAX */
     double sent_at;
     size_t out_off;
+    char last[200];   /* the last response's first bytes, for diagnostics */
 } conn;
 
 typedef struct {
@@ -90,25 +96,28 @@ typedef struct {
     double *lat;      /* per completed request, seconds */
     size_t n_lat;
     double rate;      /* requests per second to pace to, 0 = as fast as possible */
+    size_t batch;     /* transactions per request */
     double t0;
 } load;
 
 static int connect_to(int port)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0 && errno != EINPROGRESS) {
-        close(fd);
-        return -1;
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        fprintf(stderr, "bench_node: connect: %s\n", strerror(errno));
+        exit(1);
     }
+    /* requests are small: blocking writes never stall the loop for long */
     return fd;
 }
 
-/* 1 when a whole response is buffered; sets *consumed and *ok. */
-static int parse_response(conn *c, size_t *consumed, int *ok)
+/* 1 when a whole response is buffered; sets *consumed and *ok (the number
+ * of calls answered "committed"). */
+static int parse_response(conn *c, size_t *consumed, size_t *ok)
 {
     c->in[c->in_len] = '\0';
     char *end = strstr(c->in, "\r\n\r\n");
@@ -119,7 +128,9 @@ static int parse_response(conn *c, size_t *consumed, int *ok)
     size_t total = (size_t)(end + 4 - c->in) + body;
     if (c->in_len < total)
         return 0;
-    *ok = strstr(end, "\"committed\"") != NULL;
+    *ok = 0;
+    for (const char *p = end; (p = strstr(p, "\"committed\"")) != NULL && p < c->in + total; p++)
+        (*ok)++;
     *consumed = total;
     return 1;
 }
@@ -143,6 +154,8 @@ static int send_next(load *ld, conn *c, double now)
     return 1;
 }
 
+static const char *g_log; /* the node's log, shown when something goes wrong */
+
 static void run_load(int port, load *ld, size_t nconn)
 {
     int ep = epoll_create1(0);
@@ -153,10 +166,10 @@ static void run_load(int port, load *ld, size_t nconn)
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &cs[i]};
         epoll_ctl(ep, EPOLL_CTL_ADD, cs[i].fd, &ev);
     }
-    ld->t0 = now_s();
+    ld->t0 = bench_now_s();
     struct epoll_event evs[256];
     while (ld->done < ld->n_reqs) {
-        double now = now_s();
+        double now = bench_now_s();
         for (size_t i = 0; i < nconn; i++)
             if (cs[i].req == SIZE_MAX && !send_next(ld, &cs[i], now))
                 break;
@@ -166,20 +179,27 @@ static void run_load(int port, load *ld, size_t nconn)
             conn *c = evs[e].data.ptr;
             ssize_t r = read(c->fd, c->in + c->in_len, sizeof c->in - 1 - c->in_len);
             if (r <= 0) {
-                fprintf(stderr, "bench_node: connection lost\n");
+                fprintf(stderr, "bench_node: connection lost (%s) after %zu answers; "
+                        "request in flight: %s; last answer: %s\n",
+                        r < 0 ? strerror(errno) : "closed by the node", ld->done,
+                        c->req == SIZE_MAX ? "none" : "yes", c->last);
+                char cmd[700];
+                snprintf(cmd, sizeof cmd, "tail -20 %s >&2", g_log);
+                if (system(cmd) != 0)
+                    fprintf(stderr, "(no node log)\n");
                 exit(1);
             }
             c->in_len += (size_t)r;
             size_t used;
-            int ok;
+            size_t ok;
             while (c->req != SIZE_MAX && parse_response(c, &used, &ok)) {
-                double t = now_s();
+                double t = bench_now_s();
                 ld->lat[ld->n_lat++] = t - c->sent_at;
                 ld->done++;
-                if (ok)
-                    ld->committed++;
-                else
-                    ld->errors++;
+                ld->committed += ok;
+                if (ok < ld->batch && ld->errors++ == 0)
+                    fprintf(stderr, "bench_node: first error: %.400s\n", strstr(c->in, "\r\n\r\n") + 4);
+                snprintf(c->last, sizeof c->last, "%.*s", (int)(used < 199 ? used : 199), c->in);
                 memmove(c->in, c->in + used, c->in_len - used);
                 c->in_len -= used;
                 c->req = SIZE_MAX;
@@ -233,7 +253,7 @@ static double verify_rate(void)
                 exit(1);
             jobs[c].rounds = 10000;
         }
-        double t0 = now_s();
+        double t0 = bench_now_s();
         for (long c = 0; c < cores; c++)
             pthread_create(&th[c], NULL, verify_thread, &jobs[c]);
         size_t total = 0;
@@ -241,7 +261,7 @@ static double verify_rate(void)
             pthread_join(th[c], NULL);
             total += jobs[c].ok;
         }
-        double rate = (double)total / (now_s() - t0);
+        double rate = (double)total / (bench_now_s() - t0);
         if (rate > best)
             best = rate;
         free(jobs);
@@ -259,19 +279,30 @@ static void bench_genesis(json_t *root)
 
 int main(void)
 {
-    size_t n_tx = env_size("PERMIT_BENCH_TXS", 40000);
-    size_t nconn = env_size("PERMIT_BENCH_CONNS", 64);
+    size_t n_tx = bench_env_size("PERMIT_BENCH_TXS", 40000);
+    size_t nconn = bench_env_size("PERMIT_BENCH_CONNS", 150);
+    size_t batch = bench_env_size("PERMIT_BENCH_BATCH", 16);
+    if (batch < 1 || batch > 100)
+        batch = 1;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
     double verify = verify_rate();
     printf("bench_node: raw verification on all cores: %.0f/s\n", verify);
 
     nt_node nd;
     nt_init(&nd, bench_genesis);
-    snprintf(nd.extra_conf, sizeof nd.extra_conf, "log_level = warn\n");
+    snprintf(nd.extra_conf, sizeof nd.extra_conf, "log_level = warn\nrpc_queue = 16384\nrpc_timeout = 300s\n");
     nt_start(&nd, NULL);
+    static char logpath[600];
+    nt_path(&nd, "permitd.log", logpath, sizeof logpath);
+    g_log = logpath;
     lt_env *env = &nd.env;
 
     /* licenses to file addresses on: applied and approved, not timed */
-    enum { BASE = 50 };
+    enum { BASE = 200 };
     char ids[BASE][64];
     for (int i = 0; i < BASE; i++) {
         char u[19];
@@ -293,9 +324,14 @@ int main(void)
         }
     }
 
-    /* pre-signed load: 70 % applications, 30 % address filings */
-    request *reqs = calloc(n_tx, sizeof *reqs);
-    double ts = now_s();
+    /* pre-signed load: 70 % applications, 30 % address filings, `batch`
+     * transactions per request */
+    size_t n_req = (n_tx + batch - 1) / batch;
+    n_tx = n_req * batch;
+    request *reqs = calloc(n_req, sizeof *reqs);
+    uint8_t **envs = calloc(batch, sizeof *envs);
+    size_t *lens = calloc(batch, sizeof *lens);
+    double ts = bench_now_s();
     env->now = nt_now_ms() - 1000;
     for (size_t i = 0; i < n_tx; i++) {
         size_t len;
@@ -307,43 +343,56 @@ int main(void)
         } else {
             char text[96];
             snprintf(text, sizeof text, "常州市新北区太湖东路%zu号", i);
-            tx = lt_add_address(env, &env->registrar, ids[i % BASE], "320411001", text, &len);
+            tx = lt_add_address(env, &env->registrar, ids[(i / 10) % BASE], "320411001", text,
+                                &len);
         }
-        reqs[i] = make_request(tx, len, (int)i);
-        free(tx);
+        envs[i % batch] = tx;
+        lens[i % batch] = len;
+        if (i % batch == batch - 1) {
+            reqs[i / batch] = make_request(envs, lens, batch, (int)(i - batch + 1));
+            for (size_t k = 0; k < batch; k++)
+                free(envs[k]);
+        }
     }
-    printf("signed %zu transactions in %.1f s (not timed)\n", n_tx, now_s() - ts);
+    free(envs);
+    free(lens);
+    printf("signed %zu transactions in %.1f s (not timed)\n", n_tx, bench_now_s() - ts);
+    fflush(stdout);
 
     /* 1. peak: the first half of the transactions, back to back */
-    load peak = {.reqs = reqs, .n_reqs = n_tx / 2, .lat = calloc(n_tx, sizeof(double))};
-    double t0 = now_s();
+    load peak = {.reqs = reqs, .n_reqs = n_req / 2, .lat = calloc(n_req, sizeof(double)),
+                 .batch = batch};
+    double t0 = bench_now_s();
     run_load(nd.port, &peak, nconn);
-    double t_peak = now_s() - t0;
+    double t_peak = bench_now_s() - t0;
     double committed = (double)peak.committed / t_peak;
-    printf("peak: %zu committed, %zu errors in %.2f s over %zu connections: %.0f tx/s\n",
-           peak.committed, peak.errors, t_peak, nconn, committed);
+    fflush(stdout);
+    printf("peak: %zu committed, %zu errors in %.2f s over %zu connections, %zu per request: "
+           "%.0f tx/s\n",
+           peak.committed, peak.errors, t_peak, nconn, batch, committed);
 
     /* 2. half the peak rate, paced, for the latency */
-    load half = {.reqs = reqs + n_tx / 2, .n_reqs = n_tx - n_tx / 2,
-                 .lat = calloc(n_tx, sizeof(double)), .rate = committed / 2};
-    t0 = now_s();
+    load half = {.reqs = reqs + n_req / 2, .n_reqs = n_req - n_req / 2,
+                 .lat = calloc(n_req, sizeof(double)), .rate = committed / 2 / (double)batch,
+                 .batch = batch};
+    t0 = bench_now_s();
     run_load(nd.port, &half, nconn);
-    double t_half = now_s() - t0;
+    double t_half = bench_now_s() - t0;
     qsort(half.lat, half.n_lat, sizeof(double), cmp_double);
     double p50 = half.lat[half.n_lat / 2] * 1000, p99 = half.lat[half.n_lat * 99 / 100] * 1000;
     printf("half load: %.0f tx/s offered, %zu committed, %zu errors in %.2f s; "
            "latency p50 %.1f ms, p99 %.1f ms\n",
-           half.rate, half.committed, half.errors, t_half, p50, p99);
+           half.rate * (double)batch, half.committed, half.errors, t_half, p50, p99);
 
     nt_signal_wait(&nd, SIGTERM);
-    for (size_t i = 0; i < n_tx; i++)
+    for (size_t i = 0; i < n_req; i++)
         free(reqs[i].text);
     free(reqs);
     free(peak.lat);
     free(half.lat);
     nt_cleanup(&nd);
-    printf("RESULT bench=node committed_tx_per_s=%.0f p50_ms=%.1f p99_ms=%.1f "
-           "verify_per_s_all_cores=%.0f ratio=%.3f\n",
-           committed, p50, p99, verify, committed / verify);
+    printf("RESULT bench=node batch=%zu connections=%zu committed_tx_per_s=%.0f p50_ms=%.1f "
+           "p99_ms=%.1f verify_per_s_all_cores=%.0f ratio=%.3f\n",
+           batch, nconn, committed, p50, p99, verify, committed / verify);
     return peak.errors || half.errors ? 1 : 0;
 }

@@ -14,6 +14,7 @@
 #include "mlog.h"
 #include "permit.pb-c.h"
 #include "rules.h"
+#include "text.h"
 #include "tx.h"
 #include "vpool.h"
 
@@ -124,18 +125,9 @@ static int itab_insert(itab *t, uint64_t h, uint32_t idx, itab_hash_of rehash,
 
 unsigned ledger_year_of(uint64_t time_ms)
 {
-    /* civil year of a day count (proleptic Gregorian), after shifting to
-     * UTC+8; 400-year eras of 146097 days starting 0000-03-01 */
-    int64_t days = (int64_t)((time_ms / 1000 + 8 * 3600) / 86400);
-    int64_t z = days + 719468;
-    int64_t era = z / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t y = yoe + era * 400;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int64_t m = mp < 10 ? mp + 3 : mp - 9;
-    return (unsigned)(m <= 2 ? y + 1 : y);
+    ledger_date d;
+    ledger_cst_date(time_ms, &d);
+    return (unsigned)d.year;
 }
 
 /* ---- open / close ---- */

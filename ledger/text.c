@@ -259,3 +259,24 @@ void ledger_duration_format(uint64_t ms, char *out, size_t outlen)
     memcpy(out, buf + p, len);
     out[len] = '\0';
 }
+
+void ledger_cst_date(uint64_t time_ms, ledger_date *out)
+{
+    int64_t s = (int64_t)(time_ms / 1000) + 8 * 3600;
+    int64_t days = s / 86400, rem = s % 86400;
+    /* civil date from a day count: 400-year eras of 146097 days, counted
+     * from 0000-03-01 so that leap days fall at the end of a year */
+    int64_t z = days + 719468;
+    int64_t era = z / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    int64_t m = mp < 10 ? mp + 3 : mp - 9;
+    out->year = (int)(yoe + era * 400 + (m <= 2));
+    out->month = (int)m;
+    out->day = (int)(doy - (153 * mp + 2) / 5 + 1);
+    out->hour = (int)(rem / 3600);
+    out->minute = (int)(rem / 60 % 60);
+    out->second = (int)(rem % 60);
+}

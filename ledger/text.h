@@ -58,4 +58,13 @@ int ledger_duration_parse(const char *s, uint64_t *ms) LEDGER_WUR;
  * outlen >= 24 always suffices. */
 void ledger_duration_format(uint64_t ms, char *out, size_t outlen);
 
+/* A calendar date and time of day. */
+typedef struct {
+    int year, month, day, hour, minute, second;
+} ledger_date;
+
+/* The date and time in China Standard Time (UTC+8, no daylight saving since
+ * 1991) of a time in milliseconds since the epoch; proleptic Gregorian. */
+void ledger_cst_date(uint64_t time_ms, ledger_date *out);
+
 #endif

@@ -4,6 +4,10 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <event2/util.h>
+#include <stdio.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +17,8 @@
 #include "log.h"
 #include "node.h"
 #include "rpc_methods.h"
+
+#define RPC_LISTEN_BACKLOG 4096
 
 typedef struct {
     json_t *id;          /* NULL for a notification (no answer) */
@@ -526,10 +532,27 @@ int node_rpc_start(node *n, ledger_err *err)
     evhttp_set_cb(n->http, "/health", on_health, n);
     evhttp_set_cb(n->http, "/metrics", on_metrics, n);
     evhttp_set_gencb(n->http, on_other, n);
-    if (evhttp_bind_socket(n->http, host, port) != 0)
+    /* our own listener, for a deeper accept backlog than evhttp's 128: a
+     * burst of clients connecting at once must not be dropped */
+    struct evutil_addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                                    .ai_flags = EVUTIL_AI_PASSIVE | EVUTIL_AI_NUMERICHOST};
+    struct evutil_addrinfo *ai = NULL;
+    char portstr[8];
+    snprintf(portstr, sizeof portstr, "%u", port);
+    if (evutil_getaddrinfo(host, portstr, &hints, &ai) != 0 || ai == NULL)
+        return ledger_fail(err, LEDGER_ERR_INVALID, NULL,
+                           "rpc_listen: \"%s\" is not a numeric address", n->cfg.rpc_listen);
+    struct evconnlistener *lev = evconnlistener_new_bind(
+        n->base, NULL, NULL, LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_CLOSE_ON_FREE,
+        RPC_LISTEN_BACKLOG, ai->ai_addr, (int)ai->ai_addrlen);
+    evutil_freeaddrinfo(ai);
+    if (lev == NULL || evhttp_bind_listener(n->http, lev) == NULL) {
+        if (lev)
+            evconnlistener_free(lev);
         return ledger_fail(err, LEDGER_ERR_IO, NULL,
                            "cannot listen for RPC on %s (in use, or not an address of this "
                            "machine)", n->cfg.rpc_listen);
+    }
     LOG_INFO("rpc: listening on http://%s/rpc", n->cfg.rpc_listen);
     return 0;
 }

@@ -1,5 +1,87 @@
 #!/usr/bin/env bash
-# make demo: the license workflow end to end.
+# make demo: a local PermitChain network on loopback running the license
+# workflow end to end through the permit CLI, printing each step; everything
+# it starts is stopped and removed on exit.
 set -euo pipefail
 build=${1:-build}
-exec "$build/bin/demo_ledger"
+bin=$(cd "$build/bin" && pwd)
+validators=${PERMIT_DEMO_VALIDATORS:-1}
+work=$(mktemp -d /tmp/permit-demo-XXXXXX)
+pids=()
+
+cleanup() {
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+# a base port with room for the validators' RPC and p2p ports
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for _ in $(seq 1 50); do
+  base=$((20000 + RANDOM % 20000))
+  ok=1
+  for i in $(seq 0 $((2 * validators - 1))); do port_free $((base + i)) || ok=0; done
+  [ $ok = 1 ] && break
+done
+
+bold=$(tput bold 2>/dev/null || true); plain=$(tput sgr0 2>/dev/null || true)
+say()  { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
+# the command goes to stderr, so that `x=$(show ...)` captures only its output
+show() { printf '$ %s\n' "permit $*" >&2; "$bin/permit" "$@"; }
+
+say "Creating a test network with $validators validator(s) in $work"
+"$bin/permit" testnet --validators "$validators" --out "$work/net" --base-port "$base"
+keys=$work/net/keys
+export PERMIT_RPC=http://127.0.0.1:$base
+
+say "Starting permitd"
+for i in $(seq 0 $((validators - 1))); do
+  "$bin/permitd" --home "$work/net/node$i" >"$work/node$i.log" 2>&1 &
+  pids+=($!)
+done
+for _ in $(seq 1 100); do
+  "$bin/permit" status >/dev/null 2>&1 && break
+  sleep 0.1
+done
+show status
+
+say "1. A convenience store (便利店) applies; market regulation and the tobacco bureau approve"
+uscc=91350100M000100Y43
+id=$(show apply --key "$keys/registrar.key" --uscc $uscc --name "常州新北便利超市有限公司" \
+  --legal-rep "张三" --industry convenience-store --division 320411 \
+  --address "常州市新北区太湖东路101号" --scope "预包装食品销售；卷烟零售")
+echo "$id"
+show pending --department market
+show approve "$id" --key "$keys/market.key"
+echo "(the fire brigade owns no item of this license, so its approval is refused:)"
+show approve "$id" --key "$keys/fire.key" || echo "  (exit code $?)"
+show approve "$id" --key "$keys/tobacco.key"
+show show "$id"
+
+say "2. A bakery uses the notify-and-commit route (告知承诺): issued at once, then verified"
+id2=$(show apply --key "$keys/registrar.key" --uscc 91320411MA1MXL8Q2F \
+  --name "新北区麦香烘焙坊" --legal-rep "李四" --industry bakery --division 320411001 \
+  --address "常州市新北区珠江路88号" --commitment)
+echo "$id2"
+show show "$id2"
+show verify "$id2" --key "$keys/market.key"
+show show "$id2"
+
+say "3. Two more business addresses for the convenience store (一照多址), and an amendment"
+show address add "$id" --key "$keys/registrar.key" --division 320411002 --address "常州市新北区衡山路8号"
+show address add "$id" --key "$keys/registrar.key" --division 320411003 --address "常州市新北区黄河西路12号"
+show address list "$id"
+show amend "$id" --key "$keys/registrar.key" --legal-rep "王五"
+show history "$id"
+
+say "4. Search by USCC $uscc"
+show search --uscc $uscc
+
+say "5. Licenses expiring within 6 years (renewal reminders, 无感智办)"
+show expiring --within 2190
+
+say "6. The latest block"
+show block
+
+say "Done: stopping the network"

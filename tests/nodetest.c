@@ -159,7 +159,7 @@ void nt_cleanup(nt_node *nd)
     lt_teardown(&nd->env);
 }
 
-static int connect_port(int port)
+int nt_connect(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
@@ -177,7 +177,7 @@ int nt_http(int port, const char *method, const char *path, const char *body, si
             char **resp, size_t *resp_len)
 {
     *resp = NULL;
-    int fd = connect_port(port);
+    int fd = nt_connect(port);
     if (fd < 0)
         return -1;
     char head[512];

@@ -39,6 +39,9 @@ void nt_cleanup(nt_node *nd);
 /* Path of a file inside the home. */
 void nt_path(const nt_node *nd, const char *rel, char *out, size_t cap);
 
+/* A blocking TCP connection to 127.0.0.1:port; -1 on failure. */
+int nt_connect(int port);
+
 /* One HTTP/1.1 request on a fresh connection.  Returns the status code (or
  * -1 if the connection failed) and the body (malloc'd, may be NULL). */
 int nt_http(int port, const char *method, const char *path, const char *body, size_t len,

@@ -310,18 +310,6 @@ static void test_replayed_tx_is_a_duplicate(void **state)
     free(tx2);
 }
 
-static int open_conn(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 static void test_slow_clients_do_not_stall_the_node(void **state)
 {
     nt_node *nd = *state;
@@ -329,7 +317,7 @@ static void test_slow_clients_do_not_stall_the_node(void **state)
     int fds[SLOW];
     /* half send nothing, half a never-finished request */
     for (int i = 0; i < SLOW; i++) {
-        fds[i] = open_conn(nd->port);
+        fds[i] = nt_connect(nd->port);
         assert_true(fds[i] >= 0);
         if (i % 2) {
             const char *partial = "POST /rpc HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"js";

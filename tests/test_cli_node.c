@@ -1,0 +1,308 @@
+/* The permit CLI against a live permitd: the whole license lifecycle, every
+ * status transition, and every exit code of DESIGN §8. */
+#include "testutil.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "nodetest.h"
+
+static nt_node g_nd;
+static char g_keys[LT_NDEPT + 1][600]; /* seal key files, registrar last */
+static char g_rpc[64];
+
+/* short-lived licenses for expiry and renewal: 4 s validity, 3 s windows */
+static void fast_kiosk(json_t *root)
+{
+    json_t *inds = json_object_get(root, "industries");
+    for (size_t i = 0; i < json_array_size(inds); i++) {
+        json_t *ind = json_array_get(inds, i);
+        if (strcmp(json_string_value(json_object_get(ind, "code")), "kiosk") == 0) {
+            json_object_set_new(ind, "validity", json_string("4s"));
+            json_object_set_new(ind, "renew_window", json_string("3s"));
+            json_object_set_new(ind, "grace", json_string("30s"));
+        }
+    }
+    json_object_set_new(json_object_get(root, "params"), "heartbeat", json_string("500ms"));
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    nt_init(&g_nd, fast_kiosk);
+    nt_start(&g_nd, NULL);
+    snprintf(g_rpc, sizeof g_rpc, "http://127.0.0.1:%d", g_nd.port);
+    static const char *const names[LT_NDEPT] = {"approval", "market", "tobacco",
+                                                "fire",     "health", "police"};
+    ledger_err err;
+    for (int d = 0; d <= LT_NDEPT; d++) {
+        char rel[64];
+        snprintf(rel, sizeof rel, "%s.key", d < LT_NDEPT ? names[d] : "registrar");
+        nt_path(&g_nd, rel, g_keys[d], sizeof g_keys[d]);
+        const ledger_keypair *kp = d < LT_NDEPT ? &g_nd.env.dept[d] : &g_nd.env.registrar;
+        assert_int_equal(ledger_keyfile_write(g_keys[d], kp, &err), 0);
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    int wst = nt_signal_wait(&g_nd, SIGTERM);
+    assert_true(WIFEXITED(wst) && WEXITSTATUS(wst) == 0);
+    nt_cleanup(&g_nd);
+    return 0;
+}
+
+#define REG (g_keys[LT_NDEPT])
+#define KEY(d) (g_keys[d])
+
+/* Run permit with the node's --rpc and the given arguments (NULL-terminated);
+ * returns the exit code and the output (stdout, then stderr) in *out. */
+static int vcli(char **out, va_list ap)
+{
+    const char *argv[40];
+    int k = 0;
+    argv[k++] = PERMIT_BIN_DIR "/permit";
+    argv[k++] = "--rpc";
+    argv[k++] = g_rpc;
+    const char *a;
+    while ((a = va_arg(ap, const char *)) != NULL && k < 38)
+        argv[k++] = a;
+    argv[k] = NULL;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        dup2(fds[1], 2);
+        close(fds[0]);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    size_t cap = 65536, n = 0;
+    char *buf = malloc(cap);
+    ssize_t r;
+    while ((r = read(fds[0], buf + n, cap - n - 1)) > 0) {
+        n += (size_t)r;
+        if (cap - n < 1024)
+            buf = realloc(buf, cap *= 2);
+    }
+    buf[n] = '\0';
+    close(fds[0]);
+    int wst;
+    waitpid(pid, &wst, 0);
+    if (out)
+        *out = buf;
+    else
+        free(buf);
+    return WIFEXITED(wst) ? WEXITSTATUS(wst) : 128;
+}
+
+static int cli(char **out, ...)
+{
+    va_list ap;
+    va_start(ap, out);
+    int rc = vcli(out, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* Run permit and require exit code `want`. */
+static void must(int want, ...)
+{
+    va_list ap;
+    va_start(ap, want);
+    char *out = NULL;
+    int rc = vcli(&out, ap);
+    va_end(ap);
+    if (rc != want) {
+        char msg[2048];
+        snprintf(msg, sizeof msg, "%s", out);
+        free(out);
+        fail_msg("permit exited %d, expected %d:\n%s", rc, want, msg);
+    }
+    free(out);
+}
+
+/* apply and return the license id (trimmed) */
+static void apply(const char *uscc, const char *industry, int commitment, char *id)
+{
+    char *out;
+    int rc = commitment
+                 ? cli(&out, "apply", "--key", REG, "--uscc", uscc, "--name", "新北便利店",
+                       "--legal-rep", "张三", "--industry", industry, "--division", "320411",
+                       "--address", "新北区太湖东路1号", "--commitment", NULL)
+                 : cli(&out, "apply", "--key", REG, "--uscc", uscc, "--name", "新北便利店",
+                       "--legal-rep", "张三", "--industry", industry, "--division", "320411",
+                       "--address", "新北区太湖东路1号", NULL);
+    if (rc != 0)
+        fail_msg("apply failed (%d): %s", rc, out);
+    out[strcspn(out, "\n")] = '\0';
+    assert_true(strncmp(out, "PL-320411-", 10) == 0);
+    strcpy(id, out);
+    free(out);
+}
+
+static void expect_status(const char *id, const char *status)
+{
+    char *out;
+    int rc = cli(&out, "--json", "show", id, NULL);
+    assert_int_equal(rc, 0);
+    json_t *j = json_loads(out, 0, NULL);
+    if (j == NULL || strcmp(json_string_value(json_object_get(j, "status")), status) != 0)
+        fail_msg("%s: expected %s:\n%s", id, status, out);
+    json_decref(j);
+    free(out);
+}
+
+static void test_every_status_transition_through_the_cli(void **state)
+{
+    (void)state;
+    char a[64], b[64], c[64], d[64], e[64];
+    char *out;
+    /* PENDING -> ISSUED */
+    apply("91350100M000100Y43", "convenience-store", 0, a);
+    expect_status(a, "PENDING");
+    must(0, "approve", a, "--key", KEY(LT_MARKET), NULL);
+    expect_status(a, "PENDING");
+    must(0, "approve", a, "--key", KEY(LT_TOBACCO), NULL);
+    expect_status(a, "ISSUED");
+    /* ISSUED <-> SUSPENDED, then REVOKED */
+    must(0, "suspend", a, "--key", KEY(LT_MARKET), "--reason", "抽检不合格", NULL);
+    expect_status(a, "SUSPENDED");
+    must(0, "resume", a, "--key", KEY(LT_MARKET), "--reason", "整改完成", NULL);
+    expect_status(a, "ISSUED");
+    must(0, "revoke", a, "--key", KEY(LT_TOBACCO), "--reason", "无证经营卷烟", NULL);
+    expect_status(a, "REVOKED");
+    /* PENDING -> REJECTED */
+    apply("91350100M000100Y43", "hotel", 0, b);
+    must(0, "reject", b, "--key", KEY(LT_FIRE), "--reason", "消防通道不达标", NULL);
+    expect_status(b, "REJECTED");
+    /* commitment route: ISSUED_UNVERIFIED -> ISSUED; then CANCELLED */
+    apply("91350100M000100Y43", "convenience-store", 1, c);
+    expect_status(c, "ISSUED_UNVERIFIED");
+    must(0, "verify", c, "--key", KEY(LT_MARKET), NULL);
+    must(0, "verify", c, "--key", KEY(LT_TOBACCO), NULL);
+    expect_status(c, "ISSUED");
+    must(0, "address", "add", c, "--key", REG, "--division", "320411001", "--address",
+             "新北区珠江路5号", NULL);
+    must(0, "address", "add", c, "--key", REG, "--division", "320411002", "--address",
+             "新北区衡山路8号", NULL);
+    cli(&out, "address", "list", c, NULL);
+    assert_non_null(strstr(out, "新北区衡山路8号"));
+    free(out);
+    must(0, "address", "remove", c, "--key", REG, "--address-id", "2", NULL);
+    must(0, "amend", c, "--key", REG, "--name", "新北便利店二号", NULL);
+    cli(&out, "--json", "history", c, NULL);
+    assert_non_null(strstr(out, "\"before\""));
+    free(out);
+    must(0, "cancel", c, "--key", REG, "--reason", "歇业", NULL);
+    expect_status(c, "CANCELLED");
+    /* a false commitment: ISSUED_UNVERIFIED -> REVOKED */
+    apply("91350100M000100Y43", "convenience-store", 1, d);
+    must(0, "revoke", d, "--key", KEY(LT_MARKET), "--reason", "承诺不实", NULL);
+    expect_status(d, "REVOKED");
+    /* ISSUED -> EXPIRED (derived from block time) -> renewed -> ISSUED */
+    apply("91350100M000100Y43", "kiosk", 0, e);
+    must(0, "approve", e, "--key", KEY(LT_MARKET), NULL);
+    expect_status(e, "ISSUED");
+    cli(&out, "expiring", "--within", "1", NULL);
+    assert_non_null(strstr(out, e));
+    free(out);
+    struct timespec ts = {5, 0};
+    nanosleep(&ts, NULL); /* heartbeat blocks carry the time forward */
+    expect_status(e, "EXPIRED");
+    must(0, "renew", e, "--key", REG, NULL);
+    expect_status(e, "ISSUED");
+    /* queries */
+    cli(&out, "search", "--uscc", "91350100M000100Y43", NULL);
+    assert_non_null(strstr(out, a));
+    assert_non_null(strstr(out, e));
+    free(out);
+    cli(&out, "--json", "search", "--status", "REVOKED", NULL);
+    assert_non_null(strstr(out, a));
+    assert_non_null(strstr(out, d));
+    free(out);
+    char f[64];
+    apply("91350100M000100Y43", "hotel", 0, f);
+    cli(&out, "pending", "--department", "police", NULL);
+    assert_non_null(strstr(out, f));
+    free(out);
+    cli(&out, "overdue", NULL);
+    free(out);
+    must(0, "block", NULL);
+    must(0, "status", NULL);
+}
+
+static void test_every_exit_code(void **state)
+{
+    (void)state;
+    char *out;
+    char id[64];
+    apply("91350100M000100Y43", "convenience-store", 0, id);
+    /* 0 */
+    must(0, "show", id, NULL);
+    /* 1: usage */
+    must(1, "approve", id, NULL);
+    must(1, "frobnicate", NULL);
+    /* 2: a ledger rule, with its name */
+    int rc = cli(&out, "approve", id, "--key", KEY(LT_FIRE), NULL);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(out, "department_not_owner"));
+    free(out);
+    rc = cli(&out, "address", "add", id, "--key", REG, "--division", "110105", "--address", "x",
+             NULL);
+    assert_int_equal(rc, 2);
+    free(out);
+    /* 3: node unreachable */
+    char dead[64];
+    snprintf(dead, sizeof dead, "http://127.0.0.1:%d", nt_free_port());
+    const char *argv[] = {PERMIT_BIN_DIR "/permit", "--rpc", dead, "status", NULL};
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open("/dev/null", 1);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    int wst;
+    waitpid(pid, &wst, 0);
+    assert_int_equal(WEXITSTATUS(wst), 3);
+    /* 4: verification failed: the node serves another chain */
+    must(4, "approve", id, "--key", KEY(LT_MARKET), "--chain-id", "another-chain", NULL);
+    /* 5: not found */
+    must(5, "show", "PL-320411-2026-999999", NULL);
+    must(5, "tx", "00000000000000000000000000000000000000000000000000000000000000ff",
+             NULL);
+    /* --sign-only, then tx submit: a department with its seal key offline */
+    char gpath[600];
+    nt_path(&g_nd, "config/genesis.json", gpath, sizeof gpath);
+    rc = cli(&out, "approve", id, "--key", KEY(LT_MARKET), "--sign-only", "--genesis", gpath,
+             NULL);
+    assert_int_equal(rc, 0);
+    out[strcspn(out, "\n")] = '\0';
+    char *hex = out;
+    must(0, "tx", "submit", hex, NULL);
+    /* the same envelope again: duplicate, exit 2 */
+    must(2, "tx", "submit", hex, NULL);
+    free(out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_status_transition_through_the_cli),
+        cmocka_unit_test(test_every_exit_code),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
