@@ -90,6 +90,22 @@ void ledger_vote_sighash(const char *chain_id, int type, uint64_t height, uint32
     lbuf_free(&b);
 }
 
+void ledger_proposal_sighash(const char *chain_id, uint64_t height, uint32_t round,
+                             int32_t pol_round, const uint8_t block_hash[32], uint8_t out[32])
+{
+    ledger_tag tag;
+    ledger_tag_init(&tag, "permit/proposal/v1");
+    lbuf b;
+    lbuf_init(&b, 1 + 2 + LEDGER_MAX_CHAIN_ID + 8 + 4 + 4 + 32);
+    lbuf_str(&b, chain_id);
+    lbuf_u64(&b, height);
+    lbuf_u32(&b, round);
+    lbuf_u32(&b, (uint32_t)pol_round);
+    lbuf_put(&b, block_hash, 32);
+    ledger_tagged_hash(&tag, b.buf, b.err ? 0 : b.len, out);
+    lbuf_free(&b);
+}
+
 static int cmp_sig(const void *a, const void *b)
 {
     const ledger_commit_sig *x = a, *y = b;

@@ -42,6 +42,13 @@ enum { LEDGER_VOTE_PREVOTE = 1, LEDGER_VOTE_PRECOMMIT = 2, LEDGER_VOTE_PROPOSAL 
 void ledger_vote_sighash(const char *chain_id, int type, uint64_t height, uint32_t round,
                          const uint8_t block_hash[32], uint8_t out[32]);
 
+/* What a proposer signs: TaggedHash("permit/proposal/v1", str chain_id ||
+ * u64 height || u32 round || i32 pol_round (two's complement, -1 = none) ||
+ * block_hash).  Unlike votes it covers the proof-of-lock round, so nobody can
+ * relay a proposal with another one. */
+void ledger_proposal_sighash(const char *chain_id, uint64_t height, uint32_t round,
+                             int32_t pol_round, const uint8_t block_hash[32], uint8_t out[32]);
+
 typedef struct {
     uint32_t validator;  /* index in genesis validators[] */
     uint8_t sig[64];

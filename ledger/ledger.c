@@ -446,6 +446,11 @@ size_t ledger_exec_count(const ledger_exec *x)
     return x->n_txs;
 }
 
+const ledger_header *ledger_exec_header(const ledger_exec *x)
+{
+    return x->finished ? &x->hdr : NULL;
+}
+
 static void seq_key(char *key, size_t cap, unsigned year)
 {
     snprintf(key, cap, "seq/%04u", year);
@@ -1108,11 +1113,12 @@ static void block_tx_invalid(ledger_err *err, size_t i)
     err->rule = "block_invalid";
 }
 
-int ledger_apply_block(ledger *L, const uint8_t *hb, size_t hlen,
-                       const uint8_t *const *txs, const size_t *tx_lens, size_t n,
-                       const ledger_commit *cert, unsigned flags, ledger_err *err)
+int ledger_validate_block(ledger *L, const uint8_t *hb, size_t hlen,
+                          const uint8_t *const *txs, const size_t *tx_lens, size_t n,
+                          const uint8_t *trusted, ledger_exec **held, ledger_err *err)
 {
     const ledger_genesis *g = L->g;
+    *held = NULL;
     ledger_header want;
     if (ledger_header_decode(&want, hb, hlen, err) != 0)
         return -1;
@@ -1140,21 +1146,24 @@ int ledger_apply_block(ledger *L, const uint8_t *hb, size_t hlen,
         return -1;
 
     int rc = -1;
-    ledger_tx *dec = calloc(n ? n : 1, sizeof *dec);
-    ledger_vjob *jobs = calloc(n ? n : 1, sizeof *jobs);
-    int *depts = calloc(n ? n : 1, sizeof *depts);
-    uint8_t *ok = calloc(n ? n : 1, 1);
+    size_t cap = n ? n : 1;
+    ledger_tx *dec = calloc(cap, sizeof *dec);
+    ledger_vjob *jobs = calloc(cap, sizeof *jobs); /* signatures still to check */
+    size_t *job_tx = calloc(cap, sizeof *job_tx);  /* the transaction of each job */
+    int *depts = calloc(cap, sizeof *depts);
+    uint8_t *ok = calloc(cap, 1);
     ledger_vbatch *batches[(LEDGER_MAX_BLOCK_TXS_HARD + APPLY_CHUNK - 1) / APPLY_CHUNK];
-    size_t n_batches = 0;
-    int check_sigs = !(flags & LEDGER_APPLY_SIG_TRUSTED);
-    ledger_vpool *pool = check_sigs ? pool_of(L) : NULL;
-    if (!dec || !jobs || !depts || !ok) {
+    size_t n_batches = 0, n_jobs = 0;
+    ledger_vpool *pool = pool_of(L);
+    if (!dec || !jobs || !job_tx || !depts || !ok) {
         ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
         goto out;
     }
-    /* decode everything, handing signatures to the workers chunk by chunk */
+    /* decode everything, handing signatures to the workers chunk by chunk;
+     * those verified before (at mempool admission) are not checked twice */
     for (size_t start = 0; start < n; start += APPLY_CHUNK) {
         size_t end = start + APPLY_CHUNK < n ? start + APPLY_CHUNK : n;
+        size_t first_job = n_jobs;
         for (size_t i = start; i < end; i++) {
             const ledger_pubkey *pk = NULL;
             if (ledger_tx_decode(&dec[i], txs[i], tx_lens[i], g->chain_id, err) != 0 ||
@@ -1162,20 +1171,23 @@ int ledger_apply_block(ledger *L, const uint8_t *hb, size_t hlen,
                 block_tx_invalid(err, i);
                 goto out;
             }
-            jobs[i].pk = pk;
-            jobs[i].msg = dec[i].sighash;
-            jobs[i].sig = dec[i].sig;
+            if (trusted && trusted[i])
+                continue;
+            jobs[n_jobs].pk = pk;
+            jobs[n_jobs].msg = dec[i].sighash;
+            jobs[n_jobs].sig = dec[i].sig;
+            job_tx[n_jobs++] = i;
         }
-        if (check_sigs) {
-            ledger_vbatch *b = pool ? ledger_vpool_submit(pool, jobs + start, end - start,
-                                                          ok + start)
-                                    : NULL;
-            if (b == NULL) {
-                for (size_t i = start; i < end; i++)
-                    ok[i] = (uint8_t)ledger_verify(jobs[i].pk, jobs[i].msg, 32, jobs[i].sig);
-            } else {
-                batches[n_batches++] = b;
-            }
+        if (n_jobs == first_job)
+            continue;
+        ledger_vbatch *b = pool ? ledger_vpool_submit(pool, jobs + first_job, n_jobs - first_job,
+                                                      ok + first_job)
+                                : NULL;
+        if (b == NULL) {
+            for (size_t k = first_job; k < n_jobs; k++)
+                ok[k] = (uint8_t)ledger_verify(jobs[k].pk, jobs[k].msg, 32, jobs[k].sig);
+        } else {
+            batches[n_batches++] = b;
         }
     }
     for (size_t i = 0; i < n; i++) {
@@ -1188,19 +1200,15 @@ int ledger_apply_block(ledger *L, const uint8_t *hb, size_t hlen,
     ledger_header got;
     if (ledger_exec_finish(x, &got, err) != 0)
         goto out;
-    size_t failed = 0;
     for (size_t b = 0; b < n_batches; b++)
-        failed += ledger_vbatch_wait(batches[b]);
+        ledger_vbatch_wait(batches[b]);
     n_batches = 0;
-    if (check_sigs)
-        for (size_t i = 0; i < n; i++)
-            if (!ok[i]) {
-                ledger_fail(err, LEDGER_ERR_RULE, "signature_invalid",
-                            "the signature does not verify");
-                block_tx_invalid(err, i);
-                goto out;
-            }
-    (void)failed;
+    for (size_t k = 0; k < n_jobs; k++)
+        if (!ok[k]) {
+            ledger_fail(err, LEDGER_ERR_RULE, "signature_invalid", "the signature does not verify");
+            block_tx_invalid(err, job_tx[k]);
+            goto out;
+        }
     if (memcmp(got.tx_root, want.tx_root, 32) != 0) {
         block_invalid(err, "tx_root differs");
         goto out;
@@ -1220,8 +1228,9 @@ int ledger_apply_block(ledger *L, const uint8_t *hb, size_t hlen,
         block_invalid(err, "header differs from its re-execution");
         goto out;
     }
-    rc = flags & LEDGER_APPLY_ASYNC ? ledger_exec_commit_async(x, cert, err)
-                                    : ledger_exec_commit(x, cert, err);
+    *held = x;
+    x = NULL;
+    rc = 0;
 out:
     for (size_t b = 0; b < n_batches; b++)
         ledger_vbatch_wait(batches[b]);
@@ -1230,8 +1239,31 @@ out:
             ledger_tx_release(&dec[i]);
     free(dec);
     free(jobs);
+    free(job_tx);
     free(depts);
     free(ok);
+    ledger_exec_free(x);
+    return rc;
+}
+
+int ledger_apply_block(ledger *L, const uint8_t *hb, size_t hlen,
+                       const uint8_t *const *txs, const size_t *tx_lens, size_t n,
+                       const ledger_commit *cert, unsigned flags, ledger_err *err)
+{
+    uint8_t *trusted = NULL;
+    if (flags & LEDGER_APPLY_SIG_TRUSTED) {
+        trusted = malloc(n ? n : 1);
+        if (trusted == NULL)
+            return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+        memset(trusted, 1, n ? n : 1);
+    }
+    ledger_exec *x = NULL;
+    int rc = ledger_validate_block(L, hb, hlen, txs, tx_lens, n, trusted, &x, err);
+    free(trusted);
+    if (rc != 0)
+        return -1;
+    rc = flags & LEDGER_APPLY_ASYNC ? ledger_exec_commit_async(x, cert, err)
+                                    : ledger_exec_commit(x, cert, err);
     ledger_exec_free(x);
     return rc;
 }

@@ -134,6 +134,19 @@ int ledger_apply_block(ledger *L, const uint8_t *header, size_t header_len,
 int ledger_precheck(ledger *L, const ledger_tx *tx, int dept, uint64_t now,
                     ledger_err *err) LEDGER_WUR;
 
+/* Validate a received block without committing it: re-execute it as
+ * ledger_apply_block does; on success *held is the finished execution,
+ * ready for ledger_exec_commit (or ledger_exec_free if another block is
+ * decided).  trusted may be NULL, or say per transaction that its signature
+ * was verified already (the mempool's), so it is not verified twice. */
+int ledger_validate_block(ledger *L, const uint8_t *header, size_t header_len,
+                          const uint8_t *const *txs, const size_t *tx_lens, size_t n,
+                          const uint8_t *trusted, ledger_exec **held,
+                          ledger_err *err) LEDGER_WUR;
+
+/* The header a finished execution produced. */
+const ledger_header *ledger_exec_header(const ledger_exec *x);
+
 /* Store (or replace) the certificate of a committed block. */
 int ledger_put_commit(ledger *L, const ledger_commit *cert, ledger_err *err) LEDGER_WUR;
 

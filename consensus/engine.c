@@ -1,0 +1,550 @@
+/* consensus/engine.c: the rules of Algorithm 1 of the Tendermint paper, each
+ * marked with its line number there.  Every event records what it brings
+ * and then runs progress(), which fires rules until none applies. */
+#include "engine.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    uint8_t present;
+    cons_hash value;
+    uint8_t sig[64];
+} vote_slot;
+
+typedef struct {
+    uint32_t round;
+    int have_proposal;
+    cons_hash prop_value;
+    int32_t prop_pol;
+    vote_slot prevotes[CONS_MAX_VALIDATORS];
+    vote_slot precommits[CONS_MAX_VALIDATORS];
+    uint8_t sender[CONS_MAX_VALIDATORS]; /* sent anything in this round (line 55) */
+    int prevote_timeout_set;             /* line 34: "for the first time" */
+    int precommit_timeout_set;           /* line 47 */
+    int locked_here;                     /* line 36 */
+} round_state;
+
+enum { V_UNKNOWN = 0, V_PENDING, V_VALID, V_INVALID };
+
+#define CONS_VALIDITY_CACHE 16
+
+typedef struct {
+    cons_hash value;
+    int state;
+} validity;
+
+struct cons_engine {
+    cons_config cfg;
+    unsigned quorum, weak;   /* 2f+1 and f+1 */
+    uint64_t height;
+    uint32_t round;
+    cons_step step;
+    cons_hash locked_value;
+    int32_t locked_round;
+    cons_hash valid_value;
+    int32_t valid_round;
+    int activated;
+    int asked_value;         /* GET_VALUE issued for (height, round) */
+    round_state *rounds;
+    size_t n_rounds;
+    validity vcache[CONS_VALIDITY_CACHE];
+    size_t vnext;
+    cons_action *q;          /* action queue */
+    size_t qhead, qlen, qcap;
+    uint64_t equivocations;
+};
+
+int cons_hash_is_nil(const cons_hash *h)
+{
+    static const cons_hash nil;
+    return memcmp(h->b, nil.b, 32) == 0;
+}
+
+int cons_hash_eq(const cons_hash *a, const cons_hash *b)
+{
+    return memcmp(a->b, b->b, 32) == 0;
+}
+
+static const cons_hash NIL;
+
+/* ---- actions ---- */
+
+static void push(cons_engine *e, const cons_action *a)
+{
+    if (e->qlen == e->qcap) {
+        size_t nc = e->qcap ? e->qcap * 2 : 16;
+        cons_action *nq = malloc(nc * sizeof *nq);
+        if (nq == NULL)
+            return; /* dropping an action is a lost message: consensus tolerates it */
+        for (size_t i = 0; i < e->qlen; i++)
+            nq[i] = e->q[(e->qhead + i) % e->qcap];
+        free(e->q);
+        e->q = nq;
+        e->qcap = nc;
+        e->qhead = 0;
+    }
+    e->q[(e->qhead + e->qlen) % e->qcap] = *a;
+    e->qlen++;
+}
+
+int cons_next_action(cons_engine *e, cons_action *out)
+{
+    if (e->qlen == 0)
+        return 0;
+    *out = e->q[e->qhead];
+    e->qhead = (e->qhead + 1) % e->qcap;
+    e->qlen--;
+    return 1;
+}
+
+static uint64_t timeout_ms(uint64_t base, uint64_t delta, uint32_t round)
+{
+    uint64_t r = round > 10000 ? 10000 : round; /* timeouts grow, but stay finite */
+    return base + r * delta;
+}
+
+static void schedule(cons_engine *e, cons_step step, uint32_t round)
+{
+    cons_action a;
+    memset(&a, 0, sizeof a);
+    a.kind = CONS_ACT_TIMEOUT;
+    a.step = step;
+    a.height = e->height;
+    a.round = round;
+    switch (step) {
+    case CONS_STEP_PROPOSE:
+        a.delay_ms = timeout_ms(e->cfg.propose_ms, e->cfg.propose_delta_ms, round);
+        break;
+    case CONS_STEP_PREVOTE:
+        a.delay_ms = timeout_ms(e->cfg.prevote_ms, e->cfg.prevote_delta_ms, round);
+        break;
+    case CONS_STEP_PRECOMMIT:
+        a.delay_ms = timeout_ms(e->cfg.precommit_ms, e->cfg.precommit_delta_ms, round);
+        break;
+    }
+    push(e, &a);
+}
+
+/* ---- message log ---- */
+
+static round_state *find_round(cons_engine *e, uint32_t round, int create)
+{
+    for (size_t i = 0; i < e->n_rounds; i++)
+        if (e->rounds[i].round == round)
+            return &e->rounds[i];
+    if (!create || e->n_rounds == CONS_MAX_ROUNDS)
+        return NULL;
+    round_state *r = &e->rounds[e->n_rounds++];
+    memset(r, 0, sizeof *r);
+    r->round = round;
+    r->prop_pol = CONS_NIL_ROUND;
+    return r;
+}
+
+static unsigned count(const round_state *r, cons_type type, const cons_hash *value)
+{
+    const vote_slot *v = type == CONS_PREVOTE ? r->prevotes : r->precommits;
+    unsigned n = 0;
+    for (unsigned i = 0; i < CONS_MAX_VALIDATORS; i++)
+        if (v[i].present && (value == NULL || cons_hash_eq(&v[i].value, value)))
+            n++;
+    return n;
+}
+
+/* Record a message; 0 when it adds nothing (duplicate, conflicting, out of
+ * range). */
+static int record(cons_engine *e, const cons_msg *m)
+{
+    if (m->height != e->height || m->validator >= e->cfg.n)
+        return 0;
+    if (m->round >= e->round + CONS_FUTURE_ROUNDS)
+        return 0; /* bounded: a Byzantine sender cannot make us keep every round */
+    round_state *r = find_round(e, m->round, 1);
+    if (r == NULL)
+        return 0;
+    switch (m->type) {
+    case CONS_PROPOSAL:
+        if (m->validator != cons_proposer(e, m->height, m->round) ||
+            cons_hash_is_nil(&m->value) || m->pol_round < CONS_NIL_ROUND ||
+            (m->pol_round >= 0 && (uint32_t)m->pol_round >= m->round))
+            return 0;
+        if (r->have_proposal) {
+            if (!cons_hash_eq(&r->prop_value, &m->value) || r->prop_pol != m->pol_round)
+                e->equivocations++;
+            return 0;
+        }
+        r->have_proposal = 1;
+        r->prop_value = m->value;
+        r->prop_pol = m->pol_round;
+        break;
+    case CONS_PREVOTE:
+    case CONS_PRECOMMIT: {
+        vote_slot *v = &(m->type == CONS_PREVOTE ? r->prevotes : r->precommits)[m->validator];
+        if (v->present) {
+            if (!cons_hash_eq(&v->value, &m->value))
+                e->equivocations++;
+            return 0;
+        }
+        v->present = 1;
+        v->value = m->value;
+        memcpy(v->sig, m->sig, 64);
+        break;
+    }
+    default:
+        return 0;
+    }
+    r->sender[m->validator] = 1;
+    return 1;
+}
+
+/* ---- validity of blocks (asked of the node) ---- */
+
+static validity *vfind(cons_engine *e, const cons_hash *v)
+{
+    for (size_t i = 0; i < CONS_VALIDITY_CACHE; i++)
+        if (e->vcache[i].state != V_UNKNOWN && cons_hash_eq(&e->vcache[i].value, v))
+            return &e->vcache[i];
+    return NULL;
+}
+
+static validity *vset(cons_engine *e, const cons_hash *v, int state)
+{
+    validity *c = vfind(e, v);
+    if (c == NULL) {
+        c = &e->vcache[e->vnext];
+        e->vnext = (e->vnext + 1) % CONS_VALIDITY_CACHE;
+        c->value = *v;
+    }
+    c->state = state;
+    return c;
+}
+
+/* V_VALID / V_INVALID once known; otherwise asks the node (once) and
+ * answers V_PENDING. */
+static int valid(cons_engine *e, const cons_hash *v)
+{
+    validity *c = vfind(e, v);
+    if (c && (c->state == V_VALID || c->state == V_INVALID || c->state == V_PENDING))
+        return c->state;
+    vset(e, v, V_PENDING);
+    cons_action a;
+    memset(&a, 0, sizeof a);
+    a.kind = CONS_ACT_VALIDATE;
+    a.height = e->height;
+    a.value = *v;
+    push(e, &a);
+    return V_PENDING;
+}
+
+/* ---- our own messages ---- */
+
+static void broadcast(cons_engine *e, cons_type type, const cons_hash *value, int32_t pol)
+{
+    if (e->cfg.self < 0)
+        return;
+    cons_action a;
+    memset(&a, 0, sizeof a);
+    a.kind = CONS_ACT_BROADCAST;
+    a.msg.type = type;
+    a.msg.height = e->height;
+    a.msg.round = e->round;
+    a.msg.value = *value;
+    a.msg.pol_round = type == CONS_PROPOSAL ? pol : CONS_NIL_ROUND;
+    a.msg.validator = (uint32_t)e->cfg.self;
+    push(e, &a);
+    record(e, &a.msg); /* our own message counts as received */
+}
+
+/* ---- the algorithm ---- */
+
+unsigned cons_proposer(const cons_engine *e, uint64_t height, uint32_t round)
+{
+    return (unsigned)((height + round) % e->cfg.n);
+}
+
+static int i_propose(const cons_engine *e)
+{
+    return e->cfg.self >= 0 && cons_proposer(e, e->height, e->round) == (unsigned)e->cfg.self;
+}
+
+static void start_round(cons_engine *e, uint32_t round) /* line 11 */
+{
+    e->round = round;
+    e->step = CONS_STEP_PROPOSE;
+    e->asked_value = 0;
+    find_round(e, round, 1);
+    if (i_propose(e)) {
+        if (e->valid_round != CONS_NIL_ROUND) {
+            broadcast(e, CONS_PROPOSAL, &e->valid_value, e->valid_round); /* line 15 */
+        } else {
+            cons_action a; /* line 18: getValue() */
+            memset(&a, 0, sizeof a);
+            a.kind = CONS_ACT_GET_VALUE;
+            a.height = e->height;
+            a.round = round;
+            push(e, &a);
+            e->asked_value = 1;
+        }
+    } else if (round > 0 || !e->cfg.wait_for_value || e->activated) {
+        schedule(e, CONS_STEP_PROPOSE, round); /* line 21 */
+    }
+}
+
+static void prevote(cons_engine *e, const cons_hash *v)
+{
+    broadcast(e, CONS_PREVOTE, v, CONS_NIL_ROUND);
+    e->step = CONS_STEP_PREVOTE;
+}
+
+static void precommit(cons_engine *e, const cons_hash *v)
+{
+    broadcast(e, CONS_PRECOMMIT, v, CONS_NIL_ROUND);
+    e->step = CONS_STEP_PRECOMMIT;
+}
+
+static void reset_height(cons_engine *e, uint64_t height)
+{
+    e->height = height;
+    e->locked_value = NIL;
+    e->locked_round = CONS_NIL_ROUND;
+    e->valid_value = NIL;
+    e->valid_round = CONS_NIL_ROUND;
+    e->n_rounds = 0;
+    e->activated = 0;
+    memset(e->vcache, 0, sizeof e->vcache);
+    e->vnext = 0;
+}
+
+/* Line 49: a decision in any round.  Returns 1 when the height advanced. */
+static int try_decide(cons_engine *e)
+{
+    for (size_t i = 0; i < e->n_rounds; i++) {
+        round_state *r = &e->rounds[i];
+        if (!r->have_proposal || count(r, CONS_PRECOMMIT, &r->prop_value) < e->quorum)
+            continue;
+        if (valid(e, &r->prop_value) != V_VALID)
+            continue;
+        cons_action a;
+        memset(&a, 0, sizeof a);
+        a.kind = CONS_ACT_COMMIT;
+        a.height = e->height;
+        a.round = r->round;
+        a.value = r->prop_value;
+        for (unsigned k = 0; k < e->cfg.n; k++) {
+            vote_slot *v = &r->precommits[k];
+            if (v->present && cons_hash_eq(&v->value, &r->prop_value)) {
+                a.signers[a.n_sigs] = k;
+                memcpy(a.sigs[a.n_sigs], v->sig, 64);
+                a.n_sigs++;
+            }
+        }
+        push(e, &a);
+        reset_height(e, e->height + 1);
+        start_round(e, 0);
+        return 1;
+    }
+    return 0;
+}
+
+/* Line 55: f+1 validators are in a later round: join the latest such. */
+static int try_skip(cons_engine *e)
+{
+    uint32_t best = e->round;
+    for (size_t i = 0; i < e->n_rounds; i++) {
+        round_state *r = &e->rounds[i];
+        if (r->round <= best)
+            continue;
+        unsigned n = 0;
+        for (unsigned k = 0; k < e->cfg.n; k++)
+            n += r->sender[k];
+        if (n >= e->weak)
+            best = r->round;
+    }
+    if (best == e->round)
+        return 0;
+    start_round(e, best);
+    return 1;
+}
+
+/* One pass over the rules of the current round; 1 when one fired. */
+static int step_rules(cons_engine *e)
+{
+    round_state *r = find_round(e, e->round, 1);
+    if (r == NULL)
+        return 0;
+    if (e->step == CONS_STEP_PROPOSE && r->have_proposal) {
+        const cons_hash *v = &r->prop_value;
+        if (r->prop_pol == CONS_NIL_ROUND) { /* line 22 */
+            int ok = valid(e, v);
+            if (ok == V_PENDING)
+                return 0;
+            if (ok == V_VALID &&
+                (e->locked_round == CONS_NIL_ROUND || cons_hash_eq(&e->locked_value, v)))
+                prevote(e, v);
+            else
+                prevote(e, &NIL);
+            return 1;
+        }
+        round_state *pr = find_round(e, (uint32_t)r->prop_pol, 0);
+        if (pr && count(pr, CONS_PREVOTE, v) >= e->quorum) { /* line 28 */
+            int ok = valid(e, v);
+            if (ok == V_PENDING)
+                return 0;
+            if (ok == V_VALID &&
+                (e->locked_round <= r->prop_pol || cons_hash_eq(&e->locked_value, v)))
+                prevote(e, v);
+            else
+                prevote(e, &NIL);
+            return 1;
+        }
+    }
+    if (e->step == CONS_STEP_PREVOTE && !r->prevote_timeout_set &&
+        count(r, CONS_PREVOTE, NULL) >= e->quorum) { /* line 34 */
+        r->prevote_timeout_set = 1;
+        schedule(e, CONS_STEP_PREVOTE, e->round);
+        return 1;
+    }
+    if (e->step >= CONS_STEP_PREVOTE && !r->locked_here && r->have_proposal &&
+        count(r, CONS_PREVOTE, &r->prop_value) >= e->quorum) { /* line 36 */
+        int ok = valid(e, &r->prop_value);
+        if (ok == V_VALID) {
+            r->locked_here = 1;
+            if (e->step == CONS_STEP_PREVOTE) {
+                e->locked_value = r->prop_value;
+                e->locked_round = (int32_t)e->round;
+                precommit(e, &r->prop_value);
+            }
+            e->valid_value = r->prop_value;
+            e->valid_round = (int32_t)e->round;
+            return 1;
+        }
+    }
+    if (e->step == CONS_STEP_PREVOTE && count(r, CONS_PREVOTE, &NIL) >= e->quorum) { /* line 44 */
+        precommit(e, &NIL);
+        return 1;
+    }
+    if (!r->precommit_timeout_set && count(r, CONS_PRECOMMIT, NULL) >= e->quorum) { /* line 47 */
+        r->precommit_timeout_set = 1;
+        schedule(e, CONS_STEP_PRECOMMIT, e->round);
+        return 1;
+    }
+    return 0;
+}
+
+static void progress(cons_engine *e)
+{
+    for (int guard = 0; guard < 1000; guard++) {
+        if (try_decide(e) || try_skip(e) || step_rules(e))
+            continue;
+        return;
+    }
+}
+
+/* ---- API ---- */
+
+cons_engine *cons_new(const cons_config *cfg)
+{
+    if (cfg->n == 0 || cfg->n > CONS_MAX_VALIDATORS ||
+        (cfg->self >= 0 && (unsigned)cfg->self >= cfg->n))
+        return NULL;
+    cons_engine *e = calloc(1, sizeof *e);
+    if (e == NULL)
+        return NULL;
+    e->rounds = calloc(CONS_MAX_ROUNDS, sizeof *e->rounds);
+    if (e->rounds == NULL) {
+        free(e);
+        return NULL;
+    }
+    e->cfg = *cfg;
+    e->quorum = 2 * cfg->n / 3 + 1;
+    e->weak = cfg->n - e->quorum + 1;
+    reset_height(e, 1);
+    return e;
+}
+
+void cons_free(cons_engine *e)
+{
+    if (e == NULL)
+        return;
+    free(e->rounds);
+    free(e->q);
+    free(e);
+}
+
+void cons_start(cons_engine *e, uint64_t height, uint32_t round)
+{
+    e->qlen = e->qhead = 0;
+    reset_height(e, height);
+    start_round(e, round);
+    progress(e);
+}
+
+void cons_activate(cons_engine *e)
+{
+    if (e->activated)
+        return;
+    e->activated = 1;
+    if (e->cfg.wait_for_value && e->round == 0 && e->step == CONS_STEP_PROPOSE && !i_propose(e))
+        schedule(e, CONS_STEP_PROPOSE, 0);
+}
+
+void cons_on_msg(cons_engine *e, const cons_msg *m)
+{
+    if (record(e, m))
+        progress(e);
+}
+
+void cons_on_timeout(cons_engine *e, cons_step step, uint64_t height, uint32_t round)
+{
+    if (height != e->height || round != e->round)
+        return;
+    if (step == CONS_STEP_PROPOSE && e->step == CONS_STEP_PROPOSE) /* line 57 */
+        prevote(e, &NIL);
+    else if (step == CONS_STEP_PREVOTE && e->step == CONS_STEP_PREVOTE) /* line 61 */
+        precommit(e, &NIL);
+    else if (step == CONS_STEP_PRECOMMIT) /* line 65 */
+        start_round(e, e->round + 1);
+    else
+        return;
+    progress(e);
+}
+
+void cons_on_value(cons_engine *e, uint64_t height, uint32_t round, const cons_hash *value)
+{
+    if (height != e->height || round != e->round || !e->asked_value ||
+        e->step != CONS_STEP_PROPOSE || cons_hash_is_nil(value))
+        return;
+    e->asked_value = 0;
+    vset(e, value, V_VALID); /* we made it */
+    broadcast(e, CONS_PROPOSAL, value, CONS_NIL_ROUND); /* line 19 */
+    progress(e);
+}
+
+void cons_on_validated(cons_engine *e, uint64_t height, const cons_hash *value, int ok)
+{
+    if (height != e->height)
+        return;
+    vset(e, value, ok ? V_VALID : V_INVALID);
+    progress(e);
+}
+
+uint64_t cons_height(const cons_engine *e)
+{
+    return e->height;
+}
+
+uint32_t cons_round(const cons_engine *e)
+{
+    return e->round;
+}
+
+cons_step cons_current_step(const cons_engine *e)
+{
+    return e->step;
+}
+
+uint64_t cons_equivocations(const cons_engine *e)
+{
+    return e->equivocations;
+}

@@ -1,0 +1,115 @@
+/* consensus/engine.h: Tendermint consensus ("The latest gossip on BFT
+ * consensus", Buchman, Kwon, Milosevic 2018) as a pure state machine.
+ *
+ * No sockets, clock, disk or threads: the node feeds events in (messages
+ * whose signatures it has verified, timeouts it was asked to schedule, the
+ * block it was asked to propose, the verdict on a block it was asked to
+ * validate) and takes actions out (sign and broadcast, schedule a timeout,
+ * make a block, validate a block, commit a block).  The same engine runs in
+ * permitd and, under a seeded simulated network, in tests/sim.
+ *
+ * Values are blocks, named by their hash; the engine never sees block
+ * contents.  Validators are numbered 0..n-1 in genesis order; n = 3f+1
+ * tolerates f Byzantine.  The proposer of (height, round) is validator
+ * (height + round) mod n. */
+#ifndef PERMIT_CONSENSUS_ENGINE_H
+#define PERMIT_CONSENSUS_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONS_MAX_VALIDATORS 64
+#define CONS_MAX_ROUNDS 256      /* rounds kept per height */
+#define CONS_FUTURE_ROUNDS 64    /* how far ahead of ours a round is still recorded */
+#define CONS_NIL_ROUND (-1)
+
+typedef struct {
+    uint8_t b[32];               /* all zero: nil */
+} cons_hash;
+
+typedef enum {
+    CONS_PREVOTE = 1,
+    CONS_PRECOMMIT = 2,
+    CONS_PROPOSAL = 3,
+} cons_type;
+
+typedef enum { CONS_STEP_PROPOSE = 0, CONS_STEP_PREVOTE = 1, CONS_STEP_PRECOMMIT = 2 } cons_step;
+
+/* A signed consensus message, its signature already checked by the node. */
+typedef struct {
+    cons_type type;
+    uint64_t height;
+    uint32_t round;
+    cons_hash value;             /* block hash, or nil for votes */
+    int32_t pol_round;           /* proposals: valid round, or CONS_NIL_ROUND */
+    uint32_t validator;          /* sender */
+    uint8_t sig[64];             /* kept to build commit certificates */
+} cons_msg;
+
+typedef enum {
+    CONS_ACT_BROADCAST = 1,      /* sign msg (after persisting what is signed) and send it */
+    CONS_ACT_GET_VALUE,          /* make a block for (height, round); answer cons_on_value */
+    CONS_ACT_VALIDATE,           /* validate block `value` at height; answer cons_on_validated */
+    CONS_ACT_TIMEOUT,            /* call cons_on_timeout(step, height, round) after delay_ms */
+    CONS_ACT_COMMIT,             /* block `value` is decided at height: commit it with the
+                                    certificate (round, sigs of validators); then height+1 */
+} cons_act_kind;
+
+typedef struct {
+    cons_act_kind kind;
+    cons_msg msg;                /* BROADCAST (validator = self, sig to be made) */
+    uint64_t height;
+    uint32_t round;
+    cons_step step;              /* TIMEOUT */
+    uint64_t delay_ms;           /* TIMEOUT */
+    cons_hash value;             /* VALIDATE, COMMIT */
+    size_t n_sigs;               /* COMMIT */
+    uint32_t signers[CONS_MAX_VALIDATORS];
+    uint8_t sigs[CONS_MAX_VALIDATORS][64];
+} cons_action;
+
+typedef struct {
+    unsigned n;                  /* validators */
+    int self;                    /* our index, or -1 for a node that only follows */
+    uint64_t propose_ms, propose_delta_ms;     /* timeoutPropose(r) = base + r * delta */
+    uint64_t prevote_ms, prevote_delta_ms;
+    uint64_t precommit_ms, precommit_delta_ms;
+    int wait_for_value;          /* round 0 waits for cons_activate before its propose timeout */
+} cons_config;
+
+typedef struct cons_engine cons_engine;
+
+/* A new engine; NULL on allocation failure or n out of range. */
+cons_engine *cons_new(const cons_config *cfg);
+void cons_free(cons_engine *e);
+
+/* Start (or restart after a crash) at `height`, in round `round`.  Drops
+ * everything about earlier heights. */
+void cons_start(cons_engine *e, uint64_t height, uint32_t round);
+
+/* With wait_for_value: transactions are waiting (or a heartbeat is due), so
+ * round 0 may time out on a silent proposer.  No effect otherwise. */
+void cons_activate(cons_engine *e);
+
+/* Events. */
+void cons_on_msg(cons_engine *e, const cons_msg *m);
+void cons_on_timeout(cons_engine *e, cons_step step, uint64_t height, uint32_t round);
+void cons_on_value(cons_engine *e, uint64_t height, uint32_t round, const cons_hash *value);
+void cons_on_validated(cons_engine *e, uint64_t height, const cons_hash *value, int valid);
+
+/* Take the next action; 0 when there is none. */
+int cons_next_action(cons_engine *e, cons_action *out);
+
+/* Introspection. */
+uint64_t cons_height(const cons_engine *e);
+uint32_t cons_round(const cons_engine *e);
+cons_step cons_current_step(const cons_engine *e);
+unsigned cons_proposer(const cons_engine *e, uint64_t height, uint32_t round);
+/* Messages dropped because a validator sent two different ones for the same
+ * (round, type): evidence of equivocation. */
+uint64_t cons_equivocations(const cons_engine *e);
+
+int cons_hash_is_nil(const cons_hash *h);
+int cons_hash_eq(const cons_hash *a, const cons_hash *b);
+
+#endif
