@@ -1,4 +1,11 @@
-/* bench_node: a real permitd under load over JSON-RPC.
+/* bench_node and bench_cluster4 (this file built with BENCH_NODES=4): real
+ * permitd processes under load over JSON-RPC.
+ *
+ * bench_node: one node, a single validator.  bench_cluster4: four
+ * validators on this one machine, each its own permitd, agreeing by BFT
+ * consensus; the load is spread over the four RPC endpoints, and the bound is
+ * a quarter of the machine's verification rate (each node verifies each
+ * transaction once).
  *
  * Starts one node (single validator) on loopback, creates licenses to file
  * addresses on (not timed), pre-signs a mix of applications and address
@@ -35,6 +42,10 @@
 #include "benchutil.h"
 #include "ledger/hex.h"
 #include "ledger/tx.h"
+
+#ifndef BENCH_NODES
+#define BENCH_NODES 1
+#endif
 
 
 /* ---- requests: one HTTP request text per transaction ---- */
@@ -156,12 +167,13 @@ static int send_next(load *ld, conn *c, double now)
 
 static const char *g_log; /* the node's log, shown when something goes wrong */
 
-static void run_load(int port, load *ld, size_t nconn)
+/* Connection i goes to node i mod nports. */
+static void run_load(const int *ports, size_t nports, load *ld, size_t nconn)
 {
     int ep = epoll_create1(0);
     conn *cs = calloc(nconn, sizeof *cs);
     for (size_t i = 0; i < nconn; i++) {
-        cs[i].fd = connect_to(port);
+        cs[i].fd = connect_to(ports[i % nports]);
         cs[i].req = SIZE_MAX;
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &cs[i]};
         epoll_ctl(ep, EPOLL_CTL_ADD, cs[i].fd, &ev);
@@ -292,14 +304,43 @@ int main(void)
     double verify = verify_rate();
     printf("bench_node: raw verification on all cores: %.0f/s\n", verify);
 
+#if BENCH_NODES == 1
     nt_node nd;
     nt_init(&nd, bench_genesis);
-    snprintf(nd.extra_conf, sizeof nd.extra_conf, "log_level = warn\nrpc_queue = 16384\nrpc_timeout = 300s\n");
+    snprintf(nd.extra_conf, sizeof nd.extra_conf, "log_level = warn\nrpc_queue = 16384\n");
     nt_start(&nd, NULL);
     static char logpath[600];
     nt_path(&nd, "permitd.log", logpath, sizeof logpath);
     g_log = logpath;
+    int ports[1] = {nd.port};
     lt_env *env = &nd.env;
+    int port0 = nd.port;
+#else
+    static nt_cluster cl;
+    nt_cluster_init(&cl, BENCH_NODES, bench_genesis);
+    snprintf(cl.extra_conf, sizeof cl.extra_conf, "log_level = warn\nrpc_queue = 16384\n");
+    int ports[BENCH_NODES];
+    for (unsigned i = 0; i < BENCH_NODES; i++) {
+        nt_cluster_start(&cl, i);
+        ports[i] = cl.rpc_port[i];
+    }
+    static char logpath[600];
+    snprintf(logpath, sizeof logpath, "%s/permitd.log", cl.home[0]);
+    g_log = logpath;
+    lt_env *env = &cl.env;
+    int port0 = cl.rpc_port[0];
+    /* wait until the validators see each other */
+    for (int t = 0; t < 100; t++) {
+        json_t *r = nt_rpc(port0, "status", NULL);
+        json_int_t peers = json_integer_value(json_object_get(json_object_get(r, "result"),
+                                                              "peers"));
+        json_decref(r);
+        if (peers == BENCH_NODES - 1)
+            break;
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+#endif
 
     /* licenses to file addresses on: applied and approved, not timed */
     enum { BASE = 200 };
@@ -310,7 +351,7 @@ int main(void)
         lt_uscc(900000000u + (uint32_t)i, u);
         env->now = nt_now_ms() - 1000;
         uint8_t *tx = lt_apply(env, u, "convenience-store", 0, &len);
-        json_t *r = nt_submit(nd.port, tx, len, "commit");
+        json_t *r = nt_submit(port0, tx, len, "commit");
         free(tx);
         snprintf(ids[i], sizeof ids[i], "%s",
                  json_string_value(json_object_get(json_object_get(r, "result"), "license_id")));
@@ -318,7 +359,7 @@ int main(void)
         int depts[2] = {LT_MARKET, LT_TOBACCO};
         for (int d = 0; d < 2; d++) {
             tx = lt_decision(env, lt_dept(env, depts[d]), 2, ids[i], NULL, 0, NULL, &len);
-            r = nt_submit(nd.port, tx, len, "commit");
+            r = nt_submit(port0, tx, len, "commit");
             free(tx);
             json_decref(r);
         }
@@ -363,7 +404,7 @@ int main(void)
     load peak = {.reqs = reqs, .n_reqs = n_req / 2, .lat = calloc(n_req, sizeof(double)),
                  .batch = batch};
     double t0 = bench_now_s();
-    run_load(nd.port, &peak, nconn);
+    run_load(ports, BENCH_NODES, &peak, nconn);
     double t_peak = bench_now_s() - t0;
     double committed = (double)peak.committed / t_peak;
     fflush(stdout);
@@ -376,7 +417,7 @@ int main(void)
                  .lat = calloc(n_req, sizeof(double)), .rate = committed / 2 / (double)batch,
                  .batch = batch};
     t0 = bench_now_s();
-    run_load(nd.port, &half, nconn);
+    run_load(ports, BENCH_NODES, &half, nconn);
     double t_half = bench_now_s() - t0;
     qsort(half.lat, half.n_lat, sizeof(double), cmp_double);
     double p50 = half.lat[half.n_lat / 2] * 1000, p99 = half.lat[half.n_lat * 99 / 100] * 1000;
@@ -384,15 +425,28 @@ int main(void)
            "latency p50 %.1f ms, p99 %.1f ms\n",
            half.rate * (double)batch, half.committed, half.errors, t_half, p50, p99);
 
+#if BENCH_NODES == 1
     nt_signal_wait(&nd, SIGTERM);
+#endif
     for (size_t i = 0; i < n_req; i++)
         free(reqs[i].text);
     free(reqs);
     free(peak.lat);
     free(half.lat);
+#if BENCH_NODES == 1
     nt_cleanup(&nd);
+#else
+    nt_cluster_cleanup(&cl);
+#endif
+#if BENCH_NODES == 1
     printf("RESULT bench=node batch=%zu connections=%zu committed_tx_per_s=%.0f p50_ms=%.1f "
            "p99_ms=%.1f verify_per_s_all_cores=%.0f ratio=%.3f\n",
            batch, nconn, committed, p50, p99, verify, committed / verify);
+#else
+    double bound = verify / BENCH_NODES;
+    printf("RESULT bench=cluster%d batch=%zu connections=%zu committed_tx_per_s=%.0f p50_ms=%.1f "
+           "p99_ms=%.1f verify_per_s_all_cores=%.0f bound_tx_per_s=%.0f ratio=%.3f\n",
+           BENCH_NODES, batch, nconn, committed, p50, p99, verify, bound, committed / bound);
+#endif
     return peak.errors || half.errors ? 1 : 0;
 }

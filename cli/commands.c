@@ -9,6 +9,7 @@ const cli_section cli_sections[] = {
     {"Decisions (department seal key)", cli_decision_commands},
     {"Queries", cli_query_commands},
     {"Blocks and transactions", cli_chain_commands},
+    {"Audit", cli_audit_commands},
     {NULL, NULL},
 };
 

@@ -13,6 +13,7 @@ extern const cli_command cli_filing_commands[];   /* apply, address add/remove, 
 extern const cli_command cli_decision_commands[]; /* approve ... revoke (cmd_license.c) */
 extern const cli_command cli_query_commands[];    /* status, show, history, ... (cmd_query.c) */
 extern const cli_command cli_chain_commands[];    /* block, tx, tx submit (cmd_chain.c) */
+extern const cli_command cli_audit_commands[];    /* audit, verify-chain (cmd_audit.c) */
 
 typedef struct {
     const char *title;

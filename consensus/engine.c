@@ -19,6 +19,10 @@ typedef struct {
     int32_t prop_pol;
     vote_slot prevotes[CONS_MAX_VALIDATORS];
     vote_slot precommits[CONS_MAX_VALIDATORS];
+    /* the second value of a validator that equivocated, when others back it
+     * (see record): one more slot each, so memory stays bounded */
+    vote_slot prevotes2[CONS_MAX_VALIDATORS];
+    vote_slot precommits2[CONS_MAX_VALIDATORS];
     uint8_t sender[CONS_MAX_VALIDATORS]; /* sent anything in this round (line 55) */
     int prevote_timeout_set;             /* line 34: "for the first time" */
     int precommit_timeout_set;           /* line 47 */
@@ -142,14 +146,34 @@ static round_state *find_round(cons_engine *e, uint32_t round, int create)
     return r;
 }
 
-static unsigned count(const round_state *r, cons_type type, const cons_hash *value)
+/* The vote of validator k for `value` (NULL: any), or NULL. */
+static const vote_slot *vote_for(const round_state *r, cons_type type, unsigned k,
+                                 const cons_hash *value)
 {
-    const vote_slot *v = type == CONS_PREVOTE ? r->prevotes : r->precommits;
+    const vote_slot *v = &(type == CONS_PREVOTE ? r->prevotes : r->precommits)[k];
+    const vote_slot *x = &(type == CONS_PREVOTE ? r->prevotes2 : r->precommits2)[k];
+    if (!v->present)
+        return NULL;
+    if (value == NULL || cons_hash_eq(&v->value, value))
+        return v;
+    return x->present && cons_hash_eq(&x->value, value) ? x : NULL;
+}
+
+/* Validators (other than `skip`; CONS_MAX_VALIDATORS: none) voting `value`
+ * (NULL: anything) in round r. */
+static unsigned count_but(const round_state *r, cons_type type, const cons_hash *value,
+                          unsigned skip)
+{
     unsigned n = 0;
-    for (unsigned i = 0; i < CONS_MAX_VALIDATORS; i++)
-        if (v[i].present && (value == NULL || cons_hash_eq(&v[i].value, value)))
+    for (unsigned k = 0; k < CONS_MAX_VALIDATORS; k++)
+        if (k != skip && vote_for(r, type, k, value))
             n++;
     return n;
+}
+
+static unsigned count(const round_state *r, cons_type type, const cons_hash *value)
+{
+    return count_but(r, type, value, CONS_MAX_VALIDATORS);
 }
 
 /* Record a message; 0 when it adds nothing (duplicate, conflicting, out of
@@ -182,9 +206,30 @@ static int record(cons_engine *e, const cons_msg *m)
     case CONS_PRECOMMIT: {
         vote_slot *v = &(m->type == CONS_PREVOTE ? r->prevotes : r->precommits)[m->validator];
         if (v->present) {
-            if (!cons_hash_eq(&v->value, &m->value))
-                e->equivocations++;
-            return 0;
+            vote_slot *x =
+                &(m->type == CONS_PREVOTE ? r->prevotes2 : r->precommits2)[m->validator];
+            if (cons_hash_eq(&v->value, &m->value) ||
+                (x->present && cons_hash_eq(&x->value, &m->value)))
+                return 0;
+            e->equivocations++;
+            /* The rules count messages per value, so a validator that
+             * equivocated sits in the tally of each value it signed (two
+             * quorums for different values would still need a correct
+             * validator in both: safety holds).  Dropping its second vote
+             * instead loses liveness: a correct node locked on v (line 36)
+             * with its vote in the proof can never show that proof to
+             * peers who got its other vote first, and the chain stalls.
+             * Keep the second value when other validators back it more
+             * than the one kept so far: a relayed proof of lock then
+             * completes, and votes for values nobody else holds cost
+             * nothing. */
+            unsigned s = count_but(r, m->type, &m->value, m->validator);
+            if (s == 0 || (x->present && s <= count_but(r, m->type, &x->value, m->validator)))
+                return 0;
+            x->present = 1;
+            x->value = m->value;
+            memcpy(x->sig, m->sig, 64);
+            return 1;
         }
         v->present = 1;
         v->value = m->value;
@@ -253,7 +298,9 @@ static void broadcast(cons_engine *e, cons_type type, const cons_hash *value, in
     a.msg.pol_round = type == CONS_PROPOSAL ? pol : CONS_NIL_ROUND;
     a.msg.validator = (uint32_t)e->cfg.self;
     push(e, &a);
-    record(e, &a.msg); /* our own message counts as received */
+    /* our own message counts once the node has signed it and hands it back
+     * with cons_on_msg: a message it refused to sign (sign state) is not
+     * counted, and certificates carry our real signature */
 }
 
 /* ---- the algorithm ---- */
@@ -332,8 +379,8 @@ static int try_decide(cons_engine *e)
         a.round = r->round;
         a.value = r->prop_value;
         for (unsigned k = 0; k < e->cfg.n; k++) {
-            vote_slot *v = &r->precommits[k];
-            if (v->present && cons_hash_eq(&v->value, &r->prop_value)) {
+            const vote_slot *v = vote_for(r, CONS_PRECOMMIT, k, &r->prop_value);
+            if (v) {
                 a.signers[a.n_sigs] = k;
                 memcpy(a.sigs[a.n_sigs], v->sig, 64);
                 a.n_sigs++;
@@ -478,6 +525,23 @@ void cons_start(cons_engine *e, uint64_t height, uint32_t round)
     reset_height(e, height);
     start_round(e, round);
     progress(e);
+}
+
+void cons_restore_lock(cons_engine *e, int32_t locked_round, const cons_hash *locked_value)
+{
+    if (locked_round < 0 || (uint32_t)locked_round > e->round || cons_hash_is_nil(locked_value))
+        return;
+    e->locked_round = locked_round;
+    e->locked_value = *locked_value;
+    /* line 36 made the block the valid value too: restored with the lock, a
+     * proposer re-proposes it (line 15) with its proof of lock.  Otherwise,
+     * once every validator locked on it has restarted, nobody proposes the
+     * one block they can vote for, and the height never ends (found by
+     * tests/sim). */
+    if (e->valid_round < locked_round) {
+        e->valid_round = locked_round;
+        e->valid_value = *locked_value;
+    }
 }
 
 void cons_activate(cons_engine *e)

@@ -47,7 +47,9 @@ typedef struct {
 } cons_msg;
 
 typedef enum {
-    CONS_ACT_BROADCAST = 1,      /* sign msg (after persisting what is signed) and send it */
+    CONS_ACT_BROADCAST = 1,      /* sign msg (after persisting what is signed), send it, and
+                                    hand it back signed with cons_on_msg: the engine counts
+                                    its own message only then */
     CONS_ACT_GET_VALUE,          /* make a block for (height, round); answer cons_on_value */
     CONS_ACT_VALIDATE,           /* validate block `value` at height; answer cons_on_validated */
     CONS_ACT_TIMEOUT,            /* call cons_on_timeout(step, height, round) after delay_ms */
@@ -86,6 +88,11 @@ void cons_free(cons_engine *e);
 /* Start (or restart after a crash) at `height`, in round `round`.  Drops
  * everything about earlier heights. */
 void cons_start(cons_engine *e, uint64_t height, uint32_t round);
+
+/* After a restart, right after cons_start: the lock this validator held
+ * (its last non-nil precommit at this height, from its sign state), so that
+ * forgetting it in a crash cannot make it prevote against it. */
+void cons_restore_lock(cons_engine *e, int32_t locked_round, const cons_hash *locked_value);
 
 /* With wait_for_value: transactions are waiting (or a heartbeat is due), so
  * round 0 may time out on a silent proposer.  No effect otherwise. */

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "hash.h"
 #include "index.h"
 #include "ledger.h"
 #include "merkle.h"
@@ -137,6 +138,74 @@ static int check_blocks(ledger *L, uint64_t height, uint64_t *n_txs, ledger_err 
     return 0;
 }
 
+/* The leaves state_root must hold: (SHA-256(id), SHA-256(record)) of every
+ * record, in key order. */
+typedef struct {
+    uint8_t key[32];
+    uint8_t value[32];
+} state_leaf;
+
+typedef struct {
+    state_leaf *v;
+    size_t n, cap;
+    size_t seen;     /* leaves of the tree matched so far */
+} state_set;
+
+static int cmp_state_leaf(const void *a, const void *b)
+{
+    return memcmp(a, b, 32);
+}
+
+static int state_set_add(state_set *s, const char *id, const uint8_t *rec, size_t len,
+                         ledger_err *err)
+{
+    if (s->n == s->cap) {
+        size_t nc = s->cap ? s->cap * 2 : 256;
+        state_leaf *nv = realloc(s->v, nc * sizeof *nv);
+        if (nv == NULL)
+            return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+        s->v = nv;
+        s->cap = nc;
+    }
+    ledger_sha256(id, strlen(id), s->v[s->n].key);
+    ledger_sha256(rec, len, s->v[s->n].value);
+    s->n++;
+    return 0;
+}
+
+static int state_leaf_seen(void *ctx, const uint8_t key[32], const uint8_t value[32],
+                           ledger_err *err)
+{
+    state_set *s = ctx;
+    if (s->seen >= s->n || memcmp(s->v[s->seen].key, key, 32) != 0)
+        return ledger_fail(err, LEDGER_ERR_INVALID, "integrity",
+                           "the state tree holds a leaf for which no license record exists "
+                           "(or misses license %zu in key order)", s->seen);
+    if (memcmp(s->v[s->seen].value, value, 32) != 0)
+        return ledger_fail(err, LEDGER_ERR_INVALID, "integrity",
+                           "the state tree holds another value than the license record "
+                           "(license %zu in key order)", s->seen);
+    s->seen++;
+    return 0;
+}
+
+/* The tree under root holds exactly the records collected in s. */
+static int check_state_tree(ledger *L, const uint8_t root[32], state_set *s, ledger_err *err)
+{
+    if (s->n > 1)
+        qsort(s->v, s->n, sizeof *s->v, cmp_state_leaf);
+    smt_store st = {.get = ledger_smt_get, .ctx = L};
+    if (smt_walk(root, &st, state_leaf_seen, s, err) != 0) {
+        ledger_err_prefix(err, "state_root");
+        return -1;
+    }
+    if (s->seen != s->n)
+        return ledger_fail(err, LEDGER_ERR_INVALID, "integrity",
+                           "state_root: the state tree holds %zu licenses; %zu are stored",
+                           s->seen, s->n);
+    return 0;
+}
+
 int ledger_check_integrity(ledger *L, ledger_err *err)
 {
     ledger_store *st = ledger_store_of(L);
@@ -157,6 +226,8 @@ int ledger_check_integrity(ledger *L, ledger_err *err)
 
     uint64_t expected[CF_COUNT] = {0};
     uint64_t events = 0;
+    state_set leaves;
+    memset(&leaves, 0, sizeof leaves);
     ledger_iter *it = ledger_iter_new(st, CF_LICENSES);
     if (it == NULL)
         return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
@@ -175,11 +246,16 @@ int ledger_check_integrity(ledger *L, ledger_err *err)
                              "license record stored under another id (%s)", l.id);
         else
             rc = check_license(L, &l, log_size, expected, &events, err);
+        if (rc == 0)
+            rc = state_set_add(&leaves, l.id, v, vl, err);
         ledger_license_clear(&l);
     }
     if (rc == 0 && ledger_iter_status(it, err) != 0)
         rc = -1;
     ledger_iter_free(it);
+    if (rc == 0)
+        rc = check_state_tree(L, tip.height ? tip.header.state_root : SMT_EMPTY, &leaves, err);
+    free(leaves.v);
     if (rc != 0)
         return -1;
 

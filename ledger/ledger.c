@@ -2,9 +2,11 @@
 #include "ledger.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "codec.h"
 #include "hash.h"
@@ -14,6 +16,8 @@
 #include "mlog.h"
 #include "permit.pb-c.h"
 #include "rules.h"
+#include "par.h"
+#include "smt.h"
 #include "text.h"
 #include "tx.h"
 #include "vpool.h"
@@ -38,6 +42,13 @@ struct ledger {
     ledger_tip tip;          /* the last durable block: what readers see */
     ledger_head head;
     ledger_vpool *pool;      /* created on first parallel verification */
+    /* the state tree of the head, as far as it is in memory (executing
+     * thread only): NULL until an update first reads it */
+    smt_page *smt_root;
+    smt_mem *smt_mem;        /* where its pages live */
+    int readonly;            /* opened with ledger_open_readonly: no blocks */
+    _Atomic uint64_t state_ns; /* time spent on state_root (ledger_state_root_ns) */
+    _Atomic uint64_t state_cpu_ns;
     int exec_active;
 
     /* pipelined commit: one block may be written in the background while
@@ -158,6 +169,10 @@ static int load_tip(ledger *L, ledger_err *err)
         return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "database has no height record");
     ledger_head *hd = &L->head;
     memset(hd, 0, sizeof *hd);
+    /* the tree in memory may be ahead of the store (a failed write): it is
+     * read again from the durable root when needed */
+    smt_tree_free(L->smt_root, L->smt_mem);
+    L->smt_root = NULL;
     hd->tip.height = height;
     if (height == 0) {
         memcpy(hd->tip.hash, L->g->hash, 32);
@@ -172,6 +187,19 @@ static int load_tip(ledger *L, ledger_err *err)
         memcpy(hd->state_root, hd->tip.header.state_root, 32);
         if (ledger_mlog_load(&hd->log, L->st, hd->tip.header.log_size, err) != 0)
             return -1;
+        if (memcmp(hd->state_root, SMT_EMPTY, 32) != 0) {
+            uint8_t *v;
+            size_t vn;
+            int r2 = ledger_store_get(L->st, CF_SMT, hd->state_root, 32, &v, &vn, err);
+            if (r2 < 0)
+                return -1;
+            free(v);
+            if (r2 == 0)
+                return ledger_fail(err, LEDGER_ERR_INVALID, NULL,
+                                   "the state tree of block %llu is missing (a database "
+                                   "made before the sparse Merkle state root: resync it)",
+                                   (unsigned long long)height);
+        }
         uint8_t root[32];
         merkle_frontier_root(&hd->log.f, root);
         if (memcmp(root, hd->tip.header.log_root, 32) != 0)
@@ -185,16 +213,23 @@ static int load_tip(ledger *L, ledger_err *err)
     return 0;
 }
 
-int ledger_open(ledger **out, const char *db_path, const ledger_genesis *g,
-                ledger_err *err)
+static int ledger_open_mode(ledger **out, const char *db_path, const char *secondary,
+                            const ledger_genesis *g, ledger_err *err)
 {
     ledger *L = calloc(1, sizeof *L);
     if (L == NULL)
         return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
     L->g = g;
+    L->smt_mem = smt_mem_new();
+    if (L->smt_mem == NULL) {
+        free(L);
+        return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+    }
     pthread_mutex_init(&L->mu, NULL);
     pthread_cond_init(&L->cv, NULL);
-    if (ledger_store_open(&L->st, db_path, err) != 0)
+    L->readonly = secondary != NULL;
+    if ((secondary ? ledger_store_open_readonly(&L->st, db_path, secondary, err)
+                   : ledger_store_open(&L->st, db_path, err)) != 0)
         goto fail;
     uint8_t *gh = NULL;
     size_t ghlen = 0;
@@ -202,6 +237,10 @@ int ledger_open(ledger **out, const char *db_path, const ledger_genesis *g,
                              err);
     if (r < 0)
         goto fail;
+    if (r == 0 && L->readonly) {
+        ledger_fail(err, LEDGER_ERR_INVALID, NULL, "%s holds no ledger", db_path);
+        goto fail;
+    }
     if (r == 0) {
         /* a new database: record which chain it belongs to */
         ledger_batch *b = ledger_batch_new(L->st);
@@ -238,6 +277,17 @@ fail:
     return -1;
 }
 
+int ledger_open(ledger **out, const char *db_path, const ledger_genesis *g, ledger_err *err)
+{
+    return ledger_open_mode(out, db_path, NULL, g, err);
+}
+
+int ledger_open_readonly(ledger **out, const char *db_path, const char *secondary_path,
+                         const ledger_genesis *g, ledger_err *err)
+{
+    return ledger_open_mode(out, db_path, secondary_path, g, err);
+}
+
 static void exec_release(ledger_exec *x);
 
 void ledger_close(ledger *L)
@@ -255,6 +305,8 @@ void ledger_close(ledger *L)
     }
     exec_release(L->inflight);
     ledger_vpool_free(L->pool);
+    smt_tree_free(L->smt_root, L->smt_mem);
+    smt_mem_free(L->smt_mem);
     ledger_store_close(L->st);
     pthread_cond_destroy(&L->cv);
     pthread_mutex_destroy(&L->mu);
@@ -293,6 +345,9 @@ static ledger_vpool *pool_of(ledger *L)
     return L->pool;
 }
 
+static int smt_store_read(ledger_store *st, const uint8_t h[32], unsigned depth,
+                          uint8_t *page, size_t *len, ledger_err *err);
+
 /* ---- event log nodes ---- */
 
 int ledger_mlog_get(void *ctx, unsigned level, uint64_t index, uint8_t out[32],
@@ -300,6 +355,22 @@ int ledger_mlog_get(void *ctx, unsigned level, uint64_t index, uint8_t out[32],
 {
     ledger *L = ctx;
     return ledger_mlog_node(L->st, level, index, out, err);
+}
+
+int ledger_smt_get(void *ctx, const uint8_t h[32], unsigned depth, uint8_t *page, size_t *len,
+                   ledger_err *err)
+{
+    ledger *L = ctx;
+    return smt_store_read(L->st, h, depth, page, len, err);
+}
+
+int ledger_state_proof(ledger *L, const uint8_t state_root[32], const char *id,
+                       smt_proof *p, ledger_err *err)
+{
+    uint8_t key[32];
+    ledger_sha256(id, strlen(id), key);
+    smt_store st = {.get = ledger_smt_get, .ctx = L};
+    return smt_prove(state_root, key, &st, p, err);
 }
 
 /* ---- block execution ---- */
@@ -342,6 +413,19 @@ struct ledger_exec {
 
     ledger_mlog log;
     ledger_header hdr;
+
+    /* state tree: the tree after this block (which becomes the head's when
+     * the block is committed), and the pages it created and replaced */
+    smt_page *smt_new;
+    smt_delta smt_d;
+    int smt_changed;      /* smt_new and smt_d are pending */
+    /* the pages this block created, to be stored with its batch: by the
+     * committing thread, just before the write (they live in the head's tree
+     * at least until the next block is committed, which waits for this
+     * write) */
+    smt_page **smt_write;
+    size_t n_smt_write;
+    int smt_stored;       /* the pages are in the batch already */
 };
 
 static int lic_eq(const void *ctx, uint32_t idx, const void *key)
@@ -388,6 +472,8 @@ int ledger_exec_begin(ledger *L, const ledger_block_ctx *ctx, ledger_exec **out,
 {
     if (L->exec_active)
         return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "a block is already being executed");
+    if (L->readonly)
+        return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "the ledger is open for reading only");
     if (check_failed(L, err) != 0)
         return -1;
     if (ctx->time <= L->head.tip.time)
@@ -427,6 +513,10 @@ static void exec_release(ledger_exec *x)
     free(x->tx_ids);
     free(x->tx_leaves);
     itab_free(&x->tx_index);
+    if (x->smt_changed)
+        smt_delta_discard(&x->smt_d, x->L->smt_mem);
+    smt_delta_clear(&x->smt_d);
+    free(x->smt_write);
     ledger_batch_free(x->batch);
     free(x);
 }
@@ -760,22 +850,124 @@ out:
     return rc;
 }
 
-/* Placeholder state commitment until the sparse Merkle tree lands: a hash
- * chain over the previous root and every license record the block changed,
- * sorted by SHA-256(license id).  Deterministic, and it changes whenever any
- * record does. */
-typedef struct {
-    uint8_t key[32];
-    uint8_t val[32];
-} state_leaf;
+/* ---- state_root: the sparse Merkle tree (smt.h) ---- */
 
-static int cmp_state_leaf(const void *a, const void *b)
+/* A durable page of the state tree, read from the store and checked
+ * against its hash (1 found, 0 absent, -1 error). */
+static int smt_store_read(ledger_store *st, const uint8_t h[32], unsigned depth,
+                          uint8_t *page, size_t *len, ledger_err *err)
 {
-    return memcmp(a, b, 32);
+    uint8_t *v;
+    size_t vn;
+    int r = ledger_store_get(st, CF_SMT, h, 32, &v, &vn, err);
+    if (r <= 0)
+        return r;
+    r = smt_page_parse(h, depth, v, vn, page, len, err);
+    free(v);
+    return r == 0 ? 1 : -1;
 }
 
+/* Pages not in memory are read from the store: every page of the tree this
+ * block builds on is durable, since the trees of blocks not yet written are
+ * wholly in memory. */
+static int exec_smt_get(void *ctx, const uint8_t h[32], unsigned depth, uint8_t *page,
+                        size_t *len, ledger_err *err)
+{
+    ledger_exec *x = ctx;
+    return smt_store_read(x->L->st, h, depth, page, len, err);
+}
+
+/* Every page a block created goes into its batch, in stored form. */
+static void smt_store_pages(ledger_exec *x, smt_page *const *pages, size_t n)
+{
+    uint8_t stored[SMT_STORED_PAGE_MAX], h[32];
+    for (size_t i = 0; i < n; i++) {
+        size_t sl = smt_page_store_form(pages[i], h, stored);
+        ledger_batch_put(x->batch, CF_SMT, h, 32, stored, sl);
+    }
+}
+
+static int cmp_update(const void *a, const void *b)
+{
+    return memcmp(((const smt_update *)a)->key, ((const smt_update *)b)->key, 32);
+}
+
+/* Sort updates by key: the keys are hashes, so a counting sort on their
+ * first 16 bits leaves almost nothing for the insertion sort after it. */
+static int sort_updates(smt_update *u, size_t n)
+{
+    if (n < 512) {
+        qsort(u, n, sizeof *u, cmp_update);
+        return 0;
+    }
+    smt_update *tmp = malloc(n * sizeof *tmp);
+    uint32_t *count = calloc(65537, sizeof *count);
+    if (tmp == NULL || count == NULL) {
+        free(tmp);
+        free(count);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        count[((unsigned)u[i].key[0] << 8 | u[i].key[1]) + 1]++;
+    for (size_t b = 1; b <= 65536; b++)
+        count[b] += count[b - 1];
+    for (size_t i = 0; i < n; i++)
+        tmp[count[(unsigned)u[i].key[0] << 8 | u[i].key[1]]++] = u[i];
+    for (size_t i = 1; i < n; i++) {
+        if (memcmp(tmp[i - 1].key, tmp[i].key, 32) <= 0)
+            continue;
+        smt_update v = tmp[i];
+        size_t j = i;
+        while (j > 0 && memcmp(tmp[j - 1].key, v.key, 32) > 0) {
+            tmp[j] = tmp[j - 1];
+            j--;
+        }
+        tmp[j] = v;
+    }
+    memcpy(u, tmp, n * sizeof *u);
+    free(tmp);
+    free(count);
+    return 0;
+}
+
+/* Hashing the changed records, on all cores. */
+typedef struct {
+    const lic_entry *const *dirty;
+    smt_update *u;
+    size_t n, chunk;
+} hash_jobs;
+
+static void hash_records(void *ctx, size_t i)
+{
+    hash_jobs *h = ctx;
+    size_t lo = i * h->chunk, hi = lo + h->chunk < h->n ? lo + h->chunk : h->n;
+    for (size_t k = lo; k < hi; k++) {
+        const lic_entry *e = h->dirty[k];
+        ledger_sha256(e->id, strlen(e->id), h->u[k].key);
+        ledger_sha256(e->cur, e->cur_len, h->u[k].value);
+    }
+}
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* CPU time of this thread and of the parallel helpers so far. */
+static uint64_t cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec + ledger_par_helper_cpu_ns();
+}
+
+/* The new state_root: every license record the block changed goes into the
+ * tree as leaf (SHA-256(id), SHA-256(record)). */
 static int compute_state_root(ledger_exec *x, uint8_t out[32], ledger_err *err)
 {
+    uint64_t t0 = mono_ns(), c0 = cpu_ns();
     size_t n = 0;
     for (size_t i = 0; i < x->n_lics; i++)
         n += x->lics[i].dirty != 0;
@@ -783,27 +975,80 @@ static int compute_state_root(ledger_exec *x, uint8_t out[32], ledger_err *err)
         memcpy(out, x->base_state_root, 32);
         return 0;
     }
-    state_leaf *leaves = malloc(n * sizeof *leaves);
-    if (leaves == NULL)
+    smt_update *u = malloc(n * sizeof *u);
+    const lic_entry **dirty = malloc(n * sizeof *dirty);
+    if (u == NULL || dirty == NULL) {
+        free(u);
+        free(dirty);
         return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
-    n = 0;
-    for (size_t i = 0; i < x->n_lics; i++) {
-        if (!x->lics[i].dirty)
-            continue;
-        ledger_sha256(x->lics[i].id, strlen(x->lics[i].id), leaves[n].key);
-        ledger_sha256(x->lics[i].cur, x->lics[i].cur_len, leaves[n].val);
-        n++;
     }
-    qsort(leaves, n, sizeof *leaves, cmp_state_leaf);
-    ledger_tag tag;
-    ledger_tag_init(&tag, "permit/state/v0");
-    ledger_sha256_ctx c;
-    ledger_tag_start(&tag, &c);
-    ledger_sha256_update(&c, x->base_state_root, 32);
-    ledger_sha256_update(&c, leaves, n * sizeof *leaves);
-    ledger_sha256_final(&c, out);
-    free(leaves);
-    return 0;
+    n = 0;
+    for (size_t i = 0; i < x->n_lics; i++)
+        if (x->lics[i].dirty)
+            dirty[n++] = &x->lics[i];
+    hash_jobs hj = {dirty, u, n, 256};
+    size_t chunks = (n + hj.chunk - 1) / hj.chunk;
+    ledger_par_run(chunks, hash_records, &hj, n >= 1024 ? 0 : 1);
+    free(dirty);
+    int rc = sort_updates(u, n);
+    if (rc != 0)
+        rc = ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+    smt_store st = {.get = exec_smt_get, .ctx = x, .mem = x->L->smt_mem, .gen = x->height};
+    if (rc == 0)
+        rc = smt_update_root(&x->L->smt_root, x->base_state_root, u, n, &st, &x->smt_d,
+                             &x->smt_new, out, err);
+    x->smt_changed = rc == 0;
+    free(u);
+    atomic_fetch_add(&x->L->state_ns, mono_ns() - t0);
+    atomic_fetch_add(&x->L->state_cpu_ns, cpu_ns() - c0);
+    return rc;
+}
+
+/* Memory the head's state tree may keep; past it, durable pages deep in the
+ * tree are unloaded (and read again when an update reaches them).  A tree of
+ * a million licenses takes about 200 MB. */
+#define STATE_TREE_MEM ((size_t)384 << 20)
+
+/* Once block x is the head: its tree becomes the head's, and the pages of
+ * the old tree that the new one does not share are freed. */
+static void smt_advance(ledger *L, ledger_exec *x)
+{
+    uint64_t t0 = mono_ns(), c0 = cpu_ns();
+    if (x->smt_changed) {
+        L->smt_root = x->smt_new;
+        if (!x->committed) {
+            /* written in the background: the pages go to the batch there */
+            x->smt_write = x->smt_d.created;
+            x->n_smt_write = x->smt_d.n_created;
+            x->smt_d.created = NULL;
+            x->smt_d.n_created = x->smt_d.cap_created = 0;
+        }
+        smt_delta_commit(&x->smt_d, L->smt_mem);
+        x->smt_new = NULL;
+        x->smt_changed = 0;
+    }
+    if (smt_mem_bytes(L->smt_mem) > STATE_TREE_MEM) {
+        /* keep the upper levels, which every block walks, within half the
+         * budget; only pages of blocks already written are unloaded */
+        size_t by_depth[SMT_KEY_BITS / SMT_PAGE_LEVELS + 1] = {0}, sum = 0;
+        smt_mem_by_depth(L->smt_root, by_depth, SMT_KEY_BITS / SMT_PAGE_LEVELS + 1);
+        unsigned d = 0;
+        while (d < SMT_KEY_BITS / SMT_PAGE_LEVELS && sum + by_depth[d] <= STATE_TREE_MEM / 2)
+            sum += by_depth[d++];
+        smt_trim(L->smt_root, d * SMT_PAGE_LEVELS, x->height - 1, L->smt_mem);
+    }
+    atomic_fetch_add(&L->state_ns, mono_ns() - t0);
+    atomic_fetch_add(&L->state_cpu_ns, cpu_ns() - c0);
+}
+
+uint64_t ledger_state_root_ns(ledger *L)
+{
+    return atomic_load(&L->state_ns);
+}
+
+uint64_t ledger_state_root_cpu_ns(ledger *L)
+{
+    return atomic_load(&L->state_cpu_ns);
 }
 
 int ledger_exec_finish(ledger_exec *x, ledger_header *hdr, ledger_err *err)
@@ -934,6 +1179,7 @@ static void advance_head(ledger *L, ledger_exec *x, const uint8_t hash[32])
     memcpy(hd->state_root, x->hdr.state_root, 32);
     hd->log = x->log;
     hd->log.batch = NULL;
+    smt_advance(L, x);
 }
 
 static void publish_tip(ledger *L, const ledger_exec *x)
@@ -974,6 +1220,7 @@ static void *committer_main(void *arg)
         pthread_mutex_unlock(&L->mu);
         ledger_err werr;
         ledger_err_clear(&werr);
+        smt_store_pages(x, x->smt_write, x->n_smt_write);
         int rc = ledger_store_write(L->st, x->batch, 1, &werr);
         pthread_mutex_lock(&L->mu);
         x->write_rc = rc;
@@ -1031,6 +1278,10 @@ int ledger_exec_commit(ledger_exec *x, const ledger_commit *cert, ledger_err *er
     }
     if (prepare_commit(x, cert, hash, err) != 0)
         return -1;
+    if (x->smt_changed && !x->smt_stored) {
+        smt_store_pages(x, x->smt_d.created, x->smt_d.n_created);
+        x->smt_stored = 1;
+    }
     if (ledger_store_write(L->st, x->batch, 1, err) != 0)
         return -1;
     x->committed = 1;
@@ -1115,7 +1366,8 @@ static void block_tx_invalid(ledger_err *err, size_t i)
 
 int ledger_validate_block(ledger *L, const uint8_t *hb, size_t hlen,
                           const uint8_t *const *txs, const size_t *tx_lens, size_t n,
-                          const uint8_t *trusted, ledger_exec **held, ledger_err *err)
+                          const uint8_t *trusted, ledger_tx_result *results, ledger_exec **held,
+                          ledger_err *err)
 {
     const ledger_genesis *g = L->g;
     *held = NULL;
@@ -1191,7 +1443,7 @@ int ledger_validate_block(ledger *L, const uint8_t *hb, size_t hlen,
         }
     }
     for (size_t i = 0; i < n; i++) {
-        if (exec_decoded(x, &dec[i], depts[i], NULL, err) != 0) {
+        if (exec_decoded(x, &dec[i], depts[i], results ? &results[i] : NULL, err) != 0) {
             if (err == NULL || (err->code != LEDGER_ERR_IO && err->code != LEDGER_ERR_NOMEM))
                 block_tx_invalid(err, i);
             goto out;
@@ -1258,7 +1510,7 @@ int ledger_apply_block(ledger *L, const uint8_t *hb, size_t hlen,
         memset(trusted, 1, n ? n : 1);
     }
     ledger_exec *x = NULL;
-    int rc = ledger_validate_block(L, hb, hlen, txs, tx_lens, n, trusted, &x, err);
+    int rc = ledger_validate_block(L, hb, hlen, txs, tx_lens, n, trusted, NULL, &x, err);
     free(trusted);
     if (rc != 0)
         return -1;

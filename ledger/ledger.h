@@ -24,6 +24,7 @@
 #include "err.h"
 #include "genesis.h"
 #include "license.h"
+#include "smt.h"
 #include "store.h"
 #include "tx.h"
 
@@ -35,6 +36,12 @@ typedef struct ledger_exec ledger_exec;
  * Resumes at the last committed height. */
 int ledger_open(ledger **out, const char *db_path, const ledger_genesis *g,
                 ledger_err *err) LEDGER_WUR;
+/* Open an existing ledger for reading only, while its node may be running
+ * (a RocksDB secondary instance, store.h; its own files go to the folder
+ * secondary_path).  It sees the ledger as it was when opened; executing
+ * blocks is refused.  For verify-chain and offline inspection. */
+int ledger_open_readonly(ledger **out, const char *db_path, const char *secondary_path,
+                         const ledger_genesis *g, ledger_err *err) LEDGER_WUR;
 /* Close; NULL-safe.  No exec may be in progress. */
 void ledger_close(ledger *L);
 
@@ -110,6 +117,16 @@ int ledger_exec_commit_async(ledger_exec *x, const ledger_commit *cert,
  * at the last durable block). */
 int ledger_sync(ledger *L, ledger_err *err) LEDGER_WUR;
 
+/* Total time this ledger spent on state_root since it was opened, in
+ * nanoseconds: updating the sparse Merkle tree (hashing the changed records
+ * included) and keeping its node cache.  For metrics and benchmarks; any
+ * thread. */
+uint64_t ledger_state_root_ns(ledger *L);
+/* The same as CPU time, summed over the executing thread and the helper
+ * threads the work spread to (ledger_par_helper_cpu_ns, par.h): the cost,
+ * whatever else competes for the cores. */
+uint64_t ledger_state_root_cpu_ns(ledger *L);
+
 /* Discard an exec, committed or not; NULL-safe. */
 void ledger_exec_free(ledger_exec *x);
 
@@ -138,11 +155,12 @@ int ledger_precheck(ledger *L, const ledger_tx *tx, int dept, uint64_t now,
  * ledger_apply_block does; on success *held is the finished execution,
  * ready for ledger_exec_commit (or ledger_exec_free if another block is
  * decided).  trusted may be NULL, or say per transaction that its signature
- * was verified already (the mempool's), so it is not verified twice. */
+ * was verified already (the mempool's), so it is not verified twice.
+ * results (may be NULL) gets what each transaction did. */
 int ledger_validate_block(ledger *L, const uint8_t *header, size_t header_len,
                           const uint8_t *const *txs, const size_t *tx_lens, size_t n,
-                          const uint8_t *trusted, ledger_exec **held,
-                          ledger_err *err) LEDGER_WUR;
+                          const uint8_t *trusted, ledger_tx_result *results,
+                          ledger_exec **held, ledger_err *err) LEDGER_WUR;
 
 /* The header a finished execution produced. */
 const ledger_header *ledger_exec_header(const ledger_exec *x);
@@ -184,11 +202,25 @@ int ledger_get_events(ledger *L, const char *license_id, ledger_event_rec **evs,
 int ledger_mlog_get(void *L, unsigned level, uint64_t index, uint8_t out[32],
                     ledger_err *err);
 
+/* Reader of durable state tree pages (an smt_store.get over the store, with
+ * the ledger as ctx; any thread).  Each page is checked against its hash. */
+int ledger_smt_get(void *L, const uint8_t h[32], unsigned depth, uint8_t *page, size_t *len,
+                   ledger_err *err);
+
+/* The state proof of license `id` under `state_root`, the state_root of any
+ * committed block (every past root stays provable).  A membership proof
+ * when the license existed at that block, else a proof of absence.  Any
+ * thread.  Returns 0 or -1 (err). */
+int ledger_state_proof(ledger *L, const uint8_t state_root[32], const char *id,
+                       smt_proof *p, ledger_err *err) LEDGER_WUR;
+
 /* Check the whole database for consistency: every index entry matches a
  * record and every record has its index entries, every license's events
  * form its hash chain and end at its head, the event log holds exactly the
- * events and its root matches the tip header, the tip block exists and no
- * block beyond it.  For tests, crash recovery checks and verify-chain. */
+ * events and its root matches the tip header, the state tree under the tip's
+ * state_root holds exactly the license records (every node hashing to its
+ * key, every leaf on its key's path), the tip block exists and no block
+ * beyond it.  For tests, crash recovery checks and verify-chain. */
 int ledger_check_integrity(ledger *L, ledger_err *err) LEDGER_WUR;
 
 /* The year (UTC+8, China Standard Time) of a block time, used in license ids. */

@@ -79,6 +79,12 @@ static unsigned consistency_len(uint64_t size1, uint64_t size2)
     return start + (inner - shift) + border;
 }
 
+size_t merkle_consistency_proof_len(uint64_t size1, uint64_t size2)
+{
+    assert(size1 > 0 && size1 <= size2);
+    return size1 == size2 ? 0 : consistency_len(size1, size2);
+}
+
 /* ---- hashes ------------------------------------------------------------ */
 
 void merkle_leaf_hash(const void *data, size_t len, uint8_t out[32])

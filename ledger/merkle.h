@@ -78,6 +78,10 @@ int merkle_consistency_proof(uint64_t size1, uint64_t size2, merkle_get_fn get,
                              void *ctx, uint8_t (*proof)[32], size_t *n,
                              ledger_err *err) LEDGER_WUR;
 
+/* The number of hashes the consistency proof between trees of size1 and
+ * size2 leaves has (0 < size1 <= size2; 0 when equal). */
+size_t merkle_consistency_proof_len(uint64_t size1, uint64_t size2);
+
 /* Verify an inclusion proof (RFC 9162 2.1.3.2).  0 when leaf_hash at index is
  * in the tree of `size` leaves with root `root`; -1 otherwise, with err
  * (code LEDGER_ERR_VERIFY) saying why. */

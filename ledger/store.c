@@ -14,6 +14,7 @@ static const char *const cf_names[CF_COUNT] = {
     [CF_BY_ADDRESS] = "by_address", [CF_BY_INDUSTRY] = "by_industry",
     [CF_BY_STATUS] = "by_status", [CF_BY_EXPIRY] = "by_expiry",
     [CF_BY_PENDING] = "by_pending", [CF_BY_OVERDUE] = "by_overdue",
+    [CF_SMT] = "state_tree",
 };
 
 struct ledger_store {
@@ -28,6 +29,7 @@ struct ledger_store {
     rocksdb_writeoptions_t *wsync, *wnosync;
     rocksdb_writebatch_t *wb; /* reused by every write: keeps its capacity */
     struct ledger_batch *spare; /* a freed batch kept with its memory */
+    int readonly;             /* a secondary instance: no writes */
     _Atomic uint64_t ops;     /* operations since the last inject call */
     _Atomic uint64_t fail_at; /* fail when ops reaches this (0: never) */
 };
@@ -95,7 +97,8 @@ static int rocks_fail(ledger_err *err, const char *what, char *rerr)
     return -1;
 }
 
-int ledger_store_open(ledger_store **out, const char *path, ledger_err *err)
+static int store_open(ledger_store **out, const char *path, const char *secondary,
+                      ledger_err *err)
 {
     ledger_store *s = calloc(1, sizeof *s);
     if (s == NULL)
@@ -121,7 +124,8 @@ int ledger_store_open(ledger_store **out, const char *path, ledger_err *err)
         s->cf_opts[i] = rocksdb_options_create_copy(s->opts);
         rocksdb_options_set_block_based_table_factory(s->cf_opts[i], s->table);
         /* point-lookup heavy families get a larger memtable */
-        if (i == CF_TXS || i == CF_LICENSES || i == CF_EVENTS || i == CF_MLOG)
+        if (i == CF_TXS || i == CF_LICENSES || i == CF_EVENTS || i == CF_MLOG ||
+            i == CF_SMT)
             rocksdb_options_set_write_buffer_size(s->cf_opts[i], 64u << 20);
         else
             rocksdb_options_set_write_buffer_size(s->cf_opts[i], 16u << 20);
@@ -136,7 +140,19 @@ int ledger_store_open(ledger_store **out, const char *path, ledger_err *err)
         cfo[i] = s->cf_opts[i];
     }
     char *rerr = NULL;
-    s->db = rocksdb_open_column_families(s->opts, path, CF_COUNT, names, cfo, s->cf, &rerr);
+    if (secondary != NULL) {
+        /* a secondary instance keeps every file open */
+        rocksdb_options_set_max_open_files(s->opts, -1);
+        for (int i = 0; i < CF_COUNT; i++)
+            rocksdb_options_set_max_open_files(s->cf_opts[i], -1);
+        s->readonly = 1;
+        rocksdb_options_set_create_if_missing(s->opts, 0);
+        rocksdb_options_set_create_missing_column_families(s->opts, 0);
+        s->db = rocksdb_open_as_secondary_column_families(s->opts, path, secondary, CF_COUNT,
+                                                          names, cfo, s->cf, &rerr);
+    } else {
+        s->db = rocksdb_open_column_families(s->opts, path, CF_COUNT, names, cfo, s->cf, &rerr);
+    }
     if (rerr != NULL) {
         rocks_fail(err, "open", rerr);
         s->db = NULL;
@@ -150,6 +166,17 @@ int ledger_store_open(ledger_store **out, const char *path, ledger_err *err)
     s->wnosync = rocksdb_writeoptions_create();
     *out = s;
     return 0;
+}
+
+int ledger_store_open(ledger_store **out, const char *path, ledger_err *err)
+{
+    return store_open(out, path, NULL, err);
+}
+
+int ledger_store_open_readonly(ledger_store **out, const char *path, const char *secondary_path,
+                               ledger_err *err)
+{
+    return store_open(out, path, secondary_path, err);
 }
 
 void ledger_store_close(ledger_store *s)
@@ -361,6 +388,8 @@ int ledger_store_write(ledger_store *s, ledger_batch *b, int sync, ledger_err *e
 {
     if (b->s != s)
         return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "batch belongs to another store");
+    if (s->readonly)
+        return ledger_fail(err, LEDGER_ERR_IO, NULL, "the database is open for reading only");
     if (b->oom)
         return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "batch: out of memory");
     if (fault_now(s))
@@ -396,9 +425,13 @@ ledger_iter *ledger_iter_new(ledger_store *s, ledger_cf cf)
     if (it == NULL)
         return NULL;
     it->s = s;
-    it->snap = rocksdb_create_snapshot(s->db);
     it->ropts = rocksdb_readoptions_create();
-    rocksdb_readoptions_set_snapshot(it->ropts, it->snap);
+    /* a secondary instance has no snapshots, and needs none: it changes
+     * only when told to catch up with the primary, which it never is */
+    if (!s->readonly) {
+        it->snap = rocksdb_create_snapshot(s->db);
+        rocksdb_readoptions_set_snapshot(it->ropts, it->snap);
+    }
     it->it = rocksdb_create_iterator_cf(s->db, it->ropts, s->cf[cf]);
     return it;
 }
@@ -409,7 +442,8 @@ void ledger_iter_free(ledger_iter *it)
         return;
     rocksdb_iter_destroy(it->it);
     rocksdb_readoptions_destroy(it->ropts);
-    rocksdb_release_snapshot(it->s->db, it->snap);
+    if (it->snap)
+        rocksdb_release_snapshot(it->s->db, it->snap);
     free(it);
 }
 

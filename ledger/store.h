@@ -31,6 +31,7 @@ typedef enum {
     CF_BY_EXPIRY,   /* expires_at (be64) || id, live licenses only */
     CF_BY_PENDING,  /* department || 0 || id, items awaiting the department */
     CF_BY_OVERDUE,  /* verify_deadline (be64) || id, ISSUED_UNVERIFIED only */
+    CF_SMT,         /* node hash -> state tree node (smt.h), content-addressed */
     CF_COUNT
 } ledger_cf;
 
@@ -40,6 +41,13 @@ typedef struct ledger_iter ledger_iter;
 
 /* Open (creating if missing) the database in `path`. */
 int ledger_store_open(ledger_store **out, const char *path, ledger_err *err) LEDGER_WUR;
+/* Open the database in `path` for reading only, as a RocksDB secondary
+ * instance: it works while a node has the database open and writing, and
+ * sees the database as it was when opened.  The secondary keeps its own
+ * small files in secondary_path (a folder of the caller's).  Writes through
+ * it fail. */
+int ledger_store_open_readonly(ledger_store **out, const char *path,
+                               const char *secondary_path, ledger_err *err) LEDGER_WUR;
 /* Close; NULL-safe. */
 void ledger_store_close(ledger_store *s);
 

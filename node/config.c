@@ -40,6 +40,14 @@ static const option options[] = {
      "bytes of transactions waiting for a block"},
     {"shutdown_grace", NUM(OPT_DURATION, shutdown_grace_ms), "10s",
      "how long shutdown waits for the block being written"},
+    {"timeout_propose", NUM(OPT_DURATION, timeout_propose_ms), "3s",
+     "BFT: how long to wait for a round's proposal (round 0; later rounds wait longer)"},
+    {"timeout_vote", NUM(OPT_DURATION, timeout_vote_ms), "1s",
+     "BFT: how long to wait for the rest of the votes once a quorum voted"},
+    {"timeout_delta", NUM(OPT_DURATION, timeout_delta_ms), "500ms",
+     "BFT: what each further round adds to the timeouts"},
+    {"max_clock_drift", NUM(OPT_DURATION, max_clock_drift_ms), "5s",
+     "BFT: proposals whose block time is further ahead of this node's clock get no vote"},
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])
 

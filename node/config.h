@@ -25,6 +25,10 @@ typedef struct {
     uint64_t mempool_max_txs;
     uint64_t mempool_max_bytes;
     uint64_t shutdown_grace_ms;  /* how long shutdown waits for a block in progress */
+    uint64_t timeout_propose_ms; /* consensus timeouts (round 0; each round adds delta) */
+    uint64_t timeout_vote_ms;
+    uint64_t timeout_delta_ms;
+    uint64_t max_clock_drift_ms; /* proposals further ahead of our clock are not voted for */
 } node_config;
 
 /* Defaults for every option. */

@@ -124,6 +124,14 @@ size_t node_mempool_take(node_mempool *mp, mp_tx **out, size_t max)
     return n;
 }
 
+size_t node_mempool_peek(node_mempool *mp, mp_tx **out, size_t max)
+{
+    size_t n = 0;
+    for (mp_tx *t = mp->head; t && n < max; t = t->fifo_next)
+        out[n++] = t;
+    return n;
+}
+
 void node_mempool_remove(node_mempool *mp, const uint8_t id[32])
 {
     mp_tx **pp = &mp->buckets[bucket_of(mp, id)];

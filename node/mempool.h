@@ -38,6 +38,10 @@ int node_mempool_contains(const node_mempool *mp, const uint8_t id[32]);
  * they stay in the pool, marked in_block, until removed or returned. */
 size_t node_mempool_take(node_mempool *mp, mp_tx **out, size_t max);
 
+/* Up to `max` waiting transactions, oldest first, left where they are (the
+ * pointers stay valid until the pool next changes). */
+size_t node_mempool_peek(node_mempool *mp, mp_tx **out, size_t max);
+
 /* Drop a transaction (committed, or refused by the block). */
 void node_mempool_remove(node_mempool *mp, const uint8_t id[32]);
 

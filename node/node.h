@@ -56,6 +56,9 @@ struct node {
 
     /* mempool figures for other threads (the mempool itself is loop-owned) */
     _Atomic uint64_t mp_size, mp_bytes;
+    /* the engine's view, for other threads */
+    _Atomic unsigned peers;
+    _Atomic int syncing;
 
     /* clients waiting for a transaction's block: loop-owned hash table */
     waiter **waiters;

@@ -302,6 +302,7 @@ static void rr_complete(node *n, void *arg)
             continue;
         }
         added = 1;
+        node_engine_admitted(n->engine, o->env, o->env_len);
         if (!o->wait_commit) {
             json_t *res = json_pack("{s:o, s:s}", "tx_id", ledger_json_hex(o->tx_id, 32),
                                     "status", "pending");
@@ -482,9 +483,10 @@ static void on_health(struct evhttp_request *req, void *arg)
     node *n = arg;
     ledger_tip tip;
     ledger_get_tip(n->L, &tip);
-    json_t *j = json_pack("{s:s, s:I, s:I, s:b}", "status", n->stopping ? "stopping" : "ok",
-                          "height", (json_int_t)tip.height, "block_time", (json_int_t)tip.time,
-                          "syncing", 0);
+    json_t *j = json_pack("{s:s, s:I, s:I, s:b, s:i}", "status",
+                          n->stopping ? "stopping" : "ok", "height", (json_int_t)tip.height,
+                          "block_time", (json_int_t)tip.time, "syncing",
+                          atomic_load(&n->syncing), "peers", (int)atomic_load(&n->peers));
     send_json(req, n->stopping ? 503 : 200, j);
     json_decref(j);
 }

@@ -11,6 +11,7 @@
 #include "ledger/tx.h"
 #include "node.h"
 #include "permit.pb-c.h"
+#include "rpc_proof.h"
 
 typedef void (*rpc_handler)(node *n, json_t *params, rpc_outcome *out);
 
@@ -207,8 +208,9 @@ static void m_status(node *n, json_t *params, rpc_outcome *o)
                             ledger_json_hex(n->key.pub, 32), "department",
                             n->dept >= 0 ? n->g->departments[n->dept].id : NULL, "height",
                             (json_int_t)tip.height, "block_hash", ledger_json_hex(tip.hash, 32),
-                            "block_time", (json_int_t)tip.time, "validators", vals, "peers", 0,
-                            "mempool", mp, "syncing", 0, "version", PERMIT_VERSION));
+                            "block_time", (json_int_t)tip.time, "validators", vals, "peers",
+                            (int)atomic_load(&n->peers), "mempool", mp, "syncing",
+                            atomic_load(&n->syncing), "version", PERMIT_VERSION));
 }
 
 static const char *const submit_params[] = {"tx", "wait", "timeout_ms", NULL};
@@ -524,6 +526,7 @@ static const rpc_method methods[] = {
     {"license.pending", m_license_pending, pending_params},
     {"license.expiring", m_license_expiring, expiring_params},
     {"license.overdue", m_license_overdue, page_params},
+    {"license.proof", node_rpc_license_proof, node_rpc_proof_params},
     {"industries.list", m_industries, no_params},
     {"departments.list", m_departments, no_params},
 };

@@ -26,7 +26,8 @@ typedef struct {
     ledger_err fail_err;
 } block_job;
 
-struct node_engine {
+typedef struct {
+    node_engine base;
     node *n;
     pthread_t thread;
     int thread_started;
@@ -47,7 +48,7 @@ struct node_engine {
     /* executor thread */
     ledger_commit last_cert;
     int have_cert;
-};
+} solo;
 
 static uint64_t mono_us(void)
 {
@@ -58,7 +59,7 @@ static uint64_t mono_us(void)
 
 /* ---- executor thread ---- */
 
-static int sign_cert(node_engine *e, const ledger_header *h, ledger_commit *c)
+static int sign_cert(solo *e, const ledger_header *h, ledger_commit *c)
 {
     node *n = e->n;
     memset(c, 0, sizeof *c);
@@ -72,7 +73,7 @@ static int sign_cert(node_engine *e, const ledger_header *h, ledger_commit *c)
     return ledger_sign(&n->key, msg, NULL, c->sigs[0].sig);
 }
 
-static void build_block(node_engine *e, block_job *job)
+static void build_block(solo *e, block_job *job)
 {
     node *n = e->n;
     uint64_t t0 = mono_us();
@@ -120,10 +121,12 @@ static void build_block(node_engine *e, block_job *job)
 }
 
 static void block_done(node *n, void *arg);
+static void solo_free(node_engine *base);
+static void solo_kick(node_engine *base);
 
 static void *executor(void *arg)
 {
-    node_engine *e = arg;
+    solo *e = arg;
     pthread_mutex_lock(&e->mu);
     for (;;) {
         while (e->job == NULL && !e->stop)
@@ -155,7 +158,7 @@ static void job_free(block_job *job)
     free(job);
 }
 
-static void schedule(node_engine *e, uint64_t delay_ms)
+static void schedule(solo *e, uint64_t delay_ms)
 {
     if (e->stopped || e->busy || e->produce_armed)
         return;
@@ -164,7 +167,7 @@ static void schedule(node_engine *e, uint64_t delay_ms)
         e->produce_armed = 1;
 }
 
-static void start_block(node_engine *e, int allow_empty)
+static void start_block(solo *e, int allow_empty)
 {
     node *n = e->n;
     size_t max = n->g->params.max_block_txs;
@@ -197,7 +200,7 @@ static void on_produce(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    node_engine *e = arg;
+    solo *e = arg;
     e->produce_armed = 0;
     if (e->busy || e->stopped)
         return;
@@ -208,7 +211,7 @@ static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    node_engine *e = arg;
+    solo *e = arg;
     if (e->busy || e->stopped)
         return;
     if (node_now_ms() - e->last_block_ms >= e->n->g->params.heartbeat_ms)
@@ -218,7 +221,7 @@ static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
 static void block_done(node *n, void *arg)
 {
     block_job *job = arg;
-    node_engine *e = n->engine;
+    solo *e = (solo *)n->engine;
     e->busy = 0;
     if (job->failed) {
         e->failures++;
@@ -257,11 +260,12 @@ static void block_done(node *n, void *arg)
     job_free(job);
     node_mempool_changed(n);
     if (node_mempool_waiting(n->mp) > 0)
-        node_engine_kick(e);
+        solo_kick(&e->base);
 }
 
-void node_engine_kick(node_engine *e)
+static void solo_kick(node_engine *base)
 {
+    solo *e = (solo *)base;
     node *n = e->n;
     uint64_t now = node_now_ms(), due = e->last_block_ms + n->g->params.block_interval_ms;
     uint64_t delay = due > now ? due - now : 0;
@@ -270,20 +274,18 @@ void node_engine_kick(node_engine *e)
     schedule(e, delay);
 }
 
-node_engine *node_engine_new(node *n, ledger_err *err)
+static const node_engine_ops solo_ops;
+
+node_engine *node_solo_new(node *n, ledger_err *err)
 {
-    if (n->g->n_validators != 1)
-        return ledger_fail(err, LEDGER_ERR_INVALID, NULL,
-                           "genesis has %zu validators; this node makes blocks only for a "
-                           "single-validator chain", n->g->n_validators),
-               NULL;
     if (n->validator != 0)
         return ledger_fail(err, LEDGER_ERR_INVALID, NULL,
                            "config/node.key is not the validator key of this chain"),
                NULL;
-    node_engine *e = calloc(1, sizeof *e);
+    solo *e = calloc(1, sizeof *e);
     if (e == NULL)
         return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory"), NULL;
+    e->base.ops = &solo_ops;
     e->n = n;
     pthread_mutex_init(&e->mu, NULL);
     pthread_cond_init(&e->cv, NULL);
@@ -301,7 +303,7 @@ node_engine *node_engine_new(node *n, ledger_err *err)
     struct timeval tv = {(time_t)(hb / 1000), (suseconds_t)(hb % 1000) * 1000};
     if (e->produce_ev == NULL || e->heartbeat_ev == NULL || event_add(e->heartbeat_ev, &tv) != 0 ||
         pthread_create(&e->thread, NULL, executor, e) != 0) {
-        node_engine_free(e);
+        solo_free(&e->base);
         return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "cannot start block production"), NULL;
     }
     e->thread_started = 1;
@@ -310,12 +312,13 @@ node_engine *node_engine_new(node *n, ledger_err *err)
              n->g->departments[n->g->validators[0]].id,
              (unsigned long long)n->g->params.block_interval_ms,
              (unsigned long long)n->g->params.heartbeat_ms);
-    return e;
+    return &e->base;
 }
 
-void node_engine_stop(node_engine *e)
+static void solo_stop(node_engine *base)
 {
-    if (e == NULL || e->stopped)
+    solo *e = (solo *)base;
+    if (e->stopped)
         return;
     e->stopped = 1;
     if (e->produce_ev)
@@ -349,10 +352,9 @@ void node_engine_stop(node_engine *e)
     }
 }
 
-void node_engine_free(node_engine *e)
+static void solo_free(node_engine *base)
 {
-    if (e == NULL)
-        return;
+    solo *e = (solo *)base;
     if (e->thread_started) {
         pthread_mutex_lock(&e->mu);
         e->stop = 1;
@@ -368,3 +370,9 @@ void node_engine_free(node_engine *e)
     pthread_mutex_destroy(&e->mu);
     free(e);
 }
+
+static const node_engine_ops solo_ops = {
+    .kick = solo_kick,
+    .stop = solo_stop,
+    .free = solo_free,
+};

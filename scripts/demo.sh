@@ -5,7 +5,7 @@
 set -euo pipefail
 build=${1:-build}
 bin=$(cd "$build/bin" && pwd)
-validators=${PERMIT_DEMO_VALIDATORS:-1}
+validators=${PERMIT_DEMO_VALIDATORS:-4}
 work=$(mktemp -d /tmp/permit-demo-XXXXXX)
 pids=()
 
@@ -35,13 +35,21 @@ say "Creating a test network with $validators validator(s) in $work"
 keys=$work/net/keys
 export PERMIT_RPC=http://127.0.0.1:$base
 
-say "Starting permitd"
+say "Starting $validators permitd processes, one per department validator"
 for i in $(seq 0 $((validators - 1))); do
   "$bin/permitd" --home "$work/net/node$i" >"$work/node$i.log" 2>&1 &
   pids+=($!)
 done
-for _ in $(seq 1 100); do
-  "$bin/permit" status >/dev/null 2>&1 && break
+# wait until every node answers and (with several) sees all its peers
+want_peers=$((validators - 1))
+for _ in $(seq 1 150); do
+  ready=1
+  for i in $(seq 0 $((validators - 1))); do
+    peers=$("$bin/permit" --rpc "http://127.0.0.1:$((base + 2 * i))" --json status 2>/dev/null |
+            sed -n 's/.*"peers": *\([0-9]*\).*/\1/p' || true)
+    [ "${peers:-x}" = "$want_peers" ] || ready=0
+  done
+  [ $ready = 1 ] && break
   sleep 0.1
 done
 show status
@@ -81,7 +89,24 @@ show search --uscc $uscc
 say "5. Licenses expiring within 6 years (renewal reminders, 无感智办)"
 show expiring --within 2190
 
-say "6. The latest block"
+say "6. The latest block, with its commit certificate"
 show block
+
+if [ "$validators" -gt 1 ]; then
+  say "7. Every validator holds the same chain"
+  for i in $(seq 0 $((validators - 1))); do
+    printf 'node%d  ' "$i"
+    "$bin/permit" --rpc "http://127.0.0.1:$((base + 2 * i))" status |
+      awk '/^Height/ {h=$2} /^Block hash/ {b=$3} END {printf "height %s  block %s\n", h, b}'
+  done
+  last=$((base + 2 * (validators - 1)))
+  show --rpc "http://127.0.0.1:$last" show "$id" | head -3
+fi
+
+say "8. An auditor checks the convenience store's license against the genesis file alone"
+show audit "$id" --genesis "$work/net/genesis.json" --out "$work/license.bundle" \
+  --checkpoint "$work/checkpoint"
+echo "(the bundle is a file: verified again with no network at all)"
+show --rpc http://127.0.0.1:1 audit --bundle "$work/license.bundle" --genesis "$work/net/genesis.json"
 
 say "Done: stopping the network"

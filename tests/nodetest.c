@@ -90,16 +90,11 @@ void nt_init(nt_node *nd, lt_genesis_edit edit)
     nd->port = nt_free_port();
 }
 
-void nt_start(nt_node *nd, const char *const *extra)
+/* Start permitd on a home whose permitd.conf is written; wait for /health. */
+static pid_t start_home(const char *home, int port, const char *const *extra)
 {
-    char p[600], conf[1024];
-    nt_path(nd, "config/permitd.conf", p, sizeof p);
-    int n = snprintf(conf, sizeof conf,
-                     "# written by tests/nodetest.c\nrpc_listen = 127.0.0.1:%d\nlog_level = info\n%s",
-                     nd->port, nd->extra_conf);
-    write_file(p, conf, (size_t)n, 0644);
     char log[600];
-    nt_path(nd, "permitd.log", log, sizeof log);
+    snprintf(log, sizeof log, "%s/permitd.log", home);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
@@ -112,24 +107,22 @@ void nt_start(nt_node *nd, const char *const *extra)
         int k = 0;
         argv[k++] = PERMIT_BIN_DIR "/permitd";
         argv[k++] = "--home";
-        argv[k++] = nd->home;
+        argv[k++] = home;
         for (int i = 0; extra && extra[i] && k < 30; i++)
             argv[k++] = extra[i];
         argv[k] = NULL;
         execv(argv[0], (char *const *)argv);
         _exit(127);
     }
-    nd->pid = pid;
     uint64_t until = nt_now_ms() + 15000;
     while (nt_now_ms() < until) {
         char *body = NULL;
-        int st = nt_http(nd->port, "GET", "/health", NULL, 0, &body, NULL);
+        int st = nt_http(port, "GET", "/health", NULL, 0, &body, NULL);
         free(body);
         if (st == 200)
-            return;
+            return pid;
         int wst;
         if (waitpid(pid, &wst, WNOHANG) == pid) {
-            nd->pid = 0;
             char *l = tu_read_file(log, NULL);
             fail_msg("permitd exited during start (status %d):\n%s", wst, l ? l : "");
         }
@@ -137,6 +130,129 @@ void nt_start(nt_node *nd, const char *const *extra)
         nanosleep(&ts, NULL);
     }
     fail_msg("permitd did not answer /health within 15 s");
+    return -1;
+}
+
+void nt_start(nt_node *nd, const char *const *extra)
+{
+    char p[600], conf[1024];
+    nt_path(nd, "config/permitd.conf", p, sizeof p);
+    int n = snprintf(conf, sizeof conf,
+                     "# written by tests/nodetest.c\nrpc_listen = 127.0.0.1:%d\nlog_level = info\n%s",
+                     nd->port, nd->extra_conf);
+    write_file(p, conf, (size_t)n, 0644);
+    nd->pid = start_home(nd->home, nd->port, extra);
+}
+
+/* ---- clusters ---- */
+
+static nt_cluster *g_cluster; /* for the genesis edit, which takes no context */
+
+static void cluster_genesis(json_t *root)
+{
+    nt_cluster *c = g_cluster;
+    now_genesis(root);
+    json_t *depts = json_object_get(root, "departments");
+    for (unsigned i = 0; i < json_array_size(depts); i++) {
+        json_t *d = json_array_get(depts, i);
+        json_object_del(d, "validator");
+        if (i >= c->n)
+            continue;
+        char key[65], addr[32];
+        ledger_hex_encode(c->env.node[i].pub, 32, key);
+        snprintf(addr, sizeof addr, "127.0.0.1:%d", c->p2p_port[i]);
+        json_object_set_new(d, "validator",
+                            json_pack("{s:s, s:s}", "node_key", key, "p2p", addr));
+    }
+    if (g_user_edit)
+        g_user_edit(root);
+}
+
+void nt_cluster_init(nt_cluster *c, unsigned n, lt_genesis_edit edit)
+{
+    assert_true(n >= 1 && n <= NT_MAX_NODES && n <= LT_NDEPT);
+    memset(c, 0, sizeof *c);
+    c->n = n;
+    for (unsigned i = 0; i < n; i++) {
+        c->rpc_port[i] = nt_free_port();
+        do
+            c->p2p_port[i] = nt_free_port();
+        while (c->p2p_port[i] == c->rpc_port[i]);
+    }
+    g_cluster = c;
+    g_user_edit = edit;
+    lt_setup(&c->env, cluster_genesis);
+    g_user_edit = NULL;
+    c->env.now = nt_now_ms() - 1000;
+    for (unsigned i = 0; i < n; i++) {
+        c->home[i] = tu_tmpdir("cluster");
+        char p[600];
+        snprintf(p, sizeof p, "%s/config", c->home[i]);
+        assert_int_equal(mkdir(p, 0700), 0);
+        snprintf(p, sizeof p, "%s/config/genesis.json", c->home[i]);
+        write_file(p, c->env.genesis_json, strlen(c->env.genesis_json), 0644);
+        snprintf(p, sizeof p, "%s/config/node.key", c->home[i]);
+        ledger_err err;
+        assert_int_equal(ledger_keyfile_write(p, &c->env.node[i], &err), 0);
+    }
+}
+
+void nt_cluster_start(nt_cluster *c, unsigned i)
+{
+    char p[600], conf[1024];
+    snprintf(p, sizeof p, "%s/config/permitd.conf", c->home[i]);
+    int n = snprintf(conf, sizeof conf,
+                     "rpc_listen = 127.0.0.1:%d\np2p_listen = 127.0.0.1:%d\nlog_level = info\n"
+                     "timeout_propose = 1s\ntimeout_vote = 500ms\ntimeout_delta = 250ms\n%s",
+                     c->rpc_port[i], c->p2p_port[i], c->extra_conf);
+    write_file(p, conf, (size_t)n, 0644);
+    c->pid[i] = start_home(c->home[i], c->rpc_port[i], NULL);
+}
+
+int nt_cluster_signal(nt_cluster *c, unsigned i, int sig)
+{
+    if (c->pid[i] <= 0)
+        return -1;
+    kill(c->pid[i], sig);
+    int wst = 0;
+    waitpid(c->pid[i], &wst, 0);
+    c->pid[i] = 0;
+    return wst;
+}
+
+void nt_cluster_stop_clean(nt_cluster *c, unsigned i)
+{
+    int wst = nt_cluster_signal(c, i, SIGTERM);
+    if (WIFEXITED(wst) && WEXITSTATUS(wst) == 0)
+        return;
+    char p[600];
+    snprintf(p, sizeof p, "%s/permitd.log", c->home[i]);
+    size_t n = 0;
+    char *l = tu_read_file(p, &n);
+    const char *tail = l ? (n > 6000 ? l + n - 6000 : l) : "(no log)";
+    fprintf(stderr, "node %u: %s %d on SIGTERM; its log ends:\n%s\n", i,
+            WIFEXITED(wst) ? "exit status" : "signal",
+            WIFEXITED(wst) ? WEXITSTATUS(wst) : WTERMSIG(wst), tail);
+    free(l);
+    fail_msg("node %u did not shut down cleanly", i);
+}
+
+void nt_cluster_wipe(nt_cluster *c, unsigned i)
+{
+    char p[600];
+    snprintf(p, sizeof p, "%s/data", c->home[i]);
+    tu_rmrf(p);
+}
+
+void nt_cluster_cleanup(nt_cluster *c)
+{
+    for (unsigned i = 0; i < c->n; i++) {
+        if (c->pid[i] > 0)
+            nt_cluster_signal(c, i, SIGTERM);
+        tu_rmrf(c->home[i]);
+        free(c->home[i]);
+    }
+    lt_teardown(&c->env);
 }
 
 int nt_signal_wait(nt_node *nd, int sig)

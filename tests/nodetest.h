@@ -19,6 +19,32 @@ typedef struct {
     char extra_conf[512];/* appended to permitd.conf */
 } nt_node;
 
+/* A network of several validators (the first n departments of the test
+ * chain), each node its own permitd process on loopback. */
+#define NT_MAX_NODES 6
+
+typedef struct {
+    lt_env env;             /* keys and genesis */
+    unsigned n;
+    char *home[NT_MAX_NODES];
+    int rpc_port[NT_MAX_NODES], p2p_port[NT_MAX_NODES];
+    pid_t pid[NT_MAX_NODES];
+    char extra_conf[512];
+} nt_cluster;
+
+/* Make the homes of an n-validator chain (n ≤ NT_MAX_NODES); starts nothing. */
+void nt_cluster_init(nt_cluster *c, unsigned n, lt_genesis_edit edit);
+/* Start node i and wait for its /health. */
+void nt_cluster_start(nt_cluster *c, unsigned i);
+/* Signal node i and wait for it; returns the wait status. */
+int nt_cluster_signal(nt_cluster *c, unsigned i, int sig);
+/* SIGTERM node i and fail, showing the end of its log, unless it exits 0. */
+void nt_cluster_stop_clean(nt_cluster *c, unsigned i);
+/* Remove node i's data folder (it must be stopped). */
+void nt_cluster_wipe(nt_cluster *c, unsigned i);
+/* Stop everything and remove the homes. */
+void nt_cluster_cleanup(nt_cluster *c);
+
 /* A port nobody listens on right now. */
 int nt_free_port(void);
 

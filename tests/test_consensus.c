@@ -49,6 +49,7 @@ static int handle(net *w, unsigned i)
         switch (a.kind) {
         case CONS_ACT_BROADCAST:
             memset(a.msg.sig, (int)i, 64);
+            cons_on_msg(w->e[i], &a.msg); /* signed: our own copy counts now */
             for (unsigned k = 0; k < w->n; k++)
                 if (k != i && !w->down[k] && !w->down[i])
                     cons_on_msg(w->e[k], &a.msg);
@@ -228,6 +229,123 @@ static void test_equivocating_votes_are_counted_once(void **state)
     cons_free(e);
 }
 
+/* Run the engine's actions: sign (fake) and hand back our own messages,
+ * call every block valid; return our last broadcast of `type` (or 0). */
+static int run_actions(cons_engine *e, cons_type type, cons_msg *last)
+{
+    cons_action a;
+    int found = 0;
+    while (cons_next_action(e, &a)) {
+        if (a.kind == CONS_ACT_BROADCAST) {
+            cons_on_msg(e, &a.msg);
+            if (a.msg.type == type) {
+                *last = a.msg;
+                found = 1;
+            }
+        } else if (a.kind == CONS_ACT_VALIDATE) {
+            cons_on_validated(e, a.height, &a.value, 1);
+        }
+    }
+    return found;
+}
+
+/* Found by tests/sim (n = 4, one equivocating validator): a correct
+ * validator locked on A with a proof that holds the Byzantine validator's
+ * prevote for A, while the others got its prevote for nil first.  The engine
+ * kept only the first vote per validator, so the relayed proof never counted
+ * and two correct validators stayed locked on different blocks forever.  The
+ * rules count messages per value: the second vote must count for A. */
+static void test_relayed_proof_of_lock_counts_an_equivocators_other_vote(void **state)
+{
+    (void)state;
+    cons_config c = {.n = 4, .self = 0, .propose_ms = 1000, .prevote_ms = 500,
+                     .precommit_ms = 500};
+    cons_engine *e = cons_new(&c);
+    cons_msg mine;
+    cons_hash A, nil;
+    memset(&A, 0, sizeof A);
+    memset(&nil, 0, sizeof nil);
+    A.b[0] = 0xAA;
+    cons_start(e, 1, 0);
+    run_actions(e, CONS_PREVOTE, &mine);
+    /* round 0: validator 1 proposes A; we prevote A, so does 1; 2 and the
+     * Byzantine 3 prevote nil (to us: 3 prevoted A to validator 1) */
+    cons_msg m = {.type = CONS_PROPOSAL, .height = 1, .round = 0, .validator = 1,
+                  .pol_round = CONS_NIL_ROUND, .value = A};
+    cons_on_msg(e, &m);
+    assert_true(run_actions(e, CONS_PREVOTE, &mine));
+    assert_true(cons_hash_eq(&mine.value, &A));
+    cons_msg v = {.type = CONS_PREVOTE, .height = 1, .round = 0, .pol_round = CONS_NIL_ROUND};
+    v.validator = 1, v.value = A;
+    cons_on_msg(e, &v);
+    v.validator = 2, v.value = nil;
+    cons_on_msg(e, &v);
+    v.validator = 3, v.value = nil;
+    cons_on_msg(e, &v);
+    run_actions(e, CONS_PREVOTE, &mine);
+    /* round 4: validator 1, locked on A, proposes it again with its proof
+     * of lock from round 0; 3 is there too, so we join the round (f + 1) */
+    m.round = 4;
+    m.pol_round = 0;
+    cons_on_msg(e, &m);
+    v.round = 4, v.validator = 3, v.value = nil;
+    cons_on_msg(e, &v);
+    assert_false(run_actions(e, CONS_PREVOTE, &mine)); /* 2 of 3 prevotes for A in round 0 */
+    assert_int_equal(cons_round(e), 4);
+    /* validator 1 relays the proof: 3's prevote for A in round 0 */
+    v.round = 0, v.validator = 3, v.value = A;
+    cons_on_msg(e, &v);
+    assert_int_equal(cons_equivocations(e), 1);
+    assert_true(run_actions(e, CONS_PREVOTE, &mine));
+    assert_int_equal(mine.round, 4);
+    assert_true(cons_hash_eq(&mine.value, &A)); /* line 28: the proof counts */
+    /* a second vote for a value nobody else backs is not kept */
+    v.validator = 2;
+    memset(&v.value, 0x77, sizeof v.value);
+    cons_on_msg(e, &v);
+    assert_false(run_actions(e, CONS_PREVOTE, &mine));
+    cons_free(e);
+}
+
+/* Found by tests/sim (n = 4, a Byzantine validator that serves no blocks):
+ * the two correct validators locked on A both crashed and restarted with
+ * their locks restored, but not A as their valid value, so as proposers they
+ * offered fresh blocks they then prevoted nil themselves, and nobody ever
+ * proposed A again.  The restored lock is the valid value as well. */
+static void test_restored_lock_is_proposed_again(void **state)
+{
+    (void)state;
+    cons_config c = {.n = 4, .self = 0, .propose_ms = 1000, .prevote_ms = 500,
+                     .precommit_ms = 500};
+    cons_engine *e = cons_new(&c);
+    cons_hash A;
+    memset(&A, 0, sizeof A);
+    A.b[0] = 0xAA;
+    cons_start(e, 1, 2); /* back after a crash, in round 2 (proposer 3) */
+    cons_restore_lock(e, 0, &A);
+    cons_action a;
+    while (cons_next_action(e, &a))
+        assert_int_not_equal(a.kind, CONS_ACT_BROADCAST);
+    /* two validators in round 3, where we propose: we join them (line 55) */
+    cons_msg v = {.type = CONS_PREVOTE, .height = 1, .round = 3, .pol_round = CONS_NIL_ROUND};
+    v.validator = 1;
+    cons_on_msg(e, &v);
+    v.validator = 2;
+    cons_on_msg(e, &v);
+    assert_int_equal(cons_round(e), 3);
+    int proposed = 0;
+    while (cons_next_action(e, &a)) {
+        assert_int_not_equal(a.kind, CONS_ACT_GET_VALUE); /* not a fresh block */
+        if (a.kind == CONS_ACT_BROADCAST && a.msg.type == CONS_PROPOSAL) {
+            assert_true(cons_hash_eq(&a.msg.value, &A));
+            assert_int_equal(a.msg.pol_round, 0); /* with its proof of lock */
+            proposed = 1;
+        }
+    }
+    assert_true(proposed);
+    cons_free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -236,6 +354,8 @@ int main(void)
         cmocka_unit_test(test_invalid_block_is_not_decided),
         cmocka_unit_test(test_no_progress_without_quorum),
         cmocka_unit_test(test_equivocating_votes_are_counted_once),
+        cmocka_unit_test(test_relayed_proof_of_lock_counts_an_equivocators_other_vote),
+        cmocka_unit_test(test_restored_lock_is_proposed_again),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,603 @@
+/* cli/cmd_audit.c: audit (DESIGN §9) and verify-chain.
+ *
+ * `audit` fetches a license's proof bundle with license.proof (or reads one
+ * from a file) and verifies it offline against the genesis file alone
+ * (ledger/audit.h); with --checkpoint it also proves that the event log
+ * extends the one the auditor saw last, and remembers the newer one.
+ * `verify-chain` re-executes a node's whole chain from genesis into a fresh
+ * ledger and checks every root and every certificate. */
+#include "commands.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ledger/audit.h"
+#include "ledger/bundle.h"
+#include "ledger/hash.h"
+#include "ledger/hex.h"
+#include "ledger/ledger.h"
+#include "output.h"
+#include "rpc_client.h"
+
+#define CHECKPOINT_MAX_BYTES 4096
+
+/* ---- files ---- */
+
+/* Read a whole file of at most max bytes (checked before reading). */
+static int read_file(const char *opt, const char *path, size_t max, uint8_t **out, size_t *len,
+                     cli_error *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return cli_fail(err, CLI_EXIT_USAGE, "%s %s: %s", opt, path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return cli_fail(err, CLI_EXIT_USAGE, "%s %s: not a regular file", opt, path);
+    }
+    if ((uint64_t)st.st_size > max) {
+        close(fd);
+        return cli_fail(err, CLI_EXIT_USAGE, "%s %s: %lld bytes, more than %zu", opt, path,
+                        (long long)st.st_size, max);
+    }
+    size_t n = (size_t)st.st_size;
+    uint8_t *buf = malloc(n + 1);
+    if (buf == NULL) {
+        close(fd);
+        return cli_fail(err, CLI_EXIT_UNAVAILABLE, "out of memory");
+    }
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, buf + got, n - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fd);
+    if (got != n) {
+        free(buf);
+        return cli_fail(err, CLI_EXIT_USAGE, "%s %s: could not read the whole file", opt, path);
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return CLI_EXIT_OK;
+}
+
+/* Write a file whole or not at all: a temporary file beside it, synced,
+ * then renamed over it. */
+static int write_file_atomic(const char *opt, const char *path, const void *data, size_t len,
+                             cli_error *err)
+{
+    size_t pl = strlen(path);
+    char *tmp = malloc(pl + 16);
+    if (tmp == NULL)
+        return cli_fail(err, CLI_EXIT_UNAVAILABLE, "out of memory");
+    snprintf(tmp, pl + 16, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        int e = errno;
+        free(tmp);
+        return cli_fail(err, CLI_EXIT_UNAVAILABLE, "%s %s: %s", opt, path, strerror(e));
+    }
+    const uint8_t *p = data;
+    size_t done = 0;
+    int ok = fchmod(fd, 0644) == 0;
+    while (ok && done < len) {
+        ssize_t w = write(fd, p + done, len - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            ok = 0;
+        else
+            done += (size_t)w;
+    }
+    ok = ok && fsync(fd) == 0;
+    int e = errno;
+    ok = close(fd) == 0 && ok;
+    if (ok && rename(tmp, path) != 0) {
+        e = errno;
+        ok = 0;
+    }
+    if (!ok)
+        unlink(tmp);
+    free(tmp);
+    if (!ok)
+        return cli_fail(err, CLI_EXIT_UNAVAILABLE, "%s %s: cannot write: %s", opt, path,
+                        strerror(e));
+    return CLI_EXIT_OK;
+}
+
+/* ---- checkpoints: {chain_id, height, log_size, log_root} ---- */
+
+/* 1 loaded, 0 no such file, or an exit code (negated) */
+static int checkpoint_load(const char *path, ledger_audit_checkpoint *cp, cli_error *err)
+{
+    if (access(path, F_OK) != 0 && errno == ENOENT)
+        return 0;
+    uint8_t *buf;
+    size_t len;
+    int rc = read_file("--checkpoint", path, CHECKPOINT_MAX_BYTES, &buf, &len, err);
+    if (rc != CLI_EXIT_OK)
+        return -rc;
+    json_error_t je;
+    json_t *j = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &je);
+    free(buf);
+    const char *chain = NULL, *root = NULL;
+    json_int_t height = -1, size = -1;
+    memset(cp, 0, sizeof *cp);
+    if (j == NULL ||
+        json_unpack(j, "{s:s, s:I, s:I, s:s}", "chain_id", &chain, "height", &height,
+                    "log_size", &size, "log_root", &root) != 0 ||
+        strlen(chain) > LEDGER_MAX_CHAIN_ID || height < 0 || size < 0 ||
+        ledger_hex_decode_exact(root, cp->log_root, 32) != 0) {
+        json_decref(j);
+        return -cli_fail(err, CLI_EXIT_USAGE,
+                         "--checkpoint %s: not a checkpoint (a JSON object with chain_id, "
+                         "height, log_size and log_root)", path);
+    }
+    snprintf(cp->chain_id, sizeof cp->chain_id, "%s", chain);
+    cp->height = (uint64_t)height;
+    cp->log_size = (uint64_t)size;
+    json_decref(j);
+    return 1;
+}
+
+static int checkpoint_save(const char *path, const ledger_header *h, cli_error *err)
+{
+    char root[65];
+    ledger_hex_encode(h->log_root, 32, root);
+    json_t *j = json_pack("{s:s, s:I, s:I, s:s}", "chain_id", h->chain_id, "height",
+                          (json_int_t)h->height, "log_size", (json_int_t)h->log_size,
+                          "log_root", root);
+    char *s = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
+    json_decref(j);
+    if (s == NULL)
+        return cli_fail(err, CLI_EXIT_UNAVAILABLE, "out of memory");
+    size_t n = strlen(s);
+    char *t = realloc(s, n + 2);
+    if (t == NULL) {
+        free(s);
+        return cli_fail(err, CLI_EXIT_UNAVAILABLE, "out of memory");
+    }
+    t[n] = '\n';
+    t[n + 1] = '\0';
+    int rc = write_file_atomic("--checkpoint", path, t, n + 1, err);
+    free(t);
+    return rc;
+}
+
+/* ---- fetching ---- */
+
+static int fetch_bundle(cli_ctx *ctx, const char *id, const ledger_audit_checkpoint *cp,
+                        uint8_t **out, size_t *len, cli_error *err)
+{
+    cli_rpc *rpc;
+    int rc = cli_ctx_rpc(ctx, &rpc, err);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    json_t *params = json_pack("{s:s}", "id", id);
+    if (params == NULL)
+        return cli_fail(err, CLI_EXIT_UNAVAILABLE, "out of memory");
+    if (cp && cp->log_size > 0)
+        json_object_set_new(params, "since_log_size", json_integer((json_int_t)cp->log_size));
+    json_t *res = NULL;
+    rc = cli_rpc_call(rpc, "license.proof", params, 0, &res, err);
+    json_decref(params);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    json_t *b = json_object_get(res, "bundle");
+    size_t max_b64 = ledger_b64_len(LEDGER_MAX_BUNDLE_BYTES);
+    if (!json_is_string(b) || json_string_length(b) > max_b64) {
+        json_decref(res);
+        return cli_fail(err, CLI_EXIT_UNAVAILABLE,
+                        "the node's license.proof answer holds no bundle of at most %u bytes",
+                        LEDGER_MAX_BUNDLE_BYTES);
+    }
+    size_t cap = json_string_length(b) / 4 * 3 + 3;
+    uint8_t *buf = malloc(cap);
+    if (buf == NULL) {
+        json_decref(res);
+        return cli_fail(err, CLI_EXIT_UNAVAILABLE, "out of memory");
+    }
+    if (ledger_b64_decode(json_string_value(b), json_string_length(b), buf, cap, len) != 0) {
+        free(buf);
+        json_decref(res);
+        return cli_fail(err, CLI_EXIT_UNAVAILABLE, "the node's bundle is not valid base64");
+    }
+    json_decref(res);
+    *out = buf;
+    return CLI_EXIT_OK;
+}
+
+/* ---- output ---- */
+
+static void line(FILE *f, const char *label, const char *value)
+{
+    fprintf(f, "%-14s %s\n", label, value);
+}
+
+static void print_report(FILE *f, const ledger_genesis *g, const ledger_audit_report *r,
+                         const char *bundle_file, const ledger_audit_checkpoint *cp,
+                         const char *cp_path)
+{
+    char buf[600], t[CLI_TIME_LEN], hx[65];
+    line(f, "License", r->license_id);
+    line(f, "Status", ledger_status_name(r->status));
+    cli_clean_text(buf, sizeof buf, r->record.name);
+    line(f, "Name", buf);
+    snprintf(buf, sizeof buf, "%zu, one unbroken chain from APPLY to the record's head, "
+             "replayed under the ledger rules", r->n_events);
+    line(f, "Events", buf);
+    cli_fmt_time(r->header.time, t);
+    ledger_hex_encode(r->block_hash, 32, hx);
+    snprintf(buf, sizeof buf, "block %llu, %s (hash %.16s…)", (unsigned long long)r->header.height,
+             t, hx);
+    line(f, "Certified at", buf);
+    int n = snprintf(buf, sizeof buf, "%zu of %zu validators:", r->n_signers, g->n_validators);
+    for (size_t i = 0; i < r->n_signers && n > 0 && (size_t)n < sizeof buf; i++) {
+        const ledger_department *d = &g->departments[r->signers[i]];
+        char name[200];
+        cli_clean_text(name, sizeof name, d->name);
+        n += snprintf(buf + n, sizeof buf - (size_t)n, "%s %s %s", i ? "," : "", d->id, name);
+    }
+    line(f, "Certified by", buf);
+    ledger_hex_encode(r->header.log_root, 32, hx);
+    snprintf(buf, sizeof buf, "%llu events, root %.16s…", (unsigned long long)r->header.log_size,
+             hx);
+    line(f, "Event log", buf);
+    ledger_hex_encode(r->header.state_root, 32, hx);
+    snprintf(buf, sizeof buf, "%.16s…", hx);
+    line(f, "State root", buf);
+    if (cp_path) {
+        if (r->consistency_checked)
+            snprintf(buf, sizeof buf, "the log extends checkpoint block %llu (%llu events); "
+                     "%s now holds block %llu", (unsigned long long)cp->height,
+                     (unsigned long long)cp->log_size, cp_path,
+                     (unsigned long long)r->header.height);
+        else
+            snprintf(buf, sizeof buf, "%s created at block %llu", cp_path,
+                     (unsigned long long)r->header.height);
+        line(f, "Checkpoint", buf);
+    }
+    if (bundle_file)
+        line(f, "Bundle", bundle_file);
+    line(f, "Checks", r->consistency_checked
+                          ? "1 certificate, 2 log, 3 chain, 4 state, 5 replay, 6 consistency: passed"
+                          : "1 certificate, 2 log, 3 chain, 4 state, 5 replay: passed");
+}
+
+static json_t *report_json(const ledger_genesis *g, const ledger_audit_report *r)
+{
+    json_t *signers = json_array();
+    for (size_t i = 0; signers && i < r->n_signers; i++) {
+        const ledger_department *d = &g->departments[r->signers[i]];
+        json_array_append_new(signers, json_pack("{s:s, s:s}", "department", d->id, "name",
+                                                 d->name));
+    }
+    char hash[65], lroot[65], sroot[65];
+    ledger_hex_encode(r->block_hash, 32, hash);
+    ledger_hex_encode(r->header.log_root, 32, lroot);
+    ledger_hex_encode(r->header.state_root, 32, sroot);
+    return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:I, s:o, s:I, s:I, s:s, s:s, s:b}",
+                     "license_id", r->license_id, "status", ledger_status_name(r->status),
+                     "stored_status", ledger_status_name(r->record.status), "name",
+                     r->record.name, "events", (json_int_t)r->n_events, "height",
+                     (json_int_t)r->header.height, "block_hash", hash, "time",
+                     (json_int_t)r->header.time, "certified_by",
+                     signers ? signers : json_null(), "validators",
+                     (json_int_t)g->n_validators, "log_size", (json_int_t)r->header.log_size,
+                     "log_root", lroot, "state_root", sroot, "consistency_checked",
+                     r->consistency_checked);
+}
+
+/* ---- audit ---- */
+
+static int cmd_audit(cli_ctx *ctx, const cli_args *a, cli_error *err)
+{
+    const char *bundle_path = cli_arg(a, "bundle");
+    const char *out_path = cli_arg(a, "out");
+    const char *cp_path = cli_arg(a, "checkpoint");
+    const char *id = a->n_pos ? a->pos[0] : NULL;
+    if (bundle_path && id)
+        return cli_fail(err, CLI_EXIT_USAGE,
+                        "audit: give either LICENSE (fetch from a node) or --bundle FILE");
+    if (!bundle_path && !id)
+        return cli_fail(err, CLI_EXIT_USAGE,
+                        "audit: missing argument LICENSE (or --bundle FILE to verify offline)");
+    if (bundle_path && out_path)
+        return cli_fail(err, CLI_EXIT_USAGE, "audit: --out goes with LICENSE, not --bundle");
+    ledger_genesis *g = NULL;
+    ledger_err le;
+    if (ledger_genesis_load(cli_arg(a, "genesis"), &g, &le) != 0)
+        return cli_fail(err, CLI_EXIT_USAGE, "--genesis: %s", le.msg);
+    ledger_audit_checkpoint cp;
+    int have_cp = 0, rc;
+    uint8_t *bundle = NULL;
+    size_t len = 0;
+    ledger_audit_report rep;
+    memset(&rep, 0, sizeof rep);
+    if (cp_path) {
+        have_cp = checkpoint_load(cp_path, &cp, err);
+        if (have_cp < 0) {
+            rc = -have_cp;
+            goto out;
+        }
+    }
+    rc = bundle_path
+             ? read_file("--bundle", bundle_path, LEDGER_MAX_BUNDLE_BYTES, &bundle, &len, err)
+             : fetch_bundle(ctx, id, have_cp ? &cp : NULL, &bundle, &len, err);
+    if (rc != CLI_EXIT_OK)
+        goto out;
+    /* kept whatever the verdict: a bundle that fails is evidence */
+    if (out_path && (rc = write_file_atomic("--out", out_path, bundle, len, err)) != CLI_EXIT_OK)
+        goto out;
+    ledger_audit_failure f;
+    if (ledger_audit_verify(g, bundle, len, have_cp ? &cp : NULL, &rep, &f) != 0) {
+        char msg[600];
+        ledger_audit_failure_format(&f, msg, sizeof msg);
+        char clean[600];
+        cli_clean_text(clean, sizeof clean, msg);
+        rc = cli_fail(err, CLI_EXIT_VERIFY, "audit of %s failed: %s", id ? id : bundle_path,
+                      clean);
+        goto out;
+    }
+    if (id && strcmp(rep.license_id, id) != 0) {
+        rc = cli_fail(err, CLI_EXIT_VERIFY, "audit: the node answered with the bundle of %s, "
+                      "not %s", rep.license_id, id);
+        goto out;
+    }
+    if (cp_path && (!have_cp || rep.header.log_size >= cp.log_size) &&
+        (rc = checkpoint_save(cp_path, &rep.header, err)) != CLI_EXIT_OK)
+        goto out;
+    if (ctx->json) {
+        json_t *j = report_json(g, &rep);
+        if (j && cp_path)
+            json_object_set_new(j, "checkpoint", json_string(cp_path));
+        if (j == NULL) {
+            rc = cli_fail(err, CLI_EXIT_UNAVAILABLE, "out of memory");
+            goto out;
+        }
+        cli_print_json(stdout, j);
+        json_decref(j);
+    } else {
+        print_report(stdout, g, &rep, out_path, have_cp ? &cp : NULL, cp_path);
+    }
+    rc = CLI_EXIT_OK;
+out:
+    ledger_audit_report_clear(&rep);
+    free(bundle);
+    ledger_genesis_free(g);
+    return rc;
+}
+
+/* ---- verify-chain ---- */
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+static void rm_tree(const char *path)
+{
+    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+typedef struct {
+    uint64_t blocks, txs, certified;
+    uint8_t tip[32];
+} chain_stats;
+
+/* Re-execute block h of src into dst. */
+static int verify_block(const ledger_genesis *g, ledger *src, ledger *dst, uint64_t h,
+                        uint64_t top, chain_stats *s, cli_error *err)
+{
+    ledger_header hdr;
+    uint8_t *hb = NULL;
+    size_t hlen = 0, n = 0;
+    uint8_t(*ids)[32] = NULL;
+    uint8_t **envs = NULL;
+    size_t *lens = NULL;
+    ledger_err le;
+    int rc = CLI_EXIT_VERIFY;
+    int r = ledger_get_block(src, h, &hdr, &hb, &hlen, &ids, &n, &le);
+    if (r != 1) {
+        cli_fail(err, CLI_EXIT_VERIFY, "block %llu: %s", (unsigned long long)h,
+                 r < 0 ? le.msg : "missing");
+        goto out;
+    }
+    envs = calloc(n ? n : 1, sizeof *envs);
+    lens = calloc(n ? n : 1, sizeof *lens);
+    if (envs == NULL || lens == NULL) {
+        rc = cli_fail(err, CLI_EXIT_UNAVAILABLE, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint64_t th;
+        uint32_t ti;
+        r = ledger_get_tx(src, ids[i], &envs[i], &lens[i], &th, &ti, &le);
+        if (r != 1 || th != h || ti != i) {
+            cli_fail(err, CLI_EXIT_VERIFY, "block %llu: transaction %zu is %s",
+                     (unsigned long long)h, i,
+                     r < 0 ? le.msg : r == 0 ? "missing" : "recorded at another place");
+            goto out;
+        }
+    }
+    uint8_t hash[32];
+    ledger_sha256(hb, hlen, hash);
+    ledger_commit c;
+    r = ledger_get_commit(src, h, &c, &le);
+    if (r < 0) {
+        cli_fail(err, CLI_EXIT_VERIFY, "block %llu: certificate: %s", (unsigned long long)h,
+                 le.msg);
+        goto out;
+    }
+    if (r == 0 && h < top) {
+        cli_fail(err, CLI_EXIT_VERIFY, "block %llu has no commit certificate",
+                 (unsigned long long)h);
+        goto out;
+    }
+    if (r == 1 && ledger_commit_verify(g, &c, hash, h, &le) != 0) {
+        cli_fail(err, CLI_EXIT_VERIFY, "block %llu: certificate: %s", (unsigned long long)h,
+                 le.msg);
+        goto out;
+    }
+    if (ledger_apply_block(dst, hb, hlen, (const uint8_t *const *)envs, lens, n,
+                           r == 1 ? &c : NULL, 0, &le) != 0) {
+        char clean[400];
+        cli_clean_text(clean, sizeof clean, le.msg);
+        cli_fail(err, CLI_EXIT_VERIFY, "block %llu diverges from its re-execution: %s",
+                 (unsigned long long)h, clean);
+        goto out;
+    }
+    s->blocks++;
+    s->txs += n;
+    s->certified += r == 1;
+    memcpy(s->tip, hash, 32);
+    rc = CLI_EXIT_OK;
+out:
+    for (size_t i = 0; envs && i < n; i++)
+        free(envs[i]);
+    free(envs);
+    free(lens);
+    free(ids);
+    free(hb);
+    return rc;
+}
+
+static int cmd_verify_chain(cli_ctx *ctx, const cli_args *a, cli_error *err)
+{
+    const char *home = cli_arg(a, "home");
+    char gpath[4096], db[4096];
+    if (snprintf(gpath, sizeof gpath, "%s/config/genesis.json", home) >= (int)sizeof gpath ||
+        snprintf(db, sizeof db, "%s/data/db", home) >= (int)sizeof db)
+        return cli_fail(err, CLI_EXIT_USAGE, "--home: path too long");
+    ledger_genesis *g = NULL;
+    ledger_err le;
+    if (ledger_genesis_load(gpath, &g, &le) != 0)
+        return cli_fail(err, CLI_EXIT_USAGE, "--home: %s", le.msg);
+    struct stat st;
+    if (stat(db, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        ledger_genesis_free(g);
+        return cli_fail(err, CLI_EXIT_USAGE, "--home: %s holds no database", db);
+    }
+    const char *tmpdir = getenv("TMPDIR");
+    char tmp[4096], sec[4200], fresh[4200];
+    snprintf(tmp, sizeof tmp, "%s/permit-verify-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+    if (mkdtemp(tmp) == NULL) {
+        ledger_genesis_free(g);
+        return cli_fail(err, CLI_EXIT_UNAVAILABLE, "cannot make a temporary folder: %s",
+                        strerror(errno));
+    }
+    snprintf(sec, sizeof sec, "%s/secondary", tmp);
+    snprintf(fresh, sizeof fresh, "%s/fresh", tmp);
+    ledger *src = NULL, *dst = NULL;
+    int rc = CLI_EXIT_OK;
+    chain_stats s;
+    memset(&s, 0, sizeof s);
+    if (ledger_open_readonly(&src, db, sec, g, &le) != 0) {
+        rc = cli_fail(err, le.code == LEDGER_ERR_INVALID ? CLI_EXIT_VERIFY : CLI_EXIT_UNAVAILABLE,
+                      "%s: %s", db, le.msg);
+        goto out;
+    }
+    if (ledger_open(&dst, fresh, g, &le) != 0) {
+        rc = cli_fail(err, CLI_EXIT_UNAVAILABLE, "the fresh ledger: %s", le.msg);
+        goto out;
+    }
+    ledger_tip tip;
+    ledger_get_tip(src, &tip);
+    for (uint64_t h = 1; h <= tip.height; h++)
+        if ((rc = verify_block(g, src, dst, h, tip.height, &s, err)) != CLI_EXIT_OK)
+            goto out;
+    if (tip.height > 0 && memcmp(s.tip, tip.hash, 32) != 0) {
+        rc = cli_fail(err, CLI_EXIT_VERIFY, "the re-executed tip differs from the node's");
+        goto out;
+    }
+    /* what re-execution does not compare: the node's own indexes, records
+     * and state tree against each other */
+    if (ledger_check_integrity(src, &le) != 0) {
+        rc = cli_fail(err, CLI_EXIT_VERIFY, "the node's database: %s", le.msg);
+        goto out;
+    }
+    char hx[65];
+    ledger_hex_encode(tip.hash, 32, hx);
+    if (ctx->json) {
+        json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:s, s:b}", "chain_id", g->chain_id,
+                              "height", (json_int_t)tip.height, "transactions",
+                              (json_int_t)s.txs, "certified_blocks", (json_int_t)s.certified,
+                              "tip_hash", hx, "verified", 1);
+        if (j == NULL) {
+            rc = cli_fail(err, CLI_EXIT_UNAVAILABLE, "out of memory");
+            goto out;
+        }
+        cli_print_json(stdout, j);
+        json_decref(j);
+    } else {
+        char buf[200];
+        line(stdout, "Chain", g->chain_id);
+        snprintf(buf, sizeof buf, "%llu blocks, %llu transactions re-executed from genesis",
+                 (unsigned long long)s.blocks, (unsigned long long)s.txs);
+        line(stdout, "Verified", buf);
+        snprintf(buf, sizeof buf, "%llu of %llu blocks certified by a quorum of genesis "
+                 "validators", (unsigned long long)s.certified, (unsigned long long)s.blocks);
+        line(stdout, "Certificates", buf);
+        snprintf(buf, sizeof buf, "block %llu, hash %s", (unsigned long long)tip.height, hx);
+        line(stdout, "Tip", buf);
+        line(stdout, "Result", "every root and certificate checks out; the database is "
+                               "consistent");
+    }
+out:
+    ledger_close(dst);
+    ledger_close(src);
+    ledger_genesis_free(g);
+    rm_tree(tmp);
+    return rc;
+}
+
+static const cli_option audit_opts[] = {
+    {"genesis", "FILE", CLI_OPT_REQUIRED, "the chain's genesis file: the only thing trusted"},
+    {"bundle", "FILE", 0, "verify this bundle file; no node is contacted"},
+    {"out", "FILE", 0, "also write the fetched bundle to FILE (kept even if it fails)"},
+    {"checkpoint", "FILE", 0, "prove the log extends the one saved in FILE, then save the newer"},
+    {NULL},
+};
+
+static const cli_option verify_chain_opts[] = {
+    {"home", "DIR", CLI_OPT_REQUIRED, "the node's home folder (config/genesis.json, data/db)"},
+    {NULL},
+};
+
+const cli_command cli_audit_commands[] = {
+    {"audit", "[LICENSE]", 0, 1, audit_opts, 0, 0,
+     "verify a license's history and state from the genesis file alone",
+     "With LICENSE, fetches the license's proof bundle from the node (license.proof) and\n"
+     "verifies it offline; with --bundle FILE, verifies a bundle file with no node at all.\n"
+     "The checks (DESIGN §9): 1 certificate (more than 2/3 of the genesis validators signed\n"
+     "the header), 2 log (every event is in the event log), 3 chain (an unbroken chain from\n"
+     "APPLY to the record's head), 4 state (the record is current under state_root), 5 replay\n"
+     "(the status follows from the transactions under the ledger rules); with --checkpoint\n"
+     "also 6 consistency (the event log extends the checkpoint's: history was not\n"
+     "rewritten).  A failure names the check, the event or block and the reason, and\n"
+     "exits 4.  The checkpoint file is written (again) only after a successful audit.",
+     cmd_audit},
+    {"verify-chain", NULL, 0, 0, verify_chain_opts, 0, 0,
+     "re-execute a node's chain from genesis and check every root and certificate",
+     "Reads the node's database (as a read-only secondary instance, so the node may keep\n"
+     "running) and re-executes every block into a fresh ledger in a temporary folder,\n"
+     "verifying every signature, every commit certificate against the genesis validators\n"
+     "and every header root; then checks the node's database for internal consistency.\n"
+     "Reports the first divergence and exits 4; exits 0 when everything checks out.",
+     cmd_verify_chain},
+    {NULL},
+};

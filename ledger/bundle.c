@@ -1,0 +1,615 @@
+/* ledger/bundle.c: building, bounding, decoding and encoding proof bundles
+ * (bundle.h). */
+#include "bundle.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hash.h"
+#include "license.h"
+#include "permit.pb-c.h"
+
+/* ---- a bounded scan of the protobuf wire format ---------------------------
+ *
+ * protobuf-c allocates what the input announces and accepts any nesting of
+ * unknown fields, so its input is first walked against a schema of the
+ * bundle's messages: only known field numbers with their wire types, every
+ * length-delimited field within its maximum, every repeated field within
+ * its count, every singular field at most once. */
+
+enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
+
+typedef struct scan_msg scan_msg;
+
+typedef struct {
+    uint32_t num;
+    uint8_t wire;
+    size_t max_count;   /* 1 for a singular field */
+    size_t max_len;     /* bytes of a WT_LEN field */
+    const scan_msg *sub;/* WT_LEN field holding a message */
+    const char *name;
+} scan_field;
+
+struct scan_msg {
+    const char *name;
+    const scan_field *fields;
+    size_t n;
+};
+
+#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+static const scan_field commit_sig_fields[] = {
+    {1, WT_VARINT, 1, 0, NULL, "validator"},
+    {2, WT_LEN, 1, 64, NULL, "sig"},
+};
+static const scan_msg commit_sig_msg = {"CommitSig", commit_sig_fields, N_OF(commit_sig_fields)};
+
+static const scan_field commit_fields[] = {
+    {1, WT_VARINT, 1, 0, NULL, "height"},
+    {2, WT_VARINT, 1, 0, NULL, "round"},
+    {3, WT_LEN, 1, 32, NULL, "block_hash"},
+    {4, WT_LEN, LEDGER_MAX_DEPARTMENTS, 2 + 6 + 2 + 64, &commit_sig_msg, "sigs"},
+};
+static const scan_msg commit_msg = {"Commit", commit_fields, N_OF(commit_fields)};
+
+static const scan_field state_fields[] = {
+    {1, WT_LEN, SMT_MAX_PROOF, 32, NULL, "siblings"},
+    {2, WT_LEN, 1, 32, NULL, "leaf_key"},
+    {3, WT_LEN, 1, 32, NULL, "leaf_value"},
+};
+static const scan_msg state_msg = {"ProofState", state_fields, N_OF(state_fields)};
+
+static const scan_field event_fields[] = {
+    {1, WT_LEN, 1, LEDGER_EVENT_MAX_BYTES, NULL, "event"},
+    {2, WT_VARINT, 1, 0, NULL, "log_index"},
+    {3, WT_LEN, MERKLE_MAX_PROOF, 32, NULL, "log_path"},
+    {4, WT_LEN, 1, LEDGER_MAX_ENVELOPE, NULL, "tx"},
+};
+static const scan_msg event_msg = {"ProofEvent", event_fields, N_OF(event_fields)};
+
+static const scan_field bundle_fields[] = {
+    {1, WT_VARINT, 1, 0, NULL, "version"},
+    {2, WT_LEN, 1, LEDGER_MAX_LICENSE_ID, NULL, "license_id"},
+    {3, WT_LEN, 1, LEDGER_MAX_HEADER_BYTES, NULL, "header"},
+    {4, WT_LEN, 1, LEDGER_MAX_COMMIT_BYTES * 2, &commit_msg, "commit"},
+    {5, WT_LEN, 1, LEDGER_MAX_RECORD, NULL, "record"},
+    {6, WT_LEN, 1, (SMT_MAX_PROOF + 2) * 36, &state_msg, "state"},
+    {7, WT_VARINT, 1, 0, NULL, "since_log_size"},
+    {8, WT_LEN, MERKLE_MAX_PROOF, 32, NULL, "consistency"},
+    {9, WT_LEN, LEDGER_MAX_BUNDLE_EVENTS,
+     16 + LEDGER_EVENT_MAX_BYTES + 12 + MERKLE_MAX_PROOF * 34 + LEDGER_MAX_ENVELOPE, &event_msg,
+     "events"},
+};
+static const scan_msg bundle_msg = {"ProofBundle", bundle_fields, N_OF(bundle_fields)};
+
+/* Read a varint of at most 10 bytes; 0 or -1. */
+static int rd_varint(const uint8_t *p, size_t len, size_t *off, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (unsigned i = 0; i < 10; i++) {
+        if (*off >= len)
+            return -1;
+        uint8_t b = p[(*off)++];
+        if (i == 9 && b > 1)
+            return -1; /* beyond 64 bits */
+        x |= (uint64_t)(b & 0x7f) << (7 * i);
+        if (!(b & 0x80)) {
+            *v = x;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int scan(const uint8_t *p, size_t len, const scan_msg *m, ledger_err *err)
+{
+    size_t counts[16] = {0};
+    size_t off = 0;
+    while (off < len) {
+        uint64_t tag;
+        if (rd_varint(p, len, &off, &tag) != 0)
+            return ledger_fail(err, LEDGER_ERR_INVALID, "bundle_malformed",
+                               "bundle: %s: a field tag is cut off or too long", m->name);
+        uint64_t num = tag >> 3;
+        unsigned wire = (unsigned)(tag & 7);
+        const scan_field *f = NULL;
+        size_t fi = 0;
+        for (; fi < m->n; fi++)
+            if (m->fields[fi].num == num) {
+                f = &m->fields[fi];
+                break;
+            }
+        if (f == NULL)
+            return ledger_fail(err, LEDGER_ERR_INVALID, "bundle_malformed",
+                               "bundle: %s: unknown field %llu", m->name,
+                               (unsigned long long)num);
+        if (wire != f->wire)
+            return ledger_fail(err, LEDGER_ERR_INVALID, "bundle_malformed",
+                               "bundle: %s.%s: wrong wire type %u", m->name, f->name, wire);
+        if (++counts[fi] > f->max_count)
+            return ledger_fail(err, LEDGER_ERR_INVALID, "bundle_malformed",
+                               f->max_count == 1 ? "bundle: %s.%s: given more than once"
+                                                 : "bundle: %s.%s: more than the allowed number",
+                               m->name, f->name);
+        uint64_t v;
+        if (wire == WT_VARINT) {
+            if (rd_varint(p, len, &off, &v) != 0)
+                return ledger_fail(err, LEDGER_ERR_INVALID, "bundle_malformed",
+                                   "bundle: %s.%s: a number is cut off or too long", m->name,
+                                   f->name);
+            continue;
+        }
+        /* WT_LEN: every field of the schema */
+        if (rd_varint(p, len, &off, &v) != 0 || v > len - off)
+            return ledger_fail(err, LEDGER_ERR_INVALID, "bundle_malformed",
+                               "bundle: %s.%s: truncated", m->name, f->name);
+        if (v > f->max_len)
+            return ledger_fail(err, LEDGER_ERR_INVALID, "bundle_malformed",
+                               "bundle: %s.%s: %llu bytes, more than %zu", m->name, f->name,
+                               (unsigned long long)v, f->max_len);
+        if (f->sub && scan(p + off, (size_t)v, f->sub, err) != 0)
+            return -1;
+        off += (size_t)v;
+    }
+    return 0;
+}
+
+/* ---- decode ------------------------------------------------------------------ */
+
+static int malformed(ledger_err *err, const char *what)
+{
+    return ledger_fail(err, LEDGER_ERR_INVALID, "bundle_malformed", "bundle: %s", what);
+}
+
+static int copy_bytes(uint8_t **dst, size_t *dlen, const ProtobufCBinaryData *src)
+{
+    *dst = malloc(src->len ? src->len : 1);
+    if (*dst == NULL)
+        return -1;
+    if (src->len)
+        memcpy(*dst, src->data, src->len);
+    *dlen = src->len;
+    return 0;
+}
+
+static int license_id_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > LEDGER_MAX_LICENSE_ID)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+              c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+void ledger_bundle_free(ledger_bundle *b)
+{
+    if (b == NULL)
+        return;
+    free(b->header);
+    free(b->record);
+    for (size_t i = 0; i < b->n_events; i++) {
+        free(b->events[i].event);
+        free(b->events[i].path);
+        free(b->events[i].tx);
+    }
+    free(b->events);
+    memset(b, 0, sizeof *b);
+}
+
+static int decode_commit(ledger_commit *c, const Permit__Commit *pc, ledger_err *err)
+{
+    memset(c, 0, sizeof *c);
+    if (pc == NULL)
+        return malformed(err, "no commit certificate");
+    if (pc->block_hash.len != 32)
+        return malformed(err, "commit.block_hash is not 32 bytes");
+    if (pc->n_sigs > LEDGER_MAX_DEPARTMENTS)
+        return malformed(err, "commit has too many signatures");
+    c->height = pc->height;
+    c->round = pc->round;
+    memcpy(c->block_hash, pc->block_hash.data, 32);
+    for (size_t i = 0; i < pc->n_sigs; i++) {
+        if (pc->sigs[i]->sig.len != 64)
+            return malformed(err, "a commit signature is not 64 bytes");
+        c->sigs[i].validator = pc->sigs[i]->validator;
+        memcpy(c->sigs[i].sig, pc->sigs[i]->sig.data, 64);
+    }
+    c->n_sigs = pc->n_sigs;
+    return 0;
+}
+
+static int decode_state(smt_proof *s, const Permit__ProofState *ps, ledger_err *err)
+{
+    memset(s, 0, sizeof *s);
+    if (ps == NULL)
+        return malformed(err, "no state proof");
+    if (ps->n_siblings > SMT_MAX_PROOF)
+        return malformed(err, "state proof has more than 256 siblings");
+    for (size_t i = 0; i < ps->n_siblings; i++) {
+        if (ps->siblings[i].len == 32)
+            memcpy(s->siblings[i], ps->siblings[i].data, 32);
+        else if (ps->siblings[i].len == 0)
+            memcpy(s->siblings[i], SMT_EMPTY, 32);
+        else
+            return malformed(err, "a state proof sibling is neither 32 bytes nor empty");
+    }
+    s->n_siblings = ps->n_siblings;
+    if (ps->leaf_key.len == 0 && ps->leaf_value.len == 0) {
+        s->end = SMT_END_EMPTY;
+        return 0;
+    }
+    if (ps->leaf_key.len != 32 || ps->leaf_value.len != 32)
+        return malformed(err, "state proof leaf key and value must be 32 bytes each");
+    s->end = SMT_END_LEAF;
+    memcpy(s->leaf_key, ps->leaf_key.data, 32);
+    memcpy(s->leaf_value, ps->leaf_value.data, 32);
+    return 0;
+}
+
+static int decode_event(ledger_bundle_event *e, const Permit__ProofEvent *pe, ledger_err *err)
+{
+    if (pe->event.len == 0 || pe->event.len > LEDGER_EVENT_MAX_BYTES)
+        return malformed(err, "an event is empty or too long");
+    if (pe->tx.len < LEDGER_ENVELOPE_HEADER || pe->tx.len > LEDGER_MAX_ENVELOPE)
+        return malformed(err, "an event's transaction envelope is missing or too long");
+    if (pe->n_log_path > MERKLE_MAX_PROOF)
+        return malformed(err, "an inclusion proof is longer than 64 hashes");
+    e->log_index = pe->log_index;
+    if (copy_bytes(&e->event, &e->event_len, &pe->event) != 0 ||
+        copy_bytes(&e->tx, &e->tx_len, &pe->tx) != 0)
+        return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+    e->path = malloc((pe->n_log_path ? pe->n_log_path : 1) * 32);
+    if (e->path == NULL)
+        return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+    for (size_t i = 0; i < pe->n_log_path; i++) {
+        if (pe->log_path[i].len != 32)
+            return malformed(err, "an inclusion proof hash is not 32 bytes");
+        memcpy(e->path[i], pe->log_path[i].data, 32);
+    }
+    e->n_path = pe->n_log_path;
+    return 0;
+}
+
+int ledger_bundle_decode(ledger_bundle *b, const uint8_t *p, size_t len, ledger_err *err)
+{
+    memset(b, 0, sizeof *b);
+    if (len == 0)
+        return malformed(err, "empty");
+    if (len > LEDGER_MAX_BUNDLE_BYTES)
+        return ledger_fail(err, LEDGER_ERR_INVALID, "bundle_malformed",
+                           "bundle: %zu bytes, more than %u", len, LEDGER_MAX_BUNDLE_BYTES);
+    if (scan(p, len, &bundle_msg, err) != 0)
+        return -1;
+    Permit__ProofBundle *pb = permit__proof_bundle__unpack(NULL, len, p);
+    if (pb == NULL)
+        return malformed(err, "not a ProofBundle message");
+    int rc = -1;
+    if (pb->version != LEDGER_BUNDLE_VERSION) {
+        ledger_fail(err, LEDGER_ERR_INVALID, "bundle_malformed",
+                    "bundle: version %u; this verifier knows version %d", pb->version,
+                    LEDGER_BUNDLE_VERSION);
+        goto out;
+    }
+    b->version = pb->version;
+    if (pb->license_id == NULL || !license_id_ok(pb->license_id)) {
+        malformed(err, "license_id is not a license id");
+        goto out;
+    }
+    snprintf(b->license_id, sizeof b->license_id, "%s", pb->license_id);
+    if (pb->header.len == 0 || pb->record.len == 0) {
+        malformed(err, "no header or no record");
+        goto out;
+    }
+    if (pb->n_events == 0 || pb->n_events > LEDGER_MAX_BUNDLE_EVENTS) {
+        malformed(err, "no events, or more than allowed");
+        goto out;
+    }
+    if (pb->n_consistency > MERKLE_MAX_PROOF) {
+        malformed(err, "consistency proof longer than 64 hashes");
+        goto out;
+    }
+    if (copy_bytes(&b->header, &b->header_len, &pb->header) != 0 ||
+        copy_bytes(&b->record, &b->record_len, &pb->record) != 0) {
+        ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+        goto out;
+    }
+    if (decode_commit(&b->commit, pb->commit, err) != 0 ||
+        decode_state(&b->state, pb->state, err) != 0)
+        goto out;
+    b->events = calloc(pb->n_events, sizeof *b->events);
+    if (b->events == NULL) {
+        ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < pb->n_events; i++) {
+        b->n_events = i + 1;
+        if (decode_event(&b->events[i], pb->events[i], err) != 0)
+            goto out;
+    }
+    b->since_log_size = pb->since_log_size;
+    for (size_t i = 0; i < pb->n_consistency; i++) {
+        if (pb->consistency[i].len != 32) {
+            malformed(err, "a consistency proof hash is not 32 bytes");
+            goto out;
+        }
+        memcpy(b->consistency[i], pb->consistency[i].data, 32);
+    }
+    b->n_consistency = pb->n_consistency;
+    if (b->since_log_size == 0 && b->n_consistency != 0) {
+        malformed(err, "a consistency proof without since_log_size");
+        goto out;
+    }
+    rc = 0;
+out:
+    permit__proof_bundle__free_unpacked(pb, NULL);
+    return rc;
+}
+
+/* ---- encode ------------------------------------------------------------------ */
+
+static ProtobufCBinaryData bin(const void *p, size_t n)
+{
+    ProtobufCBinaryData d;
+    d.data = (uint8_t *)p;
+    d.len = n;
+    return d;
+}
+
+int ledger_bundle_encode(const ledger_bundle *b, uint8_t **out, size_t *len, ledger_err *err)
+{
+    int rc = -1;
+    Permit__ProofBundle pb = PERMIT__PROOF_BUNDLE__INIT;
+    Permit__Commit pc = PERMIT__COMMIT__INIT;
+    Permit__CommitSig sigs[LEDGER_MAX_DEPARTMENTS];
+    Permit__CommitSig *sigp[LEDGER_MAX_DEPARTMENTS];
+    Permit__ProofState ps = PERMIT__PROOF_STATE__INIT;
+    ProtobufCBinaryData siblings[SMT_MAX_PROOF];
+    ProtobufCBinaryData cons[MERKLE_MAX_PROOF];
+    Permit__ProofEvent *evs = NULL, **evp = NULL;
+    ProtobufCBinaryData *paths = NULL;
+    if (b->n_events > LEDGER_MAX_BUNDLE_EVENTS || b->commit.n_sigs > LEDGER_MAX_DEPARTMENTS ||
+        b->state.n_siblings > SMT_MAX_PROOF || b->n_consistency > MERKLE_MAX_PROOF)
+        return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "bundle too large to encode");
+    pb.version = b->version;
+    pb.license_id = (char *)b->license_id;
+    pb.header = bin(b->header, b->header_len);
+    pc.height = b->commit.height;
+    pc.round = b->commit.round;
+    pc.block_hash = bin(b->commit.block_hash, 32);
+    for (size_t i = 0; i < b->commit.n_sigs; i++) {
+        permit__commit_sig__init(&sigs[i]);
+        sigs[i].validator = b->commit.sigs[i].validator;
+        sigs[i].sig = bin(b->commit.sigs[i].sig, 64);
+        sigp[i] = &sigs[i];
+    }
+    pc.n_sigs = b->commit.n_sigs;
+    pc.sigs = sigp;
+    pb.commit = &pc;
+    pb.record = bin(b->record, b->record_len);
+    for (size_t i = 0; i < b->state.n_siblings; i++) {
+        /* an empty subtree travels as an empty string */
+        int empty = memcmp(b->state.siblings[i], SMT_EMPTY, 32) == 0;
+        siblings[i] = bin(b->state.siblings[i], empty ? 0 : 32);
+    }
+    ps.n_siblings = b->state.n_siblings;
+    ps.siblings = siblings;
+    if (b->state.end == SMT_END_LEAF) {
+        ps.leaf_key = bin(b->state.leaf_key, 32);
+        ps.leaf_value = bin(b->state.leaf_value, 32);
+    }
+    pb.state = &ps;
+    size_t total_path = 0;
+    for (size_t i = 0; i < b->n_events; i++) {
+        if (b->events[i].n_path > MERKLE_MAX_PROOF)
+            return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "bundle too large to encode");
+        total_path += b->events[i].n_path;
+    }
+    evs = calloc(b->n_events ? b->n_events : 1, sizeof *evs);
+    evp = calloc(b->n_events ? b->n_events : 1, sizeof *evp);
+    paths = calloc(total_path ? total_path : 1, sizeof *paths);
+    if (evs == NULL || evp == NULL || paths == NULL) {
+        ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+        goto out;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < b->n_events; i++) {
+        const ledger_bundle_event *e = &b->events[i];
+        permit__proof_event__init(&evs[i]);
+        evs[i].event = bin(e->event, e->event_len);
+        evs[i].log_index = e->log_index;
+        evs[i].tx = bin(e->tx, e->tx_len);
+        evs[i].log_path = paths + k;
+        evs[i].n_log_path = e->n_path;
+        for (size_t j = 0; j < e->n_path; j++)
+            paths[k++] = bin(e->path[j], 32);
+        evp[i] = &evs[i];
+    }
+    pb.n_events = b->n_events;
+    pb.events = evp;
+    pb.since_log_size = b->since_log_size;
+    for (size_t i = 0; i < b->n_consistency; i++)
+        cons[i] = bin(b->consistency[i], 32);
+    pb.n_consistency = b->n_consistency;
+    pb.consistency = cons;
+    size_t n = permit__proof_bundle__get_packed_size(&pb);
+    if (n > LEDGER_MAX_BUNDLE_BYTES) {
+        ledger_fail(err, LEDGER_ERR_INVALID, NULL,
+                    "the bundle of license %s would be %zu bytes, more than %u",
+                    b->license_id, n, LEDGER_MAX_BUNDLE_BYTES);
+        goto out;
+    }
+    *out = malloc(n ? n : 1);
+    if (*out == NULL) {
+        ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+        goto out;
+    }
+    permit__proof_bundle__pack(&pb, *out);
+    *len = n;
+    rc = 0;
+out:
+    free(evs);
+    free(evp);
+    free(paths);
+    return rc;
+}
+
+/* ---- build ------------------------------------------------------------------- */
+
+/* How far below the tip to look for a block with a stored certificate (a
+ * BFT node stores a block's certificate once it has it). */
+#define CERT_LOOKBACK 64
+/* Attempts when the record keeps changing under the build. */
+#define BUILD_ATTEMPTS 8
+
+static int certified_block(ledger *L, ledger_bundle *b, ledger_header *h, ledger_err *err)
+{
+    uint64_t top = ledger_height(L);
+    for (uint64_t ht = top; ht >= 1 && ht + CERT_LOOKBACK > top; ht--) {
+        int r = ledger_get_commit(L, ht, &b->commit, err);
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            continue;
+        r = ledger_get_block(L, ht, h, &b->header, &b->header_len, NULL, NULL, err);
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "block %llu is missing",
+                               (unsigned long long)ht);
+        return 0;
+    }
+    return ledger_fail(err, LEDGER_ERR_NOTFOUND, NULL, "no certified block yet");
+}
+
+/* One attempt: 1 built, 0 the record changed under it (try again). */
+static int build_once(ledger *L, const char *id, uint64_t since, ledger_bundle *b,
+                      uint64_t *height, ledger_err *err)
+{
+    ledger_header h;
+    if (certified_block(L, b, &h, err) != 0)
+        return -1;
+    *height = h.height;
+    if (ledger_state_proof(L, h.state_root, id, &b->state, err) != 0)
+        return -1;
+    uint8_t key[32];
+    ledger_sha256(id, strlen(id), key);
+    if (b->state.end != SMT_END_LEAF || memcmp(b->state.leaf_key, key, 32) != 0)
+        return ledger_fail(err, LEDGER_ERR_NOTFOUND, "license_not_found",
+                           "license %s is not in the state of certified block %llu", id,
+                           (unsigned long long)h.height);
+    int r = ledger_get_license_bytes(L, id, &b->record, &b->record_len, err);
+    if (r < 0)
+        return -1;
+    if (r == 0)
+        return ledger_fail(err, LEDGER_ERR_NOTFOUND, "license_not_found",
+                           "license %s does not exist", id);
+    uint8_t v[32];
+    ledger_sha256(b->record, b->record_len, v);
+    if (memcmp(v, b->state.leaf_value, 32) != 0)
+        return 0; /* a newer block changed the record */
+    ledger_license lic;
+    if (ledger_license_decode(&lic, b->record, b->record_len, err) != 0)
+        return -1;
+    uint32_t seq = lic.seq;
+    ledger_license_clear(&lic);
+    if ((size_t)seq + 1 > LEDGER_MAX_BUNDLE_EVENTS)
+        return ledger_fail(err, LEDGER_ERR_INVALID, NULL,
+                           "license %s has %llu events, more than a bundle carries", id,
+                           (unsigned long long)seq + 1);
+    ledger_event_rec *evs = NULL;
+    size_t n = 0;
+    if (ledger_get_events(L, id, &evs, &n, err) < 0)
+        return -1;
+    if (n < (size_t)seq + 1) {
+        free(evs);
+        return ledger_fail(err, LEDGER_ERR_INVALID, NULL,
+                           "license %s: %zu events stored, the record needs %u", id, n,
+                           seq + 1);
+    }
+    n = (size_t)seq + 1; /* events of later blocks are not under this header */
+    int rc = -1;
+    b->events = calloc(n, sizeof *b->events);
+    if (b->events == NULL) {
+        ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        ledger_bundle_event *e = &b->events[i];
+        b->n_events = i + 1;
+        uint8_t buf[LEDGER_EVENT_MAX_BYTES];
+        size_t elen;
+        if (ledger_event_encode(&evs[i].ev, buf, sizeof buf, &elen) != 0) {
+            ledger_fail(err, LEDGER_ERR_INVALID, NULL, "event %zu of %s cannot be encoded", i, id);
+            goto out;
+        }
+        e->event = malloc(elen);
+        e->path = malloc(MERKLE_MAX_PROOF * 32);
+        if (e->event == NULL || e->path == NULL) {
+            ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+            goto out;
+        }
+        memcpy(e->event, buf, elen);
+        e->event_len = elen;
+        e->log_index = evs[i].log_index;
+        if (merkle_inclusion_proof(e->log_index, h.log_size, ledger_mlog_get, L, e->path,
+                                   &e->n_path, err) != 0)
+            goto out;
+        uint64_t th;
+        r = ledger_get_tx(L, evs[i].ev.tx_id, &e->tx, &e->tx_len, &th, NULL, err);
+        if (r < 0)
+            goto out;
+        if (r == 0) {
+            ledger_fail(err, LEDGER_ERR_INVALID, NULL,
+                        "the transaction of event %zu of %s is missing", i, id);
+            goto out;
+        }
+    }
+    if (since > 0) {
+        if (since > h.log_size) {
+            ledger_fail(err, LEDGER_ERR_INVALID, NULL,
+                        "since_log_size %llu is beyond the certified log size %llu",
+                        (unsigned long long)since, (unsigned long long)h.log_size);
+            goto out;
+        }
+        b->since_log_size = since;
+        if (merkle_consistency_proof(since, h.log_size, ledger_mlog_get, L, b->consistency,
+                                     &b->n_consistency, err) != 0)
+            goto out;
+    }
+    rc = 1;
+out:
+    free(evs);
+    return rc;
+}
+
+int ledger_bundle_build(ledger *L, const char *id, uint64_t since_log_size, uint8_t **out,
+                        size_t *len, uint64_t *height, ledger_err *err)
+{
+    if (!license_id_ok(id))
+        return ledger_fail(err, LEDGER_ERR_NOTFOUND, "license_not_found",
+                           "license %.64s does not exist", id);
+    for (int attempt = 0; attempt < BUILD_ATTEMPTS; attempt++) {
+        ledger_bundle b;
+        memset(&b, 0, sizeof b);
+        b.version = LEDGER_BUNDLE_VERSION;
+        snprintf(b.license_id, sizeof b.license_id, "%s", id);
+        uint64_t ht = 0;
+        int r = build_once(L, id, since_log_size, &b, &ht, err);
+        if (r == 1) {
+            r = ledger_bundle_encode(&b, out, len, err) == 0 ? 1 : -1;
+            if (r == 1 && height)
+                *height = ht;
+        }
+        ledger_bundle_free(&b);
+        if (r != 0)
+            return r == 1 ? 0 : -1;
+    }
+    return ledger_fail(err, LEDGER_ERR_IO, NULL,
+                       "license %s kept changing while its bundle was built; try again", id);
+}

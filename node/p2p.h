@@ -1,0 +1,59 @@
+/* node/p2p.h: authenticated TCP links between the validators of genesis
+ * (DESIGN §6).
+ *
+ * Frames are u32 big-endian length || protobuf permit.Frame, the length
+ * checked against p2p_max_frame before a byte of the frame is decoded.  A
+ * link starts with a handshake: each side sends Hello (chain id, node key,
+ * a fresh 32-byte nonce, its height) and then Auth, its node key's BIP340
+ * signature over TaggedHash("permit/p2p/v1", str chain_id || own nonce ||
+ * peer's nonce); a key that is not a validator of genesis, or a signature
+ * that does not verify, closes the link.  The validator with the lower index
+ * dials; lost links are redialled with backoff (0.5 s doubling to 30 s).  A
+ * peer that does not read is bounded by its output buffer: past
+ * p2p_max_queue bytes, messages to it are dropped (consensus tolerates lost
+ * messages) and counted.  Loop thread only. */
+#ifndef PERMIT_NODE_P2P_H
+#define PERMIT_NODE_P2P_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ledger/err.h"
+
+typedef struct node node;
+typedef struct node_p2p node_p2p;
+struct Permit__Frame;
+
+#define P2P_MAX_FRAME_DEFAULT (64u << 20)
+#define P2P_MAX_QUEUE_DEFAULT (256u << 20)
+
+/* A frame from validator `peer` (its index in genesis validators).  The
+ * callee may keep nothing of `f` after returning. */
+typedef void (*p2p_frame_fn)(void *ctx, unsigned peer, const struct Permit__Frame *f);
+/* A link to `peer` became ready (handshake done) or went down. */
+typedef void (*p2p_link_fn)(void *ctx, unsigned peer, int up, uint64_t peer_height);
+
+/* Listen on cfg.p2p_listen and dial the validators this node dials. */
+node_p2p *node_p2p_start(node *n, p2p_frame_fn on_frame, p2p_link_fn on_link, void *ctx,
+                         ledger_err *err);
+void node_p2p_free(node_p2p *p);
+
+/* Send a frame to one peer; 0 when queued, -1 when the peer is not
+ * connected or its queue is full. */
+int node_p2p_send(node_p2p *p, unsigned peer, const struct Permit__Frame *f);
+/* Send to every connected peer; returns how many took it. */
+unsigned node_p2p_broadcast(node_p2p *p, const struct Permit__Frame *f);
+
+/* The same for a frame already packed (without its length prefix). */
+int node_p2p_send_packed(node_p2p *p, unsigned peer, const uint8_t *frame, size_t len);
+unsigned node_p2p_broadcast_packed(node_p2p *p, const uint8_t *frame, size_t len);
+
+unsigned node_p2p_connected(const node_p2p *p);
+int node_p2p_is_up(const node_p2p *p, unsigned peer);
+/* Frames dropped because a peer's queue was full. */
+uint64_t node_p2p_dropped(const node_p2p *p);
+
+/* The height our Hello announces (kept current by the engine). */
+void node_p2p_set_height(node_p2p *p, uint64_t height);
+
+#endif

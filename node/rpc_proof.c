@@ -1,0 +1,68 @@
+/* node/rpc_proof.c: license.proof (rpc_proof.h). */
+#include "rpc_proof.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "ledger/bundle.h"
+#include "ledger/hex.h"
+#include "node.h"
+
+const char *const node_rpc_proof_params[] = {"id", "since_log_size", NULL};
+
+static void bad_param(rpc_outcome *o, const char *name, const char *why)
+{
+    rpc_outcome_error(o, RPC_INVALID_PARAMS, json_pack("{s:s}", "param", name),
+                      "param \"%s\" %s", name, why);
+}
+
+void node_rpc_license_proof(node *n, json_t *params, rpc_outcome *o)
+{
+    json_t *jid = params && json_is_object(params) ? json_object_get(params, "id") : NULL;
+    json_t *jsince = params && json_is_object(params) ? json_object_get(params, "since_log_size")
+                                                      : NULL;
+    if (jid == NULL || json_is_null(jid))
+        return bad_param(o, "id", "is required");
+    if (!json_is_string(jid) || json_string_length(jid) == 0 ||
+        json_string_length(jid) > LEDGER_MAX_LICENSE_ID ||
+        strlen(json_string_value(jid)) != json_string_length(jid))
+        return bad_param(o, "id", "must be a license id of at most 64 bytes");
+    uint64_t since = 0;
+    if (jsince != NULL && !json_is_null(jsince)) {
+        if (!json_is_integer(jsince) || json_integer_value(jsince) < 0)
+            return bad_param(o, "since_log_size", "must be an integer >= 0");
+        since = (uint64_t)json_integer_value(jsince);
+    }
+    const char *id = json_string_value(jid);
+    uint8_t *bundle = NULL;
+    size_t len = 0;
+    uint64_t height = 0;
+    ledger_err e;
+    if (ledger_bundle_build(n->L, id, since, &bundle, &len, &height, &e) != 0) {
+        if (e.code == LEDGER_ERR_NOTFOUND)
+            rpc_outcome_error(o, RPC_NOT_FOUND,
+                              json_pack("{s:s}", "rule", e.rule ? e.rule : "license_not_found"),
+                              "%s", e.msg);
+        else if (e.code == LEDGER_ERR_INVALID && since > 0 && strstr(e.msg, "since_log_size"))
+            rpc_outcome_error(o, RPC_INVALID_PARAMS, json_pack("{s:s}", "param", "since_log_size"),
+                              "%s", e.msg);
+        else
+            rpc_outcome_error(o, RPC_INTERNAL, NULL, "internal error: %s", e.msg);
+        return;
+    }
+    char *b64 = malloc(ledger_b64_len(len) + 1);
+    if (b64 == NULL) {
+        free(bundle);
+        rpc_outcome_error(o, RPC_INTERNAL, NULL, "out of memory");
+        return;
+    }
+    ledger_b64_encode(bundle, len, b64);
+    free(bundle);
+    json_t *r = json_pack("{s:s, s:I, s:I, s:s}", "license_id", id, "height", (json_int_t)height,
+                          "bytes", (json_int_t)len, "bundle", b64);
+    free(b64);
+    if (r == NULL)
+        rpc_outcome_error(o, RPC_INTERNAL, NULL, "out of memory");
+    else
+        o->result = r;
+}

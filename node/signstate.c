@@ -1,0 +1,124 @@
+#include "signstate.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ledger/codec.h"
+#include "ledger/hash.h"
+
+/* File: "PSS2" || u64 height || u32 round || u8 step || h32 hash ||
+ * u32 lock_round (two's complement) || h32 lock_hash || SHA-256 of everything
+ * before it. */
+#define MAGIC "PSS2"
+#define BODY (4 + 8 + 4 + 1 + 32 + 4 + 32)
+#define FILE_LEN (BODY + 32)
+
+int node_sign_allowed(const node_sign_state *last, uint64_t height, uint32_t round, int step,
+                      const uint8_t hash[32])
+{
+    if (!last->present)
+        return 1;
+    if (height != last->height)
+        return height > last->height;
+    if (round != last->round)
+        return round > last->round;
+    if (step != last->step)
+        return step > last->step;
+    /* the very same message again (a re-broadcast) is harmless */
+    return memcmp(hash, last->hash, 32) == 0;
+}
+
+void node_sign_state_next(const node_sign_state *last, uint64_t height, uint32_t round,
+                          int step, const uint8_t hash[32], node_sign_state *next)
+{
+    static const uint8_t nil[32];
+    node_sign_state n; /* built apart: next may be last */
+    memset(&n, 0, sizeof n);
+    n.present = 1;
+    n.height = height;
+    n.round = round;
+    n.step = (uint8_t)step;
+    memcpy(n.hash, hash, 32);
+    n.lock_round = -1;
+    if (last->present && last->height == height) {
+        n.lock_round = last->lock_round;
+        memcpy(n.lock_hash, last->lock_hash, 32);
+    }
+    *next = n;
+    if (step == SIGN_STEP_PRECOMMIT && memcmp(hash, nil, 32) != 0) {
+        next->lock_round = (int32_t)round;
+        memcpy(next->lock_hash, hash, 32);
+    }
+}
+
+int node_sign_state_load(const char *path, node_sign_state *out, ledger_err *err)
+{
+    memset(out, 0, sizeof *out);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return 0;
+        return ledger_fail(err, LEDGER_ERR_IO, NULL, "%s: %s", path, strerror(errno));
+    }
+    uint8_t buf[FILE_LEN + 1];
+    ssize_t n = read(fd, buf, sizeof buf);
+    close(fd);
+    uint8_t sum[32];
+    if (n == FILE_LEN)
+        ledger_sha256(buf, BODY, sum);
+    if (n != FILE_LEN || memcmp(buf, MAGIC, 4) != 0 || memcmp(sum, buf + BODY, 32) != 0 ||
+        buf[16] > SIGN_STEP_PRECOMMIT)
+        return ledger_fail(err, LEDGER_ERR_INVALID, NULL,
+                           "%s is corrupt (%zd bytes, checksum or version wrong): refusing to "
+                           "start rather than risk signing twice; if this validator certainly "
+                           "signed nothing since, restore the file from a backup",
+                           path, n);
+    out->present = 1;
+    out->height = ledger_rd_be64(buf + 4);
+    out->round = ledger_rd_be32(buf + 12);
+    out->step = buf[16];
+    memcpy(out->hash, buf + 17, 32);
+    out->lock_round = (int32_t)ledger_rd_be32(buf + 49);
+    memcpy(out->lock_hash, buf + 53, 32);
+    return 0;
+}
+
+int node_sign_state_save(const char *path, const node_sign_state *s, ledger_err *err)
+{
+    uint8_t buf[FILE_LEN];
+    memcpy(buf, MAGIC, 4);
+    ledger_be64(buf + 4, s->height);
+    ledger_be32(buf + 12, s->round);
+    buf[16] = s->step;
+    memcpy(buf + 17, s->hash, 32);
+    ledger_be32(buf + 49, (uint32_t)s->lock_round);
+    memcpy(buf + 53, s->lock_hash, 32);
+    ledger_sha256(buf, BODY, buf + BODY);
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return ledger_fail(err, LEDGER_ERR_IO, NULL, "%s: %s", tmp, strerror(errno));
+    int bad = write(fd, buf, sizeof buf) != (ssize_t)sizeof buf || fsync(fd) != 0;
+    if (close(fd) != 0)
+        bad = 1;
+    if (bad || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return ledger_fail(err, LEDGER_ERR_IO, NULL, "%s: %s", path, strerror(errno));
+    }
+    char dir[1100];
+    snprintf(dir, sizeof dir, "%s", path);
+    int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        if (fsync(dfd) != 0) {
+            close(dfd);
+            return ledger_fail(err, LEDGER_ERR_IO, NULL, "fsync of %s: %s", dir, strerror(errno));
+        }
+        close(dfd);
+    }
+    return 0;
+}

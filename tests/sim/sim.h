@@ -1,0 +1,373 @@
+/* tests/sim/sim.h: the deterministic consensus simulator (README.md).
+ *
+ * One process runs seed after seed.  A seed is one world: n validators, each
+ * a real consensus engine (consensus/engine.h) with a real ledger in its own
+ * RocksDB, a sign state and a mempool, joined by a simulated network that
+ * delays, loses, duplicates and partitions messages.  Everything that
+ * happens is an event in one queue ordered by (simulated time, sequence
+ * number), and every random choice comes from one PRNG seeded from the seed,
+ * so a seed replays exactly. */
+#ifndef PERMIT_SIM_H
+#define PERMIT_SIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "consensus/engine.h"
+#include "ledger/block.h"
+#include "ledger/genesis.h"
+#include "ledger/keys.h"
+#include "ledger/ledger.h"
+#include "node/signstate.h"
+
+#define SIM_MAX_N 7
+#define SIM_BLOCK_TXS 8          /* transactions per block, at most */
+#define SIM_POOL_CAP 128         /* mempool entries per node */
+#define SIM_BLOCK_CACHE 32       /* blocks a node keeps for its current height */
+#define SIM_FUTURE_CAP 256       /* messages kept for the next height */
+#define SIM_OWN_CAP 64           /* own signed messages kept for the current height */
+#define SIM_SYNC_BATCH 8         /* blocks per sync response */
+#define SIM_VERIFIED 8192        /* verified signatures remembered per seed (vcache.c) */
+#define SIM_WAL_CAP 1024         /* consensus messages kept durably for the current height */
+#define SIM_WAL_OWN_RESERVE 128  /* of which always left for our own */
+#define SIM_MAX_HEIGHT 512       /* heights a seed may reach */
+#define SIM_MAX_EVENTS 2000000   /* events a seed may process */
+#define SIM_MAX_APPS 512         /* applications the client files per seed */
+#define SIM_CLOCK_AHEAD_MS 5000  /* DESIGN §5: a block further ahead of our clock is refused */
+#define SIM_GOSSIP_MS 1000       /* re-send own messages of the current height */
+#define SIM_SYNC_DELAY_MS 300    /* behind for this long: ask a peer for blocks */
+#define SIM_SYNC_RETRY_MS 1000
+#define SIM_HEARTBEAT_MS 3000    /* wait_for_value: an empty block after this long */
+#define SIM_BLOCK_INTERVAL_MS 500 /* a proposer builds no sooner after its last commit */
+#define SIM_LIVENESS_MS 90000    /* after the heal, progress within this much time */
+
+/* ---- PRNG (xoshiro256**, state from splitmix64 of the seed) ---- */
+
+typedef struct {
+    uint64_t s[4];
+} sim_rng;
+
+void sim_rng_seed(sim_rng *r, uint64_t seed);
+uint64_t sim_rng_next(sim_rng *r);
+/* Uniform in [0, n); 0 when n == 0. */
+uint64_t sim_rng_below(sim_rng *r, uint64_t n);
+/* Uniform in [lo, hi] (hi >= lo). */
+uint64_t sim_rng_range(sim_rng *r, uint64_t lo, uint64_t hi);
+/* 1 with probability pm / 1000. */
+int sim_rng_chance(sim_rng *r, unsigned pm);
+void sim_rng_bytes(sim_rng *r, uint8_t *out, size_t n);
+
+/* ---- shared immutable data (reference counted) ---- */
+
+typedef struct {
+    unsigned refs;
+    uint8_t id[32];              /* SHA-256 of the envelope */
+    size_t len;
+    uint8_t *env;
+} sim_tx;
+
+typedef struct {
+    unsigned refs;
+    uint8_t hash[32];            /* what the sender claims; checked by receivers */
+    uint64_t height;
+    size_t hdr_len;
+    uint8_t hdr[LEDGER_MAX_HEADER_BYTES];
+    size_t n_txs;
+    sim_tx *txs[SIM_BLOCK_TXS + 1]; /* + 1: room for a Byzantine extra */
+} sim_block;
+
+sim_tx *sim_tx_new(const uint8_t *env, size_t len);
+sim_tx *sim_tx_ref(sim_tx *t);
+void sim_tx_unref(sim_tx *t);
+sim_block *sim_block_new(void);
+sim_block *sim_block_ref(sim_block *b);
+void sim_block_unref(sim_block *b);
+
+typedef enum { MSG_CONS = 1, MSG_SYNC_REQ, MSG_SYNC_RESP } sim_msg_kind;
+
+typedef struct {
+    sim_block *blk;
+    ledger_commit cert;
+} sim_sync_item;
+
+typedef struct {
+    unsigned refs;
+    sim_msg_kind kind;
+    unsigned from;
+    cons_msg cm;                 /* MSG_CONS, signed */
+    sim_block *blk;              /* MSG_CONS proposals: the block */
+    uint64_t sync_from;          /* MSG_SYNC_REQ: first height wanted */
+    size_t n_items;              /* MSG_SYNC_RESP */
+    sim_sync_item items[SIM_SYNC_BATCH];
+} sim_msg;
+
+sim_msg *sim_msg_new(sim_msg_kind kind, unsigned from);
+sim_msg *sim_msg_ref(sim_msg *m);
+void sim_msg_unref(sim_msg *m);
+
+/* ---- events ---- */
+
+typedef enum {
+    EV_DELIVER = 1,   /* msg to node */
+    EV_TIMEOUT,       /* engine timeout of node (incarnation inc) */
+    EV_GOSSIP,        /* node re-sends its messages */
+    EV_SYNC_CHECK,    /* node checks whether it is behind */
+    EV_HEARTBEAT,     /* wait_for_value: an empty block is due at height */
+    EV_BUILD,         /* the block interval has passed: build the deferred block */
+    EV_TX_ARRIVE,     /* tx reaches node's mempool */
+    EV_CLIENT,        /* the client files the next transaction */
+    EV_CRASH,
+    EV_RESTART,
+    EV_PARTITION,     /* split the network: arg = mask of one side */
+    EV_UNPARTITION,
+    EV_HEAL,          /* faults end */
+} sim_ev_kind;
+
+typedef struct {
+    uint64_t time, seq;
+    sim_ev_kind kind;
+    unsigned node;
+    uint32_t inc;
+    cons_step step;
+    uint64_t height;
+    uint32_t round;
+    uint32_t arg;
+    void *ptr;        /* sim_msg (EV_DELIVER) or sim_tx (EV_TX_ARRIVE), owned */
+} sim_event;
+
+typedef struct {
+    sim_event *v;
+    size_t n, cap;
+    uint64_t next_seq;
+} sim_queue;
+
+int sim_queue_push(sim_queue *q, sim_event *ev);
+int sim_queue_pop(sim_queue *q, sim_event *out);
+void sim_queue_free(sim_queue *q); /* releases what events still own */
+
+/* ---- the fault mix of a seed ---- */
+
+enum {
+    BYZ_EQUIVOCATE = 1,   /* two proposals, conflicting votes to different peers */
+    BYZ_GARBAGE = 2,      /* wrong heights/rounds, random values, bad signatures and blocks */
+    BYZ_MUTE = 4,         /* drops most of what it should send */
+};
+
+typedef struct {
+    unsigned n, f;
+    uint32_t delay_min, delay_max;  /* ms, every message */
+    unsigned loss_pm, dup_pm;       /* per mille, until the heal */
+    unsigned n_partitions, n_blips, n_crashes; /* blips: partitions of 0.1-2 s */
+    unsigned lock_crashes;          /* crashes shortly after taking a lock, at most */
+    unsigned commit_cuts;           /* a node cut off right after it commits, at most */
+    uint32_t skew_max;              /* ms; each node's clock is off by up to this */
+    unsigned byz_mask;              /* Byzantine validators */
+    unsigned byz_flags;
+    int wait_for_value;
+    uint64_t heal_at;               /* faults stop here (ms) */
+    uint64_t target;                /* heights to commit */
+    uint32_t tx_every;              /* mean ms between client transactions */
+    unsigned tx_loss_pm;
+} sim_mix;
+
+void sim_mix_describe(const sim_mix *m, char *out, size_t cap);
+
+/* ---- nodes ---- */
+
+typedef struct {
+    cons_msg m;
+    sim_block *blk;
+} sim_own;
+
+typedef struct {
+    unsigned idx;
+    int byz;
+    int up;
+    uint32_t inc;                /* incarnation: timers of an earlier life are void */
+    int64_t skew;
+    char db[600];
+    cons_engine *e;
+    ledger *L;
+    node_sign_state ss;          /* "data/sign_state": survives crashes */
+    uint64_t cur_height;         /* the height the per-height state below is for */
+    ledger_exec *held;
+    uint8_t held_hash[32];
+    sim_block *cache[SIM_BLOCK_CACHE];
+    size_t n_cache;
+    sim_own own[SIM_OWN_CAP];
+    size_t n_own;
+    sim_tx *pool[SIM_POOL_CAP];
+    size_t n_pool;
+    sim_msg *future[SIM_FUTURE_CAP];
+    size_t n_future;
+    int want_value;              /* wait_for_value: GET_VALUE deferred */
+    uint64_t want_h;
+    uint32_t want_r;
+    int heartbeat_due;
+    uint64_t last_commit;        /* sim time of the last commit (or boot) */
+    uint64_t help_next[SIM_MAX_N]; /* when a lagging peer may be helped again */
+    uint64_t ahead_height;       /* highest height a peer showed us */
+    unsigned ahead_from;
+    int sync_check_set;
+    unsigned sync_tries;
+    uint64_t height;             /* committed height (kept while down) */
+    /* the consensus WAL (durable, like the sign state): every verified
+     * message of the height being decided, ours included, and the highest
+     * round the engine entered there; a restart replays it */
+    uint64_t wal_height;
+    uint32_t wal_round;
+    sim_msg *wal[SIM_WAL_CAP];
+    size_t n_wal;
+    uint32_t crash_id;           /* the crash a pending restart belongs to */
+    uint64_t crashes;
+    /* Byzantine: the proposals it saw (by round % 64) and its current split */
+    cons_hash byz_prop[64];
+    uint64_t byz_prop_height[64];
+    uint32_t byz_prop_round[64];
+    uint64_t byz_split_height;
+    uint32_t byz_split_round;
+    unsigned byz_split;
+    uint64_t atk_height;         /* the lock-breaking attack it played at this height */
+    uint32_t atk_round;
+    unsigned atk_decider;
+} sim_node;
+
+/* ---- invariants ---- */
+
+typedef struct {
+    int set;
+    unsigned node;
+    uint8_t hash[32];
+    uint8_t state_root[32];
+} sim_chain_entry;
+
+typedef struct {
+    uint8_t used;
+    uint8_t node;
+    uint8_t type;
+    uint32_t round;
+    uint64_t height;
+    cons_hash value;
+    int32_t pol;
+} sim_signed_entry;
+
+/* ---- the client ---- */
+
+typedef struct {
+    char uscc[19];
+    char license[LEDGER_MAX_LICENSE_ID + 1];
+    int industry;
+    unsigned addresses;
+    uint64_t last_tx;
+} sim_app;
+
+typedef struct {
+    uint64_t seeds, seeds_n4, seeds_n7;
+    uint64_t heights, sim_ms, events;
+    uint64_t msgs_sent, msgs_lost, msgs_dup, msgs_cut;
+    uint64_t txs_filed, txs_committed;
+    uint64_t partitions, crashes, restarts;
+    uint64_t byz_equiv, byz_garbage, byz_attacks;
+    uint64_t sign_refused, bad_sig, bad_block, equivocations_seen;
+    uint64_t syncs_applied, sync_refused, decisions_uncertified, rounds_max;
+} sim_stats;
+
+typedef struct {
+    int verbose;
+} sim_opts;
+
+typedef struct sim_world {
+    uint64_t seed;
+    sim_opts opt;
+    sim_mix mix;
+    sim_rng rng;
+    uint64_t now;                /* simulated ms */
+    uint64_t wall0;              /* the wall time that sim time 0 stands for */
+    sim_queue q;
+    const ledger_genesis *g;
+    const ledger_keypair *node_key[SIM_MAX_N];
+    const ledger_keypair *dept_key[LEDGER_MAX_DEPARTMENTS];
+    size_t n_dept_keys;
+    const ledger_keypair *registrar;
+    sim_node nodes[SIM_MAX_N];
+    char dir[512];
+    int faults_on;
+    int partitioned;
+    uint32_t side;               /* partition: nodes with their bit set are on side B */
+    uint64_t partition_id;
+    unsigned lock_crashes_left;
+    unsigned commit_cuts_left;
+    uint32_t next_crash_id;
+    uint64_t heal_height;        /* highest correct height at the heal */
+    int healed;
+    /* invariants */
+    sim_chain_entry *chain;      /* [SIM_MAX_HEIGHT + 1] */
+    sim_signed_entry *signed_tab;
+    size_t signed_cap, signed_n;
+    int failed;
+    char violation[1024];
+    uint8_t (*verified)[32];     /* vcache.c */
+    /* client */
+    sim_app *apps;
+    size_t n_apps;
+    uint32_t next_uscc;
+    sim_stats st;
+} sim_world;
+
+/* Record a violation (the first one wins) and stop the seed. */
+void sim_fail(sim_world *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sim_log(sim_world *w, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void sim_schedule(sim_world *w, sim_event *ev); /* ev->time is absolute */
+uint64_t sim_correct_min_height(sim_world *w);
+uint64_t sim_correct_max_height(sim_world *w);
+
+/* net.c */
+void net_send(sim_world *w, unsigned from, unsigned to, sim_msg *m);
+void net_broadcast(sim_world *w, unsigned from, sim_msg *m);
+void net_deliver_tx(sim_world *w, sim_tx *t);
+
+/* node.c */
+uint64_t node_clock(const sim_world *w, const sim_node *nd);
+void node_boot(sim_world *w, sim_node *nd);     /* open ledger, start engine */
+void node_crash(sim_world *w, sim_node *nd);
+void node_close(sim_world *w, sim_node *nd);    /* end of seed */
+void node_on_event(sim_world *w, sim_node *nd, const sim_event *ev);
+void node_on_msg(sim_world *w, sim_node *nd, sim_msg *m);
+void node_on_tx(sim_world *w, sim_node *nd, sim_tx *t);
+void node_sign(sim_world *w, const sim_node *nd, cons_msg *m);
+void node_sighash(const sim_world *w, const cons_msg *m, uint8_t out[32]);
+sim_block *node_cache_find(sim_node *nd, const uint8_t hash[32]);
+void node_cache_add(sim_node *nd, sim_block *b);
+void node_own_add(sim_node *nd, const cons_msg *m, sim_block *blk);
+/* Build a block on the node's tip (freeing any held execution); the
+ * execution is kept as held when keep, else freed.  NULL on failure. */
+sim_block *node_make_block(sim_world *w, sim_node *nd, uint64_t time, size_t skip_txs,
+                           int keep);
+/* Answer a sync request: blocks from_h.. (at most until) with certificates;
+ * corrupt: forge one of them (a Byzantine answer). */
+void node_send_sync_items(sim_world *w, sim_node *nd, unsigned to, uint64_t from_h,
+                          uint64_t until, int corrupt);
+
+/* byz.c */
+void byz_saw_proposal(sim_node *nd, const cons_msg *m);
+void byz_broadcast(sim_world *w, sim_node *nd, const cons_msg *m);
+void byz_on_sync_req(sim_world *w, sim_node *nd, unsigned to, uint64_t from_h);
+
+/* client.c */
+void client_tick(sim_world *w);
+void client_free(sim_world *w);
+
+/* vcache.c: verification with results shared by all nodes of the seed */
+int sim_verify_msg(sim_world *w, const cons_msg *m, const uint8_t sighash[32]);
+int sim_commit_verify(sim_world *w, const ledger_commit *c, const uint8_t block_hash[32],
+                      uint64_t height, ledger_err *err);
+int sim_tx_verified(sim_world *w, const uint8_t tx_id[32]);
+void sim_tx_remember(sim_world *w, const uint8_t tx_id[32]);
+
+/* check.c */
+void check_signed(sim_world *w, const sim_node *nd, const cons_msg *m);
+void check_commit(sim_world *w, sim_node *nd, uint64_t height);
+void check_final(sim_world *w);
+void check_free(sim_world *w);
+
+#endif

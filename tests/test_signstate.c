@@ -1,0 +1,143 @@
+/* The sign state of a validator (node/signstate.h): what may be signed after
+ * what, the durable file, and refusing to start on a corrupt one. */
+#include "testutil.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "node/signstate.h"
+#include "nodetest.h"
+
+static const uint8_t A[32] = {1}, B[32] = {2}, NIL[32] = {0};
+
+static void test_what_may_be_signed_after_what(void **state)
+{
+    (void)state;
+    node_sign_state s;
+    memset(&s, 0, sizeof s);
+    assert_true(node_sign_allowed(&s, 1, 0, SIGN_STEP_PROPOSAL, A)); /* nothing signed yet */
+    node_sign_state_next(&s, 5, 2, SIGN_STEP_PREVOTE, A, &s);
+    /* the same message again is harmless (a re-broadcast) */
+    assert_true(node_sign_allowed(&s, 5, 2, SIGN_STEP_PREVOTE, A));
+    /* another block at the same height, round and step: equivocation */
+    assert_false(node_sign_allowed(&s, 5, 2, SIGN_STEP_PREVOTE, B));
+    assert_false(node_sign_allowed(&s, 5, 2, SIGN_STEP_PREVOTE, NIL));
+    /* going back: an earlier step, round or height */
+    assert_false(node_sign_allowed(&s, 5, 2, SIGN_STEP_PROPOSAL, A));
+    assert_false(node_sign_allowed(&s, 5, 1, SIGN_STEP_PRECOMMIT, A));
+    assert_false(node_sign_allowed(&s, 4, 9, SIGN_STEP_PRECOMMIT, A));
+    /* going on */
+    assert_true(node_sign_allowed(&s, 5, 2, SIGN_STEP_PRECOMMIT, B));
+    assert_true(node_sign_allowed(&s, 5, 3, SIGN_STEP_PROPOSAL, B));
+    assert_true(node_sign_allowed(&s, 6, 0, SIGN_STEP_PROPOSAL, B));
+}
+
+static void test_a_non_nil_precommit_is_the_lock_until_the_next_height(void **state)
+{
+    (void)state;
+    node_sign_state s;
+    memset(&s, 0, sizeof s);
+    node_sign_state_next(&s, 7, 0, SIGN_STEP_PRECOMMIT, A, &s);
+    assert_int_equal(s.lock_round, 0);
+    assert_memory_equal(s.lock_hash, A, 32);
+    node_sign_state_next(&s, 7, 1, SIGN_STEP_PREVOTE, NIL, &s);
+    node_sign_state_next(&s, 7, 1, SIGN_STEP_PRECOMMIT, NIL, &s);
+    assert_int_equal(s.lock_round, 0); /* nil votes keep the lock */
+    node_sign_state_next(&s, 7, 2, SIGN_STEP_PRECOMMIT, B, &s);
+    assert_int_equal(s.lock_round, 2);
+    assert_memory_equal(s.lock_hash, B, 32);
+    node_sign_state_next(&s, 8, 0, SIGN_STEP_PREVOTE, NIL, &s);
+    assert_int_equal(s.lock_round, -1);
+}
+
+static void test_file_round_trip_and_corruption(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("sign");
+    char path[512];
+    snprintf(path, sizeof path, "%s/sign_state", dir);
+    node_sign_state s, back;
+    ledger_err err;
+    assert_int_equal(node_sign_state_load(path, &back, &err), 0); /* missing: nothing signed */
+    assert_false(back.present);
+    memset(&s, 0, sizeof s);
+    node_sign_state_next(&s, 123456789, 7, SIGN_STEP_PRECOMMIT, A, &s);
+    assert_int_equal(node_sign_state_save(path, &s, &err), 0);
+    assert_int_equal(node_sign_state_load(path, &back, &err), 0);
+    assert_true(back.present);
+    assert_int_equal(back.height, 123456789);
+    assert_int_equal(back.round, 7);
+    assert_int_equal(back.step, SIGN_STEP_PRECOMMIT);
+    assert_memory_equal(back.hash, A, 32);
+    assert_int_equal(back.lock_round, 7);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    /* every single flipped byte and every truncation is refused */
+    size_t len;
+    char *orig = tu_read_file(path, &len);
+    for (size_t i = 0; i < len; i++) {
+        orig[i] ^= 0x40;
+        FILE *f = fopen(path, "wb");
+        fwrite(orig, 1, len, f);
+        fclose(f);
+        orig[i] ^= 0x40;
+        if (node_sign_state_load(path, &back, &err) == 0)
+            fail_msg("byte %zu flipped, yet the sign state loaded", i);
+        assert_non_null(strstr(err.msg, "corrupt"));
+    }
+    for (size_t cut = 0; cut < len; cut++) {
+        FILE *f = fopen(path, "wb");
+        fwrite(orig, 1, cut, f);
+        fclose(f);
+        assert_int_equal(node_sign_state_load(path, &back, &err), -1);
+    }
+    free(orig);
+    tu_rmrf(dir);
+    free(dir);
+}
+
+static void test_validator_with_corrupt_sign_state_refuses_to_start(void **state)
+{
+    (void)state;
+    nt_cluster c;
+    nt_cluster_init(&c, 4, NULL);
+    char data[600], path[700], conf[700];
+    snprintf(data, sizeof data, "%s/data", c.home[0]);
+    assert_int_equal(mkdir(data, 0700), 0);
+    snprintf(path, sizeof path, "%s/sign_state", data);
+    FILE *f = fopen(path, "wb");
+    fputs("PSS2 this is not a sign state", f);
+    fclose(f);
+    snprintf(conf, sizeof conf, "%s/config/permitd.conf", c.home[0]);
+    f = fopen(conf, "w");
+    fprintf(f, "rpc_listen = 127.0.0.1:%d\np2p_listen = 127.0.0.1:%d\n", c.rpc_port[0],
+            c.p2p_port[0]);
+    fclose(f);
+    char cmd[2000], log[700];
+    snprintf(log, sizeof log, "%s/start.log", c.home[0]);
+    snprintf(cmd, sizeof cmd, "%s/permitd --home %s >%s 2>&1", PERMIT_BIN_DIR, c.home[0], log);
+    int rc = system(cmd);
+    assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 1);
+    char *out = tu_read_file(log, NULL);
+    assert_non_null(strstr(out, "sign_state is corrupt"));
+    free(out);
+    nt_cluster_cleanup(&c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_what_may_be_signed_after_what),
+        cmocka_unit_test(test_a_non_nil_precommit_is_the_lock_until_the_next_height),
+        cmocka_unit_test(test_file_round_trip_and_corruption),
+        cmocka_unit_test(test_validator_with_corrupt_sign_state_refuses_to_start),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
