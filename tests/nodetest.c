@@ -383,3 +383,47 @@ json_t *nt_submit(int port, const uint8_t *env, size_t len, const char *wait)
     json_decref(params);
     return r;
 }
+
+int nt_vpermit(const char *rpc, char **out, va_list ap)
+{
+    const char *argv[40];
+    int k = 0;
+    argv[k++] = PERMIT_BIN_DIR "/permit";
+    argv[k++] = "--rpc";
+    argv[k++] = rpc;
+    const char *a;
+    while ((a = va_arg(ap, const char *)) != NULL && k < 38)
+        argv[k++] = a;
+    argv[k] = NULL;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        dup2(fds[1], 2);
+        close(fds[0]);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    size_t cap = 65536, n = 0;
+    char *buf = malloc(cap);
+    assert_non_null(buf);
+    ssize_t r;
+    while ((r = read(fds[0], buf + n, cap - n - 1)) > 0) {
+        n += (size_t)r;
+        if (cap - n < 1024) {
+            buf = realloc(buf, cap *= 2);
+            assert_non_null(buf);
+        }
+    }
+    buf[n] = '\0';
+    close(fds[0]);
+    int wst;
+    waitpid(pid, &wst, 0);
+    if (out)
+        *out = buf;
+    else
+        free(buf);
+    return WIFEXITED(wst) ? WEXITSTATUS(wst) : 128;
+}

@@ -5,6 +5,7 @@
 #define PERMIT_NODETEST_H
 
 #include <jansson.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -87,5 +88,10 @@ json_t *nt_submit(int port, const uint8_t *env, size_t len, const char *wait);
 
 /* Wall clock in ms. */
 uint64_t nt_now_ms(void);
+
+/* Run build/bin/permit --rpc RPC with the arguments in ap (NULL-ended);
+ * returns its exit code (128 if it did not exit), and its output (stdout
+ * and stderr, interleaved) in *out when out is not NULL (free it). */
+int nt_vpermit(const char *rpc, char **out, va_list ap);
 
 #endif

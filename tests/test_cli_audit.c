@@ -26,53 +26,12 @@ static char g_reg[600], g_market[600], g_tobacco[600];
 static char g_genesis[600], g_dir[600];
 static char g_id[64];
 
-static int vcli(char **out, va_list ap)
-{
-    const char *argv[40];
-    int k = 0;
-    argv[k++] = PERMIT_BIN_DIR "/permit";
-    argv[k++] = "--rpc";
-    argv[k++] = g_rpc;
-    const char *a;
-    while ((a = va_arg(ap, const char *)) != NULL && k < 38)
-        argv[k++] = a;
-    argv[k] = NULL;
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(fds[1], 1);
-        dup2(fds[1], 2);
-        close(fds[0]);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    close(fds[1]);
-    size_t cap = 65536, n = 0;
-    char *buf = malloc(cap);
-    ssize_t r;
-    while ((r = read(fds[0], buf + n, cap - n - 1)) > 0) {
-        n += (size_t)r;
-        if (cap - n < 1024)
-            buf = realloc(buf, cap *= 2);
-    }
-    buf[n] = '\0';
-    close(fds[0]);
-    int wst;
-    waitpid(pid, &wst, 0);
-    if (out)
-        *out = buf;
-    else
-        free(buf);
-    return WIFEXITED(wst) ? WEXITSTATUS(wst) : 128;
-}
-
 /* Run permit; returns the exit code, output (stdout then stderr) in *out. */
 static int cli(char **out, ...)
 {
     va_list ap;
     va_start(ap, out);
-    int rc = vcli(out, ap);
+    int rc = nt_vpermit(g_rpc, out, ap);
     va_end(ap);
     return rc;
 }
@@ -84,7 +43,7 @@ static void must(int want, const char *needle, ...)
     va_list ap;
     va_start(ap, needle);
     char *out = NULL;
-    int rc = vcli(&out, ap);
+    int rc = nt_vpermit(g_rpc, &out, ap);
     va_end(ap);
     if (rc != want || (needle && strstr(out, needle) == NULL)) {
         char msg[3000];
