@@ -1632,12 +1632,15 @@ node_engine *node_bft_new(node *n, ledger_err *err)
     }
     b->last_commit_ms = node_now_ms();
     uint64_t h = ledger_height(n->L) + 1;
-    /* after a restart in the middle of a height, go on in the round after
-     * the last one this validator signed in (nothing is signed there yet),
-     * holding the lock it had; the sign state keeps it from signing
-     * anything that conflicts */
+    /* After a restart in the middle of a height, holding the lock it had:
+     * when the last thing signed was a vote, go on in its round and say that
+     * vote again (it may have been lost with the crash, and the others may
+     * need it for a quorum of the round); after a proposal, whose block is
+     * gone, in the round after.  The sign state keeps the node from signing
+     * anything that conflicts either way. */
     int resume = b->sign.present && b->sign.height == h;
-    uint32_t round = resume ? b->sign.round + 1 : 0;
+    int revote = resume && b->sign.step != SIGN_STEP_PROPOSAL;
+    uint32_t round = !resume ? 0 : revote ? b->sign.round : b->sign.round + 1;
     LOG_INFO("engine: BFT, validator %d of %zu (%s), starting at height %llu round %u", n->validator,
              n->g->n_validators, n->g->departments[n->dept].id, (unsigned long long)h, round);
     cons_start(b->ce, h, round);
@@ -1645,6 +1648,20 @@ node_engine *node_bft_new(node *n, ledger_err *err)
         cons_hash lock;
         memcpy(lock.b, b->sign.lock_hash, 32);
         cons_restore_lock(b->ce, b->sign.lock_round, &lock);
+    }
+    if (revote) {
+        LOG_INFO("engine: resuming height %llu in round %u, saying its %s again",
+                 (unsigned long long)h, round,
+                 b->sign.step == SIGN_STEP_PREVOTE ? "prevote" : "precommit");
+        cons_msg v;
+        memset(&v, 0, sizeof v);
+        v.type = b->sign.step == SIGN_STEP_PREVOTE ? CONS_PREVOTE : CONS_PRECOMMIT;
+        v.height = h;
+        v.round = b->sign.round;
+        v.pol_round = CONS_NIL_ROUND;
+        v.validator = (uint32_t)n->validator;
+        memcpy(v.value.b, b->sign.hash, 32);
+        sign_and_send(b, &v); /* the same vote: the sign state allows it */
     }
     drain(b);
     return &b->base;

@@ -246,10 +246,14 @@ void nt_cluster_wipe(nt_cluster *c, unsigned i)
 
 void nt_cluster_cleanup(nt_cluster *c)
 {
+    const char *keep = getenv("PERMIT_TEST_KEEP"); /* set: leave the homes to look at */
     for (unsigned i = 0; i < c->n; i++) {
         if (c->pid[i] > 0)
             nt_cluster_signal(c, i, SIGTERM);
-        tu_rmrf(c->home[i]);
+        if (keep && *keep)
+            fprintf(stderr, "kept node %u's home: %s\n", i, c->home[i]);
+        else
+            tu_rmrf(c->home[i]);
         free(c->home[i]);
     }
     lt_teardown(&c->env);
