@@ -11,7 +11,9 @@
  *                          from a peer: decoding, verifying every signature on
  *                          all cores in parallel with execution, checking
  *                          every root, committing;
- *   verify_per_s_all_cores raw BIP340 verifications per second on all cores.
+ *   verify_per_s_all_cores raw BIP340 verifications per second on all cores,
+ *                          the best of three runs before and three after the
+ *                          database work.
  *
  * Prints last: RESULT bench=ledger apply_tx_per_s=.. verify_per_s_all_cores=..
  *              ratio=<apply/verify> nocrypto_tx_per_s=.. */
@@ -317,6 +319,14 @@ int main(void)
     ledger_close(L2);
     tu_rmrf(dir2);
     free(dir2);
+
+    /* and once more after the database work: this VM's rate varies by tens
+     * of percent between seconds, and the limit is the best it showed */
+    for (int i = 0; i < 3; i++) {
+        double v = verify_rate(&blocks[0], env.g);
+        if (v > verify)
+            verify = v;
+    }
 
     for (size_t b = 0; b < nblocks; b++) {
         for (size_t i = 0; i < blocks[b].n; i++)
