@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "node/signstate.h"
@@ -131,6 +132,75 @@ static void test_validator_with_corrupt_sign_state_refuses_to_start(void **state
     nt_cluster_cleanup(&c);
 }
 
+
+static void write_sign_state(const nt_cluster *c, unsigned i, const node_sign_state *st)
+{
+    char data[600], path[700];
+    snprintf(data, sizeof data, "%s/data", c->home[i]);
+    assert_int_equal(mkdir(data, 0700), 0);
+    snprintf(path, sizeof path, "%s/sign_state", data);
+    ledger_err err;
+    assert_int_equal(node_sign_state_save(path, st, &err), 0);
+}
+
+/* Two of four validators restart having signed votes in round 3 of height 1
+ * (a prevote, a precommit; nil).  Each resumes in round 3 and says its vote
+ * again, so the other two join round 3 (f + 1 of them are there).  Neither
+ * may sign anything in rounds 0-2, so no three validators share an earlier
+ * round; and round 3 cannot decide a block: validator 0 prevoted nil there
+ * and validator 1 may not prevote any more, so no block gets three prevotes.
+ * Height 1 is therefore decided in round 4 or later, which the certificate
+ * shows: the sign state was kept, and the chain went on. */
+static void test_validators_resume_in_the_round_of_their_last_vote(void **state)
+{
+    (void)state;
+    nt_cluster c;
+    nt_cluster_init(&c, 4, NULL);
+    node_sign_state st;
+    memset(&st, 0, sizeof st);
+    st.present = 1;
+    st.height = 1;
+    st.round = 3;
+    st.lock_round = -1;
+    st.step = SIGN_STEP_PREVOTE;
+    write_sign_state(&c, 0, &st);
+    st.step = SIGN_STEP_PRECOMMIT;
+    write_sign_state(&c, 1, &st);
+    for (unsigned i = 0; i < 4; i++)
+        nt_cluster_start(&c, i);
+    uint64_t until = nt_now_ms() + 30000;
+    json_t *res = NULL, *r = NULL;
+    for (;;) {
+        json_t *p = json_pack("{s:I}", "height", (json_int_t)1);
+        r = nt_rpc(c.rpc_port[2], "block.get", p);
+        json_decref(p);
+        res = json_object_get(r, "result");
+        if (res != NULL)
+            break;
+        json_decref(r);
+        if (nt_now_ms() > until)
+            fail_msg("height 1 was never decided");
+        struct timespec ts = {0, 200 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    json_t *commit = json_object_get(res, "commit");
+    json_int_t round = json_integer_value(json_object_get(commit, "round"));
+    printf("height 1 decided in round %lld\n", (long long)round);
+    assert_true(round >= 4);
+    json_decref(r);
+    for (unsigned i = 0; i < 2; i++) {
+        char path[700];
+        snprintf(path, sizeof path, "%s/permitd.log", c.home[i]);
+        char *log = tu_read_file(path, NULL);
+        assert_non_null(log);
+        assert_non_null(strstr(log, "resuming height 1 in round 3, saying its"));
+        free(log);
+    }
+    for (unsigned i = 0; i < 4; i++)
+        nt_cluster_stop_clean(&c, i);
+    nt_cluster_cleanup(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -138,6 +208,7 @@ int main(void)
         cmocka_unit_test(test_a_non_nil_precommit_is_the_lock_until_the_next_height),
         cmocka_unit_test(test_file_round_trip_and_corruption),
         cmocka_unit_test(test_validator_with_corrupt_sign_state_refuses_to_start),
+        cmocka_unit_test(test_validators_resume_in_the_round_of_their_last_vote),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
