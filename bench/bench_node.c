@@ -287,7 +287,11 @@ static double verify_rate(void)
 
 static void bench_genesis(json_t *root)
 {
-    json_object_set_new(json_object_get(root, "params"), "max_addresses", json_integer(1000));
+    json_t *params = json_object_get(root, "params");
+    json_object_set_new(params, "max_addresses", json_integer(1000));
+    const char *interval = getenv("PERMIT_BENCH_INTERVAL");
+    if (interval && *interval)
+        json_object_set_new(params, "block_interval", json_string(interval));
 }
 
 /* Submit txs (freed here) as JSON-RPC batches of up to 100 with wait
