@@ -103,7 +103,28 @@ if [ "$validators" -gt 1 ]; then
   show --rpc "http://127.0.0.1:$last" show "$id" | head -3
 fi
 
-say "8. An auditor checks the convenience store's license against the genesis file alone"
+if [ "$validators" -ge 4 ]; then
+  last=$((validators - 1))
+  say "8. Validator node$last is killed (kill -9): the other $last validators go on"
+  kill -KILL "${pids[$last]}"
+  wait "${pids[$last]}" 2>/dev/null || true
+  show address add "$id" --key "$keys/registrar.key" --division 320411004 \
+    --address "常州市新北区长江北路5号"
+  show --rpc "http://127.0.0.1:$base" status | grep -E '^(Height|Peers)'
+  echo "(node$last restarts from its data folder and catches up:)"
+  "$bin/permitd" --home "$work/net/node$last" >>"$work/node$last.log" 2>&1 &
+  pids[$last]=$!
+  want=$("$bin/permit" --rpc "http://127.0.0.1:$base" status | awk '/^Height/ {print $2}')
+  for _ in $(seq 1 100); do
+    h=$("$bin/permit" --rpc "http://127.0.0.1:$((base + 2 * last))" status 2>/dev/null |
+        awk '/^Height/ {print $2}' || true)
+    [ "${h:-0}" -ge "$want" ] && break
+    sleep 0.1
+  done
+  printf 'node%d  height %s (the others: %s)\n' "$last" "${h:-?}" "$want"
+fi
+
+say "9. An auditor checks the convenience store's license against the genesis file alone"
 show audit "$id" --genesis "$work/net/genesis.json" --out "$work/license.bundle" \
   --checkpoint "$work/checkpoint"
 echo "(the bundle is a file: verified again with no network at all)"
