@@ -15,6 +15,7 @@
 #include "ledger/codec.h"
 #include "ledger/hash.h"
 #include "ledger/hex.h"
+#include "listen.h"
 #include "log.h"
 #include "node.h"
 #include "permit.pb-c.h"
@@ -54,6 +55,7 @@ typedef struct {
 struct node_p2p {
     node *n;
     struct evconnlistener *listener;
+    node_listen_guard *guard;
     peer_slot peers[64];
     unsigned npeers;
     link *pending;             /* links in handshake */
@@ -512,6 +514,7 @@ node_p2p *node_p2p_start(node *n, p2p_frame_fn on_frame, p2p_link_fn on_link, vo
                            n->cfg.p2p_listen),
                NULL;
     }
+    p->guard = node_listen_guard_new(n->base, p->listener, "p2p");
     LOG_INFO("p2p: listening on %s, %u validators", n->cfg.p2p_listen, p->npeers);
     for (unsigned i = 0; i < p->npeers; i++)
         if (p->peers[i].dial)
@@ -535,6 +538,7 @@ void node_p2p_free(node_p2p *p)
     }
     while (p->pending)
         link_close(p->pending, "shutting down");
+    node_listen_guard_free(p->guard);
     if (p->listener)
         evconnlistener_free(p->listener);
     free(p);

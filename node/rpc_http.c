@@ -14,6 +14,7 @@
 #include "engine.h"
 #include "ledger/hex.h"
 #include "ledger/json.h"
+#include "listen.h"
 #include "log.h"
 #include "node.h"
 #include "rpc_methods.h"
@@ -555,6 +556,7 @@ int node_rpc_start(node *n, ledger_err *err)
                            "cannot listen for RPC on %s (in use, or not an address of this "
                            "machine)", n->cfg.rpc_listen);
     }
+    n->rpc_guard = node_listen_guard_new(n->base, lev, "rpc");
     LOG_INFO("rpc: listening on http://%s/rpc", n->cfg.rpc_listen);
     return 0;
 }
@@ -591,6 +593,8 @@ void node_rpc_free(node *n)
         rr->req = NULL;
         rr->conn = NULL;
     }
+    node_listen_guard_free(n->rpc_guard);
+    n->rpc_guard = NULL;
     if (n->http) {
         evhttp_free(n->http);
         n->http = NULL;

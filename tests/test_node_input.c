@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -350,6 +352,85 @@ static void test_slow_clients_do_not_stall_the_node(void **state)
         fail_msg("only %d of %d slow connections were closed", closed, SLOW);
 }
 
+/* CPU seconds (user + system) process pid has used. */
+static double cpu_seconds(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    char *st = tu_read_file(path, NULL);
+    assert_non_null(st);
+    const char *p = strrchr(st, ')'); /* after the command name */
+    unsigned long long ut = 0, stime = 0;
+    /* fields 14 and 15 (utime, stime); p points at field 2's end */
+    assert_int_equal(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+                            &stime),
+                     2);
+    free(st);
+    return (double)(ut + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static int open_fds(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(path);
+    assert_non_null(d);
+    int n = 0;
+    while (readdir(d) != NULL)
+        n++;
+    closedir(d);
+    return n - 2;
+}
+
+/* At its descriptor limit the node pauses accepting instead of calling
+ * accept() again and again (libevent's default, a spinning core): the
+ * clients left in the backlog wait, the node stays idle, and once
+ * descriptors are free it serves again. */
+static void test_descriptor_limit_does_not_spin_the_node(void **state)
+{
+    nt_node *nd = *state;
+    int used = open_fds(nd->pid);
+    struct rlimit old;
+    assert_int_equal(prlimit(nd->pid, RLIMIT_NOFILE, NULL, &old), 0);
+    struct rlimit lim = {.rlim_cur = (rlim_t)used + 16, .rlim_max = old.rlim_max};
+    assert_int_equal(prlimit(nd->pid, RLIMIT_NOFILE, &lim, NULL), 0);
+    enum { CONNS = 64 };
+    int fds[CONNS];
+    for (int i = 0; i < CONNS; i++) {
+        fds[i] = nt_connect(nd->port); /* the kernel completes them: backlog */
+        assert_true(fds[i] >= 0);
+    }
+    struct timespec settle = {0, 100 * 1000000L}, window = {0, 600 * 1000000L};
+    nanosleep(&settle, NULL);
+    double c0 = cpu_seconds(nd->pid);
+    nanosleep(&window, NULL);
+    double used_cpu = cpu_seconds(nd->pid) - c0;
+    printf("node CPU over 0.6 s at its descriptor limit: %.2f s\n", used_cpu);
+    assert_true(used_cpu < 0.2);
+    for (int i = 0; i < CONNS; i++)
+        close(fds[i]);
+    assert_int_equal(prlimit(nd->pid, RLIMIT_NOFILE, &old, NULL), 0);
+    /* it said so in its log */
+    char log[600];
+    nt_path(nd, "permitd.log", log, sizeof log);
+    char *l = tu_read_file(log, NULL);
+    assert_non_null(l);
+    assert_non_null(strstr(l, "rpc: cannot accept connections"));
+    free(l);
+    /* and serves again (teardown also commits a transaction) */
+    uint64_t until = nt_now_ms() + 5000;
+    for (;;) {
+        json_t *r = nt_rpc(nd->port, "status", NULL);
+        int ok = r != NULL && nt_error_code(r) == 0;
+        json_decref(r);
+        if (ok)
+            break;
+        if (nt_now_ms() > until)
+            fail_msg("the node does not serve after its descriptors are free again");
+        nanosleep(&settle, NULL);
+    }
+}
+
 static void test_second_instance_refuses_to_start(void **state)
 {
     nt_node *nd = *state;
@@ -380,6 +461,7 @@ int main(void)
         T(test_ledger_refusals_over_rpc),
         T(test_replayed_tx_is_a_duplicate),
         T(test_slow_clients_do_not_stall_the_node),
+        T(test_descriptor_limit_does_not_spin_the_node),
         T(test_second_instance_refuses_to_start),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
