@@ -19,7 +19,7 @@ trap cleanup EXIT INT TERM
 # a base port with room for the validators' RPC and p2p ports
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 for _ in $(seq 1 50); do
-  base=$((20000 + RANDOM % 20000))
+  base=$((20000 + RANDOM % 11000))  # below the ephemeral range (32768-)
   ok=1
   for i in $(seq 0 $((2 * validators - 1))); do port_free $((base + i)) || ok=0; done
   [ $ok = 1 ] && break

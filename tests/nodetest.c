@@ -27,16 +27,78 @@ uint64_t nt_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* Ports for test nodes come from below the kernel's ephemeral range
+ * (32768-60999 by default), where client sockets take their source ports:
+ * a port picked there and released could be some connection's source port
+ * by the time the node binds it.  Random in [20000, 32000), checked free by
+ * binding, never handed out twice by one process. */
+#define PORT_LO 20000
+#define PORT_HI 32000
+
 int nt_free_port(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    socklen_t al = sizeof a;
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
-    close(fd);
-    return ntohs(a.sin_port);
+    static uint8_t given[PORT_HI - PORT_LO];
+    static uint64_t rng;
+    if (rng == 0)
+        rng = ((uint64_t)getpid() << 32) ^ nt_now_ms() ^ 0x9e3779b97f4a7c15u;
+    for (int attempt = 0; attempt < 1000; attempt++) {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        int port = PORT_LO + (int)(rng % (PORT_HI - PORT_LO));
+        if (given[port - PORT_LO])
+            continue;
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        assert_true(fd >= 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        int ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+        close(fd);
+        if (ok) {
+            given[port - PORT_LO] = 1;
+            return port;
+        }
+    }
+    fail_msg("no free port in %d-%d", PORT_LO, PORT_HI);
+    return -1;
+}
+
+/* 1 when process pid holds a socket listening on 127.0.0.1:port: the node
+ * answering there is ours (a port can be taken between picking and
+ * binding, and then another test's node would answer /health). */
+static int pid_listens_on(pid_t pid, int port)
+{
+    FILE *f = fopen("/proc/net/tcp", "r");
+    if (f == NULL)
+        return 1; /* no way to tell: trust /health */
+    char line[512];
+    unsigned long inodes[16];
+    size_t n = 0;
+    while (fgets(line, sizeof line, f) && n < 16) {
+        unsigned lport, state;
+        unsigned long inode;
+        /* sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode */
+        if (sscanf(line, " %*d: %*x:%x %*x:%*x %x %*x:%*x %*x:%*x %*x %*u %*u %lu", &lport,
+                   &state, &inode) == 3 &&
+            (int)lport == port && state == 0x0A)
+            inodes[n++] = inode;
+    }
+    fclose(f);
+    char dir[64], path[320], target[64];
+    snprintf(dir, sizeof dir, "/proc/%d/fd", (int)pid);
+    for (int fd = 0; fd < 4096; fd++) {
+        snprintf(path, sizeof path, "%s/%d", dir, fd);
+        ssize_t len = readlink(path, target, sizeof target - 1);
+        if (len <= 0)
+            continue;
+        target[len] = '\0';
+        unsigned long inode;
+        if (sscanf(target, "socket:[%lu]", &inode) == 1)
+            for (size_t i = 0; i < n; i++)
+                if (inodes[i] == inode)
+                    return 1;
+    }
+    return 0;
 }
 
 void nt_path(const nt_node *nd, const char *rel, char *out, size_t cap)
@@ -119,7 +181,7 @@ static pid_t start_home(const char *home, int port, const char *const *extra)
         char *body = NULL;
         int st = nt_http(port, "GET", "/health", NULL, 0, &body, NULL);
         free(body);
-        if (st == 200)
+        if (st == 200 && pid_listens_on(pid, port))
             return pid;
         int wst;
         if (waitpid(pid, &wst, WNOHANG) == pid) {
