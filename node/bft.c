@@ -38,6 +38,7 @@
 #define RESEND_MAX 8            /* our latest messages of this height, sent again */
 #define RESEND_MS 1000          /* ... this often while the height does not advance */
 #define RELAY_MAX 256           /* others' votes of this height, relayed with ours */
+#define SYNC_ANSWER_MS 5000     /* a sync request unanswered this long is given up */
 #define AHEAD_SYNC_MS 3000      /* still a height behind after this long: fetch blocks */
 
 /* A block as received or made: canonical header bytes and the envelopes. */
@@ -181,6 +182,10 @@ typedef struct {
     struct event *heartbeat_ev, *build_ev, *gossip_ev;
     int syncing;
     uint64_t sync_target;
+    unsigned sync_peer;       /* asked last; only its answer counts */
+    uint64_t sync_asked_ms;   /* when (0: its answer is being applied) */
+    unsigned sync_shun_peer;  /* did not answer: not asked again until */
+    uint64_t sync_shun_until;
     uint8_t **gossip;         /* envelopes admitted here, to send */
     size_t *gossip_len;
     size_t n_gossip;
@@ -645,6 +650,7 @@ static void submit_validate(bft *b, const blk *bl)
 /* ---- carrying out the engine's actions (loop thread) ---- */
 
 static void drain(bft *b);
+static void sync_end(bft *b);
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
@@ -978,13 +984,7 @@ static void job_done(node *n, void *arg)
                 }
             break;
         }
-        b->syncing = 0;
-        atomic_store(&n->syncing, 0);
-        store_clear(b);
-        ahead_clear(b);
-        b->want_value = 0;
-        cons_start(b->ce, h + 1, 0);
-        drain(b);
+        sync_end(b);
         break;
     }
     }
@@ -993,6 +993,18 @@ static void job_done(node *n, void *arg)
 }
 
 /* ---- peers ---- */
+
+/* Back to consensus at the height after the ledger's. */
+static void sync_end(bft *b)
+{
+    b->syncing = 0;
+    atomic_store(&b->n->syncing, 0);
+    store_clear(b);
+    ahead_clear(b);
+    b->want_value = 0;
+    cons_start(b->ce, ledger_height(b->n->L) + 1, 0);
+    drain(b);
+}
 
 static void request_sync(bft *b, unsigned peer, uint64_t from)
 {
@@ -1010,7 +1022,24 @@ static void request_sync(bft *b, unsigned peer, uint64_t from)
                      (unsigned long long)b->sync_target, peer);
         b->syncing = 1;
         atomic_store(&b->n->syncing, 1);
+        b->sync_peer = peer;
+        b->sync_asked_ms = node_now_ms();
     }
+}
+
+/* A peer that leaves a sync request unanswered (gone, or withholding
+ * blocks) must not keep this node out of consensus: go back to it, and do
+ * not ask that peer again for a while. */
+static void sync_check_answer(bft *b)
+{
+    if (!b->syncing || b->sync_asked_ms == 0 ||
+        node_now_ms() - b->sync_asked_ms < SYNC_ANSWER_MS)
+        return;
+    LOG_WARN("sync: validator %u did not answer within %d ms: back to consensus", b->sync_peer,
+             SYNC_ANSWER_MS);
+    b->sync_shun_peer = b->sync_peer;
+    b->sync_shun_until = node_now_ms() + 2 * SYNC_ANSWER_MS;
+    sync_end(b);
 }
 
 static void maybe_behind(bft *b, unsigned peer, uint64_t peer_height)
@@ -1018,6 +1047,8 @@ static void maybe_behind(bft *b, unsigned peer, uint64_t peer_height)
     if (peer_height > b->sync_target)
         b->sync_target = peer_height;
     uint64_t h = ledger_height(b->n->L);
+    if (peer == b->sync_shun_peer && node_now_ms() < b->sync_shun_until)
+        return;
     if (!b->syncing && peer_height > h)
         request_sync(b, peer, h + 1);
 }
@@ -1165,11 +1196,12 @@ static int commit_from_proto(const Permit__Commit *pc, ledger_commit *c)
     return 0;
 }
 
-static void on_sync_response(bft *b, const Permit__SyncResponse *r)
+static void on_sync_response(bft *b, unsigned peer, const Permit__SyncResponse *r)
 {
     node *n = b->n;
-    if (!b->syncing)
-        return;
+    if (!b->syncing || peer != b->sync_peer || b->sync_asked_ms == 0)
+        return; /* unasked for */
+    b->sync_asked_ms = 0;
     if (r->peer_height > b->sync_target)
         b->sync_target = r->peer_height;
     size_t k = r->n_blocks < SYNC_MAX_BLOCKS ? r->n_blocks : SYNC_MAX_BLOCKS;
@@ -1216,12 +1248,23 @@ static void on_consensus(bft *b, unsigned peer, const Permit__ConsensusMsg *cm)
         memcpy(m.value.b, cm->block_hash.data, 32);
     memcpy(m.sig, cm->sig.data, 64);
     uint64_t h = cons_height(b->ce);
+    if (m.height < h || b->syncing)
+        return;
+    uint8_t msg[32];
+    if (m.type == CONS_PROPOSAL)
+        ledger_proposal_sighash(n->g->chain_id, m.height, m.round, m.pol_round, m.value.b, msg);
+    else
+        ledger_vote_sighash(n->g->chain_id, (int)m.type, m.height, m.round, m.value.b, msg);
+    const ledger_department *d = &n->g->departments[n->g->validators[m.validator]];
+    if (!ledger_verify(&d->node, msg, 32, m.sig)) {
+        LOG_WARN("consensus: bad signature from validator %u (%s)", m.validator, d->id);
+        return;
+    }
     if (m.height > h + 1) {
+        /* a validator signed for a later height: we are behind */
         maybe_behind(b, peer, m.height - 1);
         return;
     }
-    if (m.height < h || b->syncing)
-        return;
     if (m.height == h + 1) {
         /* a peer is a height ahead: keep its messages for when we get there,
          * and fetch blocks if we do not get there soon */
@@ -1233,16 +1276,6 @@ static void on_consensus(bft *b, unsigned peer, const Permit__ConsensusMsg *cm)
             maybe_behind(b, peer, h);
             return;
         }
-    }
-    uint8_t msg[32];
-    if (m.type == CONS_PROPOSAL)
-        ledger_proposal_sighash(n->g->chain_id, m.height, m.round, m.pol_round, m.value.b, msg);
-    else
-        ledger_vote_sighash(n->g->chain_id, (int)m.type, m.height, m.round, m.value.b, msg);
-    const ledger_department *d = &n->g->departments[n->g->validators[m.validator]];
-    if (!ledger_verify(&d->node, msg, 32, m.sig)) {
-        LOG_WARN("consensus: bad signature from validator %u (%s)", m.validator, d->id);
-        return;
     }
     blk *bl = NULL;
     if (m.type == CONS_PROPOSAL) {
@@ -1392,7 +1425,7 @@ static void on_frame(void *ctx, unsigned peer, const Permit__Frame *f)
         break;
     }
     case PERMIT__FRAME__MSG_SYNC_RESPONSE:
-        on_sync_response(b, f->sync_response);
+        on_sync_response(b, peer, f->sync_response);
         break;
     default:
         break;
@@ -1423,7 +1456,10 @@ static void on_resend(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     bft *b = arg;
-    if (b->stopped || b->syncing || b->resend_height != cons_height(b->ce))
+    if (b->stopped)
+        return;
+    sync_check_answer(b);
+    if (b->syncing || b->resend_height != cons_height(b->ce))
         return;
     if (node_now_ms() - b->last_commit_ms < RESEND_MS)
         return;
