@@ -1314,25 +1314,33 @@ typedef struct {
     bft *b;
     uint8_t **txs;
     size_t *lens;
+    uint8_t (*ids)[32];  /* SHA-256 of each envelope: its transaction id */
+    int *kinds;          /* from the worker's decode */
     size_t n;
     uint8_t *ok;
 } gossip_in;
+
+static void gossip_in_free(gossip_in *g)
+{
+    for (size_t i = 0; g->txs && i < g->n; i++)
+        free(g->txs[i]);
+    free(g->txs);
+    free(g->lens);
+    free(g->ids);
+    free(g->kinds);
+    free(g->ok);
+    free(g);
+}
 
 static void gossip_added(node *n, void *arg)
 {
     gossip_in *g = arg;
     int added = 0;
     if (n->engine == &g->b->base && !g->b->stopped)
-        for (size_t i = 0; i < g->n; i++) {
-            if (!g->ok[i])
-                continue;
-            ledger_tx tx;
-            if (ledger_tx_decode(&tx, g->txs[i], g->lens[i], n->g->chain_id, NULL) == 0 &&
-                node_mempool_add(n->mp, tx.id, g->txs[i], g->lens[i], tx.kind, node_now_ms()) ==
-                    MP_ADDED)
+        for (size_t i = 0; i < g->n; i++)
+            if (g->ok[i] && node_mempool_add(n->mp, g->ids[i], g->txs[i], g->lens[i],
+                                             g->kinds[i], node_now_ms()) == MP_ADDED)
                 added = 1;
-            ledger_tx_release(&tx);
-        }
     LOG_DEBUG("gossip: %zu transactions received, added: %d", g->n, added);
     if (added) {
         node_mempool_changed(n);
@@ -1340,12 +1348,7 @@ static void gossip_added(node *n, void *arg)
         drain(g->b);
         try_build(g->b);
     }
-    for (size_t i = 0; i < g->n; i++)
-        free(g->txs[i]);
-    free(g->txs);
-    free(g->lens);
-    free(g->ok);
-    free(g);
+    gossip_in_free(g);
 }
 
 static void gossip_check(void *arg)
@@ -1357,6 +1360,8 @@ static void gossip_check(void *arg)
         ledger_err err;
         g->ok[i] = ledger_tx_admit(n->g, &tx, g->txs[i], g->lens[i], 0, &err) == 0 &&
                    ledger_get_tx(n->L, tx.id, NULL, NULL, NULL, NULL, &err) == 0;
+        if (g->ok[i])
+            g->kinds[i] = (int)tx.kind;
         ledger_tx_release(&tx);
     }
     node_post(n, gossip_added, g);
@@ -1372,13 +1377,15 @@ static void on_tx_gossip(bft *b, const Permit__TxGossip *tg)
     g->b = b;
     g->txs = calloc(k ? k : 1, sizeof *g->txs);
     g->lens = calloc(k ? k : 1, sizeof *g->lens);
+    g->ids = calloc(k ? k : 1, sizeof *g->ids);
+    g->kinds = calloc(k ? k : 1, sizeof *g->kinds);
     g->ok = calloc(k ? k : 1, 1);
-    if (!g->txs || !g->lens || !g->ok)
+    if (!g->txs || !g->lens || !g->ids || !g->kinds || !g->ok)
         goto fail;
     for (size_t i = 0; i < k; i++) {
         if (tg->txs[i].len == 0 || tg->txs[i].len > LEDGER_MAX_ENVELOPE)
             continue;
-        uint8_t id[32];
+        uint8_t *id = g->ids[g->n];
         ledger_sha256(tg->txs[i].data, tg->txs[i].len, id);
         if (node_mempool_contains(n->mp, id))
             continue; /* already here: verified once, not again */
@@ -1391,12 +1398,7 @@ static void on_tx_gossip(bft *b, const Permit__TxGossip *tg)
     if (g->n > 0 && node_workers_submit(n->workers, gossip_check, g) == 0)
         return;
 fail:
-    for (size_t i = 0; g->txs && i < g->n; i++)
-        free(g->txs[i]);
-    free(g->txs);
-    free(g->lens);
-    free(g->ok);
-    free(g);
+    gossip_in_free(g);
 }
 
 static void on_frame(void *ctx, unsigned peer, const Permit__Frame *f)
