@@ -50,6 +50,12 @@ typedef struct cli_ctx {
 int cli_fail(cli_error *e, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Read the whole regular file `path` (named by option `opt` in errors) of
+ * at most `max` bytes, checked before reading; *out is NUL-terminated
+ * (free it).  CLI_EXIT_OK, or an exit code with err. */
+int cli_read_file(const char *opt, const char *path, size_t max, uint8_t **out, size_t *len,
+                  cli_error *err);
+
 /* Print e to stderr as "permit: <message>". */
 void cli_error_print(const cli_error *e);
 

@@ -28,49 +28,6 @@
 
 /* ---- files ---- */
 
-/* Read a whole file of at most max bytes (checked before reading). */
-static int read_file(const char *opt, const char *path, size_t max, uint8_t **out, size_t *len,
-                     cli_error *err)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return cli_fail(err, CLI_EXIT_USAGE, "%s %s: %s", opt, path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return cli_fail(err, CLI_EXIT_USAGE, "%s %s: not a regular file", opt, path);
-    }
-    if ((uint64_t)st.st_size > max) {
-        close(fd);
-        return cli_fail(err, CLI_EXIT_USAGE, "%s %s: %lld bytes, more than %zu", opt, path,
-                        (long long)st.st_size, max);
-    }
-    size_t n = (size_t)st.st_size;
-    uint8_t *buf = malloc(n + 1);
-    if (buf == NULL) {
-        close(fd);
-        return cli_fail(err, CLI_EXIT_UNAVAILABLE, "out of memory");
-    }
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = read(fd, buf + got, n - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
-    close(fd);
-    if (got != n) {
-        free(buf);
-        return cli_fail(err, CLI_EXIT_USAGE, "%s %s: could not read the whole file", opt, path);
-    }
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    return CLI_EXIT_OK;
-}
-
 /* Write a file whole or not at all: a temporary file beside it, synced,
  * then renamed over it. */
 static int write_file_atomic(const char *opt, const char *path, const void *data, size_t len,
@@ -124,7 +81,7 @@ static int checkpoint_load(const char *path, ledger_audit_checkpoint *cp, cli_er
         return 0;
     uint8_t *buf;
     size_t len;
-    int rc = read_file("--checkpoint", path, CHECKPOINT_MAX_BYTES, &buf, &len, err);
+    int rc = cli_read_file("--checkpoint", path, CHECKPOINT_MAX_BYTES, &buf, &len, err);
     if (rc != CLI_EXIT_OK)
         return -rc;
     json_error_t je;
@@ -332,7 +289,7 @@ static int cmd_audit(cli_ctx *ctx, const cli_args *a, cli_error *err)
         }
     }
     rc = bundle_path
-             ? read_file("--bundle", bundle_path, LEDGER_MAX_BUNDLE_BYTES, &bundle, &len, err)
+             ? cli_read_file("--bundle", bundle_path, LEDGER_MAX_BUNDLE_BYTES, &bundle, &len, err)
              : fetch_bundle(ctx, id, have_cp ? &cp : NULL, &bundle, &len, err);
     if (rc != CLI_EXIT_OK)
         goto out;

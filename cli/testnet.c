@@ -102,35 +102,12 @@ static int catalogue_load(const char *path, json_t **out, cli_error *err)
         const char *t = cli_default_catalogue();
         return cli_catalogue_parse(t, strlen(t), "(built-in)", out, err);
     }
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return cli_fail(err, CLI_EXIT_USAGE, "--catalogue %s: %s", path, strerror(errno));
-    struct stat st;
-    char *buf = NULL;
-    int rc;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        rc = cli_fail(err, CLI_EXIT_USAGE, "--catalogue %s: not a regular file", path);
-        goto out;
-    }
-    if ((uint64_t)st.st_size > LEDGER_MAX_GENESIS_BYTES) {
-        rc = cli_fail(err, CLI_EXIT_USAGE, "--catalogue %s: larger than %u bytes", path,
-                      LEDGER_MAX_GENESIS_BYTES);
-        goto out;
-    }
-    buf = malloc((size_t)st.st_size + 1);
-    if (buf == NULL) {
-        rc = cli_fail(err, CLI_EXIT_UNAVAILABLE, "out of memory");
-        goto out;
-    }
-    size_t n = fread(buf, 1, (size_t)st.st_size, f);
-    if (ferror(f)) {
-        rc = cli_fail(err, CLI_EXIT_USAGE, "--catalogue %s: read failed", path);
-        goto out;
-    }
-    rc = cli_catalogue_parse(buf, n, path, out, err);
-out:
+    uint8_t *buf = NULL;
+    size_t n = 0;
+    int rc = cli_read_file("--catalogue", path, LEDGER_MAX_GENESIS_BYTES, &buf, &n, err);
+    if (rc == CLI_EXIT_OK)
+        rc = cli_catalogue_parse((const char *)buf, n, path, out, err);
     free(buf);
-    fclose(f);
     return rc;
 }
 

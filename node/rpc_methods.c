@@ -378,6 +378,17 @@ static int license_id_param(json_t *params, const char **id, rpc_outcome *o)
     return str_param(params, "id", 1, LEDGER_MAX_LICENSE_ID, id, o) < 0 ? -1 : 0;
 }
 
+int node_rpc_license_id_param(json_t *params, const char **id, rpc_outcome *o)
+{
+    return license_id_param(params, id, o);
+}
+
+int node_rpc_int_param(json_t *params, const char *name, int required, json_int_t lo,
+                       json_int_t hi, json_int_t *out, rpc_outcome *o)
+{
+    return int_param(params, name, required, lo, hi, out, o);
+}
+
 static void not_found_license(rpc_outcome *o, const char *id)
 {
     rpc_outcome_error(o, RPC_NOT_FOUND, json_pack("{s:s}", "rule", "license_not_found"),

@@ -10,30 +10,14 @@
 
 const char *const node_rpc_proof_params[] = {"id", "since_log_size", NULL};
 
-static void bad_param(rpc_outcome *o, const char *name, const char *why)
-{
-    rpc_outcome_error(o, RPC_INVALID_PARAMS, json_pack("{s:s}", "param", name),
-                      "param \"%s\" %s", name, why);
-}
-
 void node_rpc_license_proof(node *n, json_t *params, rpc_outcome *o)
 {
-    json_t *jid = params && json_is_object(params) ? json_object_get(params, "id") : NULL;
-    json_t *jsince = params && json_is_object(params) ? json_object_get(params, "since_log_size")
-                                                      : NULL;
-    if (jid == NULL || json_is_null(jid))
-        return bad_param(o, "id", "is required");
-    if (!json_is_string(jid) || json_string_length(jid) == 0 ||
-        json_string_length(jid) > LEDGER_MAX_LICENSE_ID ||
-        strlen(json_string_value(jid)) != json_string_length(jid))
-        return bad_param(o, "id", "must be a license id of at most 64 bytes");
-    uint64_t since = 0;
-    if (jsince != NULL && !json_is_null(jsince)) {
-        if (!json_is_integer(jsince) || json_integer_value(jsince) < 0)
-            return bad_param(o, "since_log_size", "must be an integer >= 0");
-        since = (uint64_t)json_integer_value(jsince);
-    }
-    const char *id = json_string_value(jid);
+    const char *id;
+    json_int_t jsince = 0;
+    if (node_rpc_license_id_param(params, &id, o) != 0 ||
+        node_rpc_int_param(params, "since_log_size", 0, 0, INT64_MAX, &jsince, o) < 0)
+        return;
+    uint64_t since = (uint64_t)jsince;
     uint8_t *bundle = NULL;
     size_t len = 0;
     uint64_t height = 0;
