@@ -3,6 +3,7 @@
  * and then runs progress(), which fires rules until none applies. */
 #include "engine.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,8 +55,10 @@ struct cons_engine {
     size_t n_rounds;
     validity vcache[CONS_VALIDITY_CACHE];
     size_t vnext;
-    cons_action *q;          /* action queue */
-    size_t qhead, qlen, qcap;
+    cons_action *q;          /* action queue: CONS_MAX_ACTIONS, allocated once */
+    size_t qhead, qlen;
+    int started;
+    int failed;              /* an action was dropped (cons_failed) */
     uint64_t equivocations;
 };
 
@@ -74,32 +77,41 @@ static const cons_hash NIL;
 
 /* ---- actions ---- */
 
-static void push(cons_engine *e, const cons_action *a)
+/* The queue is allocated once and never grows: the host takes every
+ * action after each event, and one event yields a handful, so a full queue
+ * means a host that stopped taking them.  A lost timeout or commit could
+ * stall this node for good, so it is not dropped silently: the engine is
+ * marked failed and the host stops the node. */
+static cons_action *push_slot(cons_engine *e)
 {
-    if (e->qlen == e->qcap) {
-        size_t nc = e->qcap ? e->qcap * 2 : 16;
-        cons_action *nq = malloc(nc * sizeof *nq);
-        if (nq == NULL)
-            return; /* dropping an action is a lost message: consensus tolerates it */
-        for (size_t i = 0; i < e->qlen; i++)
-            nq[i] = e->q[(e->qhead + i) % e->qcap];
-        free(e->q);
-        e->q = nq;
-        e->qcap = nc;
-        e->qhead = 0;
+    if (e->qlen == CONS_MAX_ACTIONS) {
+        e->failed = 1;
+        return NULL;
     }
-    e->q[(e->qhead + e->qlen) % e->qcap] = *a;
+    cons_action *a = &e->q[(e->qhead + e->qlen) % CONS_MAX_ACTIONS];
     e->qlen++;
+    memset(a, 0, offsetof(cons_action, signers));
+    a->ev_round = CONS_NIL_ROUND;
+    return a;
 }
 
 int cons_next_action(cons_engine *e, cons_action *out)
 {
     if (e->qlen == 0)
         return 0;
-    *out = e->q[e->qhead];
-    e->qhead = (e->qhead + 1) % e->qcap;
+    const cons_action *a = &e->q[e->qhead];
+    /* copy only the signatures in use: an action is mostly its arrays */
+    memcpy(out, a, offsetof(cons_action, signers));
+    memcpy(out->signers, a->signers, a->n_sigs * sizeof a->signers[0]);
+    memcpy(out->sigs, a->sigs, a->n_sigs * sizeof a->sigs[0]);
+    e->qhead = (e->qhead + 1) % CONS_MAX_ACTIONS;
     e->qlen--;
     return 1;
+}
+
+int cons_failed(const cons_engine *e)
+{
+    return e->failed;
 }
 
 static uint64_t timeout_ms(uint64_t base, uint64_t delta, uint32_t round)
@@ -108,38 +120,89 @@ static uint64_t timeout_ms(uint64_t base, uint64_t delta, uint32_t round)
     return base + r * delta;
 }
 
+static int i_propose(const cons_engine *e);
+
 static void schedule(cons_engine *e, cons_step step, uint32_t round)
 {
-    cons_action a;
-    memset(&a, 0, sizeof a);
-    a.kind = CONS_ACT_TIMEOUT;
-    a.step = step;
-    a.height = e->height;
-    a.round = round;
+    cons_action *a = push_slot(e);
+    if (a == NULL)
+        return;
+    a->kind = CONS_ACT_TIMEOUT;
+    a->step = step;
+    a->height = e->height;
+    a->round = round;
     switch (step) {
     case CONS_STEP_PROPOSE:
-        a.delay_ms = timeout_ms(e->cfg.propose_ms, e->cfg.propose_delta_ms, round);
+        a->delay_ms = timeout_ms(e->cfg.propose_ms, e->cfg.propose_delta_ms, round);
+        if (i_propose(e))
+            a->delay_ms += e->cfg.own_propose_extra_ms;
         break;
     case CONS_STEP_PREVOTE:
-        a.delay_ms = timeout_ms(e->cfg.prevote_ms, e->cfg.prevote_delta_ms, round);
+        a->delay_ms = timeout_ms(e->cfg.prevote_ms, e->cfg.prevote_delta_ms, round);
         break;
     case CONS_STEP_PRECOMMIT:
-        a.delay_ms = timeout_ms(e->cfg.precommit_ms, e->cfg.precommit_delta_ms, round);
+        a->delay_ms = timeout_ms(e->cfg.precommit_ms, e->cfg.precommit_delta_ms, round);
         break;
     }
-    push(e, &a);
 }
 
 /* ---- message log ---- */
+
+static round_state *find_round(cons_engine *e, uint32_t round, int create);
+
+/* Rounds the rules may still need: ours, the lock's, the valid value's
+ * (its proof of lock goes with a re-proposal), and the proof of lock our
+ * round's proposal names (line 28). */
+static int round_needed(cons_engine *e, uint32_t round)
+{
+    if (round == e->round || (int64_t)round == e->locked_round ||
+        (int64_t)round == e->valid_round)
+        return 1;
+    for (size_t i = 0; i < e->n_rounds; i++)
+        if (e->rounds[i].round == e->round)
+            return e->rounds[i].have_proposal && (int64_t)round == e->rounds[i].prop_pol;
+    return 0;
+}
+
+/* The slot to reuse for `round` when every slot is taken: the oldest round
+ * before ours that is not needed, else the furthest round ahead of ours;
+ * NULL when `round` is worth less than that one (older, or further ahead).
+ * A height that lasts over CONS_MAX_ROUNDS rounds, or a Byzantine validator
+ * voting in every round of the window, then keeps going on the rounds that
+ * matter. */
+static round_state *evict_for(cons_engine *e, uint32_t round)
+{
+    round_state *old = NULL, *far = NULL;
+    for (size_t i = 0; i < e->n_rounds; i++) {
+        round_state *r = &e->rounds[i];
+        if (round_needed(e, r->round))
+            continue;
+        if (r->round < e->round) {
+            if (old == NULL || r->round < old->round)
+                old = r;
+        } else if (far == NULL || r->round > far->round) {
+            far = r;
+        }
+    }
+    if (round < e->round) /* a past round only displaces an older one */
+        return old && old->round < round ? old : NULL;
+    if (old)
+        return old;
+    return far && (far->round > round || round == e->round) ? far : NULL;
+}
 
 static round_state *find_round(cons_engine *e, uint32_t round, int create)
 {
     for (size_t i = 0; i < e->n_rounds; i++)
         if (e->rounds[i].round == round)
             return &e->rounds[i];
-    if (!create || e->n_rounds == CONS_MAX_ROUNDS)
+    if (!create)
         return NULL;
-    round_state *r = &e->rounds[e->n_rounds++];
+    round_state *r;
+    if (e->n_rounds < CONS_MAX_ROUNDS)
+        r = &e->rounds[e->n_rounds++];
+    else if ((r = evict_for(e, round)) == NULL)
+        return NULL;
     memset(r, 0, sizeof *r);
     r->round = round;
     r->prop_pol = CONS_NIL_ROUND;
@@ -272,32 +335,50 @@ static int valid(cons_engine *e, const cons_hash *v)
     validity *c = vfind(e, v);
     if (c && (c->state == V_VALID || c->state == V_INVALID || c->state == V_PENDING))
         return c->state;
+    cons_action *a = push_slot(e);
+    if (a == NULL)
+        return V_PENDING;
     vset(e, v, V_PENDING);
-    cons_action a;
-    memset(&a, 0, sizeof a);
-    a.kind = CONS_ACT_VALIDATE;
-    a.height = e->height;
-    a.value = *v;
-    push(e, &a);
+    a->kind = CONS_ACT_VALIDATE;
+    a->height = e->height;
+    a->value = *v;
     return V_PENDING;
 }
 
 /* ---- our own messages ---- */
 
-static void broadcast(cons_engine *e, cons_type type, const cons_hash *value, int32_t pol)
+/* Our message of this round: `pol` is a proposal's proof-of-lock round;
+ * `ev_round` the round whose prevotes for `value` justify it (attached as
+ * evidence), or CONS_NIL_ROUND. */
+static void broadcast(cons_engine *e, cons_type type, const cons_hash *value, int32_t pol,
+                      int32_t ev_round)
 {
     if (e->cfg.self < 0)
         return;
-    cons_action a;
-    memset(&a, 0, sizeof a);
-    a.kind = CONS_ACT_BROADCAST;
-    a.msg.type = type;
-    a.msg.height = e->height;
-    a.msg.round = e->round;
-    a.msg.value = *value;
-    a.msg.pol_round = type == CONS_PROPOSAL ? pol : CONS_NIL_ROUND;
-    a.msg.validator = (uint32_t)e->cfg.self;
-    push(e, &a);
+    cons_action *a = push_slot(e);
+    if (a == NULL)
+        return;
+    a->kind = CONS_ACT_BROADCAST;
+    a->msg.type = type;
+    a->msg.height = e->height;
+    a->msg.round = e->round;
+    a->msg.value = *value;
+    a->msg.pol_round = type == CONS_PROPOSAL ? pol : CONS_NIL_ROUND;
+    a->msg.validator = (uint32_t)e->cfg.self;
+    const round_state *r = ev_round >= 0 && !cons_hash_is_nil(value)
+                               ? find_round(e, (uint32_t)ev_round, 0)
+                               : NULL;
+    if (r) {
+        a->ev_round = ev_round;
+        for (unsigned k = 0; k < e->cfg.n; k++) {
+            const vote_slot *v = vote_for(r, CONS_PREVOTE, k, value);
+            if (v) {
+                a->signers[a->n_sigs] = k;
+                memcpy(a->sigs[a->n_sigs], v->sig, 64);
+                a->n_sigs++;
+            }
+        }
+    }
     /* our own message counts once the node has signed it and hands it back
      * with cons_on_msg: a message it refused to sign (sign state) is not
      * counted, and certificates carry our real signature */
@@ -323,30 +404,34 @@ static void start_round(cons_engine *e, uint32_t round) /* line 11 */
     find_round(e, round, 1);
     if (i_propose(e)) {
         if (e->valid_round != CONS_NIL_ROUND) {
-            broadcast(e, CONS_PROPOSAL, &e->valid_value, e->valid_round); /* line 15 */
+            broadcast(e, CONS_PROPOSAL, &e->valid_value, e->valid_round,
+                      e->valid_round); /* line 15 */
         } else {
-            cons_action a; /* line 18: getValue() */
-            memset(&a, 0, sizeof a);
-            a.kind = CONS_ACT_GET_VALUE;
-            a.height = e->height;
-            a.round = round;
-            push(e, &a);
-            e->asked_value = 1;
+            cons_action *a = push_slot(e); /* line 18: getValue() */
+            if (a) {
+                a->kind = CONS_ACT_GET_VALUE;
+                a->height = e->height;
+                a->round = round;
+                e->asked_value = 1;
+            }
         }
-    } else if (round > 0 || !e->cfg.wait_for_value || e->activated) {
-        schedule(e, CONS_STEP_PROPOSE, round); /* line 21 */
     }
+    /* line 21, for the proposer too: a proposal of ours that never goes out
+     * (no block made, the signer refused, the block gone) must not hold the
+     * round forever */
+    if (round > 0 || !e->cfg.wait_for_value || e->activated)
+        schedule(e, CONS_STEP_PROPOSE, round);
 }
 
-static void prevote(cons_engine *e, const cons_hash *v)
+static void prevote(cons_engine *e, const cons_hash *v, int32_t ev_round)
 {
-    broadcast(e, CONS_PREVOTE, v, CONS_NIL_ROUND);
+    broadcast(e, CONS_PREVOTE, v, CONS_NIL_ROUND, ev_round);
     e->step = CONS_STEP_PREVOTE;
 }
 
-static void precommit(cons_engine *e, const cons_hash *v)
+static void precommit(cons_engine *e, const cons_hash *v, int32_t ev_round)
 {
-    broadcast(e, CONS_PRECOMMIT, v, CONS_NIL_ROUND);
+    broadcast(e, CONS_PRECOMMIT, v, CONS_NIL_ROUND, ev_round);
     e->step = CONS_STEP_PRECOMMIT;
 }
 
@@ -372,21 +457,21 @@ static int try_decide(cons_engine *e)
             continue;
         if (valid(e, &r->prop_value) != V_VALID)
             continue;
-        cons_action a;
-        memset(&a, 0, sizeof a);
-        a.kind = CONS_ACT_COMMIT;
-        a.height = e->height;
-        a.round = r->round;
-        a.value = r->prop_value;
+        cons_action *a = push_slot(e);
+        if (a == NULL)
+            return 0;
+        a->kind = CONS_ACT_COMMIT;
+        a->height = e->height;
+        a->round = r->round;
+        a->value = r->prop_value;
         for (unsigned k = 0; k < e->cfg.n; k++) {
             const vote_slot *v = vote_for(r, CONS_PRECOMMIT, k, &r->prop_value);
             if (v) {
-                a.signers[a.n_sigs] = k;
-                memcpy(a.sigs[a.n_sigs], v->sig, 64);
-                a.n_sigs++;
+                a->signers[a->n_sigs] = k;
+                memcpy(a->sigs[a->n_sigs], v->sig, 64);
+                a->n_sigs++;
             }
         }
-        push(e, &a);
         reset_height(e, e->height + 1);
         start_round(e, 0);
         return 1;
@@ -428,9 +513,9 @@ static int step_rules(cons_engine *e)
                 return 0;
             if (ok == V_VALID &&
                 (e->locked_round == CONS_NIL_ROUND || cons_hash_eq(&e->locked_value, v)))
-                prevote(e, v);
+                prevote(e, v, CONS_NIL_ROUND);
             else
-                prevote(e, &NIL);
+                prevote(e, &NIL, CONS_NIL_ROUND);
             return 1;
         }
         round_state *pr = find_round(e, (uint32_t)r->prop_pol, 0);
@@ -440,9 +525,9 @@ static int step_rules(cons_engine *e)
                 return 0;
             if (ok == V_VALID &&
                 (e->locked_round <= r->prop_pol || cons_hash_eq(&e->locked_value, v)))
-                prevote(e, v);
+                prevote(e, v, r->prop_pol);
             else
-                prevote(e, &NIL);
+                prevote(e, &NIL, CONS_NIL_ROUND);
             return 1;
         }
     }
@@ -460,7 +545,7 @@ static int step_rules(cons_engine *e)
             if (e->step == CONS_STEP_PREVOTE) {
                 e->locked_value = r->prop_value;
                 e->locked_round = (int32_t)e->round;
-                precommit(e, &r->prop_value);
+                precommit(e, &r->prop_value, (int32_t)e->round);
             }
             e->valid_value = r->prop_value;
             e->valid_round = (int32_t)e->round;
@@ -468,7 +553,7 @@ static int step_rules(cons_engine *e)
         }
     }
     if (e->step == CONS_STEP_PREVOTE && count(r, CONS_PREVOTE, &NIL) >= e->quorum) { /* line 44 */
-        precommit(e, &NIL);
+        precommit(e, &NIL, CONS_NIL_ROUND);
         return 1;
     }
     if (!r->precommit_timeout_set && count(r, CONS_PRECOMMIT, NULL) >= e->quorum) { /* line 47 */
@@ -499,7 +584,10 @@ cons_engine *cons_new(const cons_config *cfg)
     if (e == NULL)
         return NULL;
     e->rounds = calloc(CONS_MAX_ROUNDS, sizeof *e->rounds);
-    if (e->rounds == NULL) {
+    e->q = malloc(CONS_MAX_ACTIONS * sizeof *e->q);
+    if (e->rounds == NULL || e->q == NULL) {
+        free(e->rounds);
+        free(e->q);
         free(e);
         return NULL;
     }
@@ -519,12 +607,25 @@ void cons_free(cons_engine *e)
     free(e);
 }
 
-void cons_start(cons_engine *e, uint64_t height, uint32_t round)
+int cons_start(cons_engine *e, uint64_t height, uint32_t round)
 {
-    e->qlen = e->qhead = 0;
+    if (e->started)
+        return -1;
+    e->started = 1;
     reset_height(e, height);
     start_round(e, round);
     progress(e);
+    return 0;
+}
+
+int cons_advance(cons_engine *e, uint64_t height)
+{
+    if (!e->started || height <= e->height)
+        return -1;
+    reset_height(e, height);
+    start_round(e, 0);
+    progress(e);
+    return 0;
 }
 
 void cons_restore_lock(cons_engine *e, int32_t locked_round, const cons_hash *locked_value)
@@ -549,7 +650,7 @@ void cons_activate(cons_engine *e)
     if (e->activated)
         return;
     e->activated = 1;
-    if (e->cfg.wait_for_value && e->round == 0 && e->step == CONS_STEP_PROPOSE && !i_propose(e))
+    if (e->cfg.wait_for_value && e->round == 0 && e->step == CONS_STEP_PROPOSE)
         schedule(e, CONS_STEP_PROPOSE, 0);
 }
 
@@ -564,9 +665,9 @@ void cons_on_timeout(cons_engine *e, cons_step step, uint64_t height, uint32_t r
     if (height != e->height || round != e->round)
         return;
     if (step == CONS_STEP_PROPOSE && e->step == CONS_STEP_PROPOSE) /* line 57 */
-        prevote(e, &NIL);
+        prevote(e, &NIL, CONS_NIL_ROUND);
     else if (step == CONS_STEP_PREVOTE && e->step == CONS_STEP_PREVOTE) /* line 61 */
-        precommit(e, &NIL);
+        precommit(e, &NIL, CONS_NIL_ROUND);
     else if (step == CONS_STEP_PRECOMMIT) /* line 65 */
         start_round(e, e->round + 1);
     else
@@ -581,7 +682,7 @@ void cons_on_value(cons_engine *e, uint64_t height, uint32_t round, const cons_h
         return;
     e->asked_value = 0;
     vset(e, value, V_VALID); /* we made it */
-    broadcast(e, CONS_PROPOSAL, value, CONS_NIL_ROUND); /* line 19 */
+    broadcast(e, CONS_PROPOSAL, value, CONS_NIL_ROUND, CONS_NIL_ROUND); /* line 19 */
     progress(e);
 }
 
@@ -606,6 +707,20 @@ uint32_t cons_round(const cons_engine *e)
 cons_step cons_current_step(const cons_engine *e)
 {
     return e->step;
+}
+
+int32_t cons_locked_round(const cons_engine *e, cons_hash *value)
+{
+    if (value)
+        *value = e->locked_value;
+    return e->locked_round;
+}
+
+int32_t cons_valid_round(const cons_engine *e, cons_hash *value)
+{
+    if (value)
+        *value = e->valid_value;
+    return e->valid_round;
 }
 
 uint64_t cons_equivocations(const cons_engine *e)

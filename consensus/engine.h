@@ -19,8 +19,9 @@
 #include <stdint.h>
 
 #define CONS_MAX_VALIDATORS 64
-#define CONS_MAX_ROUNDS 256      /* rounds kept per height */
+#define CONS_MAX_ROUNDS 128      /* rounds kept per height; the oldest unneeded ones go */
 #define CONS_FUTURE_ROUNDS 64    /* how far ahead of ours a round is still recorded */
+#define CONS_MAX_ACTIONS 256     /* actions waiting to be taken (cons_failed past it) */
 #define CONS_NIL_ROUND (-1)
 
 typedef struct {
@@ -49,7 +50,10 @@ typedef struct {
 typedef enum {
     CONS_ACT_BROADCAST = 1,      /* sign msg (after persisting what is signed), send it, and
                                     hand it back signed with cons_on_msg: the engine counts
-                                    its own message only then */
+                                    its own message only then.  A vote for a block carries
+                                    its justification: the prevotes (ev_round, signers, sigs)
+                                    for that block that the rule which fired counted, so that
+                                    the signer can check a lock is never broken */
     CONS_ACT_GET_VALUE,          /* make a block for (height, round); answer cons_on_value */
     CONS_ACT_VALIDATE,           /* validate block `value` at height; answer cons_on_validated */
     CONS_ACT_TIMEOUT,            /* call cons_on_timeout(step, height, round) after delay_ms */
@@ -65,7 +69,13 @@ typedef struct {
     cons_step step;              /* TIMEOUT */
     uint64_t delay_ms;           /* TIMEOUT */
     cons_hash value;             /* VALIDATE, COMMIT */
-    size_t n_sigs;               /* COMMIT */
+    /* COMMIT: the precommits of the certificate.  BROADCAST: the prevotes
+     * for msg.value in round ev_round behind a vote for a block (a
+     * precommit: its own round; a prevote against our lock: the proof of
+     * lock of the proposal; a re-proposal: its pol_round), else n_sigs = 0
+     * and ev_round = CONS_NIL_ROUND */
+    int32_t ev_round;
+    size_t n_sigs;
     uint32_t signers[CONS_MAX_VALIDATORS];
     uint8_t sigs[CONS_MAX_VALIDATORS][64];
 } cons_action;
@@ -77,6 +87,8 @@ typedef struct {
     uint64_t prevote_ms, prevote_delta_ms;
     uint64_t precommit_ms, precommit_delta_ms;
     int wait_for_value;          /* round 0 waits for cons_activate before its propose timeout */
+    uint64_t own_propose_extra_ms; /* added to the proposer's own propose timeout: the time
+                                    it may take to make its block (the block interval) */
 } cons_config;
 
 typedef struct cons_engine cons_engine;
@@ -85,9 +97,17 @@ typedef struct cons_engine cons_engine;
 cons_engine *cons_new(const cons_config *cfg);
 void cons_free(cons_engine *e);
 
-/* Start (or restart after a crash) at `height`, in round `round`.  Drops
- * everything about earlier heights. */
-void cons_start(cons_engine *e, uint64_t height, uint32_t round);
+/* Start a new engine (at boot, or after a crash) at `height`, in round
+ * `round`.  Once only: an engine that started never forgets a height it
+ * may have signed at (its lock); it moves on with cons_advance.  Returns 0,
+ * or -1 when the engine had started already. */
+int cons_start(cons_engine *e, uint64_t height, uint32_t round);
+
+/* Move to `height` because every height below it is decided and committed
+ * (block sync applied certified blocks): what this engine held about lower
+ * heights, its lock included, no longer matters.  Does nothing (returns -1)
+ * unless height is above the current one. */
+int cons_advance(cons_engine *e, uint64_t height);
 
 /* After a restart, right after cons_start: the lock this validator held
  * (its last non-nil precommit at this height, from its sign state), so that
@@ -107,10 +127,19 @@ void cons_on_validated(cons_engine *e, uint64_t height, const cons_hash *value, 
 /* Take the next action; 0 when there is none. */
 int cons_next_action(cons_engine *e, cons_action *out);
 
+/* 1 when the engine had to drop an action because CONS_MAX_ACTIONS were
+ * waiting: the host did not take its actions, a programming error.  The
+ * engine is not to be trusted to be live after it; the node must stop. */
+int cons_failed(const cons_engine *e);
+
 /* Introspection. */
 uint64_t cons_height(const cons_engine *e);
 uint32_t cons_round(const cons_engine *e);
 cons_step cons_current_step(const cons_engine *e);
+/* The lock (line 36): round and value, or CONS_NIL_ROUND. */
+int32_t cons_locked_round(const cons_engine *e, cons_hash *value);
+/* The valid value (line 36/42): round and value, or CONS_NIL_ROUND. */
+int32_t cons_valid_round(const cons_engine *e, cons_hash *value);
 unsigned cons_proposer(const cons_engine *e, uint64_t height, uint32_t round);
 /* Messages dropped because a validator sent two different ones for the same
  * (round, type): evidence of equivocation. */

@@ -281,6 +281,11 @@ static void run_build(bft *b, job *j)
     drop_held(b);
     ledger_tip tip;
     ledger_get_tip(n->L, &tip);
+    if (tip.height + 1 != j->height) {
+        ledger_fail(&j->err, LEDGER_ERR_INVALID, NULL, "the ledger moved on to height %llu",
+                    (unsigned long long)tip.height);
+        return;
+    }
     ledger_block_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
     uint64_t now = node_now_ms();
@@ -662,14 +667,14 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     uint64_t h = t->height;
     uint32_t r = t->round;
     timer_unlink(b, t);
-    if (b->stopped || b->syncing)
+    if (b->stopped)
         return;
     LOG_DEBUG("consensus: timeout %d at %llu/%u", (int)step, (unsigned long long)h, r);
     cons_on_timeout(b->ce, step, h, r);
     drain(b);
 }
 
-static void sign_and_send(bft *b, const cons_msg *m)
+static void sign_and_send(bft *b, const cons_msg *m, const node_sign_evidence *ev)
 {
     node *n = b->n;
     LOG_DEBUG("consensus: sending %s %llu/%u %s", m->type == CONS_PROPOSAL ? "proposal"
@@ -687,11 +692,12 @@ static void sign_and_send(bft *b, const cons_msg *m)
                  (unsigned long long)m->height, m->round);
         return;
     }
-    if (!node_sign_allowed(&b->sign, m->height, m->round, step, m->value.b)) {
-        LOG_WARN("consensus: not signing %s %llu/%u: it would conflict with what this "
-                 "validator signed before",
+    const char *why =
+        node_sign_refusal(&b->sign, n->g, m->height, m->round, step, m->value.b, ev, NULL, NULL);
+    if (why) {
+        LOG_WARN("consensus: not signing %s %llu/%u: %s",
                  m->type == CONS_PROPOSAL ? "proposal" : "vote", (unsigned long long)m->height,
-                 m->round);
+                 m->round, why);
         return;
     }
     node_sign_state next;
@@ -753,7 +759,7 @@ static int heartbeat_due(bft *b)
 static void try_build(bft *b)
 {
     node *n = b->n;
-    if (!b->want_value || b->building || b->committing || b->syncing || b->stopped)
+    if (!b->want_value || b->building || b->committing || b->stopped)
         return;
     size_t waiting = node_mempool_waiting(n->mp);
     /* an empty block only for the heartbeat, or to close a height that
@@ -806,12 +812,17 @@ static void on_build_timer(evutil_socket_t fd, short what, void *arg)
 
 static void drain(bft *b)
 {
-    cons_action a;
+    static cons_action a; /* large; only the loop thread drains, never re-entered */
+    if (cons_failed(b->ce))
+        return;
     while (cons_next_action(b->ce, &a)) {
         switch (a.kind) {
-        case CONS_ACT_BROADCAST:
-            sign_and_send(b, &a.msg);
+        case CONS_ACT_BROADCAST: {
+            node_sign_evidence ev = {.round = a.ev_round, .n = a.n_sigs, .validators = a.signers,
+                                     .sigs = (const uint8_t(*)[64])a.sigs};
+            sign_and_send(b, &a.msg, &ev);
             break;
+        }
         case CONS_ACT_GET_VALUE:
             LOG_DEBUG("consensus: to propose at %llu/%u", (unsigned long long)a.height, a.round);
             b->want_value = 1;
@@ -891,6 +902,12 @@ static void drain(bft *b)
             break;
         }
         }
+    }
+    if (cons_failed(b->ce)) {
+        LOG_ERROR("consensus: the engine had to drop an action (its queue of %d was full): "
+                  "stopping rather than running on with a gap",
+                  CONS_MAX_ACTIONS);
+        node_stop(b->n);
     }
 }
 
@@ -994,15 +1011,21 @@ static void job_done(node *n, void *arg)
 
 /* ---- peers ---- */
 
-/* Back to consensus at the height after the ledger's. */
+/* Sync is over.  Consensus ran on meanwhile; only if the ledger got past
+ * the engine's height (those heights are decided and certified) does it
+ * move on.  A sync that brought nothing leaves it exactly as it was: the
+ * lock of a height it signed at is never dropped but by a decision. */
 static void sync_end(bft *b)
 {
     b->syncing = 0;
     atomic_store(&b->n->syncing, 0);
-    store_clear(b);
-    ahead_clear(b);
-    b->want_value = 0;
-    cons_start(b->ce, ledger_height(b->n->L) + 1, 0);
+    uint64_t h = ledger_height(b->n->L) + 1;
+    if (h > cons_height(b->ce)) {
+        store_clear(b);
+        ahead_clear(b);
+        b->want_value = 0;
+        cons_advance(b->ce, h);
+    }
     drain(b);
 }
 
@@ -1248,7 +1271,7 @@ static void on_consensus(bft *b, unsigned peer, const Permit__ConsensusMsg *cm)
         memcpy(m.value.b, cm->block_hash.data, 32);
     memcpy(m.sig, cm->sig.data, 64);
     uint64_t h = cons_height(b->ce);
-    if (m.height < h || b->syncing)
+    if (m.height < h)
         return;
     uint8_t msg[32];
     if (m.type == CONS_PROPOSAL)
@@ -1534,7 +1557,7 @@ static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     bft *b = arg;
-    if (b->stopped || b->syncing)
+    if (b->stopped)
         return;
     if (heartbeat_due(b)) {
         cons_activate(b->ce);
@@ -1642,7 +1665,8 @@ node_engine *node_bft_new(node *n, ledger_err *err)
                       .prevote_delta_ms = n->cfg.timeout_delta_ms,
                       .precommit_ms = n->cfg.timeout_vote_ms,
                       .precommit_delta_ms = n->cfg.timeout_delta_ms,
-                      .wait_for_value = 1};
+                      .wait_for_value = 1,
+                      .own_propose_extra_ms = n->g->params.block_interval_ms};
     b->ce = cons_new(&cc);
     b->gossip = calloc(GOSSIP_MAX, sizeof *b->gossip);
     b->gossip_len = calloc(GOSSIP_MAX, sizeof *b->gossip_len);
@@ -1699,7 +1723,7 @@ node_engine *node_bft_new(node *n, ledger_err *err)
         v.pol_round = CONS_NIL_ROUND;
         v.validator = (uint32_t)n->validator;
         memcpy(v.value.b, b->sign.hash, 32);
-        sign_and_send(b, &v); /* the same vote: the sign state allows it */
+        sign_and_send(b, &v, NULL); /* the same vote: the sign state allows it */
     }
     drain(b);
     return &b->base;

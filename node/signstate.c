@@ -7,8 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ledger/block.h"
 #include "ledger/codec.h"
 #include "ledger/hash.h"
+#include "ledger/keys.h"
 
 /* File: "PSS2" || u64 height || u32 round || u8 step || h32 hash ||
  * u32 lock_round (two's complement) || h32 lock_hash || SHA-256 of everything
@@ -17,19 +19,71 @@
 #define BODY (4 + 8 + 4 + 1 + 32 + 4 + 32)
 #define FILE_LEN (BODY + 32)
 
-int node_sign_allowed(const node_sign_state *last, uint64_t height, uint32_t round, int step,
-                      const uint8_t hash[32])
+static const uint8_t NIL[32];
+
+/* 1 when ev holds 2f+1 distinct validators' valid prevotes for hash in
+ * ev->round at height. */
+static int proof_of_lock(const ledger_genesis *g, uint64_t height, const uint8_t hash[32],
+                         const node_sign_evidence *ev, node_sign_verify_fn verify, void *ctx)
 {
-    if (!last->present)
-        return 1;
-    if (height != last->height)
-        return height > last->height;
-    if (round != last->round)
-        return round > last->round;
-    if (step != last->step)
-        return step > last->step;
-    /* the very same message again (a re-broadcast) is harmless */
-    return memcmp(hash, last->hash, 32) == 0;
+    if (ev == NULL || ev->round < 0 || ev->n > g->n_validators)
+        return 0;
+    uint8_t seen[LEDGER_MAX_DEPARTMENTS] = {0}, msg[32];
+    size_t good = 0;
+    ledger_vote_sighash(g->chain_id, LEDGER_VOTE_PREVOTE, height, (uint32_t)ev->round, hash,
+                        msg);
+    for (size_t i = 0; i < ev->n; i++) {
+        uint32_t v = ev->validators[i];
+        if (v >= g->n_validators || seen[v])
+            continue;
+        int ok = verify ? verify(ctx, g, v, msg, ev->sigs[i])
+                        : ledger_verify(&g->departments[g->validators[v]].node, msg, 32,
+                                        ev->sigs[i]);
+        if (ok) {
+            seen[v] = 1;
+            good++;
+        }
+    }
+    return good >= ledger_quorum(g->n_validators);
+}
+
+const char *node_sign_refusal(const node_sign_state *last, const ledger_genesis *g,
+                              uint64_t height, uint32_t round, int step, const uint8_t hash[32],
+                              const node_sign_evidence *ev, node_sign_verify_fn verify,
+                              void *verify_ctx)
+{
+    if (last->present) {
+        if (height != last->height) {
+            if (height < last->height)
+                return "it is for an earlier height than one already signed";
+        } else if (round != last->round) {
+            if (round < last->round)
+                return "it is for an earlier round than one already signed";
+        } else if (step != last->step) {
+            if (step < last->step)
+                return "it is for an earlier step than one already signed";
+        } else if (memcmp(hash, last->hash, 32) == 0) {
+            return NULL; /* the very same message again (a re-broadcast) is harmless */
+        } else {
+            return "another block was signed for this height, round and step";
+        }
+    }
+    if (memcmp(hash, NIL, 32) == 0 || step == SIGN_STEP_PROPOSAL)
+        return NULL; /* nil votes and proposals commit the signer to nothing */
+    if (step == SIGN_STEP_PRECOMMIT) {
+        if (ev == NULL || ev->round != (int32_t)round ||
+            !proof_of_lock(g, height, hash, ev, verify, verify_ctx))
+            return "a precommit for a block needs 2f+1 prevotes for it in its round";
+        return NULL;
+    }
+    int locked = last->present && last->height == height && last->lock_round >= 0;
+    if (!locked || memcmp(hash, last->lock_hash, 32) == 0)
+        return NULL;
+    if (ev == NULL || ev->round < last->lock_round || ev->round >= (int32_t)round ||
+        !proof_of_lock(g, height, hash, ev, verify, verify_ctx))
+        return "a prevote against the lock needs 2f+1 prevotes for the block in a round "
+               "at or after the lock";
+    return NULL;
 }
 
 void node_sign_state_next(const node_sign_state *last, uint64_t height, uint32_t round,
@@ -112,13 +166,18 @@ int node_sign_state_save(const char *path, const node_sign_state *s, ledger_err 
     }
     char dir[1100];
     snprintf(dir, sizeof dir, "%s", path);
-    int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        if (fsync(dfd) != 0) {
-            close(dfd);
-            return ledger_fail(err, LEDGER_ERR_IO, NULL, "fsync of %s: %s", dir, strerror(errno));
-        }
+    /* the rename is durable only once the folder is: a failure to open or
+     * sync it is a failure to record, and nothing may be signed */
+    const char *d = dirname(dir);
+    int dfd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return ledger_fail(err, LEDGER_ERR_IO, NULL, "cannot open %s to sync it: %s", d,
+                           strerror(errno));
+    if (fsync(dfd) != 0) {
+        int e = errno;
         close(dfd);
+        return ledger_fail(err, LEDGER_ERR_IO, NULL, "fsync of %s: %s", d, strerror(e));
     }
+    close(dfd);
     return 0;
 }

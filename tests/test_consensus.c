@@ -346,6 +346,222 @@ static void test_restored_lock_is_proposed_again(void **state)
     cons_free(e);
 }
 
+
+/* DESIGN §5 issue 9, item 4: a proposer whose proposal never goes out (no
+ * block made, the signer refused) must time its own round out like everyone
+ * else, or the height waits for it forever. */
+static void test_a_proposer_whose_proposal_does_not_go_out_times_out(void **state)
+{
+    (void)state;
+    for (int wait = 0; wait <= 1; wait++) {
+        cons_config c = {.n = 4, .self = 1, .propose_ms = 1000, .prevote_ms = 500,
+                         .precommit_ms = 500, .wait_for_value = wait,
+                         .own_propose_extra_ms = 200};
+        cons_engine *e = cons_new(&c);
+        assert_int_equal(cons_start(e, 1, 0), 0); /* validator 1 proposes (1 + 0) % 4 */
+        if (wait)
+            cons_activate(e); /* transactions wait */
+        cons_action a;
+        int asked = 0, timeout = 0;
+        while (cons_next_action(e, &a)) {
+            asked += a.kind == CONS_ACT_GET_VALUE;
+            if (a.kind == CONS_ACT_TIMEOUT && a.step == CONS_STEP_PROPOSE) {
+                timeout = 1;
+                assert_int_equal(a.delay_ms, 1200); /* the block interval on top */
+            }
+        }
+        assert_int_equal(asked, 1);
+        assert_true(timeout);
+        /* the block never comes: the timeout makes it prevote nil */
+        cons_on_timeout(e, CONS_STEP_PROPOSE, 1, 0);
+        int nil_prevote = 0;
+        while (cons_next_action(e, &a))
+            if (a.kind == CONS_ACT_BROADCAST && a.msg.type == CONS_PREVOTE &&
+                cons_hash_is_nil(&a.msg.value))
+                nil_prevote = 1;
+        assert_true(nil_prevote);
+        cons_free(e);
+    }
+}
+
+static void take_all(cons_engine *e, cons_action *a, int *committed)
+{
+    while (cons_next_action(e, a)) {
+        if (a->kind == CONS_ACT_BROADCAST)
+            cons_on_msg(e, &a->msg);
+        else if (a->kind == CONS_ACT_VALIDATE)
+            cons_on_validated(e, a->height, &a->value, 1);
+        else if (a->kind == CONS_ACT_COMMIT && committed)
+            *committed = 1;
+    }
+}
+
+/* Issue 9, item 3: a Byzantine validator that signs junk for every round
+ * the engine lets it (proposals and votes up to CONS_FUTURE_ROUNDS ahead,
+ * at every round for hundreds of rounds) must not use up the rounds a height
+ * can hold: the height is still decided when the honest validators agree. */
+static void test_junk_in_every_round_of_the_window_does_not_halt_the_height(void **state)
+{
+    (void)state;
+    cons_config c = {.n = 4, .self = 0, .propose_ms = 1000, .prevote_ms = 500,
+                     .precommit_ms = 500};
+    cons_engine *e = cons_new(&c);
+    static cons_action a;
+    assert_int_equal(cons_start(e, 1, 0), 0);
+    take_all(e, &a, NULL);
+    cons_hash junk;
+    memset(&junk, 0x5a, sizeof junk);
+    for (uint32_t r = 0; r < 3 * CONS_MAX_ROUNDS; r++) {
+        for (uint32_t k = r; k < r + CONS_FUTURE_ROUNDS + 8; k++) {
+            cons_msg m = {.type = CONS_PREVOTE, .height = 1, .round = k, .validator = 3,
+                          .pol_round = CONS_NIL_ROUND, .value = junk};
+            cons_on_msg(e, &m);
+            m.type = CONS_PRECOMMIT;
+            cons_on_msg(e, &m);
+            if ((1 + k) % 4 == 3) { /* the rounds validator 3 leads */
+                m.type = CONS_PROPOSAL;
+                junk.b[0] = (uint8_t)k;
+                m.value = junk;
+                cons_on_msg(e, &m);
+            }
+        }
+        take_all(e, &a, NULL);
+        /* validators 1 and 2 move on to the next round: f + 1 join it */
+        for (uint32_t v = 1; v <= 2; v++) {
+            cons_msg m = {.type = CONS_PREVOTE, .height = 1, .round = r + 1, .validator = v,
+                          .pol_round = CONS_NIL_ROUND};
+            cons_on_msg(e, &m);
+        }
+        take_all(e, &a, NULL);
+        assert_int_equal(cons_round(e), r + 1);
+    }
+    /* the round's proposer is honest: validator 1 or 2 proposes X, and the
+     * three honest validators decide it */
+    uint32_t r = cons_round(e);
+    while ((1 + r) % 4 != 1 && (1 + r) % 4 != 2) {
+        for (uint32_t v = 1; v <= 2; v++) {
+            cons_msg m = {.type = CONS_PREVOTE, .height = 1, .round = r + 1, .validator = v,
+                          .pol_round = CONS_NIL_ROUND};
+            cons_on_msg(e, &m);
+        }
+        take_all(e, &a, NULL);
+        r = cons_round(e);
+    }
+    cons_hash X;
+    memset(&X, 0xcc, sizeof X);
+    cons_msg m = {.type = CONS_PROPOSAL, .height = 1, .round = r, .validator = (1 + r) % 4,
+                  .pol_round = CONS_NIL_ROUND, .value = X};
+    cons_on_msg(e, &m);
+    int committed = 0;
+    take_all(e, &a, &committed);
+    for (uint32_t v = 1; v <= 2; v++) {
+        cons_msg p = {.type = CONS_PREVOTE, .height = 1, .round = r, .validator = v,
+                      .pol_round = CONS_NIL_ROUND, .value = X};
+        cons_on_msg(e, &p);
+        take_all(e, &a, &committed);
+        p.type = CONS_PRECOMMIT;
+        cons_on_msg(e, &p);
+        take_all(e, &a, &committed);
+    }
+    assert_true(committed);
+    assert_int_equal(cons_height(e), 2);
+    assert_false(cons_failed(e));
+    cons_free(e);
+}
+
+/* Issue 9, item 1: the lock of a height survives everything but a decision.
+ * An engine starts once; it moves only forward, to a height above its own. */
+static void test_the_engine_never_forgets_a_height_it_may_have_signed_at(void **state)
+{
+    (void)state;
+    cons_config c = {.n = 4, .self = 0, .propose_ms = 1000, .prevote_ms = 500,
+                     .precommit_ms = 500};
+    cons_engine *e = cons_new(&c);
+    static cons_action a;
+    assert_int_equal(cons_start(e, 1, 0), 0);
+    take_all(e, &a, NULL);
+    cons_hash X;
+    memset(&X, 0x11, sizeof X);
+    cons_msg m = {.type = CONS_PROPOSAL, .height = 1, .round = 0, .validator = 1,
+                  .pol_round = CONS_NIL_ROUND, .value = X};
+    cons_on_msg(e, &m);
+    take_all(e, &a, NULL);
+    for (uint32_t v = 1; v <= 2; v++) {
+        cons_msg p = {.type = CONS_PREVOTE, .height = 1, .round = 0, .validator = v,
+                      .pol_round = CONS_NIL_ROUND, .value = X};
+        cons_on_msg(e, &p);
+    }
+    take_all(e, &a, NULL);
+    cons_hash lock;
+    assert_int_equal(cons_locked_round(e, &lock), 0);
+    assert_true(cons_hash_eq(&lock, &X));
+    assert_int_equal(cons_start(e, 1, 0), -1); /* no second start */
+    assert_int_equal(cons_advance(e, 1), -1); /* nor a reset of this height */
+    assert_int_equal(cons_advance(e, 0), -1);
+    assert_int_equal(cons_locked_round(e, &lock), 0);
+    assert_int_equal(cons_advance(e, 5), 0); /* heights 1..4 decided elsewhere */
+    assert_int_equal(cons_height(e), 5);
+    assert_int_equal(cons_locked_round(e, NULL), CONS_NIL_ROUND);
+    cons_free(e);
+}
+
+/* A vote for a block carries the prevotes it rests on, for the signer to
+ * check (node/signstate.h). */
+static void test_votes_for_a_block_carry_their_proof_of_lock(void **state)
+{
+    (void)state;
+    cons_config c = {.n = 4, .self = 0, .propose_ms = 1000, .prevote_ms = 500,
+                     .precommit_ms = 500};
+    cons_engine *e = cons_new(&c);
+    static cons_action a;
+    assert_int_equal(cons_start(e, 1, 0), 0);
+    take_all(e, &a, NULL);
+    cons_hash X;
+    memset(&X, 0x22, sizeof X);
+    cons_msg m = {.type = CONS_PROPOSAL, .height = 1, .round = 0, .validator = 1,
+                  .pol_round = CONS_NIL_ROUND, .value = X};
+    cons_on_msg(e, &m);
+    int precommits = 0;
+    for (uint32_t v = 1; v <= 3; v++) {
+        cons_msg p = {.type = CONS_PREVOTE, .height = 1, .round = 0, .validator = v,
+                      .pol_round = CONS_NIL_ROUND, .value = X};
+        memset(p.sig, (int)v, 64);
+        cons_on_msg(e, &p);
+        while (cons_next_action(e, &a)) {
+            if (a.kind == CONS_ACT_VALIDATE)
+                cons_on_validated(e, a.height, &a.value, 1);
+            if (a.kind != CONS_ACT_BROADCAST)
+                continue;
+            if (a.msg.type == CONS_PRECOMMIT) {
+                precommits++;
+                assert_true(cons_hash_eq(&a.msg.value, &X));
+                assert_int_equal(a.ev_round, 0);
+                assert_true(a.n_sigs >= 3);
+            } else {
+                assert_int_equal(a.n_sigs, 0); /* a prevote on the lock needs nothing */
+            }
+            cons_on_msg(e, &a.msg);
+        }
+    }
+    assert_int_equal(precommits, 1);
+    cons_free(e);
+}
+
+/* Issue 10, item 4: the engine never drops an action silently.  A host
+ * that stops taking them finds the engine failed, and stops. */
+static void test_an_engine_whose_actions_are_not_taken_fails_loudly(void **state)
+{
+    (void)state;
+    cons_config c = {.n = 4, .self = 0, .propose_ms = 1000, .prevote_ms = 500,
+                     .precommit_ms = 500};
+    cons_engine *e = cons_new(&c);
+    assert_int_equal(cons_start(e, 1, 0), 0);
+    for (int i = 0; i < CONS_MAX_ACTIONS + 8; i++)
+        cons_on_timeout(e, CONS_STEP_PRECOMMIT, 1, cons_round(e)); /* a new round each */
+    assert_true(cons_failed(e));
+    cons_free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -356,6 +572,11 @@ int main(void)
         cmocka_unit_test(test_equivocating_votes_are_counted_once),
         cmocka_unit_test(test_relayed_proof_of_lock_counts_an_equivocators_other_vote),
         cmocka_unit_test(test_restored_lock_is_proposed_again),
+        cmocka_unit_test(test_a_proposer_whose_proposal_does_not_go_out_times_out),
+        cmocka_unit_test(test_junk_in_every_round_of_the_window_does_not_halt_the_height),
+        cmocka_unit_test(test_the_engine_never_forgets_a_height_it_may_have_signed_at),
+        cmocka_unit_test(test_votes_for_a_block_carry_their_proof_of_lock),
+        cmocka_unit_test(test_an_engine_whose_actions_are_not_taken_fails_loudly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,31 +12,154 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ledger/block.h"
+#include "ledger/hex.h"
 #include "node/signstate.h"
 #include "nodetest.h"
 
 static const uint8_t A[32] = {1}, B[32] = {2}, NIL[32] = {0};
+static lt_env g_env;
+
+/* A genesis with four validators (the first four departments), for proofs
+ * of lock signed by real node keys. */
+static void four_validators(json_t *root)
+{
+    json_t *depts = json_object_get(root, "departments");
+    for (unsigned i = 0; i < json_array_size(depts); i++)
+        json_object_del(json_array_get(depts, i), "validator");
+    for (unsigned i = 0; i < 4; i++) {
+        char key[65], addr[32];
+        /* lt_setup derives node keys before it builds genesis */
+        ledger_hex_encode(g_env.node[i].pub, 32, key);
+        snprintf(addr, sizeof addr, "127.0.0.1:%u", 30000 + i);
+        json_object_set_new(json_array_get(depts, i), "validator",
+                            json_pack("{s:s, s:s}", "node_key", key, "p2p", addr));
+    }
+}
+
+static int env_setup(void **state)
+{
+    (void)state;
+    lt_setup(&g_env, four_validators);
+    assert_int_equal(g_env.g->n_validators, 4);
+    return 0;
+}
+
+static int env_teardown(void **state)
+{
+    (void)state;
+    lt_teardown(&g_env);
+    return 0;
+}
+
+/* Prevotes of validators `who` (a bit mask) for hash at (height, round). */
+typedef struct {
+    uint32_t v[4];
+    uint8_t sig[4][64];
+    node_sign_evidence ev;
+} pol;
+
+static const node_sign_evidence *make_pol(pol *p, unsigned who, uint64_t height, int32_t round,
+                                          const uint8_t hash[32])
+{
+    memset(p, 0, sizeof *p);
+    uint8_t msg[32];
+    ledger_vote_sighash(g_env.g->chain_id, LEDGER_VOTE_PREVOTE, height, (uint32_t)round, hash,
+                        msg);
+    for (uint32_t i = 0; i < 4; i++)
+        if ((who >> i) & 1u) {
+            assert_int_equal(ledger_sign(&g_env.node[i], msg, NULL, p->sig[p->ev.n]), 0);
+            p->v[p->ev.n++] = i;
+        }
+    p->ev.round = round;
+    p->ev.validators = p->v;
+    p->ev.sigs = (const uint8_t(*)[64])p->sig;
+    return &p->ev;
+}
+
+static int allowed(const node_sign_state *s, uint64_t h, uint32_t r, int step,
+                   const uint8_t *hash, const node_sign_evidence *ev)
+{
+    return node_sign_refusal(s, g_env.g, h, r, step, hash, ev, NULL, NULL) == NULL;
+}
 
 static void test_what_may_be_signed_after_what(void **state)
 {
     (void)state;
     node_sign_state s;
+    pol p;
     memset(&s, 0, sizeof s);
-    assert_true(node_sign_allowed(&s, 1, 0, SIGN_STEP_PROPOSAL, A)); /* nothing signed yet */
+    assert_true(allowed(&s, 1, 0, SIGN_STEP_PROPOSAL, A, NULL)); /* nothing signed yet */
     node_sign_state_next(&s, 5, 2, SIGN_STEP_PREVOTE, A, &s);
     /* the same message again is harmless (a re-broadcast) */
-    assert_true(node_sign_allowed(&s, 5, 2, SIGN_STEP_PREVOTE, A));
+    assert_true(allowed(&s, 5, 2, SIGN_STEP_PREVOTE, A, NULL));
     /* another block at the same height, round and step: equivocation */
-    assert_false(node_sign_allowed(&s, 5, 2, SIGN_STEP_PREVOTE, B));
-    assert_false(node_sign_allowed(&s, 5, 2, SIGN_STEP_PREVOTE, NIL));
+    assert_false(allowed(&s, 5, 2, SIGN_STEP_PREVOTE, B, NULL));
+    assert_false(allowed(&s, 5, 2, SIGN_STEP_PREVOTE, NIL, NULL));
     /* going back: an earlier step, round or height */
-    assert_false(node_sign_allowed(&s, 5, 2, SIGN_STEP_PROPOSAL, A));
-    assert_false(node_sign_allowed(&s, 5, 1, SIGN_STEP_PRECOMMIT, A));
-    assert_false(node_sign_allowed(&s, 4, 9, SIGN_STEP_PRECOMMIT, A));
+    assert_false(allowed(&s, 5, 2, SIGN_STEP_PROPOSAL, A, NULL));
+    assert_false(allowed(&s, 5, 1, SIGN_STEP_PRECOMMIT, NIL, NULL));
+    assert_false(allowed(&s, 4, 9, SIGN_STEP_PRECOMMIT, NIL, NULL));
     /* going on */
-    assert_true(node_sign_allowed(&s, 5, 2, SIGN_STEP_PRECOMMIT, B));
-    assert_true(node_sign_allowed(&s, 5, 3, SIGN_STEP_PROPOSAL, B));
-    assert_true(node_sign_allowed(&s, 6, 0, SIGN_STEP_PROPOSAL, B));
+    assert_true(allowed(&s, 5, 2, SIGN_STEP_PRECOMMIT, B, make_pol(&p, 0x7, 5, 2, B)));
+    assert_true(allowed(&s, 5, 3, SIGN_STEP_PROPOSAL, B, NULL));
+    assert_true(allowed(&s, 6, 0, SIGN_STEP_PROPOSAL, B, NULL));
+}
+
+/* Tendermint's line 36: a precommit for a block rests on 2f+1 prevotes for
+ * it in that round, and the signer checks them itself. */
+static void test_a_precommit_for_a_block_needs_its_proof_of_lock(void **state)
+{
+    (void)state;
+    node_sign_state s;
+    pol p;
+    memset(&s, 0, sizeof s);
+    node_sign_state_next(&s, 3, 1, SIGN_STEP_PREVOTE, A, &s);
+    assert_false(allowed(&s, 3, 1, SIGN_STEP_PRECOMMIT, A, NULL));
+    assert_false(allowed(&s, 3, 1, SIGN_STEP_PRECOMMIT, A, make_pol(&p, 0x3, 3, 1, A)));
+    /* prevotes of another round, another block or another height */
+    assert_false(allowed(&s, 3, 1, SIGN_STEP_PRECOMMIT, A, make_pol(&p, 0x7, 3, 0, A)));
+    assert_false(allowed(&s, 3, 1, SIGN_STEP_PRECOMMIT, A, make_pol(&p, 0x7, 3, 1, B)));
+    make_pol(&p, 0x7, 4, 1, A);
+    p.ev.round = 1;
+    assert_false(allowed(&s, 3, 1, SIGN_STEP_PRECOMMIT, A, &p.ev));
+    /* one validator counted twice, or a forged signature */
+    make_pol(&p, 0x3, 3, 1, A);
+    p.v[2] = p.v[1];
+    memcpy(p.sig[2], p.sig[1], 64);
+    p.ev.n = 3;
+    assert_false(allowed(&s, 3, 1, SIGN_STEP_PRECOMMIT, A, &p.ev));
+    make_pol(&p, 0x7, 3, 1, A);
+    p.sig[0][10] ^= 1;
+    assert_false(allowed(&s, 3, 1, SIGN_STEP_PRECOMMIT, A, &p.ev));
+    assert_true(allowed(&s, 3, 1, SIGN_STEP_PRECOMMIT, A, make_pol(&p, 0xe, 3, 1, A)));
+    assert_true(allowed(&s, 3, 1, SIGN_STEP_PRECOMMIT, NIL, NULL)); /* nil needs nothing */
+}
+
+/* Tendermint's lock, kept by the signer: once it precommitted A in round 1,
+ * it prevotes another block only with a proof of lock for that block from
+ * round 1 or later (line 28) -- the attack of the consensus safety issue made
+ * an honest node forget its lock and vote for B. */
+static void test_a_locked_signer_prevotes_another_block_only_with_a_newer_proof(void **state)
+{
+    (void)state;
+    node_sign_state s;
+    pol p;
+    memset(&s, 0, sizeof s);
+    node_sign_state_next(&s, 1, 1, SIGN_STEP_PRECOMMIT, A, &s);
+    assert_true(allowed(&s, 1, 3, SIGN_STEP_PREVOTE, A, NULL));   /* its lock */
+    assert_true(allowed(&s, 1, 3, SIGN_STEP_PREVOTE, NIL, NULL)); /* nil */
+    assert_false(allowed(&s, 1, 3, SIGN_STEP_PREVOTE, B, NULL));
+    assert_false(allowed(&s, 1, 3, SIGN_STEP_PREVOTE, B, make_pol(&p, 0x7, 1, 0, B))); /* older */
+    assert_false(allowed(&s, 1, 3, SIGN_STEP_PREVOTE, B, make_pol(&p, 0x7, 1, 3, B))); /* not before */
+    assert_false(allowed(&s, 1, 3, SIGN_STEP_PREVOTE, B, make_pol(&p, 0x3, 1, 2, B))); /* f+1 */
+    assert_true(allowed(&s, 1, 3, SIGN_STEP_PREVOTE, B, make_pol(&p, 0xb, 1, 2, B)));
+    assert_true(allowed(&s, 1, 3, SIGN_STEP_PREVOTE, B, make_pol(&p, 0xb, 1, 1, B)));
+    /* and no precommit for B in round 3 without B's prevotes of round 3 */
+    node_sign_state_next(&s, 1, 3, SIGN_STEP_PREVOTE, B, &s);
+    assert_false(allowed(&s, 1, 3, SIGN_STEP_PRECOMMIT, B, make_pol(&p, 0xb, 1, 2, B)));
+    /* the next height starts without a lock */
+    assert_true(allowed(&s, 2, 0, SIGN_STEP_PREVOTE, B, NULL));
 }
 
 static void test_a_non_nil_precommit_is_the_lock_until_the_next_height(void **state)
@@ -204,7 +327,13 @@ static void test_validators_resume_in_the_round_of_their_last_vote(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_what_may_be_signed_after_what),
+        cmocka_unit_test_setup_teardown(test_what_may_be_signed_after_what, env_setup,
+                                        env_teardown),
+        cmocka_unit_test_setup_teardown(test_a_precommit_for_a_block_needs_its_proof_of_lock,
+                                        env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_locked_signer_prevotes_another_block_only_with_a_newer_proof, env_setup,
+            env_teardown),
         cmocka_unit_test(test_a_non_nil_precommit_is_the_lock_until_the_next_height),
         cmocka_unit_test(test_file_round_trip_and_corruption),
         cmocka_unit_test(test_validator_with_corrupt_sign_state_refuses_to_start),

@@ -276,13 +276,15 @@ static void note_height(sim_world *w, sim_node *nd, uint64_t h, unsigned from)
     sync_check_soon(w, nd, SIM_SYNC_DELAY_MS, 0);
 }
 
-/* Restart the engine on the ledger's tip (after sync, or after a decision
- * the node could not commit). */
-static void restart_engine(sim_world *w, sim_node *nd)
+/* Block sync took the ledger past the engine's height: those heights are
+ * decided, so the engine moves on (never back: a height it signed at keeps
+ * its lock until it is decided). */
+static void advance_engine(sim_world *w, sim_node *nd)
 {
-    free_held(nd);
     uint64_t h = ledger_height(nd->L) + 1;
-    cons_start(nd->e, h, 0);
+    if (cons_advance(nd->e, h) != 0)
+        return;
+    free_held(nd);
     height_reset(w, nd, h);
 }
 
@@ -325,8 +327,22 @@ static void relay_pol(sim_world *w, sim_node *nd, uint32_t round, const uint8_t 
     }
 }
 
-static void on_broadcast(sim_world *w, sim_node *nd, const cons_msg *msg)
+/* The signer's check of a prevote, through the seed's verdict cache. */
+static int verify_prevote(void *ctx, const ledger_genesis *g, uint32_t v,
+                          const uint8_t sighash[32], const uint8_t sig[64])
 {
+    (void)g;
+    cons_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = CONS_PREVOTE;
+    m.validator = v;
+    memcpy(m.sig, sig, 64);
+    return sim_verify_msg(ctx, &m, sighash);
+}
+
+static void on_broadcast(sim_world *w, sim_node *nd, const cons_action *a)
+{
+    const cons_msg *msg = &a->msg;
     if (nd->byz) {
         byz_broadcast(w, nd, msg);
         return;
@@ -340,10 +356,14 @@ static void on_broadcast(sim_world *w, sim_node *nd, const cons_msg *msg)
                 (unsigned long long)m.height, m.round);
         return;
     }
-    if (!node_sign_allowed(&nd->ss, m.height, m.round, step, m.value.b)) {
+    node_sign_evidence ev = {.round = a->ev_round, .n = a->n_sigs, .validators = a->signers,
+                             .sigs = (const uint8_t(*)[64])a->sigs};
+    const char *why = node_sign_refusal(&nd->ss, w->g, m.height, m.round, step, m.value.b, &ev,
+                                        verify_prevote, w);
+    if (why) {
         w->st.sign_refused++;
-        sim_log(w, 2, "node %u: sign state refuses %s h=%llu r=%u", nd->idx, type_name(m.type),
-                (unsigned long long)m.height, m.round);
+        sim_log(w, 2, "node %u: sign state refuses %s h=%llu r=%u: %s", nd->idx,
+                type_name(m.type), (unsigned long long)m.height, m.round, why);
         return;
     }
     /* data/sign_state is written (and fsynced) before the message leaves */
@@ -590,7 +610,9 @@ static void on_commit(sim_world *w, sim_node *nd, const cons_action *a)
         sim_block_unref(b);
     }
     if (!ok) {
-        restart_engine(w, nd);
+        /* the engine went on to h + 1 anyway; block h comes by sync */
+        free_held(nd);
+        height_reset(w, nd, h + 1);
         sync_check_soon(w, nd, SIM_SYNC_DELAY_MS, 1);
         return;
     }
@@ -601,7 +623,7 @@ static void handle(sim_world *w, sim_node *nd, const cons_action *a)
 {
     switch (a->kind) {
     case CONS_ACT_BROADCAST:
-        on_broadcast(w, nd, &a->msg);
+        on_broadcast(w, nd, a);
         break;
     case CONS_ACT_GET_VALUE:
         on_get_value(w, nd, a->height, a->round);
@@ -864,7 +886,7 @@ static void on_sync_resp(sim_world *w, sim_node *nd, const sim_msg *m)
     }
     if (applied == 0)
         return;
-    restart_engine(w, nd);
+    advance_engine(w, nd);
     drain(w, nd);
     if (nd->up && nd->ahead_height > cons_height(nd->e))
         sync_check_soon(w, nd, 1, 0);
