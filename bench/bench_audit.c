@@ -108,6 +108,7 @@ static void run_block(lt_env *env, const txlist *l, uint64_t time, block_cost *c
     ledger_block_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
     ctx.time = time;
+    memcpy(ctx.proposer, env->node[LT_MARKET].pub, 32);
     uint64_t s0 = ledger_state_root_ns(env->L), c0 = ledger_state_root_cpu_ns(env->L);
     double t0 = bench_now_s(), cpu0 = thread_cpu_s();
     ledger_exec *x;

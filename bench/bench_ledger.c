@@ -259,6 +259,7 @@ int main(void)
         ledger_block_ctx ctx;
         memset(&ctx, 0, sizeof ctx);
         ctx.time = blocks[b].time;
+        memcpy(ctx.proposer, env.node[LT_MARKET].pub, 32);
         double s = bench_now_s();
         ledger_exec *x;
         if (ledger_exec_begin(env.L, &ctx, &x, &err) != 0)
@@ -304,7 +305,7 @@ int main(void)
         }
         double s = bench_now_s();
         int r = ledger_apply_block(L2, blocks[b].hdr, blocks[b].hdr_len, txs, lens, blocks[b].n,
-                                   NULL, LEDGER_APPLY_ASYNC, &err);
+                                   NULL, NULL, LEDGER_APPLY_ASYNC, &err);
         if (r == 0 && b + 1 == nblocks)
             r = ledger_sync(L2, &err); /* the last block durable too */
         t_apply += bench_now_s() - s;

@@ -410,7 +410,7 @@ static int verify_block(const ledger_genesis *g, ledger *src, ledger *dst, uint6
                  le.msg);
         goto out;
     }
-    if (ledger_apply_block(dst, hb, hlen, (const uint8_t *const *)envs, lens, n,
+    if (ledger_apply_block(dst, hb, hlen, (const uint8_t *const *)envs, lens, n, NULL,
                            r == 1 ? &c : NULL, 0, &le) != 0) {
         char clean[400];
         cli_clean_text(clean, sizeof clean, le.msg);

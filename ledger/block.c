@@ -191,3 +191,47 @@ int ledger_commit_verify(const ledger_genesis *g, const ledger_commit *c,
                            g->n_validators, need);
     return 0;
 }
+
+int ledger_commit_from_pb(ledger_commit *c, const Permit__Commit *pc, ledger_err *err)
+{
+    memset(c, 0, sizeof *c);
+    if (pc == NULL)
+        return ledger_fail(err, LEDGER_ERR_INVALID, "certificate", "no commit certificate");
+    if (pc->block_hash.len != 32)
+        return ledger_fail(err, LEDGER_ERR_INVALID, "certificate",
+                           "certificate block_hash is not 32 bytes");
+    if (pc->n_sigs > LEDGER_MAX_DEPARTMENTS)
+        return ledger_fail(err, LEDGER_ERR_INVALID, "certificate",
+                           "certificate has more than %d signatures", LEDGER_MAX_DEPARTMENTS);
+    c->height = pc->height;
+    c->round = pc->round;
+    memcpy(c->block_hash, pc->block_hash.data, 32);
+    for (size_t i = 0; i < pc->n_sigs; i++) {
+        if (pc->sigs[i]->sig.len != 64)
+            return ledger_fail(err, LEDGER_ERR_INVALID, "certificate",
+                               "a certificate signature is not 64 bytes");
+        c->sigs[i].validator = pc->sigs[i]->validator;
+        memcpy(c->sigs[i].sig, pc->sigs[i]->sig.data, 64);
+    }
+    c->n_sigs = pc->n_sigs;
+    return 0;
+}
+
+void ledger_commit_to_pb(const ledger_commit *c, ledger_commit_pb *w)
+{
+    permit__commit__init(&w->pc);
+    w->pc.height = c->height;
+    w->pc.round = c->round;
+    w->pc.block_hash.data = (uint8_t *)c->block_hash;
+    w->pc.block_hash.len = 32;
+    size_t n = c->n_sigs < LEDGER_MAX_DEPARTMENTS ? c->n_sigs : LEDGER_MAX_DEPARTMENTS;
+    for (size_t i = 0; i < n; i++) {
+        permit__commit_sig__init(&w->sigs[i]);
+        w->sigs[i].validator = c->sigs[i].validator;
+        w->sigs[i].sig.data = (uint8_t *)c->sigs[i].sig;
+        w->sigs[i].sig.len = 64;
+        w->ptrs[i] = &w->sigs[i];
+    }
+    w->pc.n_sigs = n;
+    w->pc.sigs = w->ptrs;
+}

@@ -8,6 +8,7 @@
 
 #include "err.h"
 #include "genesis.h"
+#include "permit.pb-c.h"
 
 #define LEDGER_HEADER_VERSION 1
 #define LEDGER_MAX_HEADER_BYTES 512
@@ -76,5 +77,22 @@ int ledger_commit_verify(const ledger_genesis *g, const ledger_commit *c,
                          ledger_err *err) LEDGER_WUR;
 /* Quorum for n validators: floor(2n/3) + 1. */
 size_t ledger_quorum(size_t n);
+
+/* A certificate from its protobuf form, bounded (at most
+ * LEDGER_MAX_DEPARTMENTS signatures of 64 bytes, a 32-byte hash).  Returns 0,
+ * or -1 with err (LEDGER_ERR_INVALID, rule "certificate") saying what is
+ * malformed; pc may be NULL ("no certificate"). */
+int ledger_commit_from_pb(ledger_commit *c, const Permit__Commit *pc, ledger_err *err) LEDGER_WUR;
+
+/* The protobuf form of a certificate, pointing into it (no copies). */
+typedef struct {
+    Permit__Commit pc;
+    Permit__CommitSig sigs[LEDGER_MAX_DEPARTMENTS];
+    Permit__CommitSig *ptrs[LEDGER_MAX_DEPARTMENTS];
+} ledger_commit_pb;
+
+/* Fill w->pc from c; c must outlive w and have at most
+ * LEDGER_MAX_DEPARTMENTS signatures. */
+void ledger_commit_to_pb(const ledger_commit *c, ledger_commit_pb *w);
 
 #endif

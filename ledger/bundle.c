@@ -204,23 +204,9 @@ void ledger_bundle_free(ledger_bundle *b)
 
 static int decode_commit(ledger_commit *c, const Permit__Commit *pc, ledger_err *err)
 {
-    memset(c, 0, sizeof *c);
-    if (pc == NULL)
-        return malformed(err, "no commit certificate");
-    if (pc->block_hash.len != 32)
-        return malformed(err, "commit.block_hash is not 32 bytes");
-    if (pc->n_sigs > LEDGER_MAX_DEPARTMENTS)
-        return malformed(err, "commit has too many signatures");
-    c->height = pc->height;
-    c->round = pc->round;
-    memcpy(c->block_hash, pc->block_hash.data, 32);
-    for (size_t i = 0; i < pc->n_sigs; i++) {
-        if (pc->sigs[i]->sig.len != 64)
-            return malformed(err, "a commit signature is not 64 bytes");
-        c->sigs[i].validator = pc->sigs[i]->validator;
-        memcpy(c->sigs[i].sig, pc->sigs[i]->sig.data, 64);
-    }
-    c->n_sigs = pc->n_sigs;
+    ledger_err e;
+    if (ledger_commit_from_pb(c, pc, &e) != 0)
+        return malformed(err, e.msg);
     return 0;
 }
 
@@ -365,9 +351,7 @@ int ledger_bundle_encode(const ledger_bundle *b, uint8_t **out, size_t *len, led
 {
     int rc = -1;
     Permit__ProofBundle pb = PERMIT__PROOF_BUNDLE__INIT;
-    Permit__Commit pc = PERMIT__COMMIT__INIT;
-    Permit__CommitSig sigs[LEDGER_MAX_DEPARTMENTS];
-    Permit__CommitSig *sigp[LEDGER_MAX_DEPARTMENTS];
+    ledger_commit_pb pc;
     Permit__ProofState ps = PERMIT__PROOF_STATE__INIT;
     ProtobufCBinaryData siblings[SMT_MAX_PROOF];
     ProtobufCBinaryData cons[MERKLE_MAX_PROOF];
@@ -379,18 +363,8 @@ int ledger_bundle_encode(const ledger_bundle *b, uint8_t **out, size_t *len, led
     pb.version = b->version;
     pb.license_id = (char *)b->license_id;
     pb.header = bin(b->header, b->header_len);
-    pc.height = b->commit.height;
-    pc.round = b->commit.round;
-    pc.block_hash = bin(b->commit.block_hash, 32);
-    for (size_t i = 0; i < b->commit.n_sigs; i++) {
-        permit__commit_sig__init(&sigs[i]);
-        sigs[i].validator = b->commit.sigs[i].validator;
-        sigs[i].sig = bin(b->commit.sigs[i].sig, 64);
-        sigp[i] = &sigs[i];
-    }
-    pc.n_sigs = b->commit.n_sigs;
-    pc.sigs = sigp;
-    pb.commit = &pc;
+    ledger_commit_to_pb(&b->commit, &pc);
+    pb.commit = &pc.pc;
     pb.record = bin(b->record, b->record_len);
     for (size_t i = 0; i < b->state.n_siblings; i++) {
         /* an empty subtree travels as an empty string */

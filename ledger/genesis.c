@@ -400,12 +400,14 @@ static int get_hostport(json_t *obj, const char *parent, const char *key, int re
 static int parse_params(json_t *root, ledger_params *pp, ledger_err *err)
 {
     static const char *const fields[] = {"max_addresses", "tx_window", "max_block_txs",
-                                         "block_interval", "heartbeat", NULL};
+                                         "max_block_bytes", "block_interval", "heartbeat",
+                                         NULL};
     json_t *o;
     long long x;
     int present;
     pp->max_addresses = 32;
     pp->max_block_txs = 10000;
+    pp->max_block_bytes = LEDGER_MAX_BLOCK_BYTES_DEFAULT;
     pp->tx_window_ms = 3600 * 1000;
     pp->block_interval_ms = 1000;
     pp->heartbeat_ms = 60 * 1000;
@@ -425,6 +427,13 @@ static int parse_params(json_t *root, ledger_params *pp, ledger_err *err)
         return -1;
     if (present)
         pp->max_block_txs = (uint32_t)x;
+    /* one envelope of the largest size must fit, and a block must fit in a
+     * p2p frame with its framing (limits.h) */
+    if (get_integer(o, "params", "max_block_bytes", 0, LEDGER_MAX_ENVELOPE,
+                    LEDGER_MAX_BLOCK_BYTES_HARD, &x, &present, err) != 0)
+        return -1;
+    if (present)
+        pp->max_block_bytes = (uint64_t)x;
     if (get_duration(o, "params", "tx_window", 0, pp->tx_window_ms, &pp->tx_window_ms,
                      NULL, err) != 0 ||
         get_duration(o, "params", "block_interval", 0, pp->block_interval_ms,

@@ -62,6 +62,7 @@ typedef struct {
     uint32_t max_addresses;      /* per license, primary included */
     uint64_t tx_window_ms;       /* |tx timestamp - block time| allowed */
     uint32_t max_block_txs;
+    uint64_t max_block_bytes;    /* envelope bytes per block */
     uint64_t block_interval_ms;  /* target time between blocks */
     uint64_t heartbeat_ms;       /* empty block at most this far apart */
 } ledger_params;

@@ -405,7 +405,15 @@ struct ledger_exec {
     uint8_t (*tx_ids)[32];
     uint8_t (*tx_leaves)[32];
     size_t n_txs, cap_txs;
+    uint64_t n_bytes;     /* of the envelopes */
     itab tx_index;
+    /* the certificate of the previous block the header names, carried with
+     * the block: it replaces the stored one at commit */
+    int has_last_commit;
+    ledger_commit last_commit;
+    /* this block's own certificate, once committed with one */
+    int has_cert;
+    ledger_commit cert;
 
     unsigned year;        /* of the block time: every APPLY in the block */
     uint64_t next_seq;    /* next license sequence number; 0 = not loaded */
@@ -699,6 +707,11 @@ static int exec_decoded(ledger_exec *x, const ledger_tx *tx, int dept,
     if (x->n_txs >= g->params.max_block_txs)
         return ledger_fail(err, LEDGER_ERR_RULE, "block_full",
                            "the block already holds %zu transactions", x->n_txs);
+    if (x->n_bytes + tx->env_len > g->params.max_block_bytes)
+        return ledger_fail(err, LEDGER_ERR_RULE, "block_full",
+                           "the block already holds %llu bytes of %llu",
+                           (unsigned long long)x->n_bytes,
+                           (unsigned long long)g->params.max_block_bytes);
     if (ledger_tx_check_fields(g, tx, err) != 0 ||
         ledger_tx_check_time(tx, x->ctx.time, g->params.tx_window_ms, err) != 0)
         return -1;
@@ -791,6 +804,7 @@ static int exec_decoded(ledger_exec *x, const ledger_tx *tx, int dept,
         x->broken = 1; /* the overlay already moved on: the block cannot go on */
         return -1;
     }
+    x->n_bytes += tx->env_len;
 
     /* the transaction, its event and the event log nodes it completes */
     uint32_t index = (uint32_t)(x->n_txs - 1);
@@ -1138,29 +1152,15 @@ fail:
 
 static int commit_put(ledger_batch *b, const ledger_commit *c, ledger_err *err)
 {
-    Permit__Commit pc = PERMIT__COMMIT__INIT;
-    Permit__CommitSig sigs[LEDGER_MAX_DEPARTMENTS];
-    Permit__CommitSig *ptrs[LEDGER_MAX_DEPARTMENTS];
     if (c->n_sigs > LEDGER_MAX_DEPARTMENTS)
         return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "certificate has too many signatures");
-    pc.height = c->height;
-    pc.round = c->round;
-    pc.block_hash.data = (uint8_t *)c->block_hash;
-    pc.block_hash.len = 32;
-    for (size_t i = 0; i < c->n_sigs; i++) {
-        permit__commit_sig__init(&sigs[i]);
-        sigs[i].validator = c->sigs[i].validator;
-        sigs[i].sig.data = (uint8_t *)c->sigs[i].sig;
-        sigs[i].sig.len = 64;
-        ptrs[i] = &sigs[i];
-    }
-    pc.n_sigs = c->n_sigs;
-    pc.sigs = ptrs;
-    size_t n = permit__commit__get_packed_size(&pc);
+    ledger_commit_pb w;
+    ledger_commit_to_pb(c, &w);
+    size_t n = permit__commit__get_packed_size(&w.pc);
     uint8_t *buf = malloc(n ? n : 1);
     if (buf == NULL)
         return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
-    permit__commit__pack(&pc, buf);
+    permit__commit__pack(&w.pc, buf);
     uint8_t key[8];
     ledger_be64(key, c->height);
     ledger_batch_put(b, CF_COMMITS, key, 8, buf, n);
@@ -1203,7 +1203,11 @@ static int prepare_commit(ledger_exec *x, const ledger_commit *cert, uint8_t has
                                "certificate is not for this block");
         if (commit_put(x->batch, cert, err) != 0)
             return -1;
+        x->cert = *cert;
+        x->has_cert = 1;
     }
+    if (x->has_last_commit && commit_put(x->batch, &x->last_commit, err) != 0)
+        return -1;
     return 0;
 }
 
@@ -1364,16 +1368,73 @@ static void block_tx_invalid(ledger_err *err, size_t i)
     err->rule = "block_invalid";
 }
 
+/* The certificate of the previous block this ledger holds: the one in
+ * the block still being written, or the stored one (1 found, 0 none, -1). */
+static int own_last_commit(ledger *L, ledger_commit *c, ledger_err *err)
+{
+    uint64_t h = L->head.tip.height;
+    if (L->inflight && L->inflight->height == h && L->inflight->has_cert) {
+        *c = L->inflight->cert;
+        return 1;
+    }
+    return ledger_get_commit(L, h, c, err);
+}
+
+static int check_last_commit(ledger *L, const ledger_header *want, const ledger_commit *carried,
+                             ledger_err *err)
+{
+    static const uint8_t zero[32];
+    uint8_t h[32];
+    if (want->height == 1) {
+        if (memcmp(want->last_commit_hash, zero, 32) != 0)
+            return block_invalid(err, "the first block names a certificate before it");
+        return 0;
+    }
+    if (carried) {
+        ledger_err e;
+        ledger_commit_hash(carried, h);
+        if (memcmp(h, want->last_commit_hash, 32) != 0)
+            return block_invalid(err, "last_commit_hash is not the hash of the previous block's "
+                                      "certificate carried with it");
+        if (ledger_commit_verify(L->g, carried, L->head.tip.hash, L->head.tip.height, &e) != 0)
+            return ledger_fail(err, LEDGER_ERR_RULE, "block_invalid",
+                               "the previous block's certificate carried with it does not "
+                               "verify: %s",
+                               e.msg);
+        return 0;
+    }
+    ledger_commit own;
+    int r = own_last_commit(L, &own, err);
+    if (r < 0)
+        return -1;
+    if (r == 0)
+        memset(h, 0, 32);
+    else
+        ledger_commit_hash(&own, h);
+    if (memcmp(h, want->last_commit_hash, 32) != 0)
+        return block_invalid(err, "last_commit_hash names a certificate of the previous block "
+                                  "that this node does not hold, and none came with the block");
+    return 0;
+}
+
 int ledger_validate_block(ledger *L, const uint8_t *hb, size_t hlen,
                           const uint8_t *const *txs, const size_t *tx_lens, size_t n,
-                          const uint8_t *trusted, ledger_tx_result *results, ledger_exec **held,
-                          ledger_err *err)
+                          const ledger_commit *last_commit, const uint8_t *trusted,
+                          ledger_tx_result *results, ledger_exec **held, ledger_err *err)
 {
     const ledger_genesis *g = L->g;
     *held = NULL;
     ledger_header want;
     if (ledger_header_decode(&want, hb, hlen, err) != 0)
         return -1;
+    /* bounds first */
+    if (n > g->params.max_block_txs)
+        return block_invalid(err, "block holds more transactions than max_block_txs");
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += tx_lens[i];
+    if (bytes > g->params.max_block_bytes)
+        return block_invalid(err, "block holds more bytes than max_block_bytes");
     if (strcmp(want.chain_id, g->chain_id) != 0)
         return ledger_fail(err, LEDGER_ERR_RULE, "block_invalid", "block is for chain %s",
                            want.chain_id);
@@ -1386,8 +1447,10 @@ int ledger_validate_block(ledger *L, const uint8_t *hb, size_t hlen,
         return block_invalid(err, "block does not extend this chain (prev_hash differs)");
     if (memcmp(want.validators_hash, g->validators_hash, 32) != 0)
         return block_invalid(err, "validators_hash differs from genesis");
-    if (n > g->params.max_block_txs)
-        return block_invalid(err, "block holds more transactions than allowed");
+    if (ledger_genesis_validator_index(g, want.proposer) < 0)
+        return block_invalid(err, "the proposer is not a validator");
+    if (check_last_commit(L, &want, last_commit, err) != 0)
+        return -1;
 
     ledger_block_ctx ctx;
     ctx.time = want.time;
@@ -1449,6 +1512,10 @@ int ledger_validate_block(ledger *L, const uint8_t *hb, size_t hlen,
             goto out;
         }
     }
+    if (last_commit && want.height > 1) {
+        x->last_commit = *last_commit;
+        x->has_last_commit = 1;
+    }
     ledger_header got;
     if (ledger_exec_finish(x, &got, err) != 0)
         goto out;
@@ -1500,7 +1567,8 @@ out:
 
 int ledger_apply_block(ledger *L, const uint8_t *hb, size_t hlen,
                        const uint8_t *const *txs, const size_t *tx_lens, size_t n,
-                       const ledger_commit *cert, unsigned flags, ledger_err *err)
+                       const ledger_commit *last_commit, const ledger_commit *cert,
+                       unsigned flags, ledger_err *err)
 {
     uint8_t *trusted = NULL;
     if (flags & LEDGER_APPLY_SIG_TRUSTED) {
@@ -1510,7 +1578,8 @@ int ledger_apply_block(ledger *L, const uint8_t *hb, size_t hlen,
         memset(trusted, 1, n ? n : 1);
     }
     ledger_exec *x = NULL;
-    int rc = ledger_validate_block(L, hb, hlen, txs, tx_lens, n, trusted, NULL, &x, err);
+    int rc = ledger_validate_block(L, hb, hlen, txs, tx_lens, n, last_commit, trusted, NULL, &x,
+                                   err);
     free(trusted);
     if (rc != 0)
         return -1;
@@ -1651,29 +1720,14 @@ int ledger_get_commit(ledger *L, uint64_t height, ledger_commit *c, ledger_err *
         return r;
     Permit__Commit *pc = permit__commit__unpack(NULL, vn, val);
     free(val);
-    if (pc == NULL || pc->block_hash.len != 32 || pc->n_sigs > LEDGER_MAX_DEPARTMENTS) {
-        if (pc)
-            permit__commit__free_unpacked(pc, NULL);
+    ledger_err e;
+    int rc = pc && ledger_commit_from_pb(c, pc, &e) == 0 ? 1 : -1;
+    if (pc)
+        permit__commit__free_unpacked(pc, NULL);
+    if (rc < 0)
         return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "certificate %llu is corrupt",
                            (unsigned long long)height);
-    }
-    memset(c, 0, sizeof *c);
-    c->height = pc->height;
-    c->round = pc->round;
-    memcpy(c->block_hash, pc->block_hash.data, 32);
-    int rc = 1;
-    for (size_t i = 0; i < pc->n_sigs; i++) {
-        if (pc->sigs[i]->sig.len != 64) {
-            rc = ledger_fail(err, LEDGER_ERR_INVALID, NULL, "certificate %llu is corrupt",
-                             (unsigned long long)height);
-            break;
-        }
-        c->sigs[i].validator = pc->sigs[i]->validator;
-        memcpy(c->sigs[i].sig, pc->sigs[i]->sig.data, 64);
-        c->n_sigs = i + 1;
-    }
-    permit__commit__free_unpacked(pc, NULL);
-    return rc;
+    return 1;
 }
 
 int ledger_get_events(ledger *L, const char *license_id, ledger_event_rec **evs,

@@ -139,11 +139,13 @@ enum {
  * must succeed and every root must match the header; otherwise nothing is
  * written and err says what differed (rule "block_invalid").  Signatures are
  * verified on all cores in parallel with execution unless flags has
- * LEDGER_APPLY_SIG_TRUSTED.  cert may be NULL. */
+ * LEDGER_APPLY_SIG_TRUSTED.  last_commit is the certificate of the previous
+ * block that the header names (see ledger_validate_block), or NULL; cert, the
+ * block's own certificate, may be NULL. */
 int ledger_apply_block(ledger *L, const uint8_t *header, size_t header_len,
                        const uint8_t *const *txs, const size_t *tx_lens, size_t n,
-                       const ledger_commit *cert, unsigned flags,
-                       ledger_err *err) LEDGER_WUR;
+                       const ledger_commit *last_commit, const ledger_commit *cert,
+                       unsigned flags, ledger_err *err) LEDGER_WUR;
 
 /* Would a decoded, authorised transaction pass the state rules if it were
  * executed now on the durable state at block time `now`?  Reads only; for
@@ -156,11 +158,22 @@ int ledger_precheck(ledger *L, const ledger_tx *tx, int dept, uint64_t now,
  * ready for ledger_exec_commit (or ledger_exec_free if another block is
  * decided).  trusted may be NULL, or say per transaction that its signature
  * was verified already (the mempool's), so it is not verified twice.
- * results (may be NULL) gets what each transaction did. */
+ * results (may be NULL) gets what each transaction did.
+ *
+ * Besides re-execution the header must name a validator as its proposer,
+ * the block must hold at most max_block_bytes of envelopes, and its
+ * last_commit_hash must name a valid certificate of the previous block: the
+ * first block names none (zero); a later one names the certificate carried
+ * with it (last_commit, checked against the validators and hashed), or, when
+ * last_commit is NULL, the one this ledger holds (zero if it holds none).  A
+ * carried certificate replaces the one this ledger holds for the previous
+ * block when the block is committed, so every block but the tip keeps the
+ * certificate its successor names. */
 int ledger_validate_block(ledger *L, const uint8_t *header, size_t header_len,
                           const uint8_t *const *txs, const size_t *tx_lens, size_t n,
-                          const uint8_t *trusted, ledger_tx_result *results,
-                          ledger_exec **held, ledger_err *err) LEDGER_WUR;
+                          const ledger_commit *last_commit, const uint8_t *trusted,
+                          ledger_tx_result *results, ledger_exec **held,
+                          ledger_err *err) LEDGER_WUR;
 
 /* The header a finished execution produced. */
 const ledger_header *ledger_exec_header(const ledger_exec *x);

@@ -16,5 +16,11 @@
 #define LEDGER_NONCE_LEN 16
 #define LEDGER_MAX_RECORD (1u << 20)  /* encoded license record */
 #define LEDGER_MAX_BLOCK_TXS_HARD 100000 /* genesis max_block_txs may not exceed this */
+/* Bytes of the envelopes of one block.  A proposal carries its block in one
+ * p2p frame (64 MiB at most, node/p2p.h) and a sync answer always carries at
+ * least one block, so the hard limit leaves room for the framing of up to
+ * LEDGER_MAX_BLOCK_TXS_HARD envelopes, the header and two certificates. */
+#define LEDGER_MAX_BLOCK_BYTES_HARD (32u << 20)
+#define LEDGER_MAX_BLOCK_BYTES_DEFAULT (16u << 20)
 
 #endif

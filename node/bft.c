@@ -51,6 +51,8 @@ typedef struct {
     size_t *lens;
     size_t n;
     size_t bytes;             /* what it holds, for the memory bound */
+    int has_last_commit;      /* the previous block's certificate its header names */
+    ledger_commit last_commit;
 } blk;
 
 static void blk_free(blk *b)
@@ -96,16 +98,27 @@ static blk *blk_from_proto(const Permit__Block *pb, size_t max_txs)
         b->n = i + 1;
     }
     b->bytes += pb->header.len;
+    if (pb->last_commit) {
+        if (ledger_commit_from_pb(&b->last_commit, pb->last_commit, NULL) != 0)
+            goto bad;
+        b->has_last_commit = 1;
+    }
     return b;
 bad:
     blk_free(b);
     return NULL;
 }
 
-/* Fill a protobuf Block that points into b (no copies). */
-static void blk_to_proto(const blk *b, Permit__Block *pb, ProtobufCBinaryData *txs)
+/* Fill a protobuf Block that points into b (no copies); lc holds the
+ * protobuf form of its last_commit. */
+static void blk_to_proto(const blk *b, Permit__Block *pb, ProtobufCBinaryData *txs,
+                         ledger_commit_pb *lc)
 {
     permit__block__init(pb);
+    if (b->has_last_commit) {
+        ledger_commit_to_pb(&b->last_commit, lc);
+        pb->last_commit = &lc->pc;
+    }
     pb->header.data = b->hdr_bytes;
     pb->header.len = b->hdr_len;
     for (size_t i = 0; i < b->n; i++) {
@@ -292,7 +305,8 @@ static void run_build(bft *b, job *j)
     ctx.time = now > tip.time ? now : tip.time + 1;
     memcpy(ctx.proposer, n->key.pub, 32);
     ledger_commit last;
-    if (tip.height > 0 && ledger_get_commit(n->L, tip.height, &last, &j->err) == 1)
+    int have_last = tip.height > 0 && ledger_get_commit(n->L, tip.height, &last, &j->err) == 1;
+    if (have_last)
         ledger_commit_hash(&last, ctx.last_commit_hash);
     ledger_exec *x = NULL;
     if (ledger_exec_begin(n->L, &ctx, &x, &j->err) != 0)
@@ -333,6 +347,10 @@ static void run_build(bft *b, job *j)
     if (ledger_exec_finish(x, &h, &j->err) != 0)
         goto fail;
     out->hdr = h;
+    if (have_last) {
+        out->last_commit = last;
+        out->has_last_commit = 1;
+    }
     ledger_header_hash(&h, out->hash.b);
     out->hdr_bytes = malloc(LEDGER_MAX_HEADER_BYTES);
     if (out->hdr_bytes == NULL ||
@@ -367,7 +385,8 @@ static void run_validate(bft *b, job *j)
     ledger_exec *x = NULL;
     if (res == NULL ||
         ledger_validate_block(n->L, bl->hdr_bytes, bl->hdr_len, (const uint8_t *const *)bl->txs,
-                              bl->lens, bl->n, j->trusted, res, &x, &j->err) != 0) {
+                              bl->lens, bl->n, bl->has_last_commit ? &bl->last_commit : NULL,
+                              j->trusted, res, &x, &j->err) != 0) {
         free(res);
         return;
     }
@@ -394,7 +413,8 @@ static void run_commit(bft *b, job *j)
         ledger_exec *x = NULL;
         if (res == NULL ||
             ledger_validate_block(n->L, bl->hdr_bytes, bl->hdr_len,
-                                  (const uint8_t *const *)bl->txs, bl->lens, bl->n, NULL, res, &x,
+                                  (const uint8_t *const *)bl->txs, bl->lens, bl->n,
+                                  bl->has_last_commit ? &bl->last_commit : NULL, NULL, res, &x,
                                   &j->err) != 0) {
             free(res);
             return;
@@ -429,7 +449,8 @@ static void run_sync(bft *b, job *j)
         if (ledger_commit_verify(n->g, &j->sync_certs[i], bl->hash.b, bl->hdr.height, &j->err) !=
                 0 ||
             ledger_apply_block(n->L, bl->hdr_bytes, bl->hdr_len, (const uint8_t *const *)bl->txs,
-                               bl->lens, bl->n, &j->sync_certs[i], 0, &j->err) != 0)
+                               bl->lens, bl->n, bl->has_last_commit ? &bl->last_commit : NULL,
+                               &j->sync_certs[i], 0, &j->err) != 0)
             break;
         j->synced++;
     }
@@ -602,9 +623,10 @@ static blk *blk_copy(const blk *s)
 {
     Permit__Block pb;
     ProtobufCBinaryData *txs = calloc(s->n ? s->n : 1, sizeof *txs);
+    static ledger_commit_pb lc; /* loop thread only */
     if (txs == NULL)
         return NULL;
-    blk_to_proto(s, &pb, txs);
+    blk_to_proto(s, &pb, txs, &lc);
     blk *c = blk_from_proto(&pb, SIZE_MAX);
     free(txs);
     return c;
@@ -717,11 +739,12 @@ static void sign_and_send(bft *b, const cons_msg *m, const node_sign_evidence *e
     if (ledger_sign(&n->key, msg, NULL, sig) != 0)
         return;
     ProtobufCBinaryData *txs = NULL;
+    static ledger_commit_pb lc; /* loop thread only */
     if (bl) {
         txs = calloc(bl->n ? bl->n : 1, sizeof *txs);
         if (txs == NULL)
             return;
-        blk_to_proto(bl, &pb, txs);
+        blk_to_proto(bl, &pb, txs, &lc);
     }
     Permit__ConsensusMsg cm = PERMIT__CONSENSUS_MSG__INIT;
     cm.type = m->type;
@@ -1089,18 +1112,17 @@ typedef struct {
 static void sync_sent(node *n, void *arg)
 {
     sync_work *w = arg;
-    if (n->engine == &w->b->base && !w->b->stopped && w->packed) {
-        Permit__Frame *f = permit__frame__unpack(NULL, w->len, w->packed);
-        if (f) {
-            node_p2p_send(w->b->p2p, w->peer, f);
-            permit__frame__free_unpacked(f, NULL);
-        }
-    }
+    if (n->engine == &w->b->base && !w->b->stopped && w->packed &&
+        node_p2p_send_packed(w->b->p2p, w->peer, w->packed, w->len) != 0)
+        LOG_WARN("sync: the answer to validator %u (%zu bytes) could not be queued", w->peer,
+                 w->len);
     free(w->packed);
     free(w);
 }
 
-/* worker thread: read blocks for a peer */
+/* worker thread: read blocks for a peer.  An answer always carries the
+ * first block asked for when it exists (a block fits a frame: limits.h), and
+ * no more than SYNC_MAX_BYTES in all. */
 static void sync_read(void *arg)
 {
     sync_work *w = arg;
@@ -1110,25 +1132,26 @@ static void sync_read(void *arg)
     resp.peer_height = tip;
     Permit__Block *blocks = calloc(w->max, sizeof *blocks);
     Permit__Block **ptrs = calloc(w->max, sizeof *ptrs);
-    Permit__Commit *commits = calloc(w->max, sizeof *commits);
-    Permit__CommitSig(*sigs)[LEDGER_MAX_DEPARTMENTS] = calloc(w->max, sizeof *sigs);
-    Permit__CommitSig *(*sigp)[LEDGER_MAX_DEPARTMENTS] = calloc(w->max, sizeof *sigp);
-    ledger_commit *certs = calloc(w->max, sizeof *certs);
+    ledger_commit *certs = calloc(w->max, sizeof *certs), *lasts = calloc(w->max, sizeof *lasts);
+    ledger_commit_pb *cpb = calloc(w->max, sizeof *cpb), *lpb = calloc(w->max, sizeof *lpb);
     uint8_t **hdrs = calloc(w->max, sizeof *hdrs);
     ProtobufCBinaryData **txs = calloc(w->max, sizeof *txs);
     uint8_t ***envs = calloc(w->max, sizeof *envs);
     size_t *ntx = calloc(w->max, sizeof *ntx);
     size_t total = 0, k = 0;
-    if (!blocks || !ptrs || !commits || !sigs || !sigp || !certs || !hdrs || !txs || !envs || !ntx)
+    if (!blocks || !ptrs || !certs || !lasts || !cpb || !lpb || !hdrs || !txs || !envs || !ntx)
         goto out;
-    for (uint64_t h = w->from; h <= tip && k < w->max && total < SYNC_MAX_BYTES; h++, k++) {
+    for (uint64_t h = w->from; h <= tip && k < w->max; h++) {
         ledger_header hd;
         size_t hlen, n_ids;
         uint8_t(*ids)[32] = NULL;
         ledger_err err;
         if (ledger_get_block(n->L, h, &hd, &hdrs[k], &hlen, &ids, &n_ids, &err) != 1 ||
-            ledger_get_commit(n->L, h, &certs[k], &err) != 1) {
+            ledger_get_commit(n->L, h, &certs[k], &err) != 1 ||
+            (h > 1 && ledger_get_commit(n->L, h - 1, &lasts[k], &err) != 1)) {
             free(ids);
+            free(hdrs[k]);
+            hdrs[k] = NULL;
             break;
         }
         txs[k] = calloc(n_ids ? n_ids : 1, sizeof **txs);
@@ -1137,6 +1160,7 @@ static void sync_read(void *arg)
             free(ids);
             break;
         }
+        size_t bytes = hlen;
         for (size_t i = 0; i < n_ids; i++) {
             size_t len;
             if (ledger_get_tx(n->L, ids[i], &envs[k][i], &len, NULL, NULL, &err) != 1)
@@ -1144,7 +1168,7 @@ static void sync_read(void *arg)
             txs[k][i].data = envs[k][i];
             txs[k][i].len = len;
             ntx[k] = i + 1;
-            total += len;
+            bytes += len;
         }
         free(ids);
         permit__block__init(&blocks[k]);
@@ -1152,22 +1176,25 @@ static void sync_read(void *arg)
         blocks[k].header.len = hlen;
         blocks[k].n_txs = ntx[k];
         blocks[k].txs = txs[k];
-        permit__commit__init(&commits[k]);
-        commits[k].height = certs[k].height;
-        commits[k].round = certs[k].round;
-        commits[k].block_hash.data = certs[k].block_hash;
-        commits[k].block_hash.len = 32;
-        for (size_t s = 0; s < certs[k].n_sigs; s++) {
-            permit__commit_sig__init(&sigs[k][s]);
-            sigs[k][s].validator = certs[k].sigs[s].validator;
-            sigs[k][s].sig.data = certs[k].sigs[s].sig;
-            sigs[k][s].sig.len = 64;
-            sigp[k][s] = &sigs[k][s];
+        ledger_commit_to_pb(&certs[k], &cpb[k]);
+        blocks[k].commit = &cpb[k].pc;
+        if (h > 1) {
+            ledger_commit_to_pb(&lasts[k], &lpb[k]);
+            blocks[k].last_commit = &lpb[k].pc;
         }
-        commits[k].n_sigs = certs[k].n_sigs;
-        commits[k].sigs = sigp[k];
-        blocks[k].commit = &commits[k];
-        ptrs[k] = &blocks[k];
+        bytes = permit__block__get_packed_size(&blocks[k]) + 8;
+        k++; /* kept for freeing even when left out below */
+        if (k > 1 && total + bytes > SYNC_MAX_BYTES) {
+            k--; /* not this one: the next answer starts with it */
+            free(hdrs[k]);
+            hdrs[k] = NULL;
+            for (size_t t = 0; t < ntx[k]; t++)
+                free(envs[k][t]);
+            ntx[k] = 0;
+            break;
+        }
+        total += bytes;
+        ptrs[k - 1] = &blocks[k - 1];
     }
     resp.n_blocks = k;
     resp.blocks = ptrs;
@@ -1190,33 +1217,15 @@ out:
     }
     free(blocks);
     free(ptrs);
-    free(commits);
-    free(sigs);
-    free(sigp);
     free(certs);
+    free(lasts);
+    free(cpb);
+    free(lpb);
     free(hdrs);
     free(txs);
     free(envs);
     free(ntx);
     node_post(n, sync_sent, w);
-}
-
-static int commit_from_proto(const Permit__Commit *pc, ledger_commit *c)
-{
-    if (pc == NULL || pc->block_hash.len != 32 || pc->n_sigs > LEDGER_MAX_DEPARTMENTS)
-        return -1;
-    memset(c, 0, sizeof *c);
-    c->height = pc->height;
-    c->round = pc->round;
-    memcpy(c->block_hash, pc->block_hash.data, 32);
-    for (size_t i = 0; i < pc->n_sigs; i++) {
-        if (pc->sigs[i]->sig.len != 64)
-            return -1;
-        c->sigs[i].validator = pc->sigs[i]->validator;
-        memcpy(c->sigs[i].sig, pc->sigs[i]->sig.data, 64);
-    }
-    c->n_sigs = pc->n_sigs;
-    return 0;
 }
 
 static void on_sync_response(bft *b, unsigned peer, const Permit__SyncResponse *r)
@@ -1240,7 +1249,8 @@ static void on_sync_response(bft *b, unsigned peer, const Permit__SyncResponse *
     }
     for (size_t i = 0; i < k; i++) {
         blk *bl = blk_from_proto(r->blocks[i], n->g->params.max_block_txs);
-        if (bl == NULL || commit_from_proto(r->blocks[i]->commit, &j->sync_certs[j->n_sync]) != 0) {
+        if (bl == NULL ||
+            ledger_commit_from_pb(&j->sync_certs[j->n_sync], r->blocks[i]->commit, NULL) != 0) {
             blk_free(bl);
             break;
         }

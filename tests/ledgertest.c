@@ -297,6 +297,7 @@ int lt_run(lt_env *env, uint64_t dt, const uint8_t *envl, size_t len, char *lice
     ledger_block_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
     ctx.time = env->now + (dt ? dt : LT_SEC);
+    memcpy(ctx.proposer, env->node[LT_MARKET].pub, 32); /* the test chain's validator */
     ledger_exec *x = NULL;
     ledger_err e2;
     if (ledger_exec_begin(env->L, &ctx, &x, &e2) != 0)
@@ -329,6 +330,7 @@ void lt_tick(lt_env *env, uint64_t dt)
     ledger_block_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
     ctx.time = env->now + dt;
+    memcpy(ctx.proposer, env->node[LT_MARKET].pub, 32);
     ledger_exec *x = NULL;
     ledger_err err;
     ledger_header h;

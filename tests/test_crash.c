@@ -29,6 +29,7 @@ static uint64_t commit_one_block(lt_env *env, unsigned *rng)
     ledger_get_tip(env->L, &tip);
     env->now = tip.time;
     ctx.time = tip.time + 1000;
+    memcpy(ctx.proposer, env->node[LT_MARKET].pub, 32);
     ledger_exec *x;
     ledger_err err;
     if (ledger_exec_begin(env->L, &ctx, &x, &err) != 0)
@@ -128,7 +129,7 @@ static void replay(ledger *src, ledger *dst, uint64_t upto)
         size_t *lens = calloc(n + 1, sizeof *lens);
         for (size_t i = 0; i < n; i++)
             assert_int_equal(ledger_get_tx(src, ids[i], &txs[i], &lens[i], NULL, NULL, &err), 1);
-        if (ledger_apply_block(dst, hb, hl, (const uint8_t *const *)txs, lens, n, NULL, 0,
+        if (ledger_apply_block(dst, hb, hl, (const uint8_t *const *)txs, lens, n, NULL, NULL, 0,
                                &err) != 0)
             fail_msg("replaying block %llu: %s", (unsigned long long)hgt, err.msg);
         ledger_tip a, b;

@@ -98,6 +98,7 @@ static int run_block(lt_env *env, const txset *s, uint64_t time, ledger_header *
     ledger_block_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
     ctx.time = time;
+    memcpy(ctx.proposer, env->node[LT_MARKET].pub, 32);
     ledger_exec *x;
     if (ledger_exec_begin(env->L, &ctx, &x, err) != 0)
         return -1;
@@ -220,7 +221,7 @@ static void test_apply_block_fault_n_refuses_cleanly(void **state)
     int faults = 0;
     for (uint64_t n = 1;; n++) {
         ledger_store_inject_fault(st, n);
-        int r = ledger_apply_block(peer, hb, hl, (const uint8_t *const *)s.tx, s.len, s.n, NULL, 0,
+        int r = ledger_apply_block(peer, hb, hl, (const uint8_t *const *)s.tx, s.len, s.n, NULL, NULL, 0,
                                    &err);
         ledger_store_inject_fault(st, 0);
         if (r == 0)

@@ -307,6 +307,11 @@ static const rule_case cases[] = {
      "params.max_block_txs: 0 is out of range 1..100000"},
     {"params_max_block_txs_too_many", {{"params.max_block_txs", "100001"}},
      "params.max_block_txs: 100001 is out of range"},
+    /* a block must hold one envelope of the largest size, and fit a p2p frame */
+    {"params_max_block_bytes_below_one_envelope", {{"params.max_block_bytes", "16383"}},
+     "params.max_block_bytes: 16383 is out of range 16384..33554432"},
+    {"params_max_block_bytes_over_the_frame", {{"params.max_block_bytes", "33554433"}},
+     "params.max_block_bytes: 33554433 is out of range"},
     {"params_tx_window_zero", {{"params.tx_window", "\"0s\""}},
      "params.tx_window: \"0s\" is not a duration"},
     {"params_tx_window_number", {{"params.tx_window", "3600"}},
@@ -642,6 +647,7 @@ static void test_params_default_when_absent(void **state)
     assert_int_equal(g->params.max_addresses, 32);
     assert_int_equal(g->params.tx_window_ms, 3600000);
     assert_int_equal(g->params.max_block_txs, 10000);
+    assert_int_equal(g->params.max_block_bytes, 16u << 20);
     assert_int_equal(g->params.block_interval_ms, 1000);
     assert_int_equal(g->params.heartbeat_ms, 60000);
     ledger_genesis_free(g);

@@ -413,17 +413,20 @@ sim_block *node_make_block(sim_world *w, sim_node *nd, uint64_t time, size_t ski
     ctx.time = time > tip.time ? time : tip.time + 1;
     memcpy(ctx.proposer, w->node_key[nd->idx]->pub, 32);
     ledger_err err;
-    if (tip.height > 0) {
-        ledger_commit c;
-        if (ledger_get_commit(nd->L, tip.height, &c, &err) == 1)
-            ledger_commit_hash(&c, ctx.last_commit_hash);
-    }
+    ledger_commit last;
+    int have_last = tip.height > 0 && ledger_get_commit(nd->L, tip.height, &last, &err) == 1;
+    if (have_last)
+        ledger_commit_hash(&last, ctx.last_commit_hash);
     ledger_exec *x = NULL;
     if (ledger_exec_begin(nd->L, &ctx, &x, &err) != 0) {
         sim_fail(w, "sim: node %u: exec_begin: %s", nd->idx, err.msg);
         return NULL;
     }
     sim_block *b = sim_block_new();
+    if (have_last) {
+        b->last_commit = last;
+        b->has_last_commit = 1;
+    }
     uint8_t refused[SIM_POOL_CAP][32];
     size_t n_refused = 0, skipped = 0;
     for (size_t i = 0; i < nd->n_pool && b->n_txs < SIM_BLOCK_TXS; i++) {
@@ -528,8 +531,9 @@ static int validate(sim_world *w, sim_node *nd, uint64_t h, const cons_hash *v)
         trusted[i] = (uint8_t)sim_tx_verified(w, b->txs[i]->id); /* at admission */
     }
     ledger_exec *x = NULL;
-    if (ledger_validate_block(nd->L, b->hdr, b->hdr_len, txs, lens, b->n_txs, trusted, NULL,
-                              &x, &err) != 0) {
+    if (ledger_validate_block(nd->L, b->hdr, b->hdr_len, txs, lens, b->n_txs,
+                              b->has_last_commit ? &b->last_commit : NULL, trusted, NULL, &x,
+                              &err) != 0) {
         if (err.code == LEDGER_ERR_IO || err.code == LEDGER_ERR_NOMEM)
             sim_fail(w, "sim: node %u: validate: %s", nd->idx, err.msg);
         sim_log(w, 2, "node %u: block at h=%llu invalid: %s", nd->idx, (unsigned long long)h,
@@ -591,7 +595,8 @@ static void on_commit(sim_world *w, sim_node *nd, const cons_action *a)
                 txs[i] = b->txs[i]->env;
                 lens[i] = b->txs[i]->len;
             }
-            rc = ledger_apply_block(nd->L, b->hdr, b->hdr_len, txs, lens, b->n_txs, &cert,
+            rc = ledger_apply_block(nd->L, b->hdr, b->hdr_len, txs, lens, b->n_txs,
+                                    b->has_last_commit ? &b->last_commit : NULL, &cert,
                                     all_verified(w, b) ? LEDGER_APPLY_SIG_TRUSTED : 0, &err);
         }
         if (rc != 0) {
@@ -809,6 +814,10 @@ void node_send_sync_items(sim_world *w, sim_node *nd, unsigned to, uint64_t from
         free(hb);
         free(ids);
         sim_sync_item *it = &r->items[r->n_items];
+        if (!bad && h > 1) {
+            bad = ledger_get_commit(nd->L, h - 1, &b->last_commit, &err) != 1;
+            b->has_last_commit = !bad;
+        }
         if (bad || ledger_get_commit(nd->L, h, &it->cert, &err) != 1) {
             sim_block_unref(b);
             break;
@@ -867,7 +876,8 @@ static void on_sync_resp(sim_world *w, sim_node *nd, const sim_msg *m)
             txs[k] = b->txs[k]->env;
             lens[k] = b->txs[k]->len;
         }
-        if (ledger_apply_block(nd->L, b->hdr, b->hdr_len, txs, lens, b->n_txs, &it->cert,
+        if (ledger_apply_block(nd->L, b->hdr, b->hdr_len, txs, lens, b->n_txs,
+                               b->has_last_commit ? &b->last_commit : NULL, &it->cert,
                                all_verified(w, b) ? LEDGER_APPLY_SIG_TRUSTED : 0, &err) != 0) {
             if (err.code == LEDGER_ERR_IO || err.code == LEDGER_ERR_NOMEM)
                 sim_fail(w, "sim: node %u: apply: %s", nd->idx, err.msg);

@@ -74,6 +74,8 @@ typedef struct {
     uint8_t hdr[LEDGER_MAX_HEADER_BYTES];
     size_t n_txs;
     sim_tx *txs[SIM_BLOCK_TXS + 1]; /* + 1: room for a Byzantine extra */
+    int has_last_commit;         /* the previous block's certificate the header names */
+    ledger_commit last_commit;
 } sim_block;
 
 sim_tx *sim_tx_new(const uint8_t *env, size_t len);
