@@ -153,6 +153,17 @@ int ledger_apply_block(ledger *L, const uint8_t *header, size_t header_len,
 int ledger_precheck(ledger *L, const ledger_tx *tx, int dept, uint64_t now,
                     ledger_err *err) LEDGER_WUR;
 
+/* Everything a node checks before a transaction enters its mempool, the
+ * same for one submitted by RPC and one gossiped by a peer: its form, the
+ * signer's authority, its fields, its time against `now` (wall-clock ms,
+ * params.tx_window), its signature (unless skip_sig: verified already), that
+ * it is not committed already, and the state rules on the durable state at
+ * max(now, tip time) (ledger_precheck).  tx is filled on success and failure
+ * alike (release it); dept gets the signing department, or -1.  0, or -1
+ * with err naming the rule. */
+int ledger_admit(ledger *L, const uint8_t *env, size_t len, uint64_t now, int skip_sig,
+                 ledger_tx *tx, int *dept, ledger_err *err) LEDGER_WUR;
+
 /* Validate a received block without committing it: re-execute it as
  * ledger_apply_block does; on success *held is the finished execution,
  * ready for ledger_exec_commit (or ledger_exec_free if another block is

@@ -124,6 +124,11 @@ size_t node_mempool_take(node_mempool *mp, mp_tx **out, size_t max)
     return n;
 }
 
+const mp_tx *node_mempool_get(const node_mempool *mp, const uint8_t id[32])
+{
+    return find(mp, id);
+}
+
 size_t node_mempool_peek(node_mempool *mp, mp_tx **out, size_t max)
 {
     size_t n = 0;

@@ -34,6 +34,9 @@ int node_mempool_add(node_mempool *mp, const uint8_t id[32], const uint8_t *env,
 
 int node_mempool_contains(const node_mempool *mp, const uint8_t id[32]);
 
+/* The transaction with this id, or NULL; valid until the pool next changes. */
+const mp_tx *node_mempool_get(const node_mempool *mp, const uint8_t id[32]);
+
 /* Hand up to `max` waiting transactions (oldest first) to the producer:
  * they stay in the pool, marked in_block, until removed or returned. */
 size_t node_mempool_take(node_mempool *mp, mp_tx **out, size_t max);

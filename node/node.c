@@ -219,6 +219,7 @@ void node_close(node *n)
         node_rpc_free(n);
     }
     node_engine_free(n->engine);
+    n->engine = NULL; /* what its threads still post finds no engine, and is freed */
     if (n->base)
         run_posts(n);
     free(n->waiters); /* empty: every waiter was answered */

@@ -248,29 +248,8 @@ static void m_tx_submit(node *n, json_t *params, rpc_outcome *o)
     }
     ledger_tx tx;
     ledger_err e;
-    const ledger_pubkey *pk = NULL;
-    int dept = -1;
-    const ledger_genesis *g = n->g;
-    int bad = ledger_tx_decode(&tx, env, len, g->chain_id, &e) != 0 ||
-              ledger_tx_authorize(g, &tx, &pk, &dept, &e) != 0 ||
-              ledger_tx_check_fields(g, &tx, &e) != 0 ||
-              ledger_tx_check_time(&tx, node_now_ms(), g->params.tx_window_ms, &e) != 0;
-    if (!bad && !ledger_tx_sig_ok(&tx, pk)) {
-        ledger_fail(&e, LEDGER_ERR_RULE, "signature_invalid",
-                    "the signature does not verify for this chain and signer");
-        bad = 1;
-    }
-    if (!bad) {
-        int r = ledger_get_tx(n->L, tx.id, NULL, NULL, NULL, NULL, &e);
-        if (r > 0)
-            ledger_fail(&e, LEDGER_ERR_DUPLICATE, "tx_duplicate",
-                        "the transaction is already committed");
-        bad = r != 0;
-    }
-    if (!bad)
-        bad = ledger_precheck(n->L, &tx, dept, tip_time(n) > node_now_ms() ? tip_time(n)
-                                                                             : node_now_ms(),
-                              &e) != 0;
+    int dept;
+    int bad = ledger_admit(n->L, env, len, node_now_ms(), 0, &tx, &dept, &e) != 0;
     int have_id = tx.env != NULL;
     if (bad) {
         rpc_outcome_ledger_error(o, &e, have_id ? tx.id : NULL);

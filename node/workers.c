@@ -2,7 +2,11 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "log.h"
 
 typedef struct job {
     node_job_fn fn;
@@ -13,6 +17,8 @@ typedef struct job {
 struct node_workers {
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    pthread_cond_t idle;
+    unsigned running;
     job *head, *tail;
     size_t queued, max_queue;
     int stop;
@@ -34,10 +40,13 @@ static void *run(void *arg)
         if (w->head == NULL)
             w->tail = NULL;
         w->queued--;
+        w->running++;
         pthread_mutex_unlock(&w->mu);
         j->fn(j->arg);
         free(j);
         pthread_mutex_lock(&w->mu);
+        if (--w->running == 0 && w->head == NULL)
+            pthread_cond_broadcast(&w->idle);
     }
     pthread_mutex_unlock(&w->mu);
     return NULL;
@@ -60,9 +69,13 @@ node_workers *node_workers_new(unsigned threads, size_t max_queue)
     w->max_queue = max_queue;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
+    pthread_cond_init(&w->idle, NULL);
     for (unsigned i = 0; i < threads; i++) {
-        if (pthread_create(&w->threads[i], NULL, run, w) != 0)
+        int rc = pthread_create(&w->threads[i], NULL, run, w);
+        if (rc != 0) {
+            LOG_WARN("workers: cannot start thread %u of %u: %s", i + 1, threads, strerror(rc));
             break;
+        }
         w->n++;
     }
     if (w->n == 0) {
@@ -105,6 +118,25 @@ size_t node_workers_queued(node_workers *w)
     return q;
 }
 
+int node_workers_wait_idle(node_workers *w, uint64_t timeout_ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += (time_t)(timeout_ms / 1000);
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    int rc = 0;
+    pthread_mutex_lock(&w->mu);
+    while ((w->head || w->running) && rc == 0)
+        rc = pthread_cond_timedwait(&w->idle, &w->mu, &until);
+    int idle = w->head == NULL && w->running == 0;
+    pthread_mutex_unlock(&w->mu);
+    return idle ? 0 : -1;
+}
+
 void node_workers_free(node_workers *w)
 {
     if (w == NULL)
@@ -116,6 +148,7 @@ void node_workers_free(node_workers *w)
     for (unsigned i = 0; i < w->n; i++)
         pthread_join(w->threads[i], NULL);
     pthread_cond_destroy(&w->cv);
+    pthread_cond_destroy(&w->idle);
     pthread_mutex_destroy(&w->mu);
     free(w->threads);
     free(w);

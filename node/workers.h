@@ -5,6 +5,7 @@
 #define PERMIT_NODE_WORKERS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct node_workers node_workers;
 typedef void (*node_job_fn)(void *arg);
@@ -17,6 +18,10 @@ int node_workers_submit(node_workers *w, node_job_fn fn, void *arg);
 
 /* Jobs waiting, for metrics. */
 size_t node_workers_queued(node_workers *w);
+
+/* Wait until no job is queued or running, at most timeout_ms; 0 when idle,
+ * -1 when the time ran out. */
+int node_workers_wait_idle(node_workers *w, uint64_t timeout_ms);
 
 /* Run what is queued, then stop and join the threads; NULL-safe. */
 void node_workers_free(node_workers *w);

@@ -1,0 +1,30 @@
+/* ledger/admit.c: what a node checks before a transaction enters its
+ * mempool (ledger.h, ledger_admit). */
+#include <string.h>
+
+#include "ledger.h"
+
+int ledger_admit(ledger *L, const uint8_t *env, size_t len, uint64_t now, int skip_sig,
+                 ledger_tx *tx, int *dept, ledger_err *err)
+{
+    const ledger_genesis *g = ledger_genesis_of(L);
+    const ledger_pubkey *pk = NULL;
+    *dept = -1;
+    if (ledger_tx_decode(tx, env, len, g->chain_id, err) != 0 ||
+        ledger_tx_authorize(g, tx, &pk, dept, err) != 0 ||
+        ledger_tx_check_fields(g, tx, err) != 0 ||
+        ledger_tx_check_time(tx, now, g->params.tx_window_ms, err) != 0)
+        return -1;
+    if (!skip_sig && !ledger_tx_sig_ok(tx, pk))
+        return ledger_fail(err, LEDGER_ERR_RULE, "signature_invalid",
+                           "the signature does not verify for this chain and signer");
+    int r = ledger_get_tx(L, tx->id, NULL, NULL, NULL, NULL, err);
+    if (r < 0)
+        return -1;
+    if (r > 0)
+        return ledger_fail(err, LEDGER_ERR_DUPLICATE, "tx_duplicate",
+                           "the transaction is already committed");
+    ledger_tip tip;
+    ledger_get_tip(L, &tip);
+    return ledger_precheck(L, tx, *dept, tip.time > now ? tip.time : now, err);
+}

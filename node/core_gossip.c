@@ -1,0 +1,316 @@
+/* node/core_gossip.c: transactions between validators (core.h, DESIGN §5).
+ *
+ * A transaction admitted by any correct validator must reach every
+ * proposer, or it waits for its own node's turn (or a heartbeat):
+ *  - one submitted here goes out whole to every peer (TxGossip);
+ *  - one learnt from a peer is announced by id to the others (TxIds), who
+ *    ask for it (TxRequest) only if they lack it: delivery does not depend on
+ *    every pair of validators being linked, and costs 32 bytes when it is
+ *    redundant;
+ *  - when a link comes up, the whole mempool is announced to that peer: a
+ *    transaction admitted before the link existed is not stranded.
+ * Each peer has its own bounded queue of ids; when it overflows, the peer
+ * gets the whole mempool announced instead.  What peers send is bounded
+ * before use: counts per frame, envelope sizes, ADMIT actions under way per
+ * peer; an id asked for is not asked again for CORE_REQUEST_MS. */
+#include "core_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "ledger/hash.h"
+#include "ledger/limits.h"
+
+int core_gossip_init(core *c)
+{
+    c->requested = calloc(CORE_REQUESTED, sizeof *c->requested);
+    c->requested_at = calloc(CORE_REQUESTED, sizeof *c->requested_at);
+    return c->requested && c->requested_at ? 0 : -1;
+}
+
+static void queue_free(peer_state *p)
+{
+    free(p->queue);
+    free(p->qfull);
+    p->queue = NULL;
+    p->qfull = NULL;
+    p->qhead = p->qlen = 0;
+    p->announce_all = 0;
+}
+
+void core_gossip_free(core *c)
+{
+    for (unsigned i = 0; i < c->n; i++)
+        queue_free(&c->peers[i]);
+    free(c->requested);
+    free(c->requested_at);
+}
+
+static void soon(core *c)
+{
+    if (c->gossip_at == 0)
+        c->gossip_at = core_mono(c) + CORE_GOSSIP_MS;
+}
+
+void core_gossip_link(core *c, uint32_t peer, int up)
+{
+    peer_state *p = &c->peers[peer];
+    queue_free(p);
+    if (!up)
+        return;
+    p->queue = malloc(CORE_PEER_QUEUE * sizeof *p->queue);
+    p->qfull = malloc(CORE_PEER_QUEUE);
+    if (p->queue == NULL || p->qfull == NULL) {
+        queue_free(p);
+        return; /* this peer hears nothing from us but consensus; sync covers it */
+    }
+    p->announce_all = 1; /* what it may have missed while the link was down */
+    soon(c);
+}
+
+void core_gossip_queue(core *c, const uint8_t id[32], int from_peer)
+{
+    for (uint32_t i = 0; i < c->n; i++) {
+        peer_state *p = &c->peers[i];
+        if (!p->up || p->queue == NULL || (int)i == from_peer || p->announce_all)
+            continue;
+        if (p->qlen == CORE_PEER_QUEUE) {
+            p->announce_all = 1;
+            p->qlen = p->qhead = 0;
+            continue;
+        }
+        size_t at = (p->qhead + p->qlen++) % CORE_PEER_QUEUE;
+        memcpy(p->queue[at], id, 32);
+        p->qfull[at] = from_peer < 0; /* ours go whole; what we learnt, by id */
+    }
+    soon(c);
+}
+
+/* ---- sending ---- */
+
+static void send_ids(core *c, uint32_t peer, int request, uint8_t (*ids)[32], size_t n)
+{
+    ProtobufCBinaryData *v = calloc(n ? n : 1, sizeof *v);
+    if (v == NULL)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        v[i].data = ids[i];
+        v[i].len = 32;
+    }
+    Permit__TxIds t = PERMIT__TX_IDS__INIT;
+    t.n_ids = n;
+    t.ids = v;
+    Permit__Frame f = PERMIT__FRAME__INIT;
+    if (request) {
+        f.msg_case = PERMIT__FRAME__MSG_TX_REQUEST;
+        f.tx_request = &t;
+    } else {
+        f.msg_case = PERMIT__FRAME__MSG_TX_ANNOUNCE;
+        f.tx_announce = &t;
+    }
+    core_send_frame(c, peer, &f);
+    free(v);
+}
+
+/* Envelopes of the ids (those still in the mempool) in TxGossip frames of
+ * at most CORE_GOSSIP_TXS envelopes and CORE_GOSSIP_BYTES. */
+static void send_envelopes(core *c, uint32_t peer, uint8_t (*ids)[32], size_t n)
+{
+    ProtobufCBinaryData *v = calloc(CORE_GOSSIP_TXS, sizeof *v);
+    if (v == NULL)
+        return;
+    size_t k = 0, bytes = 0;
+    for (size_t i = 0; i <= n; i++) {
+        const mp_tx *t = i < n ? node_mempool_get(c->mp, ids[i]) : NULL;
+        if (i < n && t == NULL)
+            continue; /* committed or refused meanwhile */
+        if (k > 0 && (i == n || k == CORE_GOSSIP_TXS || bytes + t->len > CORE_GOSSIP_BYTES)) {
+            Permit__TxGossip g = PERMIT__TX_GOSSIP__INIT;
+            g.n_txs = k;
+            g.txs = v;
+            Permit__Frame f = PERMIT__FRAME__INIT;
+            f.msg_case = PERMIT__FRAME__MSG_TXS;
+            f.txs = &g;
+            core_send_frame(c, peer, &f);
+            k = 0;
+            bytes = 0;
+        }
+        if (i == n)
+            break;
+        v[k].data = t->env;
+        v[k].len = t->len;
+        k++;
+        bytes += t->len;
+    }
+    free(v);
+}
+
+static void announce_mempool(core *c, uint32_t peer)
+{
+    size_t n = node_mempool_size(c->mp);
+    mp_tx **list = calloc(n ? n : 1, sizeof *list);
+    uint8_t(*ids)[32] = malloc(CORE_IDS_MAX * sizeof *ids);
+    if (list && ids) {
+        size_t got = node_mempool_peek(c->mp, list, n), k = 0;
+        for (size_t i = 0; i < got; i++) {
+            memcpy(ids[k++], list[i]->id, 32);
+            if (k == CORE_IDS_MAX || i + 1 == got) {
+                send_ids(c, peer, 0, ids, k);
+                k = 0;
+            }
+        }
+    }
+    free(list);
+    free(ids);
+}
+
+static void flush_peer(core *c, uint32_t peer)
+{
+    peer_state *p = &c->peers[peer];
+    if (p->announce_all) {
+        p->announce_all = 0;
+        p->qhead = p->qlen = 0;
+        announce_mempool(c, peer);
+        return;
+    }
+    if (p->qlen == 0)
+        return;
+    uint8_t(*whole)[32] = malloc(p->qlen * sizeof *whole);
+    uint8_t(*ids)[32] = malloc(p->qlen * sizeof *ids);
+    size_t nw = 0, ni = 0;
+    if (whole && ids) {
+        for (size_t i = 0; i < p->qlen; i++) {
+            size_t at = (p->qhead + i) % CORE_PEER_QUEUE;
+            if (p->qfull[at])
+                memcpy(whole[nw++], p->queue[at], 32);
+            else
+                memcpy(ids[ni++], p->queue[at], 32);
+        }
+        if (nw)
+            send_envelopes(c, peer, whole, nw);
+        for (size_t i = 0; i < ni; i += CORE_IDS_MAX)
+            send_ids(c, peer, 0, ids + i, ni - i < CORE_IDS_MAX ? ni - i : CORE_IDS_MAX);
+    }
+    free(whole);
+    free(ids);
+    p->qhead = p->qlen = 0;
+}
+
+void core_gossip_tick(core *c, uint64_t now)
+{
+    if (c->gossip_at == 0 || now < c->gossip_at)
+        return;
+    c->gossip_at = 0;
+    for (uint32_t i = 0; i < c->n; i++)
+        if (c->peers[i].up && c->peers[i].queue)
+            flush_peer(c, i);
+}
+
+/* ---- receiving ---- */
+
+/* Ids asked for lately, direct-mapped by id (a collision at worst asks
+ * twice). */
+static size_t slot_of(const uint8_t id[32])
+{
+    uint64_t h;
+    memcpy(&h, id, 8); /* a SHA-256 output: uniform already */
+    return (size_t)(h % CORE_REQUESTED);
+}
+
+static int asked_lately(core *c, const uint8_t id[32], uint64_t now)
+{
+    size_t s = slot_of(id);
+    return c->requested_at[s] && now - c->requested_at[s] < CORE_REQUEST_MS &&
+           memcmp(c->requested[s], id, 32) == 0;
+}
+
+void core_on_tx_gossip(core *c, uint32_t peer, const Permit__TxGossip *g)
+{
+    if (g == NULL || g->n_txs == 0)
+        return;
+    peer_state *p = &c->peers[peer];
+    if (p->admitting >= CORE_ADMIT_INFLIGHT) {
+        c->st.msgs_dropped++; /* a peer faster than our checks: it announces again later */
+        return;
+    }
+    size_t k = g->n_txs < CORE_GOSSIP_TXS ? g->n_txs : CORE_GOSSIP_TXS;
+    uint8_t **txs = calloc(k, sizeof *txs);
+    size_t *lens = calloc(k, sizeof *lens), n = 0;
+    if (txs == NULL || lens == NULL)
+        goto fail;
+    for (size_t i = 0; i < k; i++) {
+        if (g->txs[i].len == 0 || g->txs[i].len > LEDGER_MAX_ENVELOPE)
+            continue;
+        uint8_t id[32];
+        ledger_sha256(g->txs[i].data, g->txs[i].len, id);
+        if (node_mempool_contains(c->mp, id))
+            continue; /* here already: verified once, not again */
+        txs[n] = malloc(g->txs[i].len);
+        if (txs[n] == NULL)
+            break;
+        memcpy(txs[n], g->txs[i].data, g->txs[i].len);
+        lens[n++] = g->txs[i].len;
+    }
+    if (n == 0)
+        goto fail;
+    core_action *a = core_push(c, CORE_ACT_ADMIT);
+    if (a == NULL)
+        goto fail;
+    a->peer = peer;
+    a->txs = txs;
+    a->lens = lens;
+    a->n = n;
+    p->admitting++;
+    return;
+fail:
+    for (size_t i = 0; txs && i < n; i++)
+        free(txs[i]);
+    free(txs);
+    free(lens);
+}
+
+void core_on_admitted(core *c, uint32_t peer)
+{
+    if (peer < c->n && c->peers[peer].admitting > 0)
+        c->peers[peer].admitting--;
+}
+
+void core_on_tx_announce(core *c, uint32_t peer, const Permit__TxIds *t)
+{
+    if (t == NULL)
+        return;
+    size_t k = t->n_ids < CORE_IDS_MAX ? t->n_ids : CORE_IDS_MAX;
+    uint8_t(*want)[32] = malloc((k ? k : 1) * sizeof *want);
+    if (want == NULL)
+        return;
+    uint64_t now = core_mono(c);
+    size_t n = 0;
+    for (size_t i = 0; i < k; i++) {
+        if (t->ids[i].len != 32 || node_mempool_contains(c->mp, t->ids[i].data) ||
+            asked_lately(c, t->ids[i].data, now))
+            continue;
+        memcpy(want[n++], t->ids[i].data, 32);
+        size_t s = slot_of(t->ids[i].data);
+        memcpy(c->requested[s], t->ids[i].data, 32);
+        c->requested_at[s] = now;
+    }
+    if (n)
+        send_ids(c, peer, 1, want, n);
+    free(want);
+}
+
+void core_on_tx_request(core *c, uint32_t peer, const Permit__TxIds *t)
+{
+    if (t == NULL)
+        return;
+    size_t k = t->n_ids < CORE_IDS_MAX ? t->n_ids : CORE_IDS_MAX;
+    uint8_t(*ids)[32] = malloc((k ? k : 1) * sizeof *ids);
+    if (ids == NULL)
+        return;
+    size_t n = 0;
+    for (size_t i = 0; i < k; i++)
+        if (t->ids[i].len == 32)
+            memcpy(ids[n++], t->ids[i].data, 32);
+    send_envelopes(c, peer, ids, n);
+    free(ids);
+}

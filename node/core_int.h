@@ -1,0 +1,197 @@
+/* node/core_int.h: the node core's private state, shared by its files
+ * (core.c: life, the engine's actions, signing; core_store.c: blocks and
+ * messages of the current and next height; core_relay.c: what is said again
+ * and relayed; core_sync.c: block sync; core_gossip.c: transactions between
+ * peers).  Nothing outside node/core*.c includes it. */
+#ifndef PERMIT_NODE_CORE_INT_H
+#define PERMIT_NODE_CORE_INT_H
+
+#include "core.h"
+#include "permit.pb-c.h"
+
+#define CORE_STORE_MAX 32             /* proposed blocks kept, this height and the next */
+#define CORE_STORE_BYTES (512u << 20) /* ... and their bytes */
+#define CORE_AHEAD_MAX 256            /* messages of the next height kept */
+#define CORE_AWAIT_MAX 16             /* blocks the engine asked about that are not here yet */
+#define CORE_OWN_MAX 8                /* our own messages of this height, said again */
+#define CORE_RELAY_MAX 256            /* others' votes of this height, relayed */
+#define CORE_RESEND_MS 1000           /* say things again this often while a height stalls */
+#define CORE_HELP_MS 1000             /* a peer left in an earlier round is helped this often */
+#define CORE_GOSSIP_MS 20             /* transactions go out in batches this often */
+#define CORE_GOSSIP_TXS 2000          /* envelopes per TxGossip frame */
+#define CORE_GOSSIP_BYTES (4u << 20)  /* ... and bytes */
+#define CORE_IDS_MAX 4096             /* ids per TxIds frame (announce, request) */
+#define CORE_PEER_QUEUE 8192          /* ids waiting to go to one peer */
+#define CORE_REQUESTED 8192           /* ids asked for lately, not asked again soon */
+#define CORE_REQUEST_MS 5000
+#define CORE_ADMIT_INFLIGHT 8         /* ADMIT actions under way per peer */
+#define CORE_SYNC_ANSWER_MS 5000      /* a sync request unanswered this long is given up */
+#define CORE_SYNC_SHUN_MS 10000       /* ... and that peer not asked again for this long */
+#define CORE_AHEAD_SYNC_MS 3000       /* still a height behind after this long: sync */
+#define CORE_MAX_QUEUE 65536          /* actions waiting; sends beyond it are dropped */
+
+typedef struct {
+    unsigned refs;
+    size_t len;
+    uint8_t data[];
+} core_buf;
+
+typedef struct {
+    core_block *b;
+    uint64_t height;
+    uint32_t round;
+    uint32_t proposer;
+} store_entry;
+
+typedef struct {
+    cons_msg m;
+    core_block *b;               /* proposals */
+} ahead_entry;
+
+/* A packed consensus frame, kept to be said again. */
+typedef struct {
+    core_buf *buf;
+    uint32_t validator, type, round;
+} kept_msg;
+
+typedef struct {
+    int up;
+    uint64_t hello_height;
+    uint8_t (*queue)[32];        /* ids to announce or send, a ring */
+    size_t qhead, qlen;
+    uint8_t *qfull;              /* per queued id: send the envelope (1) or announce it (0) */
+    int announce_all;            /* the queue overflowed: announce the whole mempool */
+    uint64_t help_next;
+    unsigned admitting;
+    uint64_t shun_until;         /* sync: not asked again before */
+} peer_state;
+
+struct core {
+    core_config cfg;
+    core_hooks h;
+    const ledger_genesis *g;
+    unsigned n;
+    cons_engine *e;
+    node_mempool *mp;
+    node_sign_state ss;
+    uint64_t ledger_height;
+
+    core_action *q;              /* actions, a ring that grows to CORE_MAX_QUEUE */
+    size_t qhead, qlen, qcap;
+    int failed;
+
+    /* timers, monotonic ms (0: unset) */
+    struct {
+        uint64_t at, height;
+        uint32_t round;
+    } eto[3];                    /* the engine's, one per step: only the latest matters */
+    uint64_t build_at, resend_at, gossip_at, heartbeat_at;
+
+    /* blocks and messages (core_store.c) */
+    store_entry store[CORE_STORE_MAX];
+    size_t n_store, store_bytes;
+    ahead_entry ahead[CORE_AHEAD_MAX];
+    size_t n_ahead;
+    uint64_t ahead_since;
+    cons_hash await[CORE_AWAIT_MAX];
+    size_t n_await;
+
+    /* making and committing blocks */
+    int want_value;
+    uint64_t want_h;
+    uint32_t want_r;
+    int building;
+    int committing;
+    uint64_t committing_h;
+    core_block *committing_block; /* its transactions leave the mempool once durable */
+    uint64_t last_commit_mono;
+
+    /* said again and relayed (core_relay.c), for msgs_height */
+    uint64_t msgs_height;
+    kept_msg own[CORE_OWN_MAX];
+    size_t n_own;
+    kept_msg relay[CORE_RELAY_MAX];
+    size_t n_relay;
+    uint64_t last_progress_mono; /* the height last advanced */
+
+    /* block sync (core_sync.c) */
+    int sync_inflight;           /* a request is out */
+    int applying;                /* an answer is being applied */
+    core_block **applying_blocks; /* ... these (references) */
+    size_t n_applying;
+    uint32_t sync_peer;
+    uint64_t sync_asked_at;
+    uint64_t sync_target;        /* highest height shown decided by a signed message */
+    uint32_t target_peer;
+
+    /* transactions between peers (core_gossip.c) */
+    peer_state peers[LEDGER_MAX_DEPARTMENTS];
+    uint8_t (*requested)[32];
+    uint64_t *requested_at;
+
+    core_stats st;
+    char why[256];
+};
+
+/* core.c */
+uint64_t core_mono(core *c);
+uint64_t core_wall(core *c);
+void core_logf(core *c, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+core_action *core_push(core *c, core_act_kind kind);
+void core_send_buf(core *c, uint32_t peer, core_buf *buf); /* takes a reference */
+void core_send_frame(core *c, uint32_t peer, const Permit__Frame *f);
+void core_drain(core *c);
+void core_fail(core *c, const char *why);
+int core_verify(core *c, uint32_t v, const uint8_t msg[32], const uint8_t sig[64]);
+void core_height_advanced(core *c);
+void core_try_build(core *c);
+
+core_buf *core_buf_pack(const Permit__Frame *f);
+core_buf *core_buf_ref(core_buf *b);
+void core_buf_unref(core_buf *b);
+
+void core_mempool_drop_block(core *c, const core_block *b);
+
+/* core_store.c */
+core_block *core_store_find(core *c, const cons_hash *h);
+int core_store_add(core *c, core_block *b, uint64_t height, uint32_t round, uint32_t proposer);
+void core_store_drop_below(core *c, uint64_t height);
+void core_ahead_add(core *c, const cons_msg *m, core_block *b);
+void core_ahead_replay(core *c);
+void core_ahead_clear(core *c);
+void core_await_add(core *c, const cons_hash *h);
+void core_validate(core *c, core_block *b);
+void core_on_consensus(core *c, uint32_t peer, const Permit__ConsensusMsg *cm);
+void core_store_free(core *c);
+
+/* core_relay.c */
+void core_relay_reset(core *c, uint64_t height);
+void core_keep_own(core *c, const cons_msg *m, core_buf *buf);
+void core_keep_relay(core *c, const cons_msg *m);
+void core_relay_pol(core *c, uint32_t peer, uint64_t height, int32_t round,
+                    const cons_hash *value, size_t n, const uint32_t *validators,
+                    const uint8_t (*sigs)[64]);
+void core_say_again(core *c, uint32_t peer);
+void core_help_peer(core *c, uint32_t peer, uint32_t their_round);
+void core_relay_tick(core *c, uint64_t now);
+void core_relay_free(core *c);
+core_buf *core_pack_msg(const cons_msg *m, const core_block *b);
+
+/* core_sync.c */
+void core_behind(core *c, uint32_t peer, uint64_t height, int signed_evidence);
+void core_sync_tick(core *c, uint64_t now);
+void core_on_sync_request(core *c, uint32_t peer, const Permit__SyncRequest *r);
+void core_on_sync_response(core *c, uint32_t peer, const Permit__SyncResponse *r);
+uint64_t core_sync_deadline(const core *c);
+
+/* core_gossip.c */
+int core_gossip_init(core *c);
+void core_gossip_free(core *c);
+void core_gossip_link(core *c, uint32_t peer, int up);
+void core_gossip_queue(core *c, const uint8_t id[32], int from_peer);
+void core_gossip_tick(core *c, uint64_t now);
+void core_on_tx_gossip(core *c, uint32_t peer, const Permit__TxGossip *g);
+void core_on_tx_announce(core *c, uint32_t peer, const Permit__TxIds *ids);
+void core_on_tx_request(core *c, uint32_t peer, const Permit__TxIds *ids);
+
+#endif

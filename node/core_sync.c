@@ -1,0 +1,294 @@
+/* node/core_sync.c: block sync (core.h, DESIGN §5).
+ *
+ * A node that learns it is behind asks one peer for blocks with their
+ * certificates, and applies those that follow its ledger and whose
+ * certificates verify against the validators.  Consensus never pauses for
+ * it: a sync that brings nothing changes nothing, and one that brings
+ * blocks moves the engine only past heights that are decided.  So a lie
+ * about heights (an unsigned handshake height, a Byzantine validator's
+ * message for a far height, an empty or withheld answer) costs a request,
+ * never a lock.
+ *
+ * Only the peer asked may answer, one request is out at a time, and a peer
+ * that leaves it unanswered for CORE_SYNC_ANSWER_MS, or answers with a
+ * block that does not apply, is not asked again for CORE_SYNC_SHUN_MS. */
+#include "core_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "ledger/ledger.h"
+#include "log.h"
+
+static int askable(core *c, uint32_t p, uint64_t now)
+{
+    return p < c->n && (int)p != c->cfg.self && c->peers[p].up && now >= c->peers[p].shun_until;
+}
+
+static void request(core *c, uint32_t prefer)
+{
+    if (c->sync_inflight || c->applying || c->failed)
+        return;
+    uint64_t now = core_mono(c);
+    uint32_t peer = UINT32_MAX;
+    if (askable(c, prefer, now)) {
+        peer = prefer;
+    } else {
+        /* any other: start after the last one asked, so that one peer that
+         * never answers does not get every turn */
+        for (uint32_t k = 1; k <= c->n && peer == UINT32_MAX; k++) {
+            uint32_t p = (c->sync_peer + k) % c->n;
+            if (askable(c, p, now))
+                peer = p;
+        }
+    }
+    if (peer == UINT32_MAX)
+        return;
+    Permit__SyncRequest r = PERMIT__SYNC_REQUEST__INIT;
+    r.from_height = c->ledger_height + 1;
+    r.max_blocks = CORE_SYNC_MAX_BLOCKS;
+    Permit__Frame f = PERMIT__FRAME__INIT;
+    f.msg_case = PERMIT__FRAME__MSG_SYNC_REQUEST;
+    f.sync_request = &r;
+    core_send_frame(c, peer, &f);
+    c->sync_inflight = 1;
+    c->sync_peer = peer;
+    c->sync_asked_at = now;
+    core_logf(c, NODE_LOG_INFO, "sync: at height %llu, asking validator %u for blocks "
+                                "(highest known: %llu)",
+              (unsigned long long)c->ledger_height, peer, (unsigned long long)c->sync_target);
+}
+
+void core_behind(core *c, uint32_t peer, uint64_t height, int signed_evidence)
+{
+    if (signed_evidence && height > c->sync_target) {
+        c->sync_target = height;
+        c->target_peer = peer;
+    }
+    if (height <= c->ledger_height)
+        return;
+    request(c, peer);
+}
+
+uint64_t core_sync_deadline(const core *c)
+{
+    return c->sync_inflight ? c->sync_asked_at + CORE_SYNC_ANSWER_MS : 0;
+}
+
+void core_sync_tick(core *c, uint64_t now)
+{
+    if (!c->sync_inflight || now - c->sync_asked_at < CORE_SYNC_ANSWER_MS)
+        return;
+    core_logf(c, NODE_LOG_WARN, "sync: validator %u did not answer within %d ms", c->sync_peer,
+              CORE_SYNC_ANSWER_MS);
+    c->peers[c->sync_peer].shun_until = now + CORE_SYNC_SHUN_MS;
+    c->sync_inflight = 0;
+    if (c->sync_target > c->ledger_height)
+        request(c, c->target_peer);
+}
+
+void core_on_sync_request(core *c, uint32_t peer, const Permit__SyncRequest *r)
+{
+    if (r == NULL || r->from_height == 0 || r->max_blocks == 0)
+        return;
+    core_action *a = core_push(c, CORE_ACT_SERVE);
+    if (a == NULL)
+        return;
+    a->peer = peer;
+    a->from = r->from_height;
+    a->max = r->max_blocks < CORE_SYNC_MAX_BLOCKS ? r->max_blocks : CORE_SYNC_MAX_BLOCKS;
+}
+
+void core_on_sync_response(core *c, uint32_t peer, const Permit__SyncResponse *r)
+{
+    if (!c->sync_inflight || peer != c->sync_peer || r == NULL)
+        return; /* unasked for */
+    c->sync_inflight = 0;
+    size_t k = r->n_blocks < CORE_SYNC_MAX_BLOCKS ? r->n_blocks : CORE_SYNC_MAX_BLOCKS;
+    core_block **blocks = calloc(k ? k : 1, sizeof *blocks);
+    ledger_commit *certs = calloc(k ? k : 1, sizeof *certs);
+    size_t n = 0;
+    for (size_t i = 0; blocks && certs && i < k; i++) {
+        core_block *b = core_block_from_pb(r->blocks[i], c->g->params.max_block_txs,
+                                           c->g->params.max_block_bytes, NULL);
+        if (b == NULL || ledger_commit_from_pb(&certs[n], r->blocks[i]->commit, NULL) != 0) {
+            core_block_unref(b);
+            c->st.sync_refused++;
+            break;
+        }
+        blocks[n++] = b;
+    }
+    if (n == 0) {
+        free(blocks);
+        free(certs);
+        if (c->sync_target > c->ledger_height) {
+            /* it showed a later height but hands out nothing: ask another */
+            c->peers[peer].shun_until = core_mono(c) + CORE_SYNC_SHUN_MS;
+            request(c, CORE_ALL_PEERS);
+        }
+        return;
+    }
+    core_action *a = core_push(c, CORE_ACT_APPLY);
+    if (a == NULL) {
+        for (size_t i = 0; i < n; i++)
+            core_block_unref(blocks[i]);
+        free(blocks);
+        free(certs);
+        return;
+    }
+    a->peer = peer;
+    a->blocks = blocks;
+    a->certs = certs;
+    a->n_blocks = n;
+    /* the core keeps references too: their transactions leave the mempool
+     * once applied */
+    c->applying_blocks = calloc(n, sizeof *c->applying_blocks);
+    c->n_applying = c->applying_blocks ? n : 0;
+    for (size_t i = 0; i < c->n_applying; i++)
+        c->applying_blocks[i] = core_block_ref(blocks[i]);
+    c->applying = 1;
+}
+
+void core_on_applied(core *c, uint32_t peer, uint64_t ledger_height, size_t applied, int bad)
+{
+    c->applying = 0;
+    size_t dropped = 0;
+    for (size_t i = 0; i < c->n_applying; i++) {
+        core_block *b = c->applying_blocks[i];
+        if (b->hdr.height <= ledger_height) {
+            core_mempool_drop_block(c, b);
+            dropped++;
+        }
+        core_block_unref(b);
+    }
+    free(c->applying_blocks);
+    c->applying_blocks = NULL;
+    c->n_applying = 0;
+    if (c->failed)
+        return;
+    if (applied > 0) {
+        c->st.synced_blocks += applied;
+        core_logf(c, NODE_LOG_INFO, "sync: applied %zu blocks from validator %u, now at height "
+                                    "%llu",
+                  applied, peer, (unsigned long long)ledger_height);
+    }
+    if (bad) {
+        c->st.sync_refused++;
+        if (peer < c->n)
+            c->peers[peer].shun_until = core_mono(c) + CORE_SYNC_SHUN_MS;
+    }
+    if (ledger_height > c->ledger_height) {
+        c->ledger_height = ledger_height;
+        core_height_advanced(c);
+    }
+    (void)dropped;
+    if (c->sync_target > c->ledger_height && (applied > 0 || bad))
+        request(c, bad ? CORE_ALL_PEERS : peer);
+    core_drain(c);
+}
+
+/* ---- answering (any thread) ---- */
+
+int core_sync_answer(ledger *L, uint64_t from, uint32_t max, uint8_t **frame, size_t *len,
+                     ledger_err *err)
+{
+    *frame = NULL;
+    *len = 0;
+    if (max > CORE_SYNC_MAX_BLOCKS)
+        max = CORE_SYNC_MAX_BLOCKS;
+    uint64_t tip = ledger_height(L);
+    int rc = -1;
+    Permit__SyncResponse resp = PERMIT__SYNC_RESPONSE__INIT;
+    resp.peer_height = tip;
+    size_t cap = max ? max : 1;
+    Permit__Block *blocks = calloc(cap, sizeof *blocks);
+    Permit__Block **ptrs = calloc(cap, sizeof *ptrs);
+    ledger_commit *certs = calloc(cap, sizeof *certs), *lasts = calloc(cap, sizeof *lasts);
+    ledger_commit_pb *cpb = calloc(cap, sizeof *cpb), *lpb = calloc(cap, sizeof *lpb);
+    uint8_t **hdrs = calloc(cap, sizeof *hdrs);
+    ProtobufCBinaryData **txs = calloc(cap, sizeof *txs);
+    uint8_t ***envs = calloc(cap, sizeof *envs);
+    size_t *ntx = calloc(cap, sizeof *ntx);
+    size_t total = 0, k = 0;
+    if (!blocks || !ptrs || !certs || !lasts || !cpb || !lpb || !hdrs || !txs || !envs || !ntx) {
+        ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+        goto out;
+    }
+    for (uint64_t h = from; h >= 1 && h <= tip && k < max; h++) {
+        ledger_header hd;
+        size_t hlen, n_ids;
+        uint8_t(*ids)[32] = NULL;
+        if (ledger_get_block(L, h, &hd, &hdrs[k], &hlen, &ids, &n_ids, err) != 1 ||
+            ledger_get_commit(L, h, &certs[k], err) != 1 ||
+            (h > 1 && ledger_get_commit(L, h - 1, &lasts[k], err) != 1)) {
+            free(ids);
+            break; /* pruned or being written: the answer ends here */
+        }
+        txs[k] = calloc(n_ids ? n_ids : 1, sizeof **txs);
+        envs[k] = calloc(n_ids ? n_ids : 1, sizeof **envs);
+        int whole = txs[k] && envs[k];
+        for (size_t i = 0; whole && i < n_ids; i++) {
+            size_t tl;
+            if (ledger_get_tx(L, ids[i], &envs[k][i], &tl, NULL, NULL, err) != 1) {
+                whole = 0;
+                break;
+            }
+            txs[k][i].data = envs[k][i];
+            txs[k][i].len = tl;
+            ntx[k] = i + 1;
+        }
+        free(ids);
+        if (!whole)
+            break; /* what was read of it is freed below */
+        permit__block__init(&blocks[k]);
+        blocks[k].header.data = hdrs[k];
+        blocks[k].header.len = hlen;
+        blocks[k].n_txs = ntx[k];
+        blocks[k].txs = txs[k];
+        ledger_commit_to_pb(&certs[k], &cpb[k]);
+        blocks[k].commit = &cpb[k].pc;
+        if (h > 1) {
+            ledger_commit_to_pb(&lasts[k], &lpb[k]);
+            blocks[k].last_commit = &lpb[k].pc;
+        }
+        size_t bytes = permit__block__get_packed_size(&blocks[k]) + 8;
+        /* the first block always goes (a block fits a frame: ledger/limits.h) */
+        if (k > 0 && total + bytes > CORE_SYNC_MAX_BYTES)
+            break;
+        total += bytes;
+        ptrs[k] = &blocks[k];
+        k++;
+    }
+    resp.n_blocks = k;
+    resp.blocks = ptrs;
+    Permit__Frame f = PERMIT__FRAME__INIT;
+    f.msg_case = PERMIT__FRAME__MSG_SYNC_RESPONSE;
+    f.sync_response = &resp;
+    *len = permit__frame__get_packed_size(&f);
+    *frame = malloc(*len ? *len : 1);
+    if (*frame == NULL) {
+        ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+        goto out;
+    }
+    permit__frame__pack(&f, *frame);
+    rc = 0;
+out:
+    for (size_t i = 0; hdrs && envs && ntx && txs && i < cap; i++) {
+        free(hdrs[i]);
+        for (size_t t = 0; envs[i] && t < ntx[i]; t++)
+            free(envs[i][t]);
+        free(envs[i]);
+        free(txs[i]);
+    }
+    free(blocks);
+    free(ptrs);
+    free(certs);
+    free(lasts);
+    free(cpb);
+    free(lpb);
+    free(hdrs);
+    free(txs);
+    free(envs);
+    free(ntx);
+    return rc;
+}
