@@ -21,6 +21,7 @@
 #include "core.h"
 #include "engine.h"
 #include "ledger/hash.h"
+#include "ledger/limits.h"
 #include "ledger/tx.h"
 #include "log.h"
 #include "node.h"
@@ -29,6 +30,9 @@
 #include "signstate.h"
 
 #define P2P_WORK_QUEUE 1024 /* sync answers and gossip checks waiting for a p2p worker */
+/* DATA/lock: a block (LEDGER_MAX_BLOCK_BYTES_HARD of envelopes with their
+ * framing) and a proof of lock */
+#define LOCK_FILE_MAX (LEDGER_MAX_BLOCK_BYTES_HARD + (8u << 20))
 
 typedef struct {
     node_engine base;
@@ -41,6 +45,7 @@ typedef struct {
     uint64_t timer_at;
     int stopped;
     char sign_path[NODE_PATH_MAX + 32];
+    char lock_path[NODE_PATH_MAX + 32];
     /* executor thread only: the last block validated or made, ready to commit */
     ledger_exec *held;
     cons_hash held_hash;
@@ -95,6 +100,12 @@ static int persist(void *ctx, const node_sign_state *next, ledger_err *err)
 {
     bft *b = ctx;
     return node_sign_state_save(b->sign_path, next, err);
+}
+
+static int persist_lock(void *ctx, const uint8_t *bytes, size_t len, ledger_err *err)
+{
+    bft *b = ctx;
+    return node_file_save(b->lock_path, bytes, len, err);
 }
 
 static int sign(void *ctx, const uint8_t msg[32], uint8_t sig[64])
@@ -652,17 +663,24 @@ node_engine *node_bft_new(node *n, ledger_err *err)
     b->base.ops = &bft_ops;
     b->n = n;
     snprintf(b->sign_path, sizeof b->sign_path, "%s/data/sign_state", n->cfg.home);
+    snprintf(b->lock_path, sizeof b->lock_path, "%s/data/lock", n->cfg.home);
     node_sign_state ss;
+    uint8_t *lock = NULL;
+    size_t lock_len = 0;
     if (node_sign_state_load(b->sign_path, &ss, err) != 0) {
         free(b);
         return NULL;
     }
+    ledger_err lerr;
+    if (node_file_load(b->lock_path, LOCK_FILE_MAX, &lock, &lock_len, &lerr) < 0)
+        LOG_WARN("consensus: %s: ignored (the sign state still holds the lock)", lerr.msg);
     core_config cc = {.g = n->g, .self = n->validator, .propose_ms = n->cfg.timeout_propose_ms,
                       .vote_ms = n->cfg.timeout_vote_ms, .delta_ms = n->cfg.timeout_delta_ms,
                       .max_clock_drift_ms = n->cfg.max_clock_drift_ms};
     core_hooks hk = {.ctx = b, .mono_ms = mono_ms, .wall_ms = wall_ms, .persist = persist,
-                     .sign = sign, .log = log_line};
-    b->core = core_new(&cc, &hk, n->mp, &ss, ledger_height(n->L));
+                     .persist_lock = persist_lock, .sign = sign, .log = log_line};
+    b->core = core_new(&cc, &hk, n->mp, &ss, lock, lock_len, ledger_height(n->L));
+    free(lock);
     b->timer = evtimer_new(n->base, on_timer, b);
     b->executor = node_workers_new(1, SIZE_MAX);
     b->p2p_work = node_workers_new(0, P2P_WORK_QUEUE);

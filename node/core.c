@@ -226,6 +226,10 @@ static void sign_and_send(core *c, const cons_msg *m, const node_sign_evidence *
     node_sign_state_next(&c->ss, m->height, m->round, step, m->value.b, &next);
     if (memcmp(&next, &c->ss, sizeof next) != 0) {
         ledger_err err;
+        /* the lock this precommit takes, with its block and proof, first */
+        if (m->type == CONS_PRECOMMIT && !cons_hash_is_nil(&m->value) &&
+            core_lock_record(c, m, ev) != 0)
+            return;
         if (c->h.persist(c->h.ctx, &next, &err) != 0) {
             core_logf(c, NODE_LOG_ERROR,
                       "consensus: cannot record what is signed (%s): not signing", err.msg);
@@ -342,7 +346,7 @@ static void on_commit_action(core *c, const cons_action *ca)
         core_logf(c, NODE_LOG_WARN,
                   "consensus: block %llu was decided but is not here: fetching it",
                   (unsigned long long)h);
-        core_behind(c, CORE_ALL_PEERS, h, 1);
+        core_behind(c, CORE_ALL_PEERS, h, CORE_KNOWN);
     } else {
         core_action *a = core_push(c, CORE_ACT_COMMIT);
         if (a == NULL) {
@@ -419,7 +423,8 @@ void core_drain(core *c)
 /* ---- life ---- */
 
 core *core_new(const core_config *cfg, const core_hooks *hooks, node_mempool *mp,
-               const node_sign_state *ss, uint64_t ledger_height)
+               const node_sign_state *ss, const uint8_t *lock, size_t lock_len,
+               uint64_t ledger_height)
 {
     if (cfg->g == NULL || cfg->g->n_validators == 0 ||
         cfg->g->n_validators > LEDGER_MAX_DEPARTMENTS ||
@@ -443,7 +448,14 @@ core *core_new(const core_config *cfg, const core_hooks *hooks, node_mempool *mp
                       .wait_for_value = 1,
                       .own_propose_extra_ms = cfg->g->params.block_interval_ms};
     c->e = cons_new(&cc);
-    if (c->e == NULL || core_gossip_init(c) != 0) {
+    if (lock && lock_len) {
+        c->lock_rec = malloc(lock_len);
+        if (c->lock_rec) {
+            memcpy(c->lock_rec, lock, lock_len);
+            c->lock_rec_len = lock_len;
+        }
+    }
+    if (c->e == NULL || core_gossip_init(c) != 0 || (lock_len && c->lock_rec == NULL)) {
         core_free(c);
         return NULL;
     }
@@ -462,6 +474,7 @@ void core_free(core *c)
     for (size_t i = 0; i < c->n_applying; i++)
         core_block_unref(c->applying_blocks[i]);
     free(c->applying_blocks);
+    free(c->lock_rec);
     core_store_free(c);
     core_relay_free(c);
     core_gossip_free(c);
@@ -496,6 +509,7 @@ void core_start(core *c)
         memcpy(lock.b, s->lock_hash, 32);
         cons_restore_lock(c->e, s->lock_round, &lock);
     }
+    core_lock_restore(c);
     if (revote) {
         core_logf(c, NODE_LOG_INFO, "consensus: resuming height %llu in round %u, saying its %s "
                                     "again",
@@ -562,10 +576,10 @@ void core_on_link(core *c, uint32_t peer, int up, uint64_t hello_height)
          * we relay; its handshake height is a hint, never evidence */
         core_say_again(c, peer);
         if (hello_height > c->ledger_height)
-            core_behind(c, peer, hello_height, 0);
+            core_behind(c, peer, hello_height, CORE_HINT);
     } else if (c->sync_inflight && c->sync_peer == peer) {
         c->sync_inflight = 0; /* its answer will not come: ask another */
-        core_behind(c, CORE_ALL_PEERS, c->sync_target, 0);
+        core_behind(c, c->target_peer, c->sync_target, CORE_KNOWN);
     }
     core_drain(c);
 }
@@ -713,7 +727,7 @@ void core_on_committed(core *c, uint64_t height, int ok)
         core_logf(c, NODE_LOG_ERROR,
                   "consensus: block %llu was decided but cannot be committed: fetching it",
                   (unsigned long long)height);
-        core_behind(c, CORE_ALL_PEERS, height, 1);
+        core_behind(c, CORE_ALL_PEERS, height, CORE_KNOWN);
     }
     core_drain(c);
 }

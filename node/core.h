@@ -101,6 +101,10 @@ typedef struct {
     /* Record `next` durably before anything it covers leaves; 0, or -1
      * with err (nothing is signed then). */
     int (*persist)(void *ctx, const node_sign_state *next, ledger_err *err);
+    /* Record the lock (the consensus WAL: core_lock_encode bytes) durably
+     * before the precommit that takes it leaves; 0, or -1 with err (nothing
+     * is signed then).  Handed back to core_new after a restart. */
+    int (*persist_lock)(void *ctx, const uint8_t *bytes, size_t len, ledger_err *err);
     /* Sign a 32-byte message with the node key; 0 or -1. */
     int (*sign)(void *ctx, const uint8_t msg[32], uint8_t sig[64]);
     /* Verify validator v's signature over a 32-byte message; 1 when valid.
@@ -158,10 +162,26 @@ typedef struct core core;
 
 /* A core for a node whose ledger is at `ledger_height`, whose sign state
  * (loaded from disk) is *ss, sharing the host's mempool (transactions
- * admitted by RPC and by gossip).  NULL on allocation failure or a bad
- * config. */
+ * admitted by RPC and by gossip).  lock/lock_len: what persist_lock last
+ * recorded (NULL: nothing).  NULL on allocation failure or a bad config. */
 core *core_new(const core_config *cfg, const core_hooks *hooks, node_mempool *mp,
-               const node_sign_state *ss, uint64_t ledger_height);
+               const node_sign_state *ss, const uint8_t *lock, size_t lock_len,
+               uint64_t ledger_height);
+
+/* ---- the lock record (the consensus WAL) ----
+ *
+ * A validator that precommits a block is locked on it: it may vote for no
+ * other block at that height without a newer proof of lock (node/signstate.h).
+ * To stay live it must be able to propose that block again, with the
+ * prevotes that justified it, even after a crash: the proposer may be
+ * Byzantine and never hand the block out again, and every correct validator
+ * that holds it may restart.  So before the precommit leaves, the node
+ * records the block and its proof of lock: "PLK1" || u64 height || u32 round
+ * || u32 n || n x (u32 validator || 64-byte prevote signature) || u32 len ||
+ * the block (protobuf Block, with its last_commit) || SHA-256 of all before.
+ * The sign state stays the authority on what was signed; the record only
+ * brings back the block and the prevotes of the lock it names. */
+#define CORE_LOCK_MAGIC "PLK1"
 void core_free(core *c);
 
 /* Start consensus at the height after the ledger's.  After a restart in the

@@ -64,6 +64,8 @@ typedef struct {
     uint64_t help_next;
     unsigned admitting;
     uint64_t shun_until;         /* sync: not asked again before */
+    uint64_t behind_next;        /* sent it blocks it lacked; not again before */
+    uint64_t unasked_next;       /* took blocks it sent unasked; not again before */
 } peer_state;
 
 struct core {
@@ -121,8 +123,10 @@ struct core {
     size_t n_applying;
     uint32_t sync_peer;
     uint64_t sync_asked_at;
-    uint64_t sync_target;        /* highest height shown decided by a signed message */
+    uint64_t sync_target;        /* highest height known decided (vouched_height) */
     uint32_t target_peer;
+    uint64_t claims[LEDGER_MAX_DEPARTMENTS]; /* per validator: the height its signed
+                                                messages show decided */
 
     /* transactions between peers (core_gossip.c) */
     peer_state peers[LEDGER_MAX_DEPARTMENTS];
@@ -131,6 +135,8 @@ struct core {
 
     core_stats st;
     char why[256];
+    uint8_t *lock_rec;           /* the lock record handed to core_new, until core_start */
+    size_t lock_rec_len;
 };
 
 /* core.c */
@@ -151,6 +157,10 @@ core_buf *core_buf_ref(core_buf *b);
 void core_buf_unref(core_buf *b);
 
 void core_mempool_drop_block(core *c, const core_block *b);
+
+/* core_lock.c */
+int core_lock_record(core *c, const cons_msg *m, const node_sign_evidence *ev);
+void core_lock_restore(core *c);
 
 /* core_store.c */
 core_block *core_store_find(core *c, const cons_hash *h);
@@ -177,11 +187,17 @@ void core_relay_tick(core *c, uint64_t now);
 void core_relay_free(core *c);
 core_buf *core_pack_msg(const cons_msg *m, const core_block *b);
 
-/* core_sync.c */
-void core_behind(core *c, uint32_t peer, uint64_t height, int signed_evidence);
+/* core_sync.c: evidence that the ledger is behind */
+enum {
+    CORE_HINT = 0,   /* a peer's unsigned word (its handshake): ask it, nothing more */
+    CORE_SIGNED = 1, /* validator `who` signed a message of a later height */
+    CORE_KNOWN = 2,  /* this node knows it (its engine decided a block it lacks) */
+};
+void core_behind(core *c, uint32_t who, uint64_t height, int evidence);
 void core_sync_tick(core *c, uint64_t now);
 void core_on_sync_request(core *c, uint32_t peer, const Permit__SyncRequest *r);
 void core_on_sync_response(core *c, uint32_t peer, const Permit__SyncResponse *r);
+void core_help_behind(core *c, uint32_t peer, uint64_t height);
 uint64_t core_sync_deadline(const core *c);
 
 /* core_gossip.c */

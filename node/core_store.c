@@ -430,8 +430,10 @@ void core_on_consensus(core *c, uint32_t peer, const Permit__ConsensusMsg *cm)
         memcpy(m.value.b, cm->block_hash.data, 32);
     memcpy(m.sig, cm->sig.data, 64);
     uint64_t h = cons_height(c->e);
-    if (m.height < h)
+    if (m.height < h) {
+        core_help_behind(c, peer, m.height); /* the peer is still deciding a block we have */
         return;
+    }
     /* inside the engine's window, before anything costs a verification */
     uint32_t base = m.height == h ? cons_round(c->e) : 0;
     if (m.height <= h + 1 && m.round >= base + CONS_FUTURE_ROUNDS) {
@@ -451,7 +453,7 @@ void core_on_consensus(core *c, uint32_t peer, const Permit__ConsensusMsg *cm)
     }
     if (m.height > h + 1) {
         /* a validator signed for a later height: those below are decided */
-        core_behind(c, peer, m.height - 1, 1);
+        core_behind(c, m.validator, m.height - 1, CORE_SIGNED);
         return;
     }
     core_block *b = NULL;
@@ -478,7 +480,7 @@ void core_on_consensus(core *c, uint32_t peer, const Permit__ConsensusMsg *cm)
         core_ahead_add(c, &m, b);
         /* a peer is a height ahead and we do not get there: fetch blocks */
         if (c->ahead_since && core_mono(c) - c->ahead_since > CORE_AHEAD_SYNC_MS)
-            core_behind(c, peer, h, 1);
+            core_behind(c, m.validator, h, CORE_SIGNED);
         return;
     }
     if (b)

@@ -25,6 +25,34 @@ static int askable(core *c, uint32_t p, uint64_t now)
     return p < c->n && (int)p != c->cfg.self && c->peers[p].up && now >= c->peers[p].shun_until;
 }
 
+static void request(core *c, uint32_t prefer);
+
+/* The highest height that f + 1 validators showed, by signed messages, to
+ * be decided: at least one of them is correct, so one Byzantine validator
+ * that signs messages for far heights cannot send this node after blocks
+ * that do not exist. */
+static uint64_t vouched_height(core *c)
+{
+    uint64_t top[LEDGER_MAX_DEPARTMENTS];
+    unsigned k = 0;
+    for (unsigned v = 0; v < c->n; v++)
+        top[k++] = c->claims[v];
+    unsigned need = (c->n - 1) / 3 + 1, have = 0;
+    uint64_t h = 0;
+    for (unsigned i = 0; i < need && i < k; i++) { /* the need-th largest */
+        unsigned best = i;
+        for (unsigned j = i + 1; j < k; j++)
+            if (top[j] > top[best])
+                best = j;
+        uint64_t t = top[i];
+        top[i] = top[best];
+        top[best] = t;
+        h = top[i];
+        have++;
+    }
+    return have == need ? h : 0;
+}
+
 static void request(core *c, uint32_t prefer)
 {
     if (c->sync_inflight || c->applying || c->failed)
@@ -59,15 +87,23 @@ static void request(core *c, uint32_t prefer)
               (unsigned long long)c->ledger_height, peer, (unsigned long long)c->sync_target);
 }
 
-void core_behind(core *c, uint32_t peer, uint64_t height, int signed_evidence)
+void core_behind(core *c, uint32_t who, uint64_t height, int evidence)
 {
-    if (signed_evidence && height > c->sync_target) {
+    if (evidence == CORE_SIGNED && who < c->n) {
+        if (height > c->claims[who])
+            c->claims[who] = height;
+        uint64_t v = vouched_height(c);
+        if (v > c->sync_target) {
+            c->sync_target = v;
+            c->target_peer = who;
+        }
+    } else if (evidence == CORE_KNOWN && height > c->sync_target) {
         c->sync_target = height;
-        c->target_peer = peer;
     }
     if (height <= c->ledger_height)
         return;
-    request(c, peer);
+    if (evidence == CORE_HINT || c->sync_target > c->ledger_height)
+        request(c, who);
 }
 
 uint64_t core_sync_deadline(const core *c)
@@ -99,11 +135,48 @@ void core_on_sync_request(core *c, uint32_t peer, const Permit__SyncRequest *r)
     a->max = r->max_blocks < CORE_SYNC_MAX_BLOCKS ? r->max_blocks : CORE_SYNC_MAX_BLOCKS;
 }
 
+/* A peer left at a height this node has committed gets that block with its
+ * certificate, at most once a second: when a Byzantine proposer let only one
+ * correct validator decide (the lock-breaking attack), the others would
+ * otherwise wait until f + 1 validators vouch for the height. */
+void core_help_behind(core *c, uint32_t peer, uint64_t height)
+{
+    if (peer >= c->n || !c->peers[peer].up || height > c->ledger_height || height == 0)
+        return;
+    uint64_t now = core_mono(c);
+    if (now < c->peers[peer].behind_next)
+        return;
+    c->peers[peer].behind_next = now + CORE_HELP_MS;
+    core_action *a = core_push(c, CORE_ACT_SERVE);
+    if (a == NULL)
+        return;
+    a->peer = peer;
+    a->from = height;
+    a->max = 4;
+}
+
 void core_on_sync_response(core *c, uint32_t peer, const Permit__SyncResponse *r)
 {
-    if (!c->sync_inflight || peer != c->sync_peer || r == NULL)
-        return; /* unasked for */
-    c->sync_inflight = 0;
+    if (r == NULL)
+        return;
+    if (c->sync_inflight && peer == c->sync_peer) {
+        c->sync_inflight = 0;
+    } else {
+        /* unasked for: certified blocks are welcome whoever sends them, but
+         * only when nothing else is under way, only if the first one is the
+         * next, and at most once a second per peer */
+        uint64_t now = core_mono(c);
+        if (c->sync_inflight || c->applying || r->n_blocks == 0 || r->blocks[0] == NULL ||
+            now < c->peers[peer].unasked_next)
+            return;
+        c->peers[peer].unasked_next = now + CORE_HELP_MS;
+        ledger_header hd;
+        if (r->blocks[0]->header.len == 0 || r->blocks[0]->header.len > LEDGER_MAX_HEADER_BYTES ||
+            ledger_header_decode(&hd, r->blocks[0]->header.data, r->blocks[0]->header.len,
+                                 NULL) != 0 ||
+            hd.height != c->ledger_height + 1)
+            return;
+    }
     size_t k = r->n_blocks < CORE_SYNC_MAX_BLOCKS ? r->n_blocks : CORE_SYNC_MAX_BLOCKS;
     core_block **blocks = calloc(k ? k : 1, sizeof *blocks);
     ledger_commit *certs = calloc(k ? k : 1, sizeof *certs);
@@ -122,9 +195,11 @@ void core_on_sync_response(core *c, uint32_t peer, const Permit__SyncResponse *r
         free(blocks);
         free(certs);
         if (c->sync_target > c->ledger_height) {
-            /* it showed a later height but hands out nothing: ask another */
-            c->peers[peer].shun_until = core_mono(c) + CORE_SYNC_SHUN_MS;
-            request(c, CORE_ALL_PEERS);
+            /* nothing from it while f + 1 validators vouch for more: if it
+             * claims to have more, it withholds it; either way ask another */
+            if (r->peer_height > c->ledger_height)
+                c->peers[peer].shun_until = core_mono(c) + CORE_SYNC_SHUN_MS;
+            request(c, c->target_peer);
         }
         return;
     }

@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -141,6 +143,90 @@ int node_sign_state_load(const char *path, node_sign_state *out, ledger_err *err
     return 0;
 }
 
+int node_file_save(const char *path, const uint8_t *buf, size_t len, ledger_err *err)
+{
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return ledger_fail(err, LEDGER_ERR_IO, NULL, "%s: %s", tmp, strerror(errno));
+    int bad = 0;
+    for (size_t off = 0; off < len && !bad;) {
+        ssize_t w = write(fd, buf + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            bad = 1;
+        else
+            off += (size_t)w;
+    }
+    if (!bad && fsync(fd) != 0)
+        bad = 1;
+    int e = errno;
+    if (close(fd) != 0 && !bad) {
+        bad = 1;
+        e = errno;
+    }
+    if (bad || rename(tmp, path) != 0) {
+        if (!bad)
+            e = errno;
+        unlink(tmp);
+        return ledger_fail(err, LEDGER_ERR_IO, NULL, "%s: %s", path, strerror(e));
+    }
+    /* the rename is durable only once the folder is: a failure to open or
+     * sync it is a failure to record, and nothing may be signed */
+    char dir[1100];
+    snprintf(dir, sizeof dir, "%s", path);
+    const char *d = dirname(dir);
+    int dfd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return ledger_fail(err, LEDGER_ERR_IO, NULL, "cannot open %s to sync it: %s", d,
+                           strerror(errno));
+    if (fsync(dfd) != 0) {
+        e = errno;
+        close(dfd);
+        return ledger_fail(err, LEDGER_ERR_IO, NULL, "fsync of %s: %s", d, strerror(e));
+    }
+    close(dfd);
+    return 0;
+}
+
+int node_file_load(const char *path, size_t max, uint8_t **buf, size_t *len, ledger_err *err)
+{
+    *buf = NULL;
+    *len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return 0;
+        return ledger_fail(err, LEDGER_ERR_IO, NULL, "%s: %s", path, strerror(errno));
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || st.st_size < 0 || (uint64_t)st.st_size > max) {
+        close(fd);
+        return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "%s: larger than %zu bytes", path, max);
+    }
+    size_t n = (size_t)st.st_size;
+    uint8_t *b = malloc(n ? n : 1);
+    size_t got = 0;
+    while (b && got < n) {
+        ssize_t r = read(fd, b + got, n - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fd);
+    if (b == NULL || got != n) {
+        free(b);
+        return ledger_fail(err, LEDGER_ERR_IO, NULL, "%s: cannot read it whole", path);
+    }
+    *buf = b;
+    *len = n;
+    return 1;
+}
+
 int node_sign_state_save(const char *path, const node_sign_state *s, ledger_err *err)
 {
     uint8_t buf[FILE_LEN];
@@ -152,32 +238,5 @@ int node_sign_state_save(const char *path, const node_sign_state *s, ledger_err 
     ledger_be32(buf + 49, (uint32_t)s->lock_round);
     memcpy(buf + 53, s->lock_hash, 32);
     ledger_sha256(buf, BODY, buf + BODY);
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return ledger_fail(err, LEDGER_ERR_IO, NULL, "%s: %s", tmp, strerror(errno));
-    int bad = write(fd, buf, sizeof buf) != (ssize_t)sizeof buf || fsync(fd) != 0;
-    if (close(fd) != 0)
-        bad = 1;
-    if (bad || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return ledger_fail(err, LEDGER_ERR_IO, NULL, "%s: %s", path, strerror(errno));
-    }
-    char dir[1100];
-    snprintf(dir, sizeof dir, "%s", path);
-    /* the rename is durable only once the folder is: a failure to open or
-     * sync it is a failure to record, and nothing may be signed */
-    const char *d = dirname(dir);
-    int dfd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0)
-        return ledger_fail(err, LEDGER_ERR_IO, NULL, "cannot open %s to sync it: %s", d,
-                           strerror(errno));
-    if (fsync(dfd) != 0) {
-        int e = errno;
-        close(dfd);
-        return ledger_fail(err, LEDGER_ERR_IO, NULL, "fsync of %s: %s", d, strerror(e));
-    }
-    close(dfd);
-    return 0;
+    return node_file_save(path, buf, sizeof buf, err);
 }

@@ -73,4 +73,13 @@ int node_sign_state_load(const char *path, node_sign_state *out, ledger_err *err
  * the folder. */
 int node_sign_state_save(const char *path, const node_sign_state *s, ledger_err *err) LEDGER_WUR;
 
+/* The same for any bytes (the lock record, node/core.h): 0, or -1 with
+ * err; a failure at any step, the folder's fsync included, is a failure. */
+int node_file_save(const char *path, const uint8_t *buf, size_t len, ledger_err *err) LEDGER_WUR;
+
+/* Read a whole file of at most max bytes: 1 (*buf malloc'd), 0 when it does
+ * not exist, -1 with err. */
+int node_file_load(const char *path, size_t max, uint8_t **buf, size_t *len,
+                   ledger_err *err) LEDGER_WUR;
+
 #endif

@@ -1,76 +1,142 @@
 /* tests/sim/byz.c: a Byzantine validator.
  *
- * It runs the honest engine (so it keeps up with the chain and knows when it
- * proposes) but ignores its sign state and, per the seed's flags, lies on the
- * way out:
+ * It runs the honest node core (so it keeps up with the chain and knows
+ * when it proposes); every frame its core sends goes through byz_send, which
+ * lies on the way out per the seed's flags, and its sync answers through
+ * byz_serve.  It holds a valid node key: whatever it signs verifies.
  *  - BYZ_EQUIVOCATE: splits its peers in two for each round: as proposer it
  *    sends each side another block; it prevotes and precommits the round's
- *    proposal to one side and nil to the other, whatever its engine decided
- *    (the attack that makes some correct nodes lock and decide while the
- *    others never see the proof), or the other value when it saw no proposal;
- *    and, when it is the proposer, often the lock-breaking attack: its
- *    proposal and prevote for the block reach all but f correct "victims",
- *    its precommit reaches one "decider" only, so the decider decides while
- *    the others are left locked without a decision and the victims without
- *    the proof; in later rounds of that height it backs whatever is
- *    proposed.  A node that ignores its lock then decides another block
- *    (both Byzantine validators of a seed play the same plan);
- *  - BYZ_GARBAGE: validly signed messages for wrong heights and rounds,
- *    votes for random values, bad signatures, proposals whose block does not
- *    match its header, whose transactions were swapped, whose time is an hour
+ *    proposal to one side and nil to the other.  As proposer it often plays
+ *    the lock-breaking attack: its proposal and prevote reach all but f
+ *    correct "victims", its precommit reaches one "decider" only, so the
+ *    decider decides while the others are left locked without a decision and
+ *    the victims without the proof; in later rounds of that height it backs
+ *    whatever is proposed, and it never hands out the decided block by sync.
+ *    A node that does not keep its lock then decides another block;
+ *  - BYZ_GARBAGE: validly signed messages for wrong heights and rounds, votes
+ *    for random values, bad signatures, proposals whose block does not match
+ *    its header, whose transactions were swapped, whose time is an hour
  *    ahead, proposals for rounds it does not lead, and forged sync answers;
- *  - BYZ_MUTE: drops most of what it should send, and answers no sync request.
+ *  - BYZ_MUTE: drops most of what it should send, and answers no sync
+ *    request;
+ *  - BYZ_LURE: signs messages for a height far ahead (the evidence that makes
+ *    a node ask for blocks) and answers sync requests with nothing: a node
+ *    that let a fruitless sync reset its consensus would lose its lock;
+ *  - BYZ_FLOOD: signs proposals for every round it leads inside the engine's
+ *    window and for rounds far beyond it, each with its own block: a node
+ *    whose buffers fill up with them stops deciding;
+ *  - BYZ_SILENT_PROPOSER: never sends its proposals.
  * It is excluded from the invariants about correct nodes, but counts as one
  * of the n validators. */
 #include "sim.h"
 
+#include <stdlib.h>
 #include <string.h>
 
-static sim_msg *msg_of(const cons_msg *m, sim_block *blk, unsigned from)
+#include "node/core.h"
+
+/* ---- frames ---- */
+
+/* Pack a consensus message (with its block, if any); bytes are malloc'd. */
+static uint8_t *pack(const cons_msg *m, const core_block *b, size_t *len, int tamper_header,
+                     sim_rng *rng)
 {
-    sim_msg *sm = sim_msg_new(MSG_CONS, from);
-    sm->cm = *m;
-    sm->blk = blk ? sim_block_ref(blk) : NULL;
-    return sm;
+    Permit__ConsensusMsg cm = PERMIT__CONSENSUS_MSG__INIT;
+    cm.type = m->type;
+    cm.height = m->height;
+    cm.round = m->round;
+    cm.pol_round = m->type == CONS_PROPOSAL ? m->pol_round : CONS_NIL_ROUND;
+    cm.validator = m->validator;
+    cm.sig.data = (uint8_t *)m->sig;
+    cm.sig.len = 64;
+    if (!cons_hash_is_nil(&m->value)) {
+        cm.block_hash.data = (uint8_t *)m->value.b;
+        cm.block_hash.len = 32;
+    }
+    Permit__Block pb;
+    ProtobufCBinaryData *txs = NULL;
+    ledger_commit_pb lc;
+    uint8_t hdr[LEDGER_MAX_HEADER_BYTES];
+    if (b) {
+        txs = calloc(b->n ? b->n : 1, sizeof *txs);
+        if (txs == NULL)
+            abort();
+        core_block_to_pb(b, &pb, txs, &lc);
+        if (tamper_header) {
+            memcpy(hdr, b->hdr_bytes, b->hdr_len);
+            hdr[sim_rng_below(rng, b->hdr_len)] ^= 0x01;
+            pb.header.data = hdr;
+        }
+        cm.block = &pb;
+    }
+    Permit__Frame f = PERMIT__FRAME__INIT;
+    f.msg_case = PERMIT__FRAME__MSG_CONSENSUS;
+    f.consensus = &cm;
+    *len = permit__frame__get_packed_size(&f);
+    uint8_t *buf = malloc(*len ? *len : 1);
+    if (buf == NULL)
+        abort();
+    permit__frame__pack(&f, buf);
+    free(txs);
+    return buf;
 }
+
+static void send_to(sim_world *w, sim_node *nd, uint32_t to, const uint8_t *frame, size_t len)
+{
+    if (to != CORE_ALL_PEERS) {
+        net_send(w, nd->idx, to, frame, len);
+        return;
+    }
+    for (unsigned p = 0; p < w->mix.n; p++)
+        if (p != nd->idx && net_link_up(w, nd->idx, p))
+            net_send(w, nd->idx, p, frame, len);
+}
+
+static void send_msg(sim_world *w, sim_node *nd, uint32_t to, const cons_msg *m,
+                     const core_block *b)
+{
+    size_t len;
+    uint8_t *buf = pack(m, b, &len, 0, NULL);
+    send_to(w, nd, to, buf, len);
+    free(buf);
+}
+
+/* Does a message for `to` (CORE_ALL_PEERS: everyone) reach peer p? */
+static int reaches(uint32_t to, unsigned p)
+{
+    return to == CORE_ALL_PEERS || to == p;
+}
+
+/* ---- lies ---- */
 
 /* The same (height, round, type) with another value, signed. */
-static sim_msg *conflicting(sim_world *w, sim_node *nd, const cons_msg *m)
+static int conflicting(sim_world *w, sim_node *nd, const cons_msg *m, cons_msg *alt,
+                       core_block **blk)
 {
-    cons_msg alt = *m;
-    sim_block *blk = NULL;
+    *alt = *m;
+    *blk = NULL;
     if (m->type == CONS_PROPOSAL) {
         uint64_t t = node_clock(w, nd) + 1 + sim_rng_below(&w->rng, 500);
-        blk = node_make_block(w, nd, t, sim_rng_below(&w->rng, 2), 0);
-        if (blk == NULL || memcmp(blk->hash, m->value.b, 32) == 0) {
-            sim_block_unref(blk);
-            return NULL;
+        *blk = node_make_block(w, nd, t, sim_rng_below(&w->rng, 2));
+        if (*blk == NULL || cons_hash_eq(&(*blk)->hash, &m->value)) {
+            core_block_unref(*blk);
+            *blk = NULL;
+            return 0;
         }
-        memcpy(alt.value.b, blk->hash, 32);
-        if (alt.pol_round >= 0 && sim_rng_chance(&w->rng, 500))
-            alt.pol_round = CONS_NIL_ROUND;
+        alt->value = (*blk)->hash;
+        if (alt->pol_round >= 0 && sim_rng_chance(&w->rng, 500))
+            alt->pol_round = CONS_NIL_ROUND;
     } else if (!cons_hash_is_nil(&m->value)) {
-        memset(alt.value.b, 0, 32);
+        memset(alt->value.b, 0, 32);
     } else {
-        /* nil was the honest vote: vote for some block instead */
-        if (nd->n_cache > 0)
-            memcpy(alt.value.b, nd->cache[sim_rng_below(&w->rng, nd->n_cache)]->hash, 32);
-        else
-            sim_rng_bytes(&w->rng, alt.value.b, 32);
+        sim_rng_bytes(&w->rng, alt->value.b, 32); /* nil was the honest vote */
     }
-    node_sign(w, nd, &alt);
-    sim_msg *sm = msg_of(&alt, blk, nd->idx);
-    sim_block_unref(blk);
-    return sm;
+    node_sign(w, nd, alt);
+    return 1;
 }
 
-static void send_all(sim_world *w, sim_node *nd, sim_msg *sm)
-{
-    net_broadcast(w, nd->idx, sm);
-    sim_msg_unref(sm);
-}
-
-static void garbage(sim_world *w, sim_node *nd, const cons_msg *m, sim_block *blk)
+static void garbage(sim_world *w, sim_node *nd, uint32_t to, const cons_msg *m,
+                    const core_block *blk)
 {
     cons_msg g = *m;
     unsigned kind = (unsigned)sim_rng_below(&w->rng, 8);
@@ -84,86 +150,82 @@ static void garbage(sim_world *w, sim_node *nd, const cons_msg *m, sim_block *bl
         else
             g.height += 1 + sim_rng_below(&w->rng, 5);
         node_sign(w, nd, &g);
-        send_all(w, nd, msg_of(&g, blk, nd->idx));
+        send_msg(w, nd, to, &g, blk);
         break;
     case 1: /* a wrong round, possibly far ahead */
         g.round += 1 + (uint32_t)sim_rng_below(&w->rng, 200);
         node_sign(w, nd, &g);
-        send_all(w, nd, msg_of(&g, blk, nd->idx));
+        send_msg(w, nd, to, &g, blk);
         break;
     case 2: /* a vote for a block nobody has */
         g.type = sim_rng_chance(&w->rng, 500) ? CONS_PREVOTE : CONS_PRECOMMIT;
         g.pol_round = CONS_NIL_ROUND;
         sim_rng_bytes(&w->rng, g.value.b, 32);
         node_sign(w, nd, &g);
-        send_all(w, nd, msg_of(&g, NULL, nd->idx));
+        send_msg(w, nd, to, &g, NULL);
         break;
     case 3: /* a signature that does not verify */
         node_sign(w, nd, &g);
         g.sig[sim_rng_below(&w->rng, 64)] ^= (uint8_t)(1u << sim_rng_below(&w->rng, 8));
-        send_all(w, nd, msg_of(&g, blk, nd->idx));
+        send_msg(w, nd, to, &g, blk);
         break;
     case 4: { /* header bytes that do not hash to the value */
-        sim_block *b = sim_block_new();
-        *b = *blk;
-        b->refs = 1;
-        for (size_t i = 0; i < b->n_txs; i++)
-            sim_tx_ref(b->txs[i]);
-        b->hdr[sim_rng_below(&w->rng, b->hdr_len)] ^= 0x01;
-        send_all(w, nd, msg_of(m, b, nd->idx));
-        sim_block_unref(b);
+        size_t len;
+        uint8_t *buf = pack(m, blk, &len, 1, &w->rng);
+        send_to(w, nd, to, buf, len);
+        free(buf);
         break;
     }
-    case 5: { /* a block whose transactions were swapped (dropped on receipt: tx_root), or
-                 whose header lies about the state (refused by ledger_validate_block) */
-        sim_block *b = sim_block_new();
-        *b = *blk;
-        b->refs = 1;
-        for (size_t i = 0; i < b->n_txs; i++)
-            sim_tx_ref(b->txs[i]);
-        ledger_header hdr;
-        if (sim_rng_chance(&w->rng, 500) &&
-            ledger_header_decode(&hdr, b->hdr, b->hdr_len, NULL) == 0) {
-            hdr.state_root[sim_rng_below(&w->rng, 32)] ^= 0x40;
-            if (ledger_header_encode(&hdr, b->hdr, sizeof b->hdr, &b->hdr_len) == 0) {
-                ledger_header_hash(&hdr, b->hash);
-                memcpy(g.value.b, b->hash, 32);
-                g.pol_round = CONS_NIL_ROUND;
-                node_sign(w, nd, &g);
-            }
-        } else if (b->n_txs > 0 && (b->n_txs > SIM_BLOCK_TXS || sim_rng_chance(&w->rng, 500))) {
-            sim_tx_unref(b->txs[--b->n_txs]);
-        } else {
-            uint8_t junk[120];
-            sim_rng_bytes(&w->rng, junk, sizeof junk);
-            junk[0] = LEDGER_ENVELOPE_VERSION;
-            b->txs[b->n_txs++] = sim_tx_new(junk, sizeof junk);
+    case 5: { /* a block whose header lies about the state, or whose transactions
+                 were swapped (dropped: it does not hash, or does not execute) */
+        ledger_header hdr = blk->hdr;
+        hdr.state_root[sim_rng_below(&w->rng, 32)] ^= 0x40;
+        uint8_t *hb = malloc(LEDGER_MAX_HEADER_BYTES);
+        uint8_t **txs = calloc(blk->n + 1, sizeof *txs);
+        size_t *lens = calloc(blk->n + 1, sizeof *lens), hl;
+        if (hb == NULL || txs == NULL || lens == NULL ||
+            ledger_header_encode(&hdr, hb, LEDGER_MAX_HEADER_BYTES, &hl) != 0)
+            abort();
+        size_t n = blk->n;
+        for (size_t i = 0; i < n; i++) {
+            txs[i] = malloc(blk->lens[i]);
+            if (txs[i] == NULL)
+                abort();
+            memcpy(txs[i], blk->txs[i], blk->lens[i]);
+            lens[i] = blk->lens[i];
         }
-        send_all(w, nd, msg_of(&g, b, nd->idx));
-        sim_block_unref(b);
+        if (n > 0 && sim_rng_chance(&w->rng, 500))
+            free(txs[--n]); /* one transaction short of what the header holds */
+        core_block *b = core_block_new(&hdr, hb, hl, txs, lens, n,
+                                       blk->has_last_commit ? &blk->last_commit : NULL);
+        if (b == NULL)
+            abort();
+        g.value = b->hash;
+        g.pol_round = CONS_NIL_ROUND;
+        node_sign(w, nd, &g);
+        send_msg(w, nd, to, &g, b);
+        core_block_unref(b);
         break;
     }
     case 6: { /* a block an hour ahead of everyone's clock */
-        sim_block *b = node_make_block(w, nd, node_clock(w, nd) + 3600 * 1000, 0, 0);
+        core_block *b = node_make_block(w, nd, node_clock(w, nd) + 3600 * 1000, 0);
         if (b == NULL)
             break;
-        memcpy(g.value.b, b->hash, 32);
+        g.value = b->hash;
         g.pol_round = CONS_NIL_ROUND;
         node_sign(w, nd, &g);
-        send_all(w, nd, msg_of(&g, b, nd->idx));
-        sim_block_unref(b);
+        send_msg(w, nd, to, &g, b);
+        core_block_unref(b);
         break;
     }
     default: /* a proposal for a round it does not lead */
         g.type = CONS_PROPOSAL;
         g.round += 1;
         g.pol_round = CONS_NIL_ROUND;
-        if (blk)
-            g.value = m->value;
-        else
+        if (blk == NULL)
             sim_rng_bytes(&w->rng, g.value.b, 32);
         node_sign(w, nd, &g);
-        send_all(w, nd, msg_of(&g, blk, nd->idx));
+        send_msg(w, nd, to, &g, blk);
         break;
     }
 }
@@ -221,31 +283,34 @@ static int round_value(const sim_node *nd, const cons_msg *m, cons_hash *out)
     return 1;
 }
 
-/* Send m to the peers in `to_mask`, nil (signed) to the others but `skip`. */
-static void send_masked(sim_world *w, sim_node *nd, const cons_msg *m, sim_block *blk,
-                        unsigned to_mask, unsigned nil_mask)
+/* Send m to the peers in `to_mask` (and in `to`), nil (signed) to those in
+ * nil_mask. */
+static void send_masked(sim_world *w, sim_node *nd, uint32_t to, const cons_msg *m,
+                        const core_block *blk, unsigned to_mask, unsigned nil_mask)
 {
-    sim_msg *a = msg_of(m, blk, nd->idx), *b = NULL;
+    size_t la, lb = 0;
+    uint8_t *a = pack(m, blk, &la, 0, NULL), *b = NULL;
     if (m->type != CONS_PROPOSAL) {
         cons_msg nil = *m;
         memset(nil.value.b, 0, 32);
         node_sign(w, nd, &nil);
-        b = msg_of(&nil, NULL, nd->idx);
+        b = pack(&nil, NULL, &lb, 0, NULL);
     }
-    for (unsigned to = 0; to < w->mix.n; to++) {
-        if (to == nd->idx)
+    for (unsigned p = 0; p < w->mix.n; p++) {
+        if (p == nd->idx || !reaches(to, p) || !net_link_up(w, nd->idx, p))
             continue;
-        if ((to_mask >> to) & 1u)
-            net_send(w, nd->idx, to, a);
-        else if (b && ((nil_mask >> to) & 1u))
-            net_send(w, nd->idx, to, b);
+        if ((to_mask >> p) & 1u)
+            net_send(w, nd->idx, p, a, la);
+        else if (b && ((nil_mask >> p) & 1u))
+            net_send(w, nd->idx, p, b, lb);
     }
-    sim_msg_unref(a);
-    sim_msg_unref(b);
+    free(a);
+    free(b);
 }
 
 /* The lock-breaking attack; 1 when it handled the message. */
-static int attack(sim_world *w, sim_node *nd, const cons_msg *m, sim_block *blk)
+static int attack(sim_world *w, sim_node *nd, uint32_t to, const cons_msg *m,
+                  const core_block *blk)
 {
     unsigned victims, decider, all = (1u << w->mix.n) - 1;
     cons_msg v = *m;
@@ -257,33 +322,46 @@ static int attack(sim_world *w, sim_node *nd, const cons_msg *m, sim_block *blk)
             w->st.byz_attacks++;
         }
         if (m->type == CONS_PROPOSAL) {
-            send_masked(w, nd, m, blk, all & ~victims, 0);
+            send_masked(w, nd, to, m, blk, all & ~victims, 0);
             return 1;
         }
         if (!round_value(nd, m, &v.value))
             return 0;
         node_sign(w, nd, &v);
         if (m->type == CONS_PREVOTE)
-            send_masked(w, nd, &v, NULL, all & ~victims, victims);
+            send_masked(w, nd, to, &v, NULL, all & ~victims, victims);
         else
-            send_masked(w, nd, &v, NULL, 1u << decider, all & ~(1u << decider));
+            send_masked(w, nd, to, &v, NULL, 1u << decider, all & ~(1u << decider));
         return 1;
     }
     if (nd->atk_height == m->height && m->round > nd->atk_round && m->type != CONS_PROPOSAL &&
         round_value(nd, m, &v.value)) {
         node_sign(w, nd, &v); /* back whatever is proposed now */
-        send_masked(w, nd, &v, NULL, all & ~(1u << nd->atk_decider), 1u << nd->atk_decider);
+        send_masked(w, nd, to, &v, NULL, all & ~(1u << nd->atk_decider), 1u << nd->atk_decider);
         return 1;
     }
     return 0;
 }
 
-void byz_saw_proposal(sim_node *nd, const cons_msg *m)
+static void saw_proposal(sim_node *nd, const cons_msg *m)
 {
     unsigned k = m->round % 64;
     nd->byz_prop[k] = m->value;
     nd->byz_prop_height[k] = m->height;
     nd->byz_prop_round[k] = m->round;
+}
+
+void byz_saw(sim_node *nd, const Permit__Frame *f)
+{
+    if (f->msg_case != PERMIT__FRAME__MSG_CONSENSUS || f->consensus->type != CONS_PROPOSAL ||
+        f->consensus->block_hash.len != 32)
+        return;
+    cons_msg m;
+    memset(&m, 0, sizeof m);
+    m.height = f->consensus->height;
+    m.round = f->consensus->round;
+    memcpy(m.value.b, f->consensus->block_hash.data, 32);
+    saw_proposal(nd, &m);
 }
 
 /* One split of the peers per (height, round), so that both votes of a
@@ -298,69 +376,186 @@ static unsigned split_of(sim_world *w, sim_node *nd, const cons_msg *m)
     return nd->byz_split;
 }
 
-/* The split vote: the round's proposal to one side, nil to the other. */
-static sim_msg *split_vote(sim_world *w, sim_node *nd, const cons_msg *m, sim_msg **nil_side)
+/* Proposals for every round it leads in the window ahead and far beyond,
+ * each with a block of its own. */
+static void flood(sim_world *w, sim_node *nd, const cons_msg *m)
 {
-    cons_msg a = *m, b = *m;
-    unsigned k = m->round % 64;
-    if (cons_hash_is_nil(&m->value)) {
-        if (nd->byz_prop_height[k] != m->height || nd->byz_prop_round[k] != m->round)
-            return NULL;
-        a.value = nd->byz_prop[k];
+    if (nd->flood_height == m->height && nd->flood_round == m->round)
+        return;
+    nd->flood_height = m->height;
+    nd->flood_round = m->round;
+    w->st.byz_floods++;
+    unsigned sent = 0;
+    for (uint32_t k = 1; k < 2 * CONS_FUTURE_ROUNDS && sent < 24; k++) {
+        uint32_t r = k < CONS_FUTURE_ROUNDS ? m->round + k : m->round + 100000 + k;
+        if ((m->height + r) % w->mix.n != nd->idx)
+            continue;
+        core_block *b = node_make_block(w, nd, node_clock(w, nd) + 1 + sent, 0);
+        if (b == NULL)
+            return;
+        cons_msg p = {.type = CONS_PROPOSAL, .height = m->height, .round = r,
+                      .pol_round = CONS_NIL_ROUND, .value = b->hash, .validator = nd->idx};
+        node_sign(w, nd, &p);
+        send_msg(w, nd, CORE_ALL_PEERS, &p, b);
+        core_block_unref(b);
+        sent++;
     }
-    memset(b.value.b, 0, 32);
-    node_sign(w, nd, &a);
-    node_sign(w, nd, &b);
-    *nil_side = msg_of(&b, NULL, nd->idx);
-    return msg_of(&a, NULL, nd->idx);
 }
 
-void byz_broadcast(sim_world *w, sim_node *nd, const cons_msg *m0)
+/* A signed vote for a height far ahead, to one correct peer. */
+static void lure(sim_world *w, sim_node *nd, const cons_msg *m)
+{
+    unsigned p = (unsigned)sim_rng_below(&w->rng, w->mix.n);
+    if (p == nd->idx || ((w->mix.byz_mask >> p) & 1u))
+        return;
+    cons_msg v = {.type = CONS_PREVOTE, .height = m->height + 2 + sim_rng_below(&w->rng, 5),
+                  .round = 0, .pol_round = CONS_NIL_ROUND, .validator = nd->idx};
+    node_sign(w, nd, &v);
+    send_msg(w, nd, p, &v, NULL);
+    w->st.byz_lures++;
+}
+
+void byz_send(sim_world *w, sim_node *nd, uint32_t to, const uint8_t *frame, size_t len)
 {
     unsigned flags = w->mix.byz_flags;
-    cons_msg m = *m0;
-    node_sign(w, nd, &m);
-    sim_block *blk = m.type == CONS_PROPOSAL ? node_cache_find(nd, m.value.b) : NULL;
-    if (blk)
-        sim_block_ref(blk);
-    node_own_add(nd, &m, blk); /* what its engine meant: for its own certificates */
     if ((flags & BYZ_MUTE) && sim_rng_chance(&w->rng, 700))
-        goto out;
-    if (m.type == CONS_PROPOSAL)
-        byz_saw_proposal(nd, &m);
-    sim_msg *good = NULL, *alt = NULL;
-    if ((flags & BYZ_EQUIVOCATE) && attack(w, nd, &m, blk))
-        goto out;
-    if ((flags & BYZ_EQUIVOCATE) && sim_rng_chance(&w->rng, 700)) {
-        if (m.type != CONS_PROPOSAL)
-            good = split_vote(w, nd, &m, &alt);
-        if (good == NULL)
-            alt = conflicting(w, nd, &m);
+        return;
+    Permit__Frame *f = permit__frame__unpack(NULL, len, frame);
+    if (f == NULL || f->msg_case != PERMIT__FRAME__MSG_CONSENSUS) {
+        send_to(w, nd, to, frame, len); /* transactions and sync requests go as they are */
+        if (f)
+            permit__frame__free_unpacked(f, NULL);
+        return;
     }
-    if (good == NULL)
-        good = msg_of(&m, blk, nd->idx);
-    if (alt)
+    const Permit__ConsensusMsg *cm = f->consensus;
+    cons_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = (cons_type)cm->type;
+    m.height = cm->height;
+    m.round = cm->round;
+    m.pol_round = cm->pol_round;
+    m.validator = cm->validator;
+    if (cm->block_hash.len == 32)
+        memcpy(m.value.b, cm->block_hash.data, 32);
+    if (cm->sig.len == 64)
+        memcpy(m.sig, cm->sig.data, 64);
+    core_block *blk = cm->block ? core_block_from_pb(cm->block, SIZE_MAX, SIZE_MAX, NULL) : NULL;
+    permit__frame__free_unpacked(f, NULL);
+    if (m.validator != nd->idx) {
+        send_to(w, nd, to, frame, len); /* others' votes it relays: as they are */
+        goto out;
+    }
+    if (m.type == CONS_PROPOSAL) {
+        saw_proposal(nd, &m);
+        if (flags & BYZ_SILENT_PROPOSER) {
+            w->st.byz_silent++;
+            goto out;
+        }
+    }
+    if (flags & BYZ_FLOOD)
+        flood(w, nd, &m);
+    if ((flags & BYZ_LURE) && sim_rng_chance(&w->rng, 300))
+        lure(w, nd, &m);
+    if ((flags & BYZ_EQUIVOCATE) && attack(w, nd, to, &m, blk))
+        goto out;
+    cons_msg alt;
+    core_block *alt_blk = NULL;
+    int have_alt = 0;
+    if ((flags & BYZ_EQUIVOCATE) && sim_rng_chance(&w->rng, 700)) {
+        if (m.type != CONS_PROPOSAL && cons_hash_is_nil(&m.value)) {
+            /* the round's proposal to one side, nil (the honest vote) to the other */
+            cons_hash v;
+            if (round_value(nd, &m, &v)) {
+                alt = m;
+                alt.value = v;
+                node_sign(w, nd, &alt);
+                have_alt = 1;
+            }
+        } else {
+            have_alt = conflicting(w, nd, &m, &alt, &alt_blk);
+        }
+    }
+    if (have_alt) {
         w->st.byz_equiv++;
-    unsigned split = split_of(w, nd, &m);
-    for (unsigned to = 0; to < w->mix.n; to++)
-        if (to != nd->idx)
-            net_send(w, nd->idx, to, alt && ((split >> to) & 1u) ? alt : good);
-    sim_msg_unref(good);
-    sim_msg_unref(alt);
+        unsigned split = split_of(w, nd, &m);
+        for (unsigned p = 0; p < w->mix.n; p++)
+            if (p != nd->idx && reaches(to, p) && net_link_up(w, nd->idx, p)) {
+                if ((split >> p) & 1u)
+                    send_msg(w, nd, p, &alt, alt_blk);
+                else
+                    send_msg(w, nd, p, &m, blk);
+            }
+        core_block_unref(alt_blk);
+    } else {
+        send_to(w, nd, to, frame, len);
+    }
     if ((flags & BYZ_GARBAGE) && sim_rng_chance(&w->rng, 400))
-        garbage(w, nd, &m, blk);
+        garbage(w, nd, to, &m, blk);
 out:
-    sim_block_unref(blk);
-    cons_on_msg(nd->e, &m); /* its engine counts what it meant to send */
+    core_block_unref(blk);
 }
 
-void byz_on_sync_req(sim_world *w, sim_node *nd, unsigned to, uint64_t from_h)
+/* ---- sync answers ---- */
+
+void byz_serve(sim_world *w, sim_node *nd, uint32_t to, uint64_t from_h, uint32_t max)
 {
     unsigned flags = w->mix.byz_flags;
     if (flags & BYZ_MUTE)
         return; /* never helps anyone catch up */
+    if (flags & BYZ_LURE) {
+        /* nothing to show for the height it claimed */
+        Permit__SyncResponse r = PERMIT__SYNC_RESPONSE__INIT;
+        r.peer_height = from_h + 10;
+        Permit__Frame f = PERMIT__FRAME__INIT;
+        f.msg_case = PERMIT__FRAME__MSG_SYNC_RESPONSE;
+        f.sync_response = &r;
+        uint8_t buf[64];
+        size_t len = permit__frame__pack(&f, buf);
+        net_send(w, nd->idx, to, buf, len);
+        return;
+    }
     /* an attacker does not hand out the block it got one node to decide */
-    uint64_t until = nd->atk_height >= from_h ? nd->atk_height - 1 : UINT64_MAX;
-    int corrupt = (flags & BYZ_GARBAGE) && sim_rng_chance(&w->rng, 600);
-    node_send_sync_items(w, nd, to, from_h, until, corrupt);
+    if (nd->atk_height != 0 && nd->atk_height >= from_h) {
+        uint64_t until = nd->atk_height - 1;
+        if (until < from_h)
+            return;
+        if (until - from_h + 1 < max)
+            max = (uint32_t)(until - from_h + 1);
+    }
+    uint8_t *frame;
+    size_t len;
+    ledger_err err;
+    if (core_sync_answer(nd->L, from_h, max, &frame, &len, &err) != 0)
+        return;
+    Permit__Frame *f = NULL;
+    if ((flags & BYZ_GARBAGE) && sim_rng_chance(&w->rng, 600) &&
+        (f = permit__frame__unpack(NULL, len, frame)) != NULL && f->sync_response->n_blocks > 0) {
+        Permit__Block *b = f->sync_response->blocks[0];
+        switch (sim_rng_below(&w->rng, 3)) {
+        case 0: /* a forged signature */
+            if (b->commit && b->commit->n_sigs > 0 && b->commit->sigs[0]->sig.len == 64)
+                b->commit->sigs[0]->sig.data[7] ^= 0x20;
+            break;
+        case 1: /* too few signers */
+            while (b->commit && b->commit->n_sigs > 1)
+                permit__commit_sig__free_unpacked(b->commit->sigs[--b->commit->n_sigs], NULL);
+            break;
+        default: /* the block without a transaction */
+            if (b->n_txs > 0)
+                free(b->txs[--b->n_txs].data);
+            else if (b->commit)
+                b->commit->round += 1;
+            break;
+        }
+        free(frame);
+        len = permit__frame__get_packed_size(f);
+        frame = malloc(len ? len : 1);
+        if (frame == NULL)
+            abort();
+        permit__frame__pack(f, frame);
+    }
+    if (f)
+        permit__frame__free_unpacked(f, NULL);
+    net_send(w, nd->idx, to, frame, len);
+    free(frame);
 }

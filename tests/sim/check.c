@@ -11,6 +11,8 @@
  * Liveness (progress after the heal) is checked by the main loop. */
 #include "sim.h"
 
+#include "ledger/tx.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,7 +71,9 @@ static int signed_grow(sim_world *w)
     return 0;
 }
 
-void check_signed(sim_world *w, const sim_node *nd, const cons_msg *m)
+/* From the sign state the node persisted before signing: every new thing
+ * it signs passes through it. */
+void check_signed(sim_world *w, const sim_node *nd, const node_sign_state *s)
 {
     if (nd->byz)
         return;
@@ -77,28 +81,79 @@ void check_signed(sim_world *w, const sim_node *nd, const cons_msg *m)
         sim_fail(w, "sim: out of memory");
         return;
     }
-    sim_signed_entry *e =
-        signed_lookup(w->signed_tab, w->signed_cap, nd->idx, m->height, m->round, m->type);
+    unsigned type = s->step == SIGN_STEP_PROPOSAL ? CONS_PROPOSAL
+                    : s->step == SIGN_STEP_PREVOTE ? CONS_PREVOTE
+                                                   : CONS_PRECOMMIT;
+    sim_signed_entry *e = signed_lookup(w->signed_tab, w->signed_cap, nd->idx, s->height,
+                                        s->round, type);
+    cons_hash v;
+    memcpy(v.b, s->hash, 32);
     if (!e->used) {
         e->used = 1;
         e->node = (uint8_t)nd->idx;
-        e->height = m->height;
-        e->round = m->round;
-        e->type = (uint8_t)m->type;
-        e->value = m->value;
-        e->pol = m->pol_round;
+        e->height = s->height;
+        e->round = s->round;
+        e->type = (uint8_t)type;
+        e->value = v;
         w->signed_n++;
         return;
     }
-    if (!cons_hash_eq(&e->value, &m->value) || e->pol != m->pol_round) {
+    if (!cons_hash_eq(&e->value, &v)) {
         char a[17], b[17];
         hex8(e->value.b, a);
-        hex8(m->value.b, b);
-        sim_fail(w,
-                 "conflicting signatures: correct node %u signed two %ss at height %llu round "
-                 "%u: %s (pol %d) and %s (pol %d)",
-                 nd->idx, type_name(m->type), (unsigned long long)m->height, m->round, a, e->pol,
-                 b, m->pol_round);
+        hex8(v.b, b);
+        sim_fail(w, "conflicting signatures: correct node %u signed two %ss at height %llu round "
+                    "%u: %s and %s",
+                 nd->idx, type_name(type), (unsigned long long)s->height, s->round, a, b);
+    }
+}
+
+/* ---- transactions: none stranded ---- */
+
+/* After the heal, a transaction a correct node admitted must leave its
+ * mempool within SIM_TX_BOUND_MS (of its admission, or of the heal): by
+ * being committed (in any node's block), or refused by a rule once it no
+ * longer holds.  One still valid and still waiting is stranded: it waits
+ * for a proposer that never takes it, or for a heartbeat. */
+void check_mempools(sim_world *w)
+{
+    if (!w->healed)
+        return;
+    for (unsigned i = 0; i < w->mix.n && !w->failed; i++) {
+        sim_node *nd = &w->nodes[i];
+        if (nd->byz || !nd->up)
+            continue;
+        size_t n = node_mempool_size(nd->mp);
+        mp_tx **list = calloc(n ? n : 1, sizeof *list);
+        if (list == NULL)
+            abort();
+        size_t got = node_mempool_peek(nd->mp, list, n);
+        for (size_t k = 0; k < got; k++) {
+            uint64_t since = list[k]->received_ms > w->mix.heal_at ? list[k]->received_ms
+                                                                    : w->mix.heal_at;
+            if (w->now <= since + SIM_TX_BOUND_MS) {
+                if (w->now - since > w->st.tx_wait_max_ms)
+                    w->st.tx_wait_max_ms = w->now - since;
+                continue;
+            }
+            ledger_tx tx;
+            ledger_err err;
+            int dept;
+            int valid = ledger_admit(nd->L, list[k]->env, list[k]->len, node_clock(w, nd), 1, &tx,
+                                     &dept, &err) == 0;
+            ledger_tx_release(&tx);
+            if (valid) {
+                char h[17];
+                hex8(list[k]->id, h);
+                sim_fail(w, "stranded transaction: correct node %u has held valid transaction "
+                            "%s since %llu.%03llu s, %llu s after the heal",
+                         i, h, (unsigned long long)(list[k]->received_ms / 1000),
+                         (unsigned long long)(list[k]->received_ms % 1000),
+                         (unsigned long long)((w->now - w->mix.heal_at) / 1000));
+                break;
+            }
+        }
+        free(list);
     }
 }
 

@@ -165,6 +165,29 @@ static sim_tx *follow_up(sim_world *w, sim_node *obs, sim_app *app)
     return t;
 }
 
+/* The service window submits to one node, as a registrar's CLI talks to
+ * one RPC endpoint: the others learn of it by gossip only.  Now and then it
+ * is a node that has just restarted, before its links are up (the
+ * transaction must not be stranded there). */
+static void submit(sim_world *w, sim_tx *t)
+{
+    unsigned to = (unsigned)sim_rng_below(&w->rng, w->mix.n);
+    if (sim_rng_chance(&w->rng, w->mix.tx_restart_pm)) {
+        for (unsigned k = 0; k < w->mix.n; k++) {
+            unsigned i = (to + k) % w->mix.n;
+            const sim_node *nd = &w->nodes[i];
+            if (nd->up && nd->crashes > 0 && w->now - nd->up_since < 2000) {
+                to = i;
+                w->st.txs_to_restarted++;
+                break;
+            }
+        }
+    }
+    sim_event ev = {.kind = EV_TX_ARRIVE, .node = to, .ptr = sim_tx_ref(t)};
+    ev.time = w->now + sim_rng_range(&w->rng, 1, 20);
+    sim_schedule(w, &ev);
+}
+
 void client_tick(sim_world *w)
 {
     if (w->apps == NULL) {
@@ -190,7 +213,7 @@ void client_tick(sim_world *w)
         t = make_apply(w);
     if (t) {
         w->st.txs_filed++;
-        net_deliver_tx(w, t);
+        submit(w, t);
         sim_tx_unref(t);
     }
     uint64_t next = sim_rng_range(&w->rng, w->mix.tx_every / 2, w->mix.tx_every * 3 / 2);

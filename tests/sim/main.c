@@ -23,6 +23,7 @@
 #include "ledger/hash.h"
 #include "ledger/hex.h"
 #include "ledgertest.h"
+#include "node/core.h"
 
 /* ---- the test chains: n = 4 and n = 7 validators ---- */
 
@@ -56,6 +57,9 @@ static json_t *validator_obj(const uint8_t node_pub[32], unsigned i)
 /* The first n departments run validators (DESIGN §10, as permit testnet). */
 static void edit_genesis(json_t *root)
 {
+    json_t *params = json_object_get(root, "params");
+    json_object_set_new(params, "block_interval", json_string(SIM_BLOCK_INTERVAL));
+    json_object_set_new(params, "heartbeat", json_string(SIM_HEARTBEAT));
     json_t *depts = json_object_get(root, "departments");
     size_t nd = json_array_size(depts);
     for (size_t d = 0; d < nd; d++) {
@@ -187,21 +191,24 @@ void sim_mix_describe(const sim_mix *m, char *out, size_t cap)
             if ((m->byz_mask >> i) & 1u)
                 k += (size_t)snprintf(byz + k, sizeof byz - k, "%s%u", k > 1 ? "," : "", i);
         if (k < sizeof byz)
-            snprintf(byz + k, sizeof byz - k, "]%s%s%s",
+            snprintf(byz + k, sizeof byz - k, "]%s%s%s%s%s%s",
                      (m->byz_flags & BYZ_EQUIVOCATE) ? " equivocate" : "",
                      (m->byz_flags & BYZ_GARBAGE) ? " garbage" : "",
-                     (m->byz_flags & BYZ_MUTE) ? " mute" : "");
+                     (m->byz_flags & BYZ_MUTE) ? " mute" : "",
+                     (m->byz_flags & BYZ_LURE) ? " lure" : "",
+                     (m->byz_flags & BYZ_FLOOD) ? " flood" : "",
+                     (m->byz_flags & BYZ_SILENT_PROPOSER) ? " silent-proposer" : "");
     }
     snprintf(out, cap,
              "n=%u f=%u delay=%u-%ums loss=%u.%u%% dup=%u.%u%% partitions=%u+%u+%u crashes=%u+%u "
-             "skew=±%ums byzantine=%s wait_for_value=%s heal=%llu.%llus target=%llu "
-             "tx_every=%ums tx_loss=%u.%u%%",
+             "skew=±%ums byzantine=%s heal=%llu.%llus target=%llu "
+             "tx_every=%ums tx_to_restarted=%u.%u%%",
              m->n, m->f, m->delay_min, m->delay_max, m->loss_pm / 10, m->loss_pm % 10,
              m->dup_pm / 10, m->dup_pm % 10, m->n_partitions, m->n_blips, m->commit_cuts,
              m->n_crashes, m->lock_crashes, m->skew_max, byz,
-             m->wait_for_value ? "on" : "off", (unsigned long long)(m->heal_at / 1000),
+             (unsigned long long)(m->heal_at / 1000),
              (unsigned long long)(m->heal_at % 1000 / 100), (unsigned long long)m->target,
-             m->tx_every, m->tx_loss_pm / 10, m->tx_loss_pm % 10);
+             m->tx_every, m->tx_restart_pm / 10, m->tx_restart_pm % 10);
 }
 
 static void draw_mix(sim_world *w, unsigned n)
@@ -232,13 +239,18 @@ static void draw_mix(sim_world *w, unsigned n)
                 m->byz_flags |= BYZ_GARBAGE;
             if (sim_rng_chance(r, 200))
                 m->byz_flags |= BYZ_MUTE;
+            if (sim_rng_chance(r, 250))
+                m->byz_flags |= BYZ_LURE;
+            if (sim_rng_chance(r, 200))
+                m->byz_flags |= BYZ_FLOOD;
+            if (sim_rng_chance(r, 200))
+                m->byz_flags |= BYZ_SILENT_PROPOSER;
         } while (m->byz_flags == 0);
     }
-    m->wait_for_value = sim_rng_chance(r, 500);
     m->heal_at = sim_rng_range(r, 5000, 25000);
     m->target = sim_rng_range(r, 8, 20);
     m->tx_every = (uint32_t)sim_rng_range(r, 150, 600);
-    m->tx_loss_pm = sim_rng_chance(r, 500) ? (unsigned)sim_rng_range(r, 10, 200) : 0;
+    m->tx_restart_pm = sim_rng_chance(r, 500) ? (unsigned)sim_rng_range(r, 100, 600) : 0;
 }
 
 static void schedule_faults(sim_world *w)
@@ -284,20 +296,25 @@ static void dispatch(sim_world *w, sim_event *ev)
 {
     sim_node *nd = ev->node < w->mix.n ? &w->nodes[ev->node] : NULL;
     switch (ev->kind) {
-    case EV_DELIVER:
-        node_on_msg(w, nd, ev->ptr);
-        sim_msg_unref(ev->ptr);
+    case EV_DELIVER: {
+        sim_msg *m = ev->ptr;
+        /* what was in flight on a link that went down is lost with it */
+        if (m->from < w->mix.n && w->link_gen[m->from][ev->node] == ev->round)
+            node_on_msg(w, nd, m);
+        else
+            w->st.msgs_cut++;
+        sim_msg_unref(m);
         break;
+    }
     case EV_TX_ARRIVE:
         node_on_tx(w, nd, ev->ptr);
         sim_tx_unref(ev->ptr);
         break;
-    case EV_TIMEOUT:
-    case EV_GOSSIP:
-    case EV_SYNC_CHECK:
-    case EV_HEARTBEAT:
-    case EV_BUILD:
-        node_on_event(w, nd, ev);
+    case EV_TICK:
+        node_on_tick(w, nd, ev);
+        break;
+    case EV_LINK:
+        net_on_link_event(w, ev);
         break;
     case EV_CLIENT:
         client_tick(w);
@@ -305,11 +322,11 @@ static void dispatch(sim_world *w, sim_event *ev)
     case EV_CRASH:
         if (nd->byz || !nd->up || !w->faults_on)
             break; /* Byzantine validators do not need to crash to misbehave */
+        sim_log(w, 1, "node %u crashes at height %llu (signed up to h=%llu r=%u)", nd->idx,
+                (unsigned long long)nd->height, (unsigned long long)nd->ss.height, nd->ss.round);
         node_crash(w, nd);
         nd->crash_id = ev->arg;
         w->st.crashes++;
-        sim_log(w, 1, "node %u crashes at height %llu (signed up to h=%llu r=%u)", nd->idx,
-                (unsigned long long)nd->height, (unsigned long long)nd->ss.height, nd->ss.round);
         break;
     case EV_RESTART:
         if (nd->up || nd->crash_id != ev->arg || !w->faults_on)
@@ -327,11 +344,13 @@ static void dispatch(sim_world *w, sim_event *ev)
         w->st.partitions++;
         sim_log(w, 1, "partition %llu: nodes 0x%x apart from the rest",
                 (unsigned long long)ev->height, ev->arg);
+        net_links_changed(w);
         break;
     case EV_UNPARTITION:
         if (w->partitioned && w->partition_id == ev->height) {
             w->partitioned = 0;
             sim_log(w, 1, "partition %llu heals", (unsigned long long)ev->height);
+            net_links_changed(w);
         }
         break;
     case EV_HEAL:
@@ -342,6 +361,7 @@ static void dispatch(sim_world *w, sim_event *ev)
                 w->st.restarts++;
                 node_boot(w, &w->nodes[i]);
             }
+        net_links_changed(w);
         w->healed = 1;
         w->heal_height = sim_correct_max_height(w);
         sim_log(w, 1, "network healed: faults stop at height %llu",
@@ -375,9 +395,14 @@ static void liveness_failure(sim_world *w)
         const sim_node *nd = &w->nodes[i];
         k += (size_t)snprintf(buf + k, sizeof buf - k, " node%u%s:h=%llu", i,
                               nd->byz ? "(byz)" : "", (unsigned long long)nd->height);
-        if (nd->up && k < sizeof buf)
-            k += (size_t)snprintf(buf + k, sizeof buf - k, ",r=%u,step=%d", cons_round(nd->e),
-                                  (int)cons_current_step(nd->e));
+        if (nd->up && k < sizeof buf) {
+            core_stats st;
+            core_get_stats(nd->c, &st);
+            k += (size_t)snprintf(buf + k, sizeof buf - k, ",at=%llu/%u,step=%d,pool=%zu",
+                                  (unsigned long long)st.height, st.round,
+                                  (int)cons_current_step(core_engine(nd->c)),
+                                  node_mempool_size(nd->mp));
+        }
     }
     sim_fail(w, "liveness: %u s after the heal the chain has not reached height %llu:%s",
              SIM_LIVENESS_MS / 1000, (unsigned long long)goal(w), buf);
@@ -399,11 +424,13 @@ static void rmrf(const char *path)
 static void add_stats(sim_stats *t, const sim_stats *s)
 {
     uint64_t rmax = t->rounds_max > s->rounds_max ? t->rounds_max : s->rounds_max;
+    uint64_t wmax = t->tx_wait_max_ms > s->tx_wait_max_ms ? t->tx_wait_max_ms : s->tx_wait_max_ms;
     const uint64_t *a = (const uint64_t *)s; /* every field is a uint64_t counter */
     uint64_t *b = (uint64_t *)t;
     for (size_t i = 0; i < sizeof *s / sizeof(uint64_t); i++)
         b[i] += a[i];
     t->rounds_max = rmax;
+    t->tx_wait_max_ms = wmax;
 }
 
 static int run_seed(uint64_t seed, unsigned n, const sim_opts *opt, const char *base,
@@ -454,9 +481,14 @@ static int run_seed(uint64_t seed, unsigned n, const sim_opts *opt, const char *
         node_boot(w, &w->nodes[i]);
 
     sim_event ev;
+    uint64_t next_check = 0;
     while (!w->failed && sim_queue_pop(&w->q, &ev)) {
         w->now = ev.time;
         w->st.events++;
+        if (w->healed && w->now >= next_check) {
+            check_mempools(w);
+            next_check = w->now + 1000;
+        }
         if (w->healed && w->now > w->mix.heal_at + SIM_LIVENESS_MS) {
             if (ev.kind == EV_DELIVER)
                 sim_msg_unref(ev.ptr);
@@ -473,6 +505,8 @@ static int run_seed(uint64_t seed, unsigned n, const sim_opts *opt, const char *
     }
     if (!w->failed && !done(w))
         liveness_failure(w); /* the queue ran dry */
+    if (!w->failed)
+        check_mempools(w);
     if (!w->failed)
         check_final(w);
 
@@ -501,11 +535,14 @@ static int run_seed(uint64_t seed, unsigned n, const sim_opts *opt, const char *
                w->violation);
         printf("  mix: %s\n", mix);
         printf("  replay: sim --seed %llu --validators %u -v\n", (unsigned long long)seed, n);
-    } else if (opt->verbose) {
-        printf("seed %llu: ok, height %llu at %llu.%03llu s, %llu events\n",
+    } else if (opt->verbose || (getenv("PERMIT_SIM_SLOW_TX") &&
+                                w->st.tx_wait_max_ms > strtoull(getenv("PERMIT_SIM_SLOW_TX"),
+                                                                NULL, 10))) {
+        printf("seed %llu: ok, height %llu at %llu.%03llu s, %llu events, a transaction waited "
+               "%llu ms after the heal\n",
                (unsigned long long)seed, (unsigned long long)w->st.heights,
                (unsigned long long)(w->now / 1000), (unsigned long long)(w->now % 1000),
-               (unsigned long long)w->st.events);
+               (unsigned long long)w->st.events, (unsigned long long)w->st.tx_wait_max_ms);
     }
     fflush(stdout);
     for (unsigned i = 0; i < n; i++)
@@ -737,25 +774,31 @@ int main(int argc, char **argv)
            (unsigned long long)tot.seeds, (unsigned long long)tot.seeds_n4,
            (unsigned long long)tot.seeds_n7, failures, dt, (unsigned long long)jobs,
            jobs == 1 ? "" : "es");
-    printf("  committed: %llu heights, %llu of %llu transactions filed; %llu s simulated, "
-           "%llu events, highest round %llu\n",
+    printf("  committed: %llu heights, %llu of %llu transactions filed (%llu to a node just "
+           "restarted); %llu s simulated, %llu events, highest round %llu\n",
            (unsigned long long)tot.heights, (unsigned long long)tot.txs_committed,
-           (unsigned long long)tot.txs_filed, (unsigned long long)(tot.sim_ms / 1000),
-           (unsigned long long)tot.events, (unsigned long long)tot.rounds_max);
+           (unsigned long long)tot.txs_filed, (unsigned long long)tot.txs_to_restarted,
+           (unsigned long long)(tot.sim_ms / 1000), (unsigned long long)tot.events,
+           (unsigned long long)tot.rounds_max);
+    printf("  after the heal, the longest a transaction waited in a correct mempool: %llu ms "
+           "(bound %d ms)\n",
+           (unsigned long long)tot.tx_wait_max_ms, SIM_TX_BOUND_MS);
     printf("  messages: %llu sent, %llu lost, %llu duplicated, %llu cut by partitions\n",
            (unsigned long long)tot.msgs_sent, (unsigned long long)tot.msgs_lost,
            (unsigned long long)tot.msgs_dup, (unsigned long long)tot.msgs_cut);
-    printf("  faults: %llu partitions, %llu crashes, %llu restarts; Byzantine validators: %llu "
-           "lock-breaking attacks, %llu equivocations, %llu garbage messages\n",
+    printf("  faults: %llu partitions, %llu crashes, %llu restarts, %llu links up; Byzantine "
+           "validators: %llu lock-breaking attacks, %llu equivocations, %llu garbage messages, "
+           "%llu lures to a far height, %llu proposal floods, %llu proposals withheld\n",
            (unsigned long long)tot.partitions, (unsigned long long)tot.crashes,
-           (unsigned long long)tot.restarts, (unsigned long long)tot.byz_attacks,
-           (unsigned long long)tot.byz_equiv, (unsigned long long)tot.byz_garbage);
+           (unsigned long long)tot.restarts, (unsigned long long)tot.links_up,
+           (unsigned long long)tot.byz_attacks, (unsigned long long)tot.byz_equiv,
+           (unsigned long long)tot.byz_garbage, (unsigned long long)tot.byz_lures,
+           (unsigned long long)tot.byz_floods, (unsigned long long)tot.byz_silent);
     printf("  defences: %llu signatures refused by the sign state, %llu bad signatures and "
            "%llu bad blocks dropped, %llu equivocations seen by engines, %llu blocks synced, "
-           "%llu sync answers refused, %llu uncertified decisions not committed\n",
+           "%llu sync answers refused\n",
            (unsigned long long)tot.sign_refused, (unsigned long long)tot.bad_sig,
            (unsigned long long)tot.bad_block, (unsigned long long)tot.equivocations_seen,
-           (unsigned long long)tot.syncs_applied, (unsigned long long)tot.sync_refused,
-           (unsigned long long)tot.decisions_uncertified);
+           (unsigned long long)tot.syncs_applied, (unsigned long long)tot.sync_refused);
     return failures ? 1 : 0;
 }

@@ -43,34 +43,13 @@ void sim_tx_unref(sim_tx *t)
     free(t);
 }
 
-sim_block *sim_block_new(void)
+sim_msg *sim_msg_new(unsigned from, const uint8_t *frame, size_t len)
 {
-    sim_block *b = xcalloc(1, sizeof *b);
-    b->refs = 1;
-    return b;
-}
-
-sim_block *sim_block_ref(sim_block *b)
-{
-    b->refs++;
-    return b;
-}
-
-void sim_block_unref(sim_block *b)
-{
-    if (b == NULL || --b->refs > 0)
-        return;
-    for (size_t i = 0; i < b->n_txs; i++)
-        sim_tx_unref(b->txs[i]);
-    free(b);
-}
-
-sim_msg *sim_msg_new(sim_msg_kind kind, unsigned from)
-{
-    sim_msg *m = xcalloc(1, sizeof *m);
+    sim_msg *m = xcalloc(1, sizeof *m + (len ? len : 1));
     m->refs = 1;
-    m->kind = kind;
     m->from = from;
+    m->len = len;
+    memcpy(m->data, frame, len);
     return m;
 }
 
@@ -84,9 +63,6 @@ void sim_msg_unref(sim_msg *m)
 {
     if (m == NULL || --m->refs > 0)
         return;
-    sim_block_unref(m->blk);
-    for (size_t i = 0; i < m->n_items; i++)
-        sim_block_unref(m->items[i].blk);
     free(m);
 }
 

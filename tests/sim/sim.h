@@ -18,28 +18,23 @@
 #include "ledger/genesis.h"
 #include "ledger/keys.h"
 #include "ledger/ledger.h"
+#include "node/mempool.h"
 #include "node/signstate.h"
 
 #define SIM_MAX_N 7
-#define SIM_BLOCK_TXS 8          /* transactions per block, at most */
-#define SIM_POOL_CAP 128         /* mempool entries per node */
-#define SIM_BLOCK_CACHE 32       /* blocks a node keeps for its current height */
-#define SIM_FUTURE_CAP 256       /* messages kept for the next height */
-#define SIM_OWN_CAP 64           /* own signed messages kept for the current height */
-#define SIM_SYNC_BATCH 8         /* blocks per sync response */
+#define SIM_POOL_TXS 256         /* mempool entries per node */
 #define SIM_VERIFIED 8192        /* verified signatures remembered per seed (vcache.c) */
-#define SIM_WAL_CAP 1024         /* consensus messages kept durably for the current height */
-#define SIM_WAL_OWN_RESERVE 128  /* of which always left for our own */
 #define SIM_MAX_HEIGHT 512       /* heights a seed may reach */
-#define SIM_MAX_EVENTS 2000000   /* events a seed may process */
+#define SIM_MAX_EVENTS 3000000   /* events a seed may process */
 #define SIM_MAX_APPS 512         /* applications the client files per seed */
 #define SIM_CLOCK_AHEAD_MS 5000  /* DESIGN §5: a block further ahead of our clock is refused */
-#define SIM_GOSSIP_MS 1000       /* re-send own messages of the current height */
-#define SIM_SYNC_DELAY_MS 300    /* behind for this long: ask a peer for blocks */
-#define SIM_SYNC_RETRY_MS 1000
-#define SIM_HEARTBEAT_MS 3000    /* wait_for_value: an empty block after this long */
-#define SIM_BLOCK_INTERVAL_MS 500 /* a proposer builds no sooner after its last commit */
-#define SIM_LIVENESS_MS 90000    /* after the heal, progress within this much time */
+#define SIM_BLOCK_INTERVAL "500ms"
+#define SIM_HEARTBEAT "60s"      /* longer than SIM_TX_BOUND_MS: no height may wait for it */
+#define SIM_LIVENESS_MS 90000    /* after the heal, the chain reaches its goal within this */
+#define SIM_TX_BOUND_MS 30000    /* after the heal, an admitted transaction leaves every
+                                    correct mempool (committed, or refused by a rule)
+                                    within this */
+#define SIM_MAX_FRAME (64u << 20)
 
 /* ---- PRNG (xoshiro256**, state from splitmix64 of the seed) ---- */
 
@@ -66,57 +61,30 @@ typedef struct {
     uint8_t *env;
 } sim_tx;
 
-typedef struct {
-    unsigned refs;
-    uint8_t hash[32];            /* what the sender claims; checked by receivers */
-    uint64_t height;
-    size_t hdr_len;
-    uint8_t hdr[LEDGER_MAX_HEADER_BYTES];
-    size_t n_txs;
-    sim_tx *txs[SIM_BLOCK_TXS + 1]; /* + 1: room for a Byzantine extra */
-    int has_last_commit;         /* the previous block's certificate the header names */
-    ledger_commit last_commit;
-} sim_block;
-
 sim_tx *sim_tx_new(const uint8_t *env, size_t len);
 sim_tx *sim_tx_ref(sim_tx *t);
 void sim_tx_unref(sim_tx *t);
-sim_block *sim_block_new(void);
-sim_block *sim_block_ref(sim_block *b);
-void sim_block_unref(sim_block *b);
 
-typedef enum { MSG_CONS = 1, MSG_SYNC_REQ, MSG_SYNC_RESP } sim_msg_kind;
-
-typedef struct {
-    sim_block *blk;
-    ledger_commit cert;
-} sim_sync_item;
-
+/* A frame on the wire: u32 length prefix left out, as node/p2p.h hands
+ * frames to the core. */
 typedef struct {
     unsigned refs;
-    sim_msg_kind kind;
     unsigned from;
-    cons_msg cm;                 /* MSG_CONS, signed */
-    sim_block *blk;              /* MSG_CONS proposals: the block */
-    uint64_t sync_from;          /* MSG_SYNC_REQ: first height wanted */
-    size_t n_items;              /* MSG_SYNC_RESP */
-    sim_sync_item items[SIM_SYNC_BATCH];
+    size_t len;
+    uint8_t data[];
 } sim_msg;
 
-sim_msg *sim_msg_new(sim_msg_kind kind, unsigned from);
+sim_msg *sim_msg_new(unsigned from, const uint8_t *frame, size_t len);
 sim_msg *sim_msg_ref(sim_msg *m);
 void sim_msg_unref(sim_msg *m);
 
 /* ---- events ---- */
 
 typedef enum {
-    EV_DELIVER = 1,   /* msg to node */
-    EV_TIMEOUT,       /* engine timeout of node (incarnation inc) */
-    EV_GOSSIP,        /* node re-sends its messages */
-    EV_SYNC_CHECK,    /* node checks whether it is behind */
-    EV_HEARTBEAT,     /* wait_for_value: an empty block is due at height */
-    EV_BUILD,         /* the block interval has passed: build the deferred block */
-    EV_TX_ARRIVE,     /* tx reaches node's mempool */
+    EV_DELIVER = 1,   /* msg to node over the link of generation `round` */
+    EV_TICK,          /* the node core's deadline (incarnation inc) */
+    EV_LINK,          /* the link node-arg came up (handshake done), generation `round` */
+    EV_TX_ARRIVE,     /* a client submits tx to node */
     EV_CLIENT,        /* the client files the next transaction */
     EV_CRASH,
     EV_RESTART,
@@ -153,6 +121,9 @@ enum {
     BYZ_EQUIVOCATE = 1,   /* two proposals, conflicting votes to different peers */
     BYZ_GARBAGE = 2,      /* wrong heights/rounds, random values, bad signatures and blocks */
     BYZ_MUTE = 4,         /* drops most of what it should send */
+    BYZ_LURE = 8,         /* signed messages of far heights, then empty or no sync answers */
+    BYZ_FLOOD = 16,       /* signed proposals for every round it leads in and beyond the window */
+    BYZ_SILENT_PROPOSER = 32, /* never sends its proposals */
 };
 
 typedef struct {
@@ -165,61 +136,38 @@ typedef struct {
     uint32_t skew_max;              /* ms; each node's clock is off by up to this */
     unsigned byz_mask;              /* Byzantine validators */
     unsigned byz_flags;
-    int wait_for_value;
     uint64_t heal_at;               /* faults stop here (ms) */
     uint64_t target;                /* heights to commit */
     uint32_t tx_every;              /* mean ms between client transactions */
-    unsigned tx_loss_pm;
+    unsigned tx_restart_pm;         /* a transaction goes to a node that just restarted */
 } sim_mix;
 
 void sim_mix_describe(const sim_mix *m, char *out, size_t cap);
 
 /* ---- nodes ---- */
 
-typedef struct {
-    cons_msg m;
-    sim_block *blk;
-} sim_own;
+struct core;
+struct core_block;
 
 typedef struct {
+    struct sim_world *w;
     unsigned idx;
     int byz;
     int up;
     uint32_t inc;                /* incarnation: timers of an earlier life are void */
     int64_t skew;
     char db[600];
-    cons_engine *e;
+    struct core *c;              /* the node core: the same code permitd runs */
     ledger *L;
+    node_mempool *mp;
     node_sign_state ss;          /* "data/sign_state": survives crashes */
-    uint64_t cur_height;         /* the height the per-height state below is for */
-    ledger_exec *held;
-    uint8_t held_hash[32];
-    sim_block *cache[SIM_BLOCK_CACHE];
-    size_t n_cache;
-    sim_own own[SIM_OWN_CAP];
-    size_t n_own;
-    sim_tx *pool[SIM_POOL_CAP];
-    size_t n_pool;
-    sim_msg *future[SIM_FUTURE_CAP];
-    size_t n_future;
-    int want_value;              /* wait_for_value: GET_VALUE deferred */
-    uint64_t want_h;
-    uint32_t want_r;
-    int heartbeat_due;
-    uint64_t last_commit;        /* sim time of the last commit (or boot) */
-    uint64_t help_next[SIM_MAX_N]; /* when a lagging peer may be helped again */
-    uint64_t ahead_height;       /* highest height a peer showed us */
-    unsigned ahead_from;
-    int sync_check_set;
-    unsigned sync_tries;
+    uint8_t *lock_rec;           /* "data/lock", the lock record: survives crashes */
+    size_t lock_len;
     uint64_t height;             /* committed height (kept while down) */
-    /* the consensus WAL (durable, like the sign state): every verified
-     * message of the height being decided, ours included, and the highest
-     * round the engine entered there; a restart replays it */
-    uint64_t wal_height;
-    uint32_t wal_round;
-    sim_msg *wal[SIM_WAL_CAP];
-    size_t n_wal;
+    ledger_exec *held;           /* the executor's last executed block */
+    uint8_t held_hash[32];
+    uint64_t tick_at;            /* the EV_TICK pending, or 0 */
+    uint64_t up_since;
     uint32_t crash_id;           /* the crash a pending restart belongs to */
     uint64_t crashes;
     /* Byzantine: the proposals it saw (by round % 64) and its current split */
@@ -232,6 +180,8 @@ typedef struct {
     uint64_t atk_height;         /* the lock-breaking attack it played at this height */
     uint32_t atk_round;
     unsigned atk_decider;
+    uint64_t flood_height;       /* the (height, round) it last flooded */
+    uint32_t flood_round;
 } sim_node;
 
 /* ---- invariants ---- */
@@ -250,7 +200,6 @@ typedef struct {
     uint32_t round;
     uint64_t height;
     cons_hash value;
-    int32_t pol;
 } sim_signed_entry;
 
 /* ---- the client ---- */
@@ -267,11 +216,11 @@ typedef struct {
     uint64_t seeds, seeds_n4, seeds_n7;
     uint64_t heights, sim_ms, events;
     uint64_t msgs_sent, msgs_lost, msgs_dup, msgs_cut;
-    uint64_t txs_filed, txs_committed;
-    uint64_t partitions, crashes, restarts;
-    uint64_t byz_equiv, byz_garbage, byz_attacks;
+    uint64_t txs_filed, txs_committed, txs_to_restarted, tx_wait_max_ms;
+    uint64_t partitions, crashes, restarts, links_up;
+    uint64_t byz_equiv, byz_garbage, byz_attacks, byz_lures, byz_floods, byz_silent;
     uint64_t sign_refused, bad_sig, bad_block, equivocations_seen;
-    uint64_t syncs_applied, sync_refused, decisions_uncertified, rounds_max;
+    uint64_t syncs_applied, sync_refused, rounds_max;
 } sim_stats;
 
 typedef struct {
@@ -294,6 +243,7 @@ typedef struct sim_world {
     sim_node nodes[SIM_MAX_N];
     char dir[512];
     int faults_on;
+    uint64_t rounds_max;
     int partitioned;
     uint32_t side;               /* partition: nodes with their bit set are on side B */
     uint64_t partition_id;
@@ -306,6 +256,10 @@ typedef struct sim_world {
     sim_chain_entry *chain;      /* [SIM_MAX_HEIGHT + 1] */
     sim_signed_entry *signed_tab;
     size_t signed_cap, signed_n;
+    /* links (net.c): state and generation per pair, changed by crashes and
+     * partitions; a message carries the generation it was sent on */
+    uint8_t link_state[SIM_MAX_N][SIM_MAX_N];
+    uint32_t link_gen[SIM_MAX_N][SIM_MAX_N];
     int failed;
     char violation[1024];
     uint8_t (*verified)[32];     /* vcache.c */
@@ -323,37 +277,35 @@ void sim_schedule(sim_world *w, sim_event *ev); /* ev->time is absolute */
 uint64_t sim_correct_min_height(sim_world *w);
 uint64_t sim_correct_max_height(sim_world *w);
 
-/* net.c */
-void net_send(sim_world *w, unsigned from, unsigned to, sim_msg *m);
-void net_broadcast(sim_world *w, unsigned from, sim_msg *m);
-void net_deliver_tx(sim_world *w, sim_tx *t);
+/* net.c: links (up while both ends are up and can reach each other) and
+ * frames over them */
+int net_link_up(const sim_world *w, unsigned a, unsigned b);
+void net_links_changed(sim_world *w);
+void net_send(sim_world *w, unsigned from, unsigned to, const uint8_t *frame, size_t len);
+void net_on_link_event(sim_world *w, const sim_event *ev);
 
 /* node.c */
 uint64_t node_clock(const sim_world *w, const sim_node *nd);
-void node_boot(sim_world *w, sim_node *nd);     /* open ledger, start engine */
+void node_boot(sim_world *w, sim_node *nd);     /* open ledger, start the core */
 void node_crash(sim_world *w, sim_node *nd);
 void node_close(sim_world *w, sim_node *nd);    /* end of seed */
-void node_on_event(sim_world *w, sim_node *nd, const sim_event *ev);
+void node_on_tick(sim_world *w, sim_node *nd, const sim_event *ev);
 void node_on_msg(sim_world *w, sim_node *nd, sim_msg *m);
+void node_on_link(sim_world *w, sim_node *nd, unsigned peer, int up);
 void node_on_tx(sim_world *w, sim_node *nd, sim_tx *t);
 void node_sign(sim_world *w, const sim_node *nd, cons_msg *m);
 void node_sighash(const sim_world *w, const cons_msg *m, uint8_t out[32]);
-sim_block *node_cache_find(sim_node *nd, const uint8_t hash[32]);
-void node_cache_add(sim_node *nd, sim_block *b);
-void node_own_add(sim_node *nd, const cons_msg *m, sim_block *blk);
-/* Build a block on the node's tip (freeing any held execution); the
- * execution is kept as held when keep, else freed.  NULL on failure. */
-sim_block *node_make_block(sim_world *w, sim_node *nd, uint64_t time, size_t skip_txs,
-                           int keep);
-/* Answer a sync request: blocks from_h.. (at most until) with certificates;
- * corrupt: forge one of them (a Byzantine answer). */
-void node_send_sync_items(sim_world *w, sim_node *nd, unsigned to, uint64_t from_h,
-                          uint64_t until, int corrupt);
+/* Build a block on the node's tip from its mempool, skipping the first
+ * skip_txs, at `time` (freeing any held execution; nothing is kept).  NULL
+ * on failure. */
+struct core_block *node_make_block(sim_world *w, sim_node *nd, uint64_t time, size_t skip_txs);
+/* Send a frame from nd to `to` (CORE_ALL_PEERS: every linked peer). */
+void node_send(sim_world *w, sim_node *nd, uint32_t to, const uint8_t *frame, size_t len);
 
-/* byz.c */
-void byz_saw_proposal(sim_node *nd, const cons_msg *m);
-void byz_broadcast(sim_world *w, sim_node *nd, const cons_msg *m);
-void byz_on_sync_req(sim_world *w, sim_node *nd, unsigned to, uint64_t from_h);
+/* byz.c: the Byzantine validator's outgoing frames and sync answers */
+void byz_send(sim_world *w, sim_node *nd, uint32_t to, const uint8_t *frame, size_t len);
+void byz_saw(sim_node *nd, const struct Permit__Frame *f);
+void byz_serve(sim_world *w, sim_node *nd, uint32_t to, uint64_t from_h, uint32_t max);
 
 /* client.c */
 void client_tick(sim_world *w);
@@ -367,8 +319,9 @@ int sim_tx_verified(sim_world *w, const uint8_t tx_id[32]);
 void sim_tx_remember(sim_world *w, const uint8_t tx_id[32]);
 
 /* check.c */
-void check_signed(sim_world *w, const sim_node *nd, const cons_msg *m);
+void check_signed(sim_world *w, const sim_node *nd, const node_sign_state *s);
 void check_commit(sim_world *w, sim_node *nd, uint64_t height);
+void check_mempools(sim_world *w);
 void check_final(sim_world *w);
 void check_free(sim_world *w);
 
