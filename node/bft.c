@@ -64,6 +64,7 @@ typedef struct {
     ledger_err *refused_errs;
     size_t n_refused;
     ledger_tx_result *results;
+    uint64_t *heights;        /* APPLY: the block of each result */
     size_t n_results;
     uint64_t ledger_height;
     size_t applied;
@@ -276,9 +277,15 @@ static void run_apply(bft *b, job *j)
         b->held_results = NULL;
         drop_held(b);
         ledger_tx_result *all = realloc(j->results, (j->n_results + nr + 1) * sizeof *all);
-        if (all) {
-            memcpy(all + j->n_results, res, nr * sizeof *res);
+        if (all)
             j->results = all;
+        uint64_t *hs = realloc(j->heights, (j->n_results + nr + 1) * sizeof *hs);
+        if (hs)
+            j->heights = hs;
+        if (all && hs) {
+            memcpy(all + j->n_results, res, nr * sizeof *res);
+            for (size_t k = 0; k < nr; k++)
+                hs[j->n_results + k] = bl->hdr.height;
             j->n_results += nr;
         }
         free(res);
@@ -321,6 +328,7 @@ static void job_free(job *j)
     free(j->refused);
     free(j->refused_errs);
     free(j->results);
+    free(j->heights);
     free(j);
 }
 
@@ -358,7 +366,8 @@ static void job_done(node *n, void *arg)
     case CORE_ACT_APPLY: {
         uint64_t h = a->kind == CORE_ACT_COMMIT ? a->height : j->ledger_height;
         for (size_t i = 0; i < j->n_results; i++)
-            node_tx_finished(n, j->results[i].tx_id, &j->results[i], h, NULL);
+            node_tx_finished(n, j->results[i].tx_id, &j->results[i],
+                             j->heights ? j->heights[i] : h, NULL);
         if (a->kind == CORE_ACT_COMMIT) {
             if (j->ok) {
                 node_metrics_block(&n->metrics, j->exec_us, j->n_results, 0);
