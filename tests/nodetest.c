@@ -63,6 +63,27 @@ int nt_free_port(void)
     return -1;
 }
 
+int nt_free_port_range(int count)
+{
+    for (int attempt = 0; attempt < 200; attempt++) {
+        int base = nt_free_port();
+        int ok = base + count <= PORT_HI;
+        for (int k = 1; ok && k < count; k++) {
+            int fd = socket(AF_INET, SOCK_STREAM, 0);
+            assert_true(fd >= 0);
+            struct sockaddr_in a = {.sin_family = AF_INET,
+                                    .sin_port = htons((uint16_t)(base + k)),
+                                    .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+            ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+            close(fd);
+        }
+        if (ok)
+            return base;
+    }
+    fail_msg("no %d free ports in a row in %d-%d", count, PORT_LO, PORT_HI);
+    return -1;
+}
+
 /* 1 when process pid holds a socket listening on 127.0.0.1:port: the node
  * answering there is ours (a port can be taken between picking and
  * binding, and then another test's node would answer /health). */
@@ -193,6 +214,11 @@ static pid_t start_home(const char *home, int port, const char *const *extra)
     }
     fail_msg("permitd did not answer /health within 15 s");
     return -1;
+}
+
+pid_t nt_start_home(const char *home, int rpc_port)
+{
+    return start_home(home, rpc_port, NULL);
 }
 
 void nt_start(nt_node *nd, const char *const *extra)

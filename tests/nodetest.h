@@ -48,6 +48,12 @@ void nt_cluster_cleanup(nt_cluster *c);
 
 /* A port nobody listens on right now. */
 int nt_free_port(void);
+/* The first of `count` ports in a row that nobody listens on right now. */
+int nt_free_port_range(int count);
+
+/* Start permitd on a home whose config is written already (permit testnet)
+ * and wait until /health answers on rpc_port; its log goes to HOME/permitd.log. */
+pid_t nt_start_home(const char *home, int rpc_port);
 
 /* Create the home of a single-validator test chain (market runs the node),
  * with genesis edits as lt_setup takes them.  Does not start it. */
