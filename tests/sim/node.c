@@ -418,8 +418,15 @@ static void handle(sim_world *w, sim_node *nd, core_action *a)
         core_block *b = NULL;
         if (refused == NULL)
             abort();
-        if (ledger_height(nd->L) + 1 == a->height)
+        if (w->faults_on && sim_rng_chance(&w->rng, w->mix.build_fail_pm)) {
+            /* the executor fails: the proposal never goes out, and the
+             * proposer must time its own round out */
+            w->st.builds_failed++;
+            sim_log(w, 1, "node %u: making block %llu/%u fails", nd->idx,
+                    (unsigned long long)a->height, a->round);
+        } else if (ledger_height(nd->L) + 1 == a->height) {
             b = build(w, nd, a->time, a->txs, a->lens, a->n, refused, &n_refused, 1);
+        }
         core_on_built(nd->c, a->height, a->round, b, (const uint8_t(*)[32])refused, n_refused);
         free(refused);
         break;

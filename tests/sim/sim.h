@@ -140,6 +140,7 @@ typedef struct {
     uint64_t target;                /* heights to commit */
     uint32_t tx_every;              /* mean ms between client transactions */
     unsigned tx_restart_pm;         /* a transaction goes to a node that just restarted */
+    unsigned build_fail_pm;         /* a block the proposer makes fails (a disk error) */
 } sim_mix;
 
 void sim_mix_describe(const sim_mix *m, char *out, size_t cap);
@@ -216,7 +217,7 @@ typedef struct {
     uint64_t seeds, seeds_n4, seeds_n7;
     uint64_t heights, sim_ms, events;
     uint64_t msgs_sent, msgs_lost, msgs_dup, msgs_cut;
-    uint64_t txs_filed, txs_committed, txs_to_restarted, tx_wait_max_ms;
+    uint64_t txs_filed, txs_committed, txs_to_restarted, tx_wait_max_ms, builds_failed;
     uint64_t partitions, crashes, restarts, links_up;
     uint64_t byz_equiv, byz_garbage, byz_attacks, byz_lures, byz_floods, byz_silent;
     uint64_t sign_refused, bad_sig, bad_block, equivocations_seen;
