@@ -110,6 +110,31 @@ void check_signed(sim_world *w, const sim_node *nd, const node_sign_state *s)
 
 /* ---- transactions: none stranded ---- */
 
+static int still_valid(sim_world *w, const sim_node *nd, const mp_tx *t)
+{
+    ledger_tx tx;
+    ledger_err err;
+    int dept;
+    int valid = ledger_admit(nd->L, t->env, t->len, node_clock(w, nd), 1, &tx, &dept, &err) == 0;
+    ledger_tx_release(&tx);
+    return valid;
+}
+
+size_t check_valid_waiting(sim_world *w, const sim_node *nd)
+{
+    size_t n = node_mempool_size(nd->mp), k = 0;
+    if (n == 0)
+        return 0;
+    mp_tx **list = calloc(n, sizeof *list);
+    if (list == NULL)
+        abort();
+    size_t got = node_mempool_peek(nd->mp, list, n);
+    for (size_t i = 0; i < got; i++)
+        k += (size_t)still_valid(w, nd, list[i]);
+    free(list);
+    return k;
+}
+
 /* After the heal, a transaction a correct node admitted must leave its
  * mempool within SIM_TX_BOUND_MS (of its admission, or of the heal): by
  * being committed (in any node's block), or refused by a rule once it no
@@ -136,13 +161,7 @@ void check_mempools(sim_world *w)
                     w->st.tx_wait_max_ms = w->now - since;
                 continue;
             }
-            ledger_tx tx;
-            ledger_err err;
-            int dept;
-            int valid = ledger_admit(nd->L, list[k]->env, list[k]->len, node_clock(w, nd), 1, &tx,
-                                     &dept, &err) == 0;
-            ledger_tx_release(&tx);
-            if (valid) {
+            if (still_valid(w, nd, list[k])) {
                 char h[17];
                 hex8(list[k]->id, h);
                 sim_fail(w, "stranded transaction: correct node %u has held valid transaction "

@@ -188,15 +188,37 @@ static void submit(sim_world *w, sim_tx *t)
     sim_schedule(w, &ev);
 }
 
-void client_tick(sim_world *w)
+static int ensure_apps(sim_world *w)
 {
     if (w->apps == NULL) {
         w->apps = calloc(SIM_MAX_APPS, sizeof *w->apps);
         if (w->apps == NULL) {
             sim_fail(w, "sim: out of memory");
-            return;
+            return -1;
         }
     }
+    return 0;
+}
+
+void client_file_to(sim_world *w, unsigned to)
+{
+    if (ensure_apps(w) != 0)
+        return;
+    sim_tx *t = make_apply(w);
+    if (t == NULL)
+        return;
+    w->st.txs_filed++;
+    sim_event ev = {.kind = EV_TX_ARRIVE, .node = to, .ptr = t};
+    ev.time = w->now;
+    sim_schedule(w, &ev);
+}
+
+void client_tick(sim_world *w)
+{
+    if (w->tail)
+        return; /* quiet: nothing but the tail's transaction */
+    if (ensure_apps(w) != 0)
+        return;
     sim_tx *t = NULL;
     sim_node *obs = observer(w);
     if (obs && w->n_apps > 0 && !sim_rng_chance(&w->rng, 350)) {

@@ -218,6 +218,7 @@ typedef struct {
     uint64_t heights, sim_ms, events;
     uint64_t msgs_sent, msgs_lost, msgs_dup, msgs_cut;
     uint64_t txs_filed, txs_committed, txs_to_restarted, tx_wait_max_ms, builds_failed;
+    uint64_t tail_ms_max;
     uint64_t partitions, crashes, restarts, links_up;
     uint64_t byz_equiv, byz_garbage, byz_attacks, byz_lures, byz_floods, byz_silent;
     uint64_t sign_refused, bad_sig, bad_block, equivocations_seen;
@@ -253,6 +254,13 @@ typedef struct sim_world {
     uint32_t next_crash_id;
     uint64_t heal_height;        /* highest correct height at the heal */
     int healed;
+    /* the quiet tail, once the goal is reached: one correct node restarts, the
+     * client files one last transaction to it before its links are up, and
+     * nothing else happens: it must still commit (no stranded transaction) */
+    int tail;                    /* 0 not yet, 1 restarting, 2 filed, waiting */
+    unsigned tail_node;
+    uint64_t tail_at, tail_next_look;
+    int finished;                /* the goal is reached and the tail is over */
     /* invariants */
     sim_chain_entry *chain;      /* [SIM_MAX_HEIGHT + 1] */
     sim_signed_entry *signed_tab;
@@ -310,6 +318,8 @@ void byz_serve(sim_world *w, sim_node *nd, uint32_t to, uint64_t from_h, uint32_
 
 /* client.c */
 void client_tick(sim_world *w);
+/* File one new application to node `to` at once. */
+void client_file_to(sim_world *w, unsigned to);
 void client_free(sim_world *w);
 
 /* vcache.c: verification with results shared by all nodes of the seed */
@@ -323,6 +333,8 @@ void sim_tx_remember(sim_world *w, const uint8_t tx_id[32]);
 void check_signed(sim_world *w, const sim_node *nd, const node_sign_state *s);
 void check_commit(sim_world *w, sim_node *nd, uint64_t height);
 void check_mempools(sim_world *w);
+/* Transactions in nd's mempool that would still be admitted (valid). */
+size_t check_valid_waiting(sim_world *w, const sim_node *nd);
 void check_final(sim_world *w);
 void check_free(sim_world *w);
 
