@@ -60,8 +60,12 @@ static void on_accept_error(struct evconnlistener *lev, void *arg)
     /* whatever the error, do not spin on it: pause and try again */
     evconnlistener_disable(lev);
     struct timeval tv = {0, PAUSE_MS * 1000};
-    if (evtimer_add(g->resume, &tv) != 0)
+    if (evtimer_add(g->resume, &tv) != 0) {
+        LOG_ERROR("%s: cannot arm the timer that resumes accepting (evtimer_add failed): "
+                  "accepting again at once",
+                  g->what);
         evconnlistener_enable(lev);
+    }
 }
 
 node_listen_guard *node_listen_guard_new(struct event_base *base, struct evconnlistener *lev,

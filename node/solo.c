@@ -163,8 +163,12 @@ static void schedule(solo *e, uint64_t delay_ms)
     if (e->stopped || e->busy || e->produce_armed)
         return;
     struct timeval tv = {(time_t)(delay_ms / 1000), (suseconds_t)(delay_ms % 1000) * 1000};
-    if (evtimer_add(e->produce_ev, &tv) == 0)
+    if (evtimer_add(e->produce_ev, &tv) == 0) {
         e->produce_armed = 1;
+    } else {
+        LOG_ERROR("cannot arm the block timer (evtimer_add failed): stopping");
+        node_stop(e->n);
+    }
 }
 
 static void start_block(solo *e, int allow_empty)
