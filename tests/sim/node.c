@@ -71,9 +71,12 @@ static int h_persist(void *ctx, const node_sign_state *next, ledger_err *err)
     sim_world *w = nd->w;
     nd->ss = *next; /* "fsynced": it survives a crash */
     check_signed(w, nd, next);
+    int attacked = 0; /* a lock-breaking attack is under way at this height */
+    for (unsigned i = 0; i < w->mix.n; i++)
+        attacked |= w->nodes[i].byz && w->nodes[i].atk_height == next->height;
     if (next->step == SIGN_STEP_PRECOMMIT && next->lock_round == (int32_t)next->round &&
         memcmp(next->lock_hash, next->hash, 32) == 0 && !nd->byz && w->faults_on &&
-        w->lock_crashes_left > 0 && sim_rng_chance(&w->rng, 250)) {
+        w->lock_crashes_left > 0 && sim_rng_chance(&w->rng, attacked ? 800 : 250)) {
         /* the worst moment to lose the node: just after taking a lock */
         w->lock_crashes_left--;
         uint32_t id = ++w->next_crash_id;
@@ -495,8 +498,12 @@ void node_on_link(sim_world *w, sim_node *nd, unsigned peer, int up)
 {
     if (!nd->up)
         return;
-    /* the handshake's height: the peer's committed height (a hint only) */
-    core_on_link(nd->c, peer, up, up ? w->nodes[peer].height : 0);
+    /* the handshake's height: the peer's committed height (a hint only); a
+     * Byzantine lure claims more than it has */
+    uint64_t hello = w->nodes[peer].height;
+    if (w->nodes[peer].byz && (w->mix.byz_flags & BYZ_LURE))
+        hello += 10;
+    core_on_link(nd->c, peer, up, up ? hello : 0);
     drain(w, nd);
 }
 
