@@ -10,6 +10,7 @@
 
 #include "ledger/hash.h"
 #include "ledger/smt.h"
+#include "ledger/store.h"
 #include "ledgertest.h"
 
 /* ---- an in-memory page store (holding stored forms, as RocksDB does) ---- */
