@@ -14,11 +14,13 @@
 
 #define APPLY_CHUNK 512
 
-static ledger_vpool *pool_of(ledger *L)
+/* The signature checkers, started on first use; NULL when no thread can
+ * start (the signatures are then verified on this thread). */
+static ledger_workq *verifiers_of(ledger *L)
 {
-    if (L->pool == NULL)
-        L->pool = ledger_vpool_new(0);
-    return L->pool;
+    if (L->verifiers == NULL)
+        L->verifiers = ledger_vpool_new(NULL);
+    return L->verifiers;
 }
 
 static int block_invalid(ledger_err *err, const char *what)
@@ -141,7 +143,7 @@ int ledger_validate_block(ledger *L, const uint8_t *hb, size_t hlen,
     uint8_t *ok = calloc(cap, 1);
     ledger_vbatch *batches[(LEDGER_MAX_BLOCK_TXS_HARD + APPLY_CHUNK - 1) / APPLY_CHUNK];
     size_t n_batches = 0, n_jobs = 0;
-    ledger_vpool *pool = pool_of(L);
+    ledger_workq *verifiers = verifiers_of(L);
     if (!dec || !jobs || !job_tx || !depts || !ok) {
         ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
         goto out;
@@ -167,9 +169,9 @@ int ledger_validate_block(ledger *L, const uint8_t *hb, size_t hlen,
         }
         if (n_jobs == first_job)
             continue;
-        ledger_vbatch *b = pool ? ledger_vpool_submit(pool, jobs + first_job, n_jobs - first_job,
-                                                      ok + first_job)
-                                : NULL;
+        ledger_vbatch *b = verifiers ? ledger_vpool_submit(verifiers, jobs + first_job,
+                                                           n_jobs - first_job, ok + first_job)
+                                     : NULL;
         if (b == NULL) {
             for (size_t k = first_job; k < n_jobs; k++)
                 ok[k] = (uint8_t)ledger_verify(jobs[k].pk, jobs[k].msg, 32, jobs[k].sig);

@@ -74,42 +74,35 @@ static int prepare_commit(ledger_exec *x, const ledger_commit *cert, uint8_t has
     return 0;
 }
 
-static void *committer_main(void *arg)
+/* The committer's job (a one-thread worker queue): write block x handed
+ * over by ledger_exec_commit_async, then publish it, or record the failure
+ * for the executing thread to find. */
+static void write_block(void *arg)
 {
-    ledger *L = arg;
+    ledger_exec *x = arg;
+    ledger *L = x->L;
+    ledger_err werr;
+    ledger_err_clear(&werr);
+    ledger_state_root_store(x, x->smt_write, x->n_smt_write);
+    int rc = ledger_store_write(L->st, x->batch, 1, &werr);
     pthread_mutex_lock(&L->mu);
-    for (;;) {
-        while (!L->stop && L->queued == NULL)
-            pthread_cond_wait(&L->cv, &L->mu);
-        if (L->queued == NULL)
-            break;
-        ledger_exec *x = L->queued;
-        pthread_mutex_unlock(&L->mu);
-        ledger_err werr;
-        ledger_err_clear(&werr);
-        ledger_state_root_store(x, x->smt_write, x->n_smt_write);
-        int rc = ledger_store_write(L->st, x->batch, 1, &werr);
-        pthread_mutex_lock(&L->mu);
-        x->write_rc = rc;
-        if (rc == 0) {
-            x->committed = 1;
-            publish_tip(L, x);
-        } else {
-            L->failed = 1;
-            L->fail_err = werr;
-        }
-        L->queued = NULL;
-        pthread_cond_broadcast(&L->cv);
+    if (rc == 0) {
+        x->committed = 1;
+        publish_tip(L, x);
+    } else {
+        L->failed = 1;
+        L->fail_err = werr;
     }
     pthread_mutex_unlock(&L->mu);
-    return NULL;
 }
 
 int ledger_sync(ledger *L, ledger_err *err)
 {
+    /* the committer runs one block at a time: idle means written (without
+     * a time limit the wait only ends idle) */
+    while (L->committer != NULL && ledger_workq_wait_idle(L->committer, LEDGER_WORKQ_FOREVER) != 0)
+        ;
     pthread_mutex_lock(&L->mu);
-    while (L->queued != NULL)
-        pthread_cond_wait(&L->cv, &L->mu);
     int failed = L->failed;
     ledger_err fe = L->fail_err;
     pthread_mutex_unlock(&L->mu);
@@ -169,19 +162,20 @@ int ledger_exec_commit_async(ledger_exec *x, const ledger_commit *cert, ledger_e
     x->prev = NULL;
     if (ledger_sync(L, err) != 0)
         return -1;
-    if (!L->committer_started) {
-        if (pthread_create(&L->committer, NULL, committer_main, L) != 0)
-            return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "cannot start the commit thread");
-        L->committer_started = 1;
+    if (L->committer == NULL) {
+        ledger_err qerr;
+        L->committer = ledger_workq_new("commit", 1, 1, &qerr);
+        if (L->committer == NULL)
+            return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "cannot start the commit thread: %s",
+                               qerr.msg);
     }
     advance_head(L, x, hash);
     x->owned = 1;
     L->exec_active = 0;
     L->inflight = x;
-    pthread_mutex_lock(&L->mu);
-    L->queued = x;
-    pthread_cond_broadcast(&L->cv);
-    pthread_mutex_unlock(&L->mu);
+    /* the queue is idle (synced above) and holds one block: never full */
+    if (ledger_workq_submit(L->committer, write_block, x) != 0)
+        write_block(x); /* out of memory: write it here instead */
     return 0;
 }
 

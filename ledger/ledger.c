@@ -109,7 +109,6 @@ static int ledger_open_mode(ledger **out, const char *db_path, const char *secon
         return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
     }
     pthread_mutex_init(&L->mu, NULL);
-    pthread_cond_init(&L->cv, NULL);
     L->readonly = secondary != NULL;
     if ((secondary ? ledger_store_open_readonly(&L->st, db_path, secondary, err)
                    : ledger_store_open(&L->st, db_path, err)) != 0)
@@ -171,26 +170,17 @@ int ledger_open_readonly(ledger **out, const char *db_path, const char *secondar
     return ledger_open_mode(out, db_path, secondary_path, g, err);
 }
 
-
 void ledger_close(ledger *L)
 {
     if (L == NULL)
         return;
-    if (L->committer_started) {
-        pthread_mutex_lock(&L->mu);
-        while (L->queued != NULL)
-            pthread_cond_wait(&L->cv, &L->mu);
-        L->stop = 1;
-        pthread_cond_broadcast(&L->cv);
-        pthread_mutex_unlock(&L->mu);
-        pthread_join(L->committer, NULL);
-    }
+    ledger_workq_free(L->committer); /* writes the block still queued first */
     ledger_exec_release(L->inflight);
-    ledger_vpool_free(L->pool);
+    ledger_workq_free(L->verifiers);
+    ledger_workq_free(L->helpers);
     smt_tree_free(L->smt_root, L->smt_mem);
     smt_mem_free(L->smt_mem);
     ledger_store_close(L->st);
-    pthread_cond_destroy(&L->cv);
     pthread_mutex_destroy(&L->mu);
     free(L);
 }

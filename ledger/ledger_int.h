@@ -21,7 +21,7 @@
 #include "mlog.h"
 #include "smt.h"
 #include "store.h"
-#include "vpool.h"
+#include "workq.h"
 
 /* keys of CF_META */
 #define META_CHAIN_ID "chain_id"
@@ -40,11 +40,12 @@ typedef struct {
 struct ledger {
     ledger_store *st;
     const ledger_genesis *g;
-    pthread_mutex_t mu;      /* guards tip, queued, failed */
-    pthread_cond_t cv;       /* a block was queued for writing, or written */
+    pthread_mutex_t mu;      /* guards tip, failed, fail_err */
     ledger_tip tip;          /* the last durable block: what readers see */
     ledger_head head;
-    ledger_vpool *pool;      /* created on first parallel verification */
+    /* worker queues (workq.h), each started when first needed */
+    ledger_workq *verifiers; /* signature checks of received blocks (vpool.h) */
+    ledger_workq *helpers;   /* hashing the state root of large blocks (par.h) */
     /* the state tree of the head, as far as it is in memory (executing
      * thread only): NULL until an update first reads it */
     smt_page *smt_root;
@@ -56,9 +57,7 @@ struct ledger {
 
     /* pipelined commit: one block may be written in the background while
      * the next executes (ledger_exec_commit_async) */
-    pthread_t committer;
-    int committer_started, stop;
-    ledger_exec *queued;     /* handed to the committer, not yet written */
+    ledger_workq *committer; /* one thread writing the blocks handed to it */
     ledger_exec *inflight;   /* the last block handed over; freed by the executor */
     int failed;              /* a background write failed: reload before going on */
     ledger_err fail_err;
@@ -95,7 +94,6 @@ struct ledger_exec {
     ledger_batch *batch;
     int finished, committed, broken;
     int owned;            /* handed to the ledger by ledger_exec_commit_async */
-    int write_rc;         /* result of the background write */
 
     lic_entry *lics;
     size_t n_lics, cap_lics;

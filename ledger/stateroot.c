@@ -120,6 +120,19 @@ static uint64_t mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Below this many changed records a block's state root is computed on the
+ * executing thread alone (the hashing here, and the tree update, smt.h). */
+#define PAR_MIN_RECORDS 1024
+
+/* The helper threads of large blocks, started on the first one; NULL on a
+ * single core or when no thread can start (all then runs on this thread). */
+static ledger_workq *helpers_of(ledger *L)
+{
+    if (L->helpers == NULL)
+        L->helpers = ledger_par_helpers_new(NULL);
+    return L->helpers;
+}
+
 /* CPU time of this thread and of the parallel helpers so far. */
 static uint64_t cpu_ns(void)
 {
@@ -151,14 +164,16 @@ int ledger_state_root_compute(ledger_exec *x, uint8_t out[32], ledger_err *err)
     for (size_t i = 0; i < x->n_lics; i++)
         if (x->lics[i].dirty)
             dirty[n++] = &x->lics[i];
+    ledger_workq *helpers = n >= PAR_MIN_RECORDS ? helpers_of(x->L) : NULL;
     hash_jobs hj = {dirty, u, n, 256};
     size_t chunks = (n + hj.chunk - 1) / hj.chunk;
-    ledger_par_run(chunks, hash_records, &hj, n >= 1024 ? 0 : 1);
+    ledger_par_run(helpers, chunks, hash_records, &hj, 0);
     free(dirty);
     int rc = sort_updates(u, n);
     if (rc != 0)
         rc = ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
-    smt_store st = {.get = exec_smt_get, .ctx = x, .mem = x->L->smt_mem, .gen = x->height};
+    smt_store st = {.get = exec_smt_get, .ctx = x, .mem = x->L->smt_mem, .gen = x->height,
+                    .par = helpers};
     if (rc == 0)
         rc = smt_update_root(&x->L->smt_root, x->base_state_root, u, n, &st, &x->smt_d,
                              &x->smt_new, out, err);
