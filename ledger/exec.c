@@ -223,6 +223,35 @@ static int next_license_id(ledger_exec *x, char *id, size_t cap, ledger_err *err
     return 0;
 }
 
+/* Append the overlay entry of license id (hashed h), which takes over the
+ * records orig (NULL for a new license) and cur.  0, or -1 when memory is
+ * short (then nothing was taken). */
+static int lic_append(ledger_exec *x, const char *id, uint64_t h, uint8_t *orig,
+                      size_t orig_len, uint8_t *cur, size_t cur_len, int dirty, ledger_err *err)
+{
+    if (x->n_lics == x->cap_lics) {
+        size_t nc = x->cap_lics ? x->cap_lics * 2 : 64;
+        lic_entry *nl = realloc(x->lics, nc * sizeof *nl);
+        if (nl == NULL)
+            return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+        x->lics = nl;
+        x->cap_lics = nc;
+    }
+    lic_entry *e = &x->lics[x->n_lics];
+    e->id = strdup(id);
+    if (e->id == NULL || itab_insert(&x->lic_index, h, (uint32_t)x->n_lics, lic_hash, x) != 0) {
+        free(e->id);
+        return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+    }
+    e->orig = orig;
+    e->orig_len = orig_len;
+    e->cur = cur;
+    e->cur_len = cur_len;
+    e->dirty = dirty;
+    x->n_lics++;
+    return 0;
+}
+
 /* Find (loading from the store) the overlay entry of a license. */
 static int lic_lookup(ledger_exec *x, const char *id, lic_entry **out, ledger_err *err)
 {
@@ -248,62 +277,25 @@ static int lic_lookup(ledger_exec *x, const char *id, lic_entry **out, ledger_er
         if (r <= 0)
             return r;
     }
-    if (x->n_lics == x->cap_lics) {
-        size_t nc = x->cap_lics ? x->cap_lics * 2 : 64;
-        lic_entry *nl = realloc(x->lics, nc * sizeof *nl);
-        if (nl == NULL) {
-            free(val);
-            return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
-        }
-        x->lics = nl;
-        x->cap_lics = nc;
-    }
-    lic_entry *e = &x->lics[x->n_lics];
-    e->id = strdup(id);
-    e->cur = malloc(n ? n : 1);
-    if (e->id == NULL || e->cur == NULL ||
-        itab_insert(&x->lic_index, h, (uint32_t)x->n_lics, lic_hash, x) != 0) {
-        free(e->id);
-        free(e->cur);
+    uint8_t *cur = malloc(n ? n : 1);
+    if (cur == NULL) {
         free(val);
         return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
     }
-    memcpy(e->cur, val, n);
-    e->cur_len = n;
-    e->orig = val;
-    e->orig_len = n;
-    e->dirty = 0;
-    x->n_lics++;
-    *out = e;
+    memcpy(cur, val, n);
+    if (lic_append(x, id, h, val, n, cur, n, 0, err) != 0) {
+        free(cur);
+        free(val);
+        return -1;
+    }
+    *out = &x->lics[x->n_lics - 1];
     return 1;
 }
 
 static int lic_add_new(ledger_exec *x, const char *id, uint8_t *rec, size_t len,
                        ledger_err *err)
 {
-    if (x->n_lics == x->cap_lics) {
-        size_t nc = x->cap_lics ? x->cap_lics * 2 : 64;
-        lic_entry *nl = realloc(x->lics, nc * sizeof *nl);
-        if (nl == NULL)
-            return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
-        x->lics = nl;
-        x->cap_lics = nc;
-    }
-    lic_entry *e = &x->lics[x->n_lics];
-    e->id = strdup(id);
-    if (e->id == NULL ||
-        itab_insert(&x->lic_index, fnv1a(id, strlen(id)), (uint32_t)x->n_lics, lic_hash,
-                    x) != 0) {
-        free(e->id);
-        return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
-    }
-    e->orig = NULL;
-    e->orig_len = 0;
-    e->cur = rec;
-    e->cur_len = len;
-    e->dirty = 1;
-    x->n_lics++;
-    return 0;
+    return lic_append(x, id, fnv1a(id, strlen(id)), NULL, 0, rec, len, 1, err);
 }
 
 static int tx_seen(ledger_exec *x, const uint8_t id[32])

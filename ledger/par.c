@@ -11,7 +11,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
-#include <unistd.h>
 
 #define MAX_THREADS 8
 
@@ -37,10 +36,8 @@ uint64_t ledger_par_helper_cpu_ns(void)
 
 unsigned ledger_par_threads(void)
 {
-    long c = sysconf(_SC_NPROCESSORS_ONLN);
-    if (c < 1)
-        c = 1;
-    return c > MAX_THREADS ? MAX_THREADS : (unsigned)c;
+    unsigned c = ledger_workq_cores();
+    return c > MAX_THREADS ? MAX_THREADS : c;
 }
 
 ledger_workq *ledger_par_helpers_new(ledger_err *err)

@@ -2,7 +2,6 @@
 #include "vpool.h"
 
 #include <stdlib.h>
-#include <unistd.h>
 
 #include "par.h"
 
@@ -28,8 +27,8 @@ static void verify_chunk(void *ctx, size_t c)
 
 ledger_workq *ledger_vpool_new(ledger_err *err)
 {
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    unsigned threads = cores > 1 ? (unsigned)cores - 1 : 1;
+    unsigned cores = ledger_workq_cores();
+    unsigned threads = cores > 1 ? cores - 1 : 1;
     /* a block of the largest size queues a few tens of batches, each with
      * one helper per thread */
     return ledger_workq_new("signature checks", threads, 64 * (size_t)threads, err);

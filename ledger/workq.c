@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* The ring's first size: enough for the queues that hold a job or two. */
 #define RING_MIN 16
@@ -130,6 +131,12 @@ ledger_workq *ledger_workq_new(const char *name, unsigned threads, size_t max_qu
 nomem:
     ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "%s: out of memory", name);
     return NULL;
+}
+
+unsigned ledger_workq_cores(void)
+{
+    long c = sysconf(_SC_NPROCESSORS_ONLN);
+    return c > 0 ? (unsigned)c : 1;
 }
 
 unsigned ledger_workq_threads(const ledger_workq *q)

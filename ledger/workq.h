@@ -47,6 +47,9 @@ typedef void (*ledger_work_fn)(void *arg);
 ledger_workq *ledger_workq_new(const char *name, unsigned threads, size_t max_queued,
                                ledger_err *err);
 
+/* The online CPU cores (at least 1), by which pools are sized. */
+unsigned ledger_workq_cores(void);
+
 /* The number of threads running jobs (<= the number asked for). */
 unsigned ledger_workq_threads(const ledger_workq *q);
 

@@ -3,16 +3,12 @@
  * go to the log. */
 #include "workers.h"
 
-#include <unistd.h>
-
 #include "log.h"
 
 node_workers *node_workers_new(unsigned threads, size_t max_queue)
 {
-    if (threads == 0) {
-        long c = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = c > 0 ? (unsigned)c : 1;
-    }
+    if (threads == 0)
+        threads = ledger_workq_cores();
     ledger_err err;
     node_workers *w = ledger_workq_new("workers", threads, max_queue, &err);
     if (err.code != LEDGER_OK)

@@ -65,6 +65,19 @@ static void gate_open(gate *g)
     pthread_mutex_unlock(&g->mu);
 }
 
+/* A queue of `threads` threads and room for max_queued jobs, with `held`
+ * jobs waiting at the (new) gate g in front of whatever comes next. */
+static ledger_workq *queue_behind_gate(unsigned threads, size_t max_queued, gate *g,
+                                       unsigned held)
+{
+    ledger_workq *q = ledger_workq_new("test", threads, max_queued, NULL);
+    assert_non_null(q);
+    gate_init(g);
+    for (unsigned i = 0; i < held; i++)
+        assert_int_equal(ledger_workq_submit(q, gate_wait, g), 0);
+    return q;
+}
+
 /* ---- jobs that record that they ran ---- */
 
 typedef struct {
@@ -109,11 +122,8 @@ static void test_jobs_start_in_submission_order(void **state)
 static void test_a_full_queue_refuses_and_runs_what_it_took(void **state)
 {
     (void)state;
-    ledger_workq *q = ledger_workq_new("test", 1, 3, NULL);
-    assert_non_null(q);
     gate g;
-    gate_init(&g);
-    assert_int_equal(ledger_workq_submit(q, gate_wait, &g), 0);
+    ledger_workq *q = queue_behind_gate(1, 3, &g, 1);
     gate_until_waiting(&g); /* running: no longer queued */
     runs r = {0};
     mark_arg a[4];
@@ -159,11 +169,8 @@ static void test_no_threads_is_refused(void **state)
 static void test_wait_idle_times_out_while_a_job_runs(void **state)
 {
     (void)state;
-    ledger_workq *q = ledger_workq_new("test", 2, 10, NULL);
-    assert_non_null(q);
     gate g;
-    gate_init(&g);
-    assert_int_equal(ledger_workq_submit(q, gate_wait, &g), 0);
+    ledger_workq *q = queue_behind_gate(2, 10, &g, 1);
     assert_int_equal(ledger_workq_wait_idle(q, 0), -1);
     assert_int_equal(ledger_workq_wait_idle(q, 20), -1);
     gate_open(&g);
@@ -196,11 +203,8 @@ static void *open_at_shutdown(void *arg)
 static void test_shutdown_runs_every_queued_job(void **state)
 {
     (void)state;
-    ledger_workq *q = ledger_workq_new("test", 1, SIZE_MAX, NULL);
-    assert_non_null(q);
     gate g;
-    gate_init(&g);
-    assert_int_equal(ledger_workq_submit(q, gate_wait, &g), 0);
+    ledger_workq *q = queue_behind_gate(1, SIZE_MAX, &g, 1);
     runs r = {0};
     mark_arg a[100];
     for (size_t i = 0; i < 100; i++) {
@@ -230,6 +234,12 @@ static void count(void *ctx, size_t i)
     atomic_fetch_add(&c->seen[i], 1);
 }
 
+static void assert_each_once(_Atomic unsigned *seen, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(atomic_load(&seen[i]), 1);
+}
+
 static void test_par_runs_every_job_once(void **state)
 {
     (void)state;
@@ -242,14 +252,12 @@ static void test_par_runs_every_job_once(void **state)
     for (unsigned threads = 0; threads <= 5; threads++) {
         memset(seen, 0, N * sizeof *seen);
         ledger_par_run(q, N, count, &c, threads);
-        for (size_t i = 0; i < N; i++)
-            assert_int_equal(atomic_load(&seen[i]), 1);
+        assert_each_once(seen, N);
     }
     /* no queue, and no jobs */
     memset(seen, 0, N * sizeof *seen);
     ledger_par_run(NULL, N, count, &c, 0);
-    for (size_t i = 0; i < N; i++)
-        assert_int_equal(atomic_load(&seen[i]), 1);
+    assert_each_once(seen, N);
     ledger_par_run(q, 0, count, &c, 0);
     ledger_workq_free(q);
     free(seen);
@@ -261,19 +269,14 @@ static void test_par_runs_every_job_once(void **state)
 static void test_par_does_not_wait_for_helpers_that_have_not_started(void **state)
 {
     (void)state;
-    ledger_workq *q = ledger_workq_new("test", 2, 64, NULL);
-    assert_non_null(q);
     gate g;
-    gate_init(&g);
-    assert_int_equal(ledger_workq_submit(q, gate_wait, &g), 0);
-    assert_int_equal(ledger_workq_submit(q, gate_wait, &g), 0);
+    ledger_workq *q = queue_behind_gate(2, 64, &g, 2);
     enum { N = 100 };
     _Atomic unsigned *seen = calloc(N, sizeof *seen);
     assert_non_null(seen);
     par_ctx c = {seen};
     ledger_par_run(q, N, count, &c, 0);
-    for (size_t i = 0; i < N; i++)
-        assert_int_equal(atomic_load(&seen[i]), 1);
+    assert_each_once(seen, N);
     free(seen); /* the helpers still queued must not touch it */
     gate_open(&g);
     ledger_workq_free(q);
@@ -293,10 +296,8 @@ static void gate_then_work(void *ctx, size_t i)
 static void test_par_helpers_count_their_cpu_time(void **state)
 {
     (void)state;
-    ledger_workq *q = ledger_workq_new("test", 1, 8, NULL);
-    assert_non_null(q);
     gate g;
-    gate_init(&g);
+    ledger_workq *q = queue_behind_gate(1, 8, &g, 0);
     _Atomic uint64_t cpu = 0;
     /* two jobs; the helper takes one before the caller starts on the rest,
      * so it certainly runs one */
