@@ -1,8 +1,25 @@
 /* ledger/admit.c: what a node checks before a transaction enters its
- * mempool (ledger.h, ledger_admit). */
+ * mempool (ledger.h, ledger_admit, ledger_precheck). */
 #include <string.h>
 
 #include "ledger.h"
+#include "rules.h"
+
+int ledger_precheck(ledger *L, const ledger_tx *tx, int dept, uint64_t now, ledger_err *err)
+{
+    if (tx->kind == PERMIT__TX_KIND__APPLY)
+        return 0; /* nothing stateful: the id is assigned by the block */
+    ledger_license lic;
+    int r = ledger_get_license(L, tx->body->license_id, &lic, err);
+    if (r < 0)
+        return -1;
+    if (r == 0)
+        return ledger_fail(err, LEDGER_ERR_NOTFOUND, "license_not_found",
+                           "license %.64s does not exist", tx->body->license_id);
+    int rc = ledger_rules_apply(ledger_genesis_of(L), tx, dept, now, NULL, &lic, err);
+    ledger_license_clear(&lic);
+    return rc;
+}
 
 int ledger_admit(ledger *L, const uint8_t *env, size_t len, uint64_t now, int skip_sig,
                  ledger_tx *tx, int *dept, ledger_err *err)

@@ -8,6 +8,7 @@
 #include "ledger.h"
 #include "merkle.h"
 #include "permit.pb-c.h"
+#include "store.h"
 
 /* Count entries of a column family. */
 static int count_cf(ledger_store *st, ledger_cf cf, uint64_t *n, ledger_err *err)

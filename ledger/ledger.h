@@ -25,11 +25,13 @@
 #include "genesis.h"
 #include "license.h"
 #include "smt.h"
-#include "store.h"
 #include "tx.h"
 
 typedef struct ledger ledger;
 typedef struct ledger_exec ledger_exec;
+/* The RocksDB store under a ledger (store.h, which users of the store API
+ * include themselves). */
+typedef struct ledger_store ledger_store;
 
 /* Open (or create) the database at db_path for chain g; g must outlive the
  * ledger.  Refuses a database that belongs to another chain or genesis.
@@ -46,6 +48,8 @@ int ledger_open_readonly(ledger **out, const char *db_path, const char *secondar
 void ledger_close(ledger *L);
 
 const ledger_genesis *ledger_genesis_of(const ledger *L);
+/* The store the ledger reads and writes (store.h), for the ledger's own
+ * modules (bundles, queries, the integrity check) and tests. */
 ledger_store *ledger_store_of(ledger *L);
 
 typedef struct {

@@ -36,6 +36,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "workq.h"
 
 #define SMT_KEY_BITS 256
 #define SMT_MAX_PROOF 256    /* siblings in any proof: one per level */
@@ -118,6 +119,7 @@ typedef struct {
     void *ctx;
     smt_mem *mem;      /* where an update's pages live (required by smt_update_root) */
     uint64_t gen;      /* stamped on the pages an update creates */
+    ledger_workq *par; /* helpers a large update spreads over (par.h); NULL: none */
 } smt_store;
 
 /* One change: set key to value. */
@@ -143,11 +145,11 @@ typedef struct {
  * tree).  On success *new_root (NULL for the empty tree) and new_hash are
  * the new tree.  O(log n) hashes per update and O(log n / 4) pages; the top
  * of the tree, shared by many updates, is visited and hashed once, and the
- * subtrees below the root page are spread over all cores.  Every created
- * page goes to st->put when there is one (else the caller stores the pages
- * of d->created itself, smt_page_store_form).  Returns 0, or -1 with err (a missing page is
- * LEDGER_ERR_INVALID, "state tree page ... is missing"); the created pages
- * are already freed then. */
+ * subtrees below the root page are spread over the helpers st->par and
+ * this thread.  Every created page goes to st->put when there is one (else
+ * the caller stores the pages of d->created itself, smt_page_store_form).
+ * Returns 0, or -1 with err (a missing page is LEDGER_ERR_INVALID, "state
+ * tree page ... is missing"); the created pages are already freed then. */
 typedef struct {
     smt_page **created;
     size_t n_created, cap_created;

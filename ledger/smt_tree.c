@@ -660,7 +660,7 @@ static int update_below_root(upd_ctx *c, smt_page *root, const smt_update *u, si
         j->oom = 0;
         ledger_err_clear(&j->err);
     }
-    ledger_par_run(*nj, run_job, jobs, 0);
+    ledger_par_run(c->st->par, *nj, run_job, jobs, 0);
     int rc = 0;
     size_t nc = c->d->n_created, nr = c->d->n_replaced;
     for (size_t i = 0; i < *nj; i++) {
@@ -821,7 +821,7 @@ static int update_root(smt_page **root, const uint8_t root_hash[32], const smt_u
         sub_job jobs[16];
         size_t nj = 0;
         np = NULL;
-        if (n < PAR_MIN_UPDATES || ledger_par_threads() < 2 ||
+        if (n < PAR_MIN_UPDATES || st->par == NULL ||
             update_below_root(&c, *root, u, n, jobs, &nj) == 0)
             np = update_page(&c, *root, 0, u, n, out);
     }

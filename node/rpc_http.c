@@ -13,10 +13,10 @@
 
 #include "engine.h"
 #include "ledger/hex.h"
-#include "ledger/json.h"
 #include "listen.h"
 #include "log.h"
 #include "node.h"
+#include "rpc_json.h"
 #include "rpc_methods.h"
 
 #define RPC_LISTEN_BACKLOG 4096
@@ -219,7 +219,7 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
         waiter_remove(rr->n, rr, i);
         c->waiting = 0;
         rr->pending--;
-        json_t *data = json_pack("{s:o}", "tx_id", ledger_json_hex(c->out.tx_id, 32));
+        json_t *data = json_pack("{s:o}", "tx_id", node_json_hex(c->out.tx_id, 32));
         call_answer(c, error_response(c->id, RPC_TIMEOUT,
                                       "not committed before the timeout; it may still be",
                                       data));
@@ -253,7 +253,7 @@ void node_tx_finished(node *n, const uint8_t tx_id[32], const ledger_tx_result *
             rpc_outcome_clear(&o);
         } else {
             json_t *r = json_pack("{s:o, s:s, s:I, s:I, s:s}", "tx_id",
-                                  ledger_json_hex(tx_id, 32), "status", "committed", "height",
+                                  node_json_hex(tx_id, 32), "status", "committed", "height",
                                   (json_int_t)height, "index", (json_int_t)res->index, "kind",
                                   ledger_tx_kind_name(res->kind));
             if (r && res->kind == 1 /* APPLY */)
@@ -293,7 +293,7 @@ static void rr_complete(node *n, void *arg)
                                                                          : RPC_INTERNAL;
             json_t *data = json_pack("{s:s?, s:o}", "rule",
                                      r == MP_DUPLICATE ? "tx_duplicate" : NULL, "tx_id",
-                                     ledger_json_hex(o->tx_id, 32));
+                                     node_json_hex(o->tx_id, 32));
             const char *msg = r == MP_DUPLICATE ? "the transaction is already in the mempool"
                               : r == MP_FULL    ? "the mempool is full; try again shortly"
                                                 : "out of memory";
@@ -305,7 +305,7 @@ static void rr_complete(node *n, void *arg)
         added = 1;
         node_engine_admitted(n->engine, o->env, o->env_len);
         if (!o->wait_commit) {
-            json_t *res = json_pack("{s:o, s:s}", "tx_id", ledger_json_hex(o->tx_id, 32),
+            json_t *res = json_pack("{s:o, s:s}", "tx_id", node_json_hex(o->tx_id, 32),
                                     "status", "pending");
             call_answer(c, result_response(c->id, res));
             json_decref(res);

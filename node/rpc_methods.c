@@ -6,11 +6,11 @@
 #include <string.h>
 
 #include "ledger/hex.h"
-#include "ledger/json.h"
 #include "ledger/query.h"
 #include "ledger/tx.h"
 #include "node.h"
 #include "permit.pb-c.h"
+#include "rpc_json.h"
 #include "rpc_proof.h"
 
 typedef void (*rpc_handler)(node *n, json_t *params, rpc_outcome *out);
@@ -42,7 +42,7 @@ void rpc_outcome_error(rpc_outcome *o, int code, json_t *data, const char *fmt, 
 
 static json_t *tx_id_json(const uint8_t *tx_id)
 {
-    return tx_id ? ledger_json_hex(tx_id, 32) : json_null();
+    return tx_id ? node_json_hex(tx_id, 32) : json_null();
 }
 
 void rpc_outcome_ledger_error(rpc_outcome *o, const ledger_err *e, const uint8_t *tx_id)
@@ -198,16 +198,16 @@ static void m_status(node *n, json_t *params, rpc_outcome *o)
     for (size_t i = 0; vals && i < n->g->n_validators; i++) {
         const ledger_department *d = &n->g->departments[n->g->validators[i]];
         json_array_append_new(vals, json_pack("{s:s, s:o}", "department", d->id, "node_key",
-                                              ledger_json_hex(d->node.raw, 32)));
+                                              node_json_hex(d->node.raw, 32)));
     }
     json_t *mp = json_pack("{s:I, s:I, s:I}", "size", (json_int_t)atomic_load(&n->mp_size),
                            "bytes", (json_int_t)atomic_load(&n->mp_bytes), "max_size",
                            (json_int_t)n->cfg.mempool_max_txs);
     set_result(o, json_pack("{s:s, s:o, s:s?, s:I, s:o, s:I, s:o, s:i, s:o, s:b, s:s}",
                             "chain_id", n->g->chain_id, "node_id",
-                            ledger_json_hex(n->key.pub, 32), "department",
+                            node_json_hex(n->key.pub, 32), "department",
                             n->dept >= 0 ? n->g->departments[n->dept].id : NULL, "height",
-                            (json_int_t)tip.height, "block_hash", ledger_json_hex(tip.hash, 32),
+                            (json_int_t)tip.height, "block_hash", node_json_hex(tip.hash, 32),
                             "block_time", (json_int_t)tip.time, "validators", vals, "peers",
                             (int)atomic_load(&n->peers), "mempool", mp, "syncing",
                             atomic_load(&n->syncing), "version", PERMIT_VERSION));
@@ -296,10 +296,10 @@ static void m_tx_get(node *n, json_t *params, rpc_outcome *o)
     uint64_t btime = 0;
     if (ledger_get_block(n->L, height, &h, NULL, NULL, NULL, NULL, &e) == 1)
         btime = h.time;
-    set_result(o, json_pack("{s:o, s:I, s:I, s:s, s:o, s:o, s:I}", "tx_id", ledger_json_hex(id, 32),
+    set_result(o, json_pack("{s:o, s:I, s:I, s:s, s:o, s:o, s:I}", "tx_id", node_json_hex(id, 32),
                             "height", (json_int_t)height, "index", (json_int_t)index, "kind",
                             ledger_tx_kind_name(tx.kind), "signer",
-                            ledger_json_hex(tx.signer, 32), "body", ledger_json_tx_body(&tx),
+                            node_json_hex(tx.signer, 32), "body", node_json_tx_body(&tx),
                             "block_time", (json_int_t)btime));
     ledger_tx_release(&tx);
     free(env);
@@ -330,10 +330,10 @@ static void m_block_get(node *n, json_t *params, rpc_outcome *o)
         rpc_outcome_error(o, RPC_NOT_FOUND, NULL, "no block at height %lld", (long long)height);
         return;
     }
-    json_t *j = ledger_json_header(&h);
+    json_t *j = node_json_header(&h);
     json_t *arr = json_array();
     for (size_t i = 0; arr && i < nids; i++)
-        json_array_append_new(arr, ledger_json_hex(ids[i], 32));
+        json_array_append_new(arr, node_json_hex(ids[i], 32));
     free(ids);
     ledger_commit c;
     r = ledger_get_commit(n->L, (uint64_t)height, &c, &e);
@@ -346,7 +346,7 @@ static void m_block_get(node *n, json_t *params, rpc_outcome *o)
         return;
     }
     json_object_set_new(j, "tx_ids", arr);
-    json_object_set_new(j, "commit", ledger_json_commit(r == 1 ? &c : NULL));
+    json_object_set_new(j, "commit", node_json_commit(r == 1 ? &c : NULL));
     set_result(o, j);
 }
 
@@ -386,7 +386,7 @@ static void m_license_get(node *n, json_t *params, rpc_outcome *o)
         return internal(o, &e);
     if (r == 0)
         return not_found_license(o, id);
-    set_result(o, ledger_json_license(&l, tip_time(n)));
+    set_result(o, node_json_license(&l, tip_time(n)));
     ledger_license_clear(&l);
 }
 
@@ -397,7 +397,7 @@ static void m_license_history(node *n, json_t *params, rpc_outcome *o)
         return;
     json_t *out = NULL;
     ledger_err e;
-    int r = ledger_json_history(n->L, id, &out, &e);
+    int r = node_json_history(n->L, id, &out, &e);
     if (r < 0)
         return internal(o, &e);
     if (r == 0)
@@ -424,7 +424,7 @@ static void run_query(node *n, ledger_query *q, json_t *params, rpc_outcome *o)
     }
     json_t *arr = json_array();
     for (size_t i = 0; arr && i < res.n; i++)
-        json_array_append_new(arr, ledger_json_license_summary(&res.items[i], q->now));
+        json_array_append_new(arr, node_json_license_summary(&res.items[i], q->now));
     set_result(o, json_pack("{s:o, s:o}", "licenses", arr ? arr : json_null(), "next_cursor",
                             res.next_cursor[0] ? json_string(res.next_cursor) : json_null()));
     ledger_query_result_free(&res);
@@ -496,13 +496,13 @@ static void m_license_overdue(node *n, json_t *params, rpc_outcome *o)
 static void m_industries(node *n, json_t *params, rpc_outcome *o)
 {
     (void)params;
-    set_result(o, json_pack("{s:o}", "industries", ledger_json_industries(n->g)));
+    set_result(o, json_pack("{s:o}", "industries", node_json_industries(n->g)));
 }
 
 static void m_departments(node *n, json_t *params, rpc_outcome *o)
 {
     (void)params;
-    set_result(o, json_pack("{s:o}", "departments", ledger_json_departments(n->g)));
+    set_result(o, json_pack("{s:o}", "departments", node_json_departments(n->g)));
 }
 
 static const rpc_method methods[] = {

@@ -1,20 +1,24 @@
 /* node/solo.c: block production for a single-validator chain (DESIGN §5,
  * n = 1, the development mode).  The loop thread decides when a block is
  * due (transactions waiting and the block interval passed, or the heartbeat
- * interval passed with none); an executor thread executes, signs and
- * commits it, so RPC never waits behind a block. */
+ * interval passed with none); an executor thread (a one-thread worker
+ * queue) executes, signs and commits it, so RPC never waits behind a
+ * block. */
 #include <event2/event.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "engine.h"
 #include "ledger/block.h"
+#include "ledger/workq.h"
 #include "log.h"
 #include "node.h"
 
+typedef struct solo solo;
+
 typedef struct {
+    solo *e;
     mp_tx **txs;
     size_t n;
     ledger_tx_result *res;
@@ -26,16 +30,10 @@ typedef struct {
     ledger_err fail_err;
 } block_job;
 
-typedef struct {
+struct solo {
     node_engine base;
     node *n;
-    pthread_t thread;
-    int thread_started;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    block_job *job;          /* handed to the executor; NULL when idle */
-    int running;             /* the executor is working on a job */
-    int stop;
+    ledger_workq *executor;  /* one thread: the block being built */
 
     /* loop thread */
     int busy;                /* a job is out */
@@ -48,7 +46,7 @@ typedef struct {
     /* executor thread */
     ledger_commit last_cert;
     int have_cert;
-} solo;
+};
 
 static uint64_t mono_us(void)
 {
@@ -124,27 +122,12 @@ static void block_done(node *n, void *arg);
 static void solo_free(node_engine *base);
 static void solo_kick(node_engine *base);
 
-static void *executor(void *arg)
+/* The executor's job: build the block, then hand it to the loop. */
+static void produce(void *arg)
 {
-    solo *e = arg;
-    pthread_mutex_lock(&e->mu);
-    for (;;) {
-        while (e->job == NULL && !e->stop)
-            pthread_cond_wait(&e->cv, &e->mu);
-        if (e->job == NULL)
-            break;
-        block_job *job = e->job;
-        e->running = 1;
-        pthread_mutex_unlock(&e->mu);
-        build_block(e, job);
-        pthread_mutex_lock(&e->mu);
-        e->job = NULL;
-        e->running = 0;
-        pthread_cond_broadcast(&e->cv);
-        node_post(e->n, block_done, job);
-    }
-    pthread_mutex_unlock(&e->mu);
-    return NULL;
+    block_job *job = arg;
+    build_block(job->e, job);
+    node_post(job->e->n, block_done, job);
 }
 
 /* ---- loop thread ---- */
@@ -193,11 +176,17 @@ static void start_block(solo *e, int allow_empty)
         job_free(job);
         return;
     }
+    job->e = e;
+    /* one job at a time (busy), so the queue has room */
+    if (ledger_workq_submit(e->executor, produce, job) != 0) {
+        LOG_ERROR("block production: cannot queue the block; %zu transactions go back to the "
+                  "mempool", job->n);
+        for (size_t i = job->n; i > 0; i--)
+            node_mempool_return(n->mp, job->txs[i - 1]->id);
+        job_free(job);
+        return;
+    }
     e->busy = 1;
-    pthread_mutex_lock(&e->mu);
-    e->job = job;
-    pthread_cond_signal(&e->cv);
-    pthread_mutex_unlock(&e->mu);
 }
 
 static void on_produce(evutil_socket_t fd, short what, void *arg)
@@ -291,8 +280,6 @@ node_engine *node_solo_new(node *n, ledger_err *err)
         return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory"), NULL;
     e->base.ops = &solo_ops;
     e->n = n;
-    pthread_mutex_init(&e->mu, NULL);
-    pthread_cond_init(&e->cv, NULL);
     uint64_t h = ledger_height(n->L);
     if (h > 0) {
         ledger_err ce;
@@ -305,12 +292,12 @@ node_engine *node_solo_new(node *n, ledger_err *err)
     if (hb < 100)
         hb = 100;
     struct timeval tv = {(time_t)(hb / 1000), (suseconds_t)(hb % 1000) * 1000};
+    ledger_err qerr;
     if (e->produce_ev == NULL || e->heartbeat_ev == NULL || event_add(e->heartbeat_ev, &tv) != 0 ||
-        pthread_create(&e->thread, NULL, executor, e) != 0) {
+        (e->executor = ledger_workq_new("block production", 1, 1, &qerr)) == NULL) {
         solo_free(&e->base);
         return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "cannot start block production"), NULL;
     }
-    e->thread_started = 1;
     e->last_block_ms = node_now_ms();
     LOG_INFO("engine: single validator (%s), block interval %llu ms, heartbeat %llu ms",
              n->g->departments[n->g->validators[0]].id,
@@ -330,48 +317,20 @@ static void solo_stop(node_engine *base)
     if (e->heartbeat_ev)
         event_del(e->heartbeat_ev);
     /* wait for the block being written, within the grace period */
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
     uint64_t g = e->n->cfg.shutdown_grace_ms;
-    until.tv_sec += (time_t)(g / 1000);
-    until.tv_nsec += (long)(g % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&e->mu);
-    while ((e->job != NULL || e->running) &&
-           pthread_cond_timedwait(&e->cv, &e->mu, &until) == 0)
-        ;
-    int still = e->job != NULL || e->running;
-    e->stop = 1;
-    pthread_cond_broadcast(&e->cv);
-    pthread_mutex_unlock(&e->mu);
-    if (still)
+    if (e->executor && ledger_workq_wait_idle(e->executor, g) != 0)
         LOG_WARN("shutdown: the block in progress did not finish within %llu ms",
                  (unsigned long long)g);
-    else if (e->thread_started) {
-        pthread_join(e->thread, NULL);
-        e->thread_started = 0;
-    }
 }
 
 static void solo_free(node_engine *base)
 {
     solo *e = (solo *)base;
-    if (e->thread_started) {
-        pthread_mutex_lock(&e->mu);
-        e->stop = 1;
-        pthread_cond_broadcast(&e->cv);
-        pthread_mutex_unlock(&e->mu);
-        pthread_join(e->thread, NULL);
-    }
+    ledger_workq_free(e->executor); /* waits for a block still in progress */
     if (e->produce_ev)
         event_free(e->produce_ev);
     if (e->heartbeat_ev)
         event_free(e->heartbeat_ev);
-    pthread_cond_destroy(&e->cv);
-    pthread_mutex_destroy(&e->mu);
     free(e);
 }
 

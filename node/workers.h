@@ -1,16 +1,21 @@
 /* node/workers.h: a fixed pool of threads running queued jobs (RPC requests
- * with their signature checks).  The queue is bounded: a full queue refuses
- * the job, and the caller answers 503 instead of growing memory. */
+ * with their signature checks; consensus' executor and p2p work).  The
+ * queue is bounded: a full queue refuses the job, and the caller answers 503
+ * instead of growing memory.  A pool is a ledger worker queue
+ * (ledger/workq.h); these are the node's names and defaults for it. */
 #ifndef PERMIT_NODE_WORKERS_H
 #define PERMIT_NODE_WORKERS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct node_workers node_workers;
+#include "ledger/workq.h"
+
+typedef ledger_workq node_workers;
 typedef void (*node_job_fn)(void *arg);
 
-/* Start `threads` workers (0: one per core) with a queue of `max_queue`. */
+/* Start `threads` workers (0: one per core) with a queue of `max_queue`.
+ * Threads that cannot start are logged; NULL when none can. */
 node_workers *node_workers_new(unsigned threads, size_t max_queue);
 
 /* Queue a job; -1 when the queue is full or memory is short. */

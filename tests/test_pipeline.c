@@ -11,6 +11,7 @@
 
 #include "ledger/block.h"
 #include "ledger/limits.h"
+#include "ledger/store.h"
 #include "ledger/tx.h"
 #include "ledgertest.h"
 

@@ -9,7 +9,9 @@
 #include <string.h>
 
 #include "ledger/hash.h"
+#include "ledger/par.h"
 #include "ledger/smt.h"
+#include "ledger/store.h"
 #include "ledgertest.h"
 
 /* ---- an in-memory page store (holding stored forms, as RocksDB does) ---- */
@@ -30,6 +32,7 @@ typedef struct {
     smt_page *root;         /* the current tree in memory */
     smt_delta d;
     int cold;               /* drop the tree in memory before an update */
+    ledger_workq *par;      /* helpers for large updates, as a ledger has them */
 } mem_store;
 
 static void mem_init(mem_store *m)
@@ -39,6 +42,7 @@ static void mem_init(mem_store *m)
     m->s = calloc(m->cap, sizeof *m->s);
     m->mem = smt_mem_new();
     assert_non_null(m->mem);
+    m->par = ledger_par_helpers_new(NULL);
 }
 
 static void mem_free(mem_store *m)
@@ -49,6 +53,7 @@ static void mem_free(mem_store *m)
     assert_int_equal(smt_mem_pages(m->mem), 0);
     assert_int_equal(smt_mem_bytes(m->mem), 0);
     smt_mem_free(m->mem);
+    ledger_workq_free(m->par);
     free(m->s);
 }
 
@@ -132,7 +137,8 @@ static void mem_put(void *ctx, const uint8_t h[32], unsigned depth, const uint8_
 
 static smt_store mem_ops(mem_store *m)
 {
-    smt_store st = {.get = mem_get, .put = mem_put, .ctx = m, .mem = m->mem, .gen = 1};
+    smt_store st = {.get = mem_get, .put = mem_put, .ctx = m, .mem = m->mem, .gen = 1,
+                    .par = m->par};
     return st;
 }
 

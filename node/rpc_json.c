@@ -1,13 +1,15 @@
-#include "json.h"
+/* node/rpc_json.c: the JSON shapes of ledger objects in RPC answers
+ * (rpc_json.h). */
+#include "rpc_json.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "hex.h"
+#include "ledger/hex.h"
+#include "ledger/text.h"
 #include "permit.pb-c.h"
-#include "text.h"
 
-json_t *ledger_json_hex(const uint8_t *p, size_t n)
+json_t *node_json_hex(const uint8_t *p, size_t n)
 {
     char *s = malloc(2 * n + 1);
     if (s == NULL)
@@ -45,7 +47,7 @@ static json_t *ms(uint64_t v)
     return v ? json_integer((json_int_t)v) : json_null();
 }
 
-json_t *ledger_json_license_summary(const ledger_license *l, uint64_t now)
+json_t *node_json_license_summary(const ledger_license *l, uint64_t now)
 {
     json_t *o = json_object();
     int ok = o != NULL;
@@ -61,9 +63,9 @@ json_t *ledger_json_license_summary(const ledger_license *l, uint64_t now)
     return finish(o, ok);
 }
 
-json_t *ledger_json_license(const ledger_license *l, uint64_t now)
+json_t *node_json_license(const ledger_license *l, uint64_t now)
 {
-    json_t *o = ledger_json_license_summary(l, now);
+    json_t *o = node_json_license_summary(l, now);
     if (o == NULL)
         return NULL;
     int ok = 1;
@@ -95,12 +97,12 @@ json_t *ledger_json_license(const ledger_license *l, uint64_t now)
     put(o, "applied_at", ms(l->applied_at), &ok);
     json_t *docs = json_array();
     for (size_t i = 0; docs && i < l->n_documents; i++)
-        if (json_array_append_new(docs, ledger_json_hex(l->documents[i], 32)) != 0)
+        if (json_array_append_new(docs, node_json_hex(l->documents[i], 32)) != 0)
             ok = 0;
     put(o, "documents", docs, &ok);
     put(o, "suspended_by", str_or_null(l->suspended_by), &ok);
     put(o, "seq", json_integer(l->seq), &ok);
-    put(o, "head", ledger_json_hex(l->head, 32), &ok);
+    put(o, "head", node_json_hex(l->head, 32), &ok);
     return finish(o, ok);
 }
 
@@ -111,7 +113,7 @@ static json_t *address_json(const Permit__Address *a)
     return json_pack("{s:s, s:s}", "division", a->division, "text", a->text);
 }
 
-json_t *ledger_json_tx_body(const ledger_tx *tx)
+json_t *node_json_tx_body(const ledger_tx *tx)
 {
     const Permit__TxBody *b = tx->body;
     json_t *o = json_object();
@@ -120,7 +122,7 @@ json_t *ledger_json_tx_body(const ledger_tx *tx)
         return NULL;
     put(o, "kind", json_string(ledger_tx_kind_name(tx->kind)), &ok);
     put(o, "timestamp_ms", json_integer((json_int_t)b->timestamp_ms), &ok);
-    put(o, "nonce", ledger_json_hex(b->nonce.data, b->nonce.len), &ok);
+    put(o, "nonce", node_json_hex(b->nonce.data, b->nonce.len), &ok);
     put(o, "license_id", str_or_null(b->license_id), &ok);
     switch (b->payload_case) {
     case PERMIT__TX_BODY__PAYLOAD_APPLY: {
@@ -134,8 +136,8 @@ json_t *ledger_json_tx_body(const ledger_tx *tx)
         put(o, "commitment", json_boolean(a->commitment), &ok);
         json_t *docs = json_array();
         for (size_t i = 0; docs && i < a->n_documents; i++)
-            if (json_array_append_new(docs, ledger_json_hex(a->documents[i].data,
-                                                            a->documents[i].len)) != 0)
+            if (json_array_append_new(docs, node_json_hex(a->documents[i].data,
+                                                          a->documents[i].len)) != 0)
                 ok = 0;
         put(o, "documents", docs, &ok);
         break;
@@ -174,7 +176,7 @@ json_t *ledger_json_tx_body(const ledger_tx *tx)
     return finish(o, ok);
 }
 
-json_t *ledger_json_header(const ledger_header *h)
+json_t *node_json_header(const ledger_header *h)
 {
     uint8_t hash[32];
     ledger_header_hash(h, hash);
@@ -183,21 +185,21 @@ json_t *ledger_json_header(const ledger_header *h)
     if (!ok)
         return NULL;
     put(o, "height", json_integer((json_int_t)h->height), &ok);
-    put(o, "hash", ledger_json_hex(hash, 32), &ok);
+    put(o, "hash", node_json_hex(hash, 32), &ok);
     put(o, "chain_id", json_string(h->chain_id), &ok);
     put(o, "time", json_integer((json_int_t)h->time), &ok);
-    put(o, "prev_hash", ledger_json_hex(h->prev_hash, 32), &ok);
-    put(o, "tx_root", ledger_json_hex(h->tx_root, 32), &ok);
-    put(o, "state_root", ledger_json_hex(h->state_root, 32), &ok);
+    put(o, "prev_hash", node_json_hex(h->prev_hash, 32), &ok);
+    put(o, "tx_root", node_json_hex(h->tx_root, 32), &ok);
+    put(o, "state_root", node_json_hex(h->state_root, 32), &ok);
     put(o, "log_size", json_integer((json_int_t)h->log_size), &ok);
-    put(o, "log_root", ledger_json_hex(h->log_root, 32), &ok);
-    put(o, "validators_hash", ledger_json_hex(h->validators_hash, 32), &ok);
-    put(o, "proposer", ledger_json_hex(h->proposer, 32), &ok);
-    put(o, "last_commit_hash", ledger_json_hex(h->last_commit_hash, 32), &ok);
+    put(o, "log_root", node_json_hex(h->log_root, 32), &ok);
+    put(o, "validators_hash", node_json_hex(h->validators_hash, 32), &ok);
+    put(o, "proposer", node_json_hex(h->proposer, 32), &ok);
+    put(o, "last_commit_hash", node_json_hex(h->last_commit_hash, 32), &ok);
     return finish(o, ok);
 }
 
-json_t *ledger_json_commit(const ledger_commit *c)
+json_t *node_json_commit(const ledger_commit *c)
 {
     if (c == NULL)
         return json_null();
@@ -207,11 +209,11 @@ json_t *ledger_json_commit(const ledger_commit *c)
         return NULL;
     put(o, "height", json_integer((json_int_t)c->height), &ok);
     put(o, "round", json_integer(c->round), &ok);
-    put(o, "block_hash", ledger_json_hex(c->block_hash, 32), &ok);
+    put(o, "block_hash", node_json_hex(c->block_hash, 32), &ok);
     json_t *sigs = json_array();
     for (size_t i = 0; sigs && i < c->n_sigs; i++) {
         json_t *s = json_pack("{s:I, s:o}", "validator", (json_int_t)c->sigs[i].validator, "sig",
-                              ledger_json_hex(c->sigs[i].sig, 64));
+                              node_json_hex(c->sigs[i].sig, 64));
         if (s == NULL || json_array_append_new(sigs, s) != 0)
             ok = 0;
     }
@@ -230,7 +232,7 @@ static void set_str(char **slot, const char *v)
     *slot = strdup(v);
 }
 
-int ledger_json_history(ledger *L, const char *id, json_t **out, ledger_err *err)
+int node_json_history(ledger *L, const char *id, json_t **out, ledger_err *err)
 {
     ledger_event_rec *evs = NULL;
     size_t n = 0;
@@ -257,7 +259,7 @@ int ledger_json_history(ledger *L, const char *id, json_t **out, ledger_err *err
             rc = -1;
             break;
         }
-        json_t *details = ledger_json_tx_body(&tx);
+        json_t *details = node_json_tx_body(&tx);
         if (details) {
             json_object_del(details, "license_id");
             json_object_del(details, "kind");
@@ -293,12 +295,12 @@ int ledger_json_history(ledger *L, const char *id, json_t **out, ledger_err *err
         else {
             put(o, "seq", json_integer(e->seq), &ok);
             put(o, "kind", json_string(ledger_tx_kind_name(e->kind)), &ok);
-            put(o, "tx_id", ledger_json_hex(e->tx_id, 32), &ok);
+            put(o, "tx_id", node_json_hex(e->tx_id, 32), &ok);
             put(o, "height", json_integer((json_int_t)e->height), &ok);
             put(o, "time", json_integer((json_int_t)e->time), &ok);
-            put(o, "signer", ledger_json_hex(tx.signer, 32), &ok);
-            put(o, "hash", ledger_json_hex(evs[i].hash, 32), &ok);
-            put(o, "prev", ledger_json_hex(e->prev, 32), &ok);
+            put(o, "signer", node_json_hex(tx.signer, 32), &ok);
+            put(o, "hash", node_json_hex(evs[i].hash, 32), &ok);
+            put(o, "prev", node_json_hex(e->prev, 32), &ok);
             put(o, "log_index", json_integer((json_int_t)evs[i].log_index), &ok);
             put(o, "details", details, &ok);
             details = NULL;
@@ -330,7 +332,7 @@ static json_t *duration(uint64_t v)
     return json_string(buf);
 }
 
-json_t *ledger_json_industries(const ledger_genesis *g)
+json_t *node_json_industries(const ledger_genesis *g)
 {
     json_t *arr = json_array();
     int ok = arr != NULL;
@@ -362,7 +364,7 @@ json_t *ledger_json_industries(const ledger_genesis *g)
     return finish(arr, ok);
 }
 
-json_t *ledger_json_departments(const ledger_genesis *g)
+json_t *node_json_departments(const ledger_genesis *g)
 {
     json_t *arr = json_array();
     int ok = arr != NULL;
@@ -375,9 +377,9 @@ json_t *ledger_json_departments(const ledger_genesis *g)
         }
         put(o, "id", json_string(d->id), &ok);
         put(o, "name", json_string(d->name), &ok);
-        put(o, "seal_key", ledger_json_hex(d->seal.raw, 32), &ok);
+        put(o, "seal_key", node_json_hex(d->seal.raw, 32), &ok);
         put(o, "validator", json_boolean(d->validator), &ok);
-        put(o, "node_key", d->validator ? ledger_json_hex(d->node.raw, 32) : json_null(), &ok);
+        put(o, "node_key", d->validator ? node_json_hex(d->node.raw, 32) : json_null(), &ok);
         if (d->validator && d->p2p)
             put(o, "p2p", json_string(d->p2p), &ok);
         if (json_array_append_new(arr, o) != 0)
