@@ -235,7 +235,7 @@ static int on_hello(link *l, const Permit__Hello *h)
     if (v < 0 || v == n->validator) {
         char hex[65];
         ledger_hex_encode(h->node_key.data, 32, hex);
-        LOG_WARN("p2p: refused a peer whose key %.16s is not another validator", hex);
+        LOG_WARN_RATE("p2p: refused a peer whose key %.16s is not another validator", hex);
         return -1;
     }
     if (l->outbound && v != l->peer)
@@ -269,7 +269,7 @@ static int on_auth(link *l, const Permit__Auth *a)
     auth_hash(n->g->chain_id, l->peer_nonce, l->my_nonce, msg);
     const ledger_department *d = &n->g->departments[n->g->validators[l->peer]];
     if (!ledger_verify(&d->node, msg, 32, a->sig.data)) {
-        LOG_WARN("p2p: validator %d (%s) failed authentication", l->peer, d->id);
+        LOG_WARN_RATE("p2p: validator %d (%s) failed authentication", l->peer, d->id);
         return -1;
     }
     pending_remove(p, l);
