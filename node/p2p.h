@@ -1,17 +1,28 @@
-/* node/p2p.h: authenticated TCP links between the validators of genesis
- * (DESIGN §6).
+/* node/p2p.h: authenticated TLS 1.3 links between the validators of genesis
+ * (DESIGN §6, docs/operations.md "Network").
  *
- * Frames are u32 big-endian length || protobuf permit.Frame, the length
- * checked against p2p_max_frame before a byte of the frame is decoded.  A
- * link starts with a handshake: each side sends Hello (chain id, node key,
- * a fresh 32-byte nonce, its height) and then Auth, its node key's BIP340
- * signature over TaggedHash("permit/p2p/v1", str chain_id || own nonce ||
- * peer's nonce); a key that is not a validator of genesis, or a signature
- * that does not verify, closes the link.  The validator with the lower index
- * dials; lost links are redialled with backoff (0.5 s doubling to 30 s).  A
- * peer that does not read is bounded by its output buffer: past
+ * Every link is TLS 1.3 with an ephemeral self-signed certificate
+ * (node/tls.h); the dialer is the TLS client.  Inside it, frames are u32
+ * big-endian length || protobuf permit.Frame, the length checked before a
+ * byte of the frame is decoded (p2p_max_frame; handshake frames
+ * NODE_HS_MAX_FRAME).  A link starts with the handshake of node/handshake.h:
+ * Hello, then Auth, a signature that covers the session's TLS exporter, so
+ * a handshake relayed from another connection never verifies.  A key that is
+ * not another validator of genesis, or an Auth that does not verify, closes
+ * the link.
+ *
+ * The validator with the lower index dials; lost links are redialled with
+ * backoff (0.5 s doubling to 30 s).  A newer authenticated link for a peer
+ * replaces the old one (the peer restarted).
+ *
+ * Connections that have not authenticated are bounded (4 per validator + 8;
+ * beyond that new ones are refused) and closed 5 s after they arrived unless
+ * they authenticated.
+ *
+ * A peer that does not read is bounded by its output buffer: past
  * p2p_max_queue bytes, messages to it are dropped (consensus tolerates lost
- * messages) and counted.  Loop thread only. */
+ * messages) and counted.  A peer reads at most one frame ahead.  Loop thread
+ * only. */
 #ifndef PERMIT_NODE_P2P_H
 #define PERMIT_NODE_P2P_H
 
@@ -27,15 +38,19 @@ struct Permit__Frame;
 #define P2P_MAX_FRAME_DEFAULT (64u << 20)
 #define P2P_MAX_QUEUE_DEFAULT (256u << 20)
 
-/* A frame from validator `peer` (its index in genesis validators).  The
- * callee may keep nothing of `f` after returning. */
+/* A frame from validator `peer` (its index in genesis validators), over an
+ * authenticated link; never a handshake frame.  The callee may keep nothing
+ * of `f` after returning. */
 typedef void (*p2p_frame_fn)(void *ctx, unsigned peer, const struct Permit__Frame *f);
 /* A link to `peer` became ready (handshake done) or went down. */
 typedef void (*p2p_link_fn)(void *ctx, unsigned peer, int up, uint64_t peer_height);
 
-/* Listen on cfg.p2p_listen and dial the validators this node dials. */
+/* Listen on cfg.p2p_listen (TLS) and dial the validators this node dials.
+ * NULL with err when the addresses are malformed, TLS cannot be set up or
+ * the port cannot be bound. */
 node_p2p *node_p2p_start(node *n, p2p_frame_fn on_frame, p2p_link_fn on_link, void *ctx,
                          ledger_err *err);
+/* Close every link (without callbacks) and free everything; NULL is fine. */
 void node_p2p_free(node_p2p *p);
 
 /* Send a frame to one peer; 0 when queued, -1 when the peer is not

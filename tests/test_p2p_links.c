@@ -1,0 +1,184 @@
+/* The links of four live permitd validators (node/p2p.c) under attack
+ * from the test peer (tests/peer.h): a relay without keys that splices two
+ * validators' handshakes.  The validators end up linked (status "peers" = 3
+ * on each) and commit. */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "nodetest.h"
+#include "peer.h"
+#include "permit.pb-c.h"
+
+#define N 4
+
+static nt_cluster g_c;
+static uint32_t g_serial = 1;
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static unsigned peers_of(unsigned i)
+{
+    json_t *r = nt_rpc(g_c.rpc_port[i], "status", NULL);
+    unsigned k = (unsigned)json_integer_value(json_object_get(json_object_get(r, "result"),
+                                                              "peers"));
+    json_decref(r);
+    return k;
+}
+
+/* Wait until every running node has all its peers; fail after ms. */
+static void wait_linked(int ms)
+{
+    uint64_t until = nt_now_ms() + (uint64_t)ms;
+    for (;;) {
+        unsigned ok = 0, running = 0;
+        for (unsigned i = 0; i < N; i++)
+            if (g_c.pid[i] > 0) {
+                running++;
+                ok += peers_of(i) == N - 1;
+            }
+        if (ok == running)
+            return;
+        if (nt_now_ms() > until)
+            fail_msg("the validators did not link up within %d ms (peers: %u %u %u %u)", ms,
+                     g_c.pid[0] ? peers_of(0) : 0, g_c.pid[1] ? peers_of(1) : 0,
+                     g_c.pid[2] ? peers_of(2) : 0, g_c.pid[3] ? peers_of(3) : 0);
+        sleep_ms(100);
+    }
+}
+
+/* Submit an application through node i and wait for its commit; its height. */
+static uint64_t commit_one(unsigned i)
+{
+    size_t len;
+    char u[19];
+    lt_uscc(g_serial++, u);
+    g_c.env.now = nt_now_ms() - 1000;
+    uint8_t *tx = lt_apply(&g_c.env, u, "convenience-store", 0, &len);
+    json_t *r = nt_submit(g_c.rpc_port[i], tx, len, "commit");
+    free(tx);
+    json_t *res = json_object_get(r, "result");
+    if (res == NULL) {
+        char *text = r ? json_dumps(r, JSON_COMPACT) : NULL;
+        fail_msg("node %u did not commit: %s", i, text ? text : "no answer");
+    }
+    uint64_t h = (uint64_t)json_integer_value(json_object_get(res, "height"));
+    json_decref(r);
+    assert_true(h > 0);
+    return h;
+}
+
+static char *log_of(unsigned i)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/permitd.log", g_c.home[i]);
+    char *log = tu_read_file(path, NULL);
+    assert_non_null(log);
+    return log;
+}
+
+static int log_has(unsigned i, const char *text)
+{
+    char *log = log_of(i);
+    int has = strstr(log, text) != NULL;
+    free(log);
+    return has;
+}
+
+/* No link of node i went down since it started. */
+static void assert_no_link_down(unsigned i)
+{
+    char *log = log_of(i);
+    const char *down = strstr(log, ") down: ");
+    if (down) {
+        const char *line = down;
+        while (line > log && line[-1] != '\n')
+            line--;
+        fail_msg("node %u lost a link: %.200s", i, line);
+    }
+    free(log);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    nt_cluster_init(&g_c, N, NULL);
+    for (unsigned i = 0; i < N; i++)
+        nt_cluster_start(&g_c, i);
+    wait_linked(20000);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    for (unsigned i = 0; i < N; i++)
+        if (g_c.pid[i] > 0)
+            nt_cluster_stop_clean(&g_c, i);
+    nt_cluster_cleanup(&g_c);
+    return 0;
+}
+
+/* (a) A relay with no key connects to validators 0 and 1 and hands each the
+ * other's Hello and Auth.  Before channel binding both accepted it, and the
+ * spliced link evicted their real one.  Now each Auth is bound to the
+ * relay's session with its signer, so neither verifies: both close the
+ * relay, their own link stays up, commits go on, and they are still linked
+ * after the relay leaves. */
+static void test_a_relay_without_keys_links_no_one(void **state)
+{
+    (void)state;
+    uint64_t h0 = commit_one(0);
+    tp_conn *a = tp_connect(g_c.p2p_port[0], 5000);
+    tp_conn *b = tp_connect(g_c.p2p_port[1], 5000);
+    assert_non_null(a);
+    assert_non_null(b);
+    /* each node says Hello on a fresh link: hand them across */
+    assert_int_equal(tp_relay_frame(a, b, 3000), PERMIT__FRAME__MSG_HELLO);
+    assert_int_equal(tp_relay_frame(b, a, 3000), PERMIT__FRAME__MSG_HELLO);
+    /* each takes the other for its peer and signs an Auth: hand them across */
+    assert_int_equal(tp_relay_frame(a, b, 3000), PERMIT__FRAME__MSG_AUTH);
+    assert_int_equal(tp_relay_frame(b, a, 3000), PERMIT__FRAME__MSG_AUTH);
+    assert_true(tp_wait_closed(a, 3000));
+    assert_true(tp_wait_closed(b, 3000));
+    tp_close(a);
+    tp_close(b);
+    assert_true(log_has(0, "claiming to be validator 1 (market) failed authentication"));
+    assert_true(log_has(1, "claiming to be validator 0 (approval) failed authentication"));
+    assert_false(log_has(0, "a second link"));
+    assert_false(log_has(1, "a second link"));
+    assert_int_equal(peers_of(0), N - 1);
+    assert_int_equal(peers_of(1), N - 1);
+    assert_true(commit_one(1) > h0);
+    /* the same with the decrypted bytes relayed both ways at once */
+    a = tp_connect(g_c.p2p_port[0], 5000);
+    b = tp_connect(g_c.p2p_port[1], 5000);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_true(tp_relay(a, b, 4000) > 0);
+    tp_close(a);
+    tp_close(b);
+    /* the relay is gone: still linked, still committing */
+    sleep_ms(1000);
+    for (unsigned i = 0; i < N; i++) {
+        assert_int_equal(peers_of(i), N - 1);
+        assert_no_link_down(i);
+    }
+    commit_one(2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_a_relay_without_keys_links_no_one, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
