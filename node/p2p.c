@@ -1,6 +1,8 @@
-/* node/p2p.c: the validator links (p2p.h): which link is in use, dialling,
- * accepting, handshake deadlines, start and stop.  One link's TLS, framing
- * and handshake are node/p2p_link.c's.  Loop thread only. */
+/* node/p2p.c: the validator links (p2p.h): which link is in use, second
+ * links and their verdict, keepalive, dialling and re-arming, accepting and
+ * the limits on connections that have not authenticated, start and stop.
+ * One link's TLS, framing and handshake are node/p2p_link.c's.  Loop thread
+ * only. */
 #include "p2p.h"
 
 #include <arpa/inet.h>
@@ -26,7 +28,10 @@
 #define HANDSHAKE_MS 5000      /* from accept or dial to an authenticated link */
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000
-#define TICK_MS 250            /* handshake deadlines are checked this often */
+#define TICK_MS 250            /* deadlines, keepalive and re-arming are checked this often */
+#define PROBE_MS 2000          /* a link in use must answer a Ping within this to stay */
+#define IDLE_PING_MS 10000     /* a link that sent nothing this long is pinged */
+#define SILENT_MS 30000        /* ... and closed after this long */
 
 static void schedule_redial(node_p2p *p, unsigned peer);
 
@@ -92,6 +97,7 @@ static void link_up(p2p_link *l)
     s->ready = l;
     s->backoff_ms = BACKOFF_MIN_MS;
     l->state = L_READY;
+    l->ping_out = 0;
     LOG_INFO("p2p: link to validator %d (%s) up (%s, %s), its height %llu", l->peer,
              node_p2p_validator_id(p, l->peer), l->outbound ? "outbound" : "inbound", l->addr,
              (unsigned long long)l->peer_height);
@@ -99,6 +105,8 @@ static void link_up(p2p_link *l)
         p->on_link(p->ctx, (unsigned)l->peer, 1, l->peer_height);
 }
 
+/* Close l.  If it was the link in use and a second one waits, that one
+ * takes over (reported up; no down in between). */
 void node_p2p_link_close(p2p_link *l, const char *why)
 {
     node_p2p *p = l->p;
@@ -109,34 +117,86 @@ void node_p2p_link_close(p2p_link *l, const char *why)
     }
     p2p_slot *s = &p->peers[l->peer];
     const char *id = node_p2p_validator_id(p, l->peer);
-    if (s->ready == l) {
+    if (s->dialing == l)
+        s->dialing = NULL;
+    if (s->standby == l) {
+        s->standby = NULL;
+        LOG_INFO_RATE("p2p: second link to validator %d (%s) closed: %s", l->peer, id, why);
+    } else if (s->ready == l) {
         s->ready = NULL;
+        s->probe_until = 0;
+        p2p_link *next = s->standby;
+        s->standby = NULL;
         LOG_INFO("p2p: link to validator %d (%s) down: %s", l->peer, id, why);
+        if (next) {
+            node_p2p_link_free(l);
+            LOG_INFO("p2p: the second link to validator %d (%s) takes over", next->peer, id);
+            link_up(next);
+            return;
+        }
         if (p->on_link)
             p->on_link(p->ctx, (unsigned)l->peer, 0, 0);
     } else {
         LOG_DEBUG("p2p: link to validator %d (%s, %s) closed before the handshake finished: %s",
                   l->peer, id, l->addr, why);
     }
-    int peer = l->peer, outbound = l->outbound;
+    int peer = l->peer;
     node_p2p_link_free(l);
-    if (outbound)
-        schedule_redial(p, (unsigned)peer);
+    schedule_redial(p, (unsigned)peer);
 }
 
+/* l authenticated as its peer: in use if the peer has no link; otherwise it
+ * waits while the link in use is asked to prove it is alive. */
 void node_p2p_link_authenticated(p2p_link *l, uint64_t now)
 {
-    (void)now;
+    node_p2p *p = l->p;
+    p2p_slot *s = &p->peers[l->peer];
+    if (s->dialing == l)
+        s->dialing = NULL;
+    if (s->ready == NULL) {
+        link_up(l);
+        return;
+    }
+    if (s->standby)
+        node_p2p_link_close(s->standby, "superseded by a newer one");
+    s->standby = l;
+    l->state = L_STANDBY;
+    if (s->probe_until == 0) {
+        s->probe_until = now + PROBE_MS;
+        node_p2p_send_ping(s->ready, now);
+    }
+    LOG_INFO_RATE("p2p: a second link to validator %d (%s) authenticated (%s); asking the one "
+                  "in use whether it is alive",
+                  l->peer, node_p2p_validator_id(p, l->peer), l->addr);
+}
+
+/* The link in use answered: a waiting second link goes. */
+void node_p2p_on_pong(p2p_link *l, uint64_t nonce)
+{
+    if (!l->ping_out || nonce != l->ping_nonce)
+        return; /* not the Ping we sent last */
+    l->ping_out = 0;
     p2p_slot *s = &l->p->peers[l->peer];
-    if (s->ready) /* a newer link replaces an old one (the peer restarted) */
-        node_p2p_link_close(s->ready, "replaced by a new link");
-    link_up(l);
+    if (s->ready != l || s->probe_until == 0)
+        return;
+    s->probe_until = 0;
+    if (s->standby)
+        node_p2p_link_close(s->standby, "the existing link is alive");
+}
+
+/* The link in use did not answer in time: the waiting link replaces it. */
+static void probe_expired(p2p_slot *s)
+{
+    s->probe_until = 0;
+    if (s->standby == NULL || s->ready == NULL)
+        return;
+    node_p2p_link_close(s->ready, "no answer to a ping while a new link waited"); /* promotes */
 }
 
 static void dial(node_p2p *p, unsigned peer)
 {
     p2p_slot *s = &p->peers[peer];
-    if (s->ready || !s->dial)
+    if (s->ready || s->dialing || !s->dial)
         return;
     SSL *ssl = SSL_new(p->tls);
     /* with BEV_OPT_CLOSE_ON_FREE the bufferevent owns ssl, even on failure */
@@ -152,6 +212,7 @@ static void dial(node_p2p *p, unsigned peer)
         return;
     }
     snprintf(l->addr, sizeof l->addr, "%.40s:%u", s->host, s->port);
+    s->dialing = l;
     if (bufferevent_socket_connect_hostname(bev, NULL, AF_UNSPEC, s->host, s->port) != 0)
         node_p2p_link_close(l, "cannot connect");
 }
@@ -164,10 +225,13 @@ static void on_redial_timer(evutil_socket_t fd, short what, void *arg)
     dial(s->p, s->index);
 }
 
+/* Dial peer after its backoff, unless it has a link, a dial in progress or
+ * a dial already scheduled. */
 static void schedule_redial(node_p2p *p, unsigned peer)
 {
     p2p_slot *s = &p->peers[peer];
-    if (!s->dial || s->redial == NULL || evtimer_pending(s->redial, NULL))
+    if (!s->dial || s->redial == NULL || s->ready || s->dialing ||
+        evtimer_pending(s->redial, NULL))
         return;
     struct timeval tv = {(time_t)(s->backoff_ms / 1000),
                          (suseconds_t)(s->backoff_ms % 1000) * 1000};
@@ -175,7 +239,7 @@ static void schedule_redial(node_p2p *p, unsigned peer)
     s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : s->backoff_ms * 2;
 }
 
-/* Handshake deadlines. */
+/* Deadlines, keepalive, verdicts on second links, and re-arming dials. */
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -183,12 +247,26 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     node_p2p *p = arg;
     uint64_t now = node_p2p_now_ms();
     for (p2p_link *l = p->links, *next; l; l = next) {
-        next = l->next; /* closing l frees only l */
-        if (l->state != L_READY && now - l->started_ms >= HANDSHAKE_MS) {
-            if (!l->outbound)
-                node_p2p_hs_failed(p);
-            node_p2p_link_close(l, "no handshake within 5 s");
+        next = l->next; /* closing l frees only l (a takeover frees nothing) */
+        if (l->state < L_STANDBY) {
+            if (now - l->started_ms >= HANDSHAKE_MS) {
+                if (!l->outbound)
+                    node_p2p_hs_failed(p);
+                node_p2p_link_close(l, "no handshake within 5 s");
+            }
+            continue;
         }
+        uint64_t silent = now - l->last_rx_ms;
+        if (silent >= SILENT_MS)
+            node_p2p_link_close(l, "silent for 30 s");
+        else if (silent >= IDLE_PING_MS && (!l->ping_out || now - l->ping_sent_ms >= IDLE_PING_MS))
+            node_p2p_send_ping(l, now);
+    }
+    for (unsigned i = 0; i < p->npeers; i++) {
+        p2p_slot *s = &p->peers[i];
+        if (s->probe_until && now >= s->probe_until)
+            probe_expired(s);
+        schedule_redial(p, i); /* whatever happened to the slot meanwhile */
     }
 }
 
@@ -209,7 +287,7 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
     node_p2p *p = arg;
     unsigned pending = 0;
     for (p2p_link *l = p->links; l; l = l->next)
-        pending += l->state != L_READY;
+        pending += l->state < L_STANDBY;
     if (pending >= 4 * p->npeers + 8) { /* unauthenticated connections are bounded */
         evutil_closesocket(fd);
         return;

@@ -11,9 +11,14 @@
  * not another validator of genesis, or an Auth that does not verify, closes
  * the link.
  *
- * The validator with the lower index dials; lost links are redialled with
- * backoff (0.5 s doubling to 30 s).  A newer authenticated link for a peer
- * replaces the old one (the peer restarted).
+ * Link policy.  The validator with the lower index dials; a peer it dials
+ * that has no link and no dial in progress is (re)dialled with backoff
+ * (0.5 s doubling to 30 s, reset when a link comes up), checked four times a
+ * second whatever happened meanwhile.  A live link is never replaced by a
+ * newer one unless it is proven dead: a second authenticated link for a
+ * peer waits while the one in use is sent a Ping; a Pong within 2 s closes
+ * the newcomer, silence closes the old link and the newcomer takes over.  A
+ * link idle for 10 s is pinged; one that sent nothing for 30 s is closed.
  *
  * Connections that have not authenticated are bounded (4 per validator + 8;
  * beyond that new ones are refused) and closed 5 s after they arrived unless
@@ -39,10 +44,11 @@ struct Permit__Frame;
 #define P2P_MAX_QUEUE_DEFAULT (256u << 20)
 
 /* A frame from validator `peer` (its index in genesis validators), over an
- * authenticated link; never a handshake frame.  The callee may keep nothing
- * of `f` after returning. */
+ * authenticated link; never a handshake frame, Ping or Pong.  The callee may
+ * keep nothing of `f` after returning. */
 typedef void (*p2p_frame_fn)(void *ctx, unsigned peer, const struct Permit__Frame *f);
-/* A link to `peer` became ready (handshake done) or went down. */
+/* A link to `peer` became ready (handshake done) or went down.  A link that
+ * replaces a dead one is reported up without a down before it. */
 typedef void (*p2p_link_fn)(void *ctx, unsigned peer, int up, uint64_t peer_height);
 
 /* Listen on cfg.p2p_listen (TLS) and dial the validators this node dials.

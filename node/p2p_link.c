@@ -1,6 +1,6 @@
 /* node/p2p_link.c: one validator link (node/p2p_link.h): TLS 1.3 through
  * libevent's OpenSSL bufferevents, framing, the handshake of
- * node/handshake.h.  What to do with a link once it has
+ * node/handshake.h, Ping and Pong.  What to do with a link once it has
  * authenticated, or closes, is node/p2p.c's.  Loop thread only. */
 #include "p2p_link.h"
 
@@ -74,6 +74,30 @@ int node_p2p_link_queue(p2p_link *l, const Permit__Frame *f, const uint8_t *byte
 int node_p2p_link_send(p2p_link *l, const Permit__Frame *f)
 {
     return node_p2p_link_queue(l, f, NULL, permit__frame__get_packed_size(f));
+}
+
+void node_p2p_send_ping(p2p_link *l, uint64_t now)
+{
+    if (ledger_random(&l->ping_nonce, sizeof l->ping_nonce) != 0)
+        l->ping_nonce = now ^ (uint64_t)(uintptr_t)l;
+    Permit__Ping m = PERMIT__PING__INIT;
+    m.nonce = l->ping_nonce;
+    Permit__Frame f = PERMIT__FRAME__INIT;
+    f.msg_case = PERMIT__FRAME__MSG_PING;
+    f.ping = &m;
+    l->ping_out = 1;
+    l->ping_sent_ms = now;
+    node_p2p_link_send(l, &f);
+}
+
+static void send_pong(p2p_link *l, uint64_t nonce)
+{
+    Permit__Pong m = PERMIT__PONG__INIT;
+    m.nonce = nonce;
+    Permit__Frame f = PERMIT__FRAME__INIT;
+    f.msg_case = PERMIT__FRAME__MSG_PONG;
+    f.pong = &m;
+    node_p2p_link_send(l, &f);
 }
 
 static void send_hello(p2p_link *l)
@@ -169,14 +193,25 @@ static int on_message(p2p_link *l, const Permit__Frame *f, uint64_t now, const c
     case L_AUTH:
         *why = "handshake failed";
         return f->msg_case == PERMIT__FRAME__MSG_AUTH ? on_auth(l, f->auth, now) : -1;
+    case L_STANDBY:
     case L_READY:
-        if (f->msg_case == PERMIT__FRAME__MSG_HELLO || f->msg_case == PERMIT__FRAME__MSG_AUTH) {
+        switch (f->msg_case) {
+        case PERMIT__FRAME__MSG_HELLO:
+        case PERMIT__FRAME__MSG_AUTH:
             *why = "a handshake message on an open link";
             return -1;
+        case PERMIT__FRAME__MSG_PING:
+            send_pong(l, f->ping->nonce);
+            return 0;
+        case PERMIT__FRAME__MSG_PONG:
+            node_p2p_on_pong(l, f->pong->nonce);
+            return 0;
+        default:
+            /* a waiting second link is authenticated too: what it says counts */
+            if (p->on_frame)
+                p->on_frame(p->ctx, (unsigned)l->peer, f);
+            return 0;
         }
-        if (p->on_frame)
-            p->on_frame(p->ctx, (unsigned)l->peer, f);
-        return 0;
     default:
         *why = "a frame before TLS was up";
         return -1;
@@ -195,14 +230,15 @@ static void on_read(struct bufferevent *bev, void *arg)
         return;
     }
     uint64_t now = node_p2p_now_ms();
+    l->last_rx_ms = now;
     for (;;) {
         uint8_t hdr[4];
         if (evbuffer_copyout(in, hdr, 4) < 4)
             return;
         size_t len = ledger_rd_be32(hdr);
-        size_t limit = l->state == L_READY ? p->max_frame : NODE_HS_MAX_FRAME;
+        size_t limit = l->state >= L_STANDBY ? p->max_frame : NODE_HS_MAX_FRAME;
         if (len > limit) {
-            if (l->state != L_READY) {
+            if (l->state < L_STANDBY) {
                 node_p2p_hs_failed(p);
                 LOG_WARN_RATE("p2p: a peer at %s sent a %zu-byte frame during the handshake",
                               l->addr, len);
@@ -217,7 +253,7 @@ static void on_read(struct bufferevent *bev, void *arg)
         Permit__Frame *f = len ? permit__frame__unpack(NULL, len, data) : NULL;
         evbuffer_drain(in, len);
         if (f == NULL) {
-            if (l->state != L_READY) {
+            if (l->state < L_STANDBY) {
                 node_p2p_hs_failed(p);
                 LOG_WARN_RATE("p2p: a peer at %s sent a malformed frame during the handshake",
                               l->addr);
@@ -226,7 +262,7 @@ static void on_read(struct bufferevent *bev, void *arg)
             return;
         }
         const char *why = "refused";
-        int was_hs = l->state != L_READY;
+        int was_hs = l->state < L_STANDBY;
         int rc = on_message(l, f, now, &why);
         permit__frame__free_unpacked(f, NULL);
         if (rc != 0) {
@@ -305,7 +341,7 @@ p2p_link *node_p2p_link_new(node_p2p *p, struct bufferevent *bev, int outbound, 
     l->outbound = outbound;
     l->peer = peer;
     l->state = L_TLS;
-    l->started_ms = node_p2p_now_ms();
+    l->started_ms = l->last_rx_ms = node_p2p_now_ms();
     if (ledger_random(l->my_nonce, 32) != 0) {
         free(l);
         return NULL;

@@ -19,8 +19,9 @@ struct ssl_ctx_st;
 struct Permit__Frame;
 typedef struct node_listen_guard node_listen_guard;
 
-/* TLS is set up, then Hello, then Auth, then the link is in use. */
-typedef enum { L_TLS = 0, L_HELLO, L_AUTH, L_READY } p2p_link_state;
+/* TLS is set up, then Hello, then Auth; an authenticated link is in use
+ * (READY) or waits while the one in use is checked (STANDBY). */
+typedef enum { L_TLS = 0, L_HELLO, L_AUTH, L_STANDBY, L_READY } p2p_link_state;
 
 typedef struct p2p_link p2p_link;
 
@@ -33,7 +34,9 @@ struct p2p_link {
     uint8_t my_nonce[32], peer_nonce[32], exporter[32];
     uint64_t peer_height;
     char addr[INET6_ADDRSTRLEN + 8];
-    uint64_t started_ms;
+    uint64_t started_ms, last_rx_ms;
+    uint64_t ping_nonce, ping_sent_ms;
+    int ping_out;              /* a Ping with ping_nonce awaits its Pong */
     p2p_link *next;            /* every link, in p->links */
 };
 
@@ -41,6 +44,9 @@ typedef struct {
     node_p2p *p;
     unsigned index;
     p2p_link *ready;           /* the link in use, or NULL */
+    p2p_link *standby;         /* a second authenticated link waiting for a verdict */
+    p2p_link *dialing;         /* our dial in progress */
+    uint64_t probe_until;      /* standby: when the link in use must have answered */
     struct event *redial;
     uint64_t backoff_ms;
     int dial;                  /* we dial this peer */
@@ -85,13 +91,17 @@ void node_p2p_link_free(p2p_link *l);
 int node_p2p_link_queue(p2p_link *l, const struct Permit__Frame *f, const uint8_t *bytes,
                         size_t len);
 int node_p2p_link_send(p2p_link *l, const struct Permit__Frame *f);
+/* Send a Ping with a fresh nonce and remember it. */
+void node_p2p_send_ping(p2p_link *l, uint64_t now);
 
 /* ---- node/p2p.c ---- */
 
-/* Close l: the engine hears of a link that went down, a dial goes out
- * again. */
+/* Close l and apply the policy: a waiting second link takes over, the
+ * engine hears of a link that went down, a dial is re-armed. */
 void node_p2p_link_close(p2p_link *l, const char *why);
-/* l proved its key: it is the peer's link now. */
+/* l proved its key: in use, or waiting for a verdict on the one in use. */
 void node_p2p_link_authenticated(p2p_link *l, uint64_t now);
+/* A Pong arrived on l (authenticated). */
+void node_p2p_on_pong(p2p_link *l, uint64_t nonce);
 
 #endif

@@ -532,6 +532,17 @@ Permit__Frame *tp_recv_kind(tp_conn *c, int msg_case, int timeout_ms)
             return NULL;
         if ((int)f->msg_case == msg_case)
             return f;
+        if (f->msg_case == PERMIT__FRAME__MSG_PING) {
+            Permit__Pong pong = PERMIT__PONG__INIT;
+            pong.nonce = f->ping->nonce;
+            Permit__Frame r = PERMIT__FRAME__INIT;
+            r.msg_case = PERMIT__FRAME__MSG_PONG;
+            r.pong = &pong;
+            if (tp_send_frame(c, &r, left_ms(deadline) + 100) != 0) {
+                permit__frame__free_unpacked(f, NULL);
+                return NULL;
+            }
+        }
         permit__frame__free_unpacked(f, NULL);
     }
 }

@@ -94,7 +94,7 @@ uint8_t *tp_recv_packed(tp_conn *c, size_t *len, int timeout_ms);
  * as above, or when the body is not a Frame. */
 struct Permit__Frame *tp_recv_frame(tp_conn *c, int timeout_ms);
 /* Read frames until one of this kind (a PERMIT__FRAME__MSG_* value) comes;
- * other frames are dropped. */
+ * other frames are dropped, and a Ping is answered with its Pong. */
 struct Permit__Frame *tp_recv_kind(tp_conn *c, int msg_case, int timeout_ms);
 
 /* ---- the handshake (docs/formats.md, "P2P handshake") ---- */

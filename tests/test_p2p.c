@@ -3,8 +3,8 @@
  * outside the validator set, other chains, forged authentication, an Auth
  * bound to another session, plaintext and TLS 1.2 clients, silent
  * connections are all refused by closing the link, and the node goes on
- * serving; a validator the node dials is spoken to as a TLS server; a peer
- * that never answers a sync request is given up. */
+ * serving; a validator the node dials is spoken to as a TLS server and kept
+ * alive by Pings; a peer that never answers a sync request is given up. */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -262,8 +262,10 @@ static void test_a_plaintext_client_is_closed(void **state)
 }
 
 /* The node dials validator 1, played here by a TLS server: the handshake
- * binds both Auths to the session and the link comes up. */
-static void test_a_dialled_validator_links_over_tls(void **state)
+ * binds both Auths to the session, a Ping gets its Pong, an idle link is
+ * pinged after 10 s, a link that says nothing for 30 s is closed, and then
+ * the node dials again. */
+static void test_a_dialled_validator_is_kept_alive_and_redialled(void **state)
 {
     (void)state;
     tp_server *srv = tp_listen(g_c.p2p_port[1]);
@@ -276,10 +278,42 @@ static void test_a_dialled_validator_links_over_tls(void **state)
     if (tp_handshake(c, g_c.env.g->chain_id, &g_c.env.node[1], 0, g_c.env.node[0].pub, &h,
                      5000) != 0)
         fail_msg("handshake: %s", tp_error(c));
-    assert_string_equal(h.chain_id, g_c.env.g->chain_id);
+    uint64_t up = nt_now_ms();
     for (int i = 0; i < 20 && node_peers() != 1; i++)
         sleep_ms(100);
     assert_int_equal(node_peers(), 1);
+    Permit__Ping ping = PERMIT__PING__INIT;
+    ping.nonce = 0x1234567890abcdefull;
+    Permit__Frame f = PERMIT__FRAME__INIT;
+    f.msg_case = PERMIT__FRAME__MSG_PING;
+    f.ping = &ping;
+    assert_int_equal(tp_send_frame(c, &f, 1000), 0);
+    Permit__Frame *pong = tp_recv_kind(c, PERMIT__FRAME__MSG_PONG, 3000);
+    assert_non_null(pong);
+    assert_true(pong->pong->nonce == ping.nonce);
+    permit__frame__free_unpacked(pong, NULL);
+    uint64_t last_sent = nt_now_ms();
+    /* now silent: the node pings after ~10 s ... */
+    Permit__Frame *in = NULL;
+    while ((in = tp_recv_frame(c, 13000)) != NULL && in->msg_case != PERMIT__FRAME__MSG_PING)
+        permit__frame__free_unpacked(in, NULL);
+    assert_non_null(in);
+    permit__frame__free_unpacked(in, NULL);
+    assert_true(nt_now_ms() - last_sent >= 9000);
+    /* ... and, unanswered, closes the link 30 s after our last word */
+    assert_true(tp_wait_closed(c, 25000));
+    uint64_t silent = nt_now_ms() - last_sent;
+    assert_true(silent >= 29000 && silent < 33000);
+    assert_true(nt_now_ms() - up >= 29000);
+    tp_close(c);
+    assert_true(log_has("silent for 30 s"));
+    /* the link came up once, so the node dials again soon */
+    c = tp_accept(srv, 5000);
+    if (c == NULL)
+        fail_msg("the node did not dial again: %s", tp_last_error());
+    assert_int_equal(tp_handshake(c, g_c.env.g->chain_id, &g_c.env.node[1], 0,
+                                  g_c.env.node[0].pub, NULL, 5000),
+                     0);
     tp_close(c);
     tp_server_free(srv);
 }
@@ -324,7 +358,7 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_a_dialled_validator_links_over_tls),
+        T(test_a_dialled_validator_is_kept_alive_and_redialled),
         T(test_oversized_frame_closes_the_link),
         T(test_garbage_closes_the_link),
         T(test_unknown_key_is_refused),

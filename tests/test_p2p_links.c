@@ -1,9 +1,14 @@
-/* The links of four live permitd validators (node/p2p.c) under attack
- * from the test peer (tests/peer.h): a relay without keys that splices two
- * validators' handshakes.  The validators end up linked (status "peers" = 3
- * on each) and commit. */
+/* The link policy of four live permitd validators (node/p2p.c) under
+ * attack from the test peer (tests/peer.h): a relay without keys that
+ * splices two validators' handshakes, a second link holding a validator's
+ * key while the real one is alive, the same when the real one stopped
+ * answering, and validators killed and restarted, once with their place
+ * taken meanwhile.
+ * Every time the validators end up linked (status "peers" = 3 on each) and
+ * commit. */
 #include "testutil.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +57,16 @@ static void wait_linked(int ms)
                      g_c.pid[0] ? peers_of(0) : 0, g_c.pid[1] ? peers_of(1) : 0,
                      g_c.pid[2] ? peers_of(2) : 0, g_c.pid[3] ? peers_of(3) : 0);
         sleep_ms(100);
+    }
+}
+
+static void wait_peers(unsigned i, unsigned want, int ms)
+{
+    uint64_t until = nt_now_ms() + (uint64_t)ms;
+    while (peers_of(i) != want) {
+        if (nt_now_ms() > until)
+            fail_msg("node %u has %u peers, not %u, after %d ms", i, peers_of(i), want, ms);
+        sleep_ms(50);
     }
 }
 
@@ -175,10 +190,105 @@ static void test_a_relay_without_keys_links_no_one(void **state)
     commit_one(2);
 }
 
+/* (b) A peer holding validator 1's key authenticates to validator 0 while
+ * the real validator 1's link is alive: validator 0 pings that link, gets
+ * its Pong, and closes the newcomer; the live link is never evicted. */
+static void test_a_second_link_does_not_replace_a_live_one(void **state)
+{
+    (void)state;
+    const lt_env *env = &g_c.env;
+    for (int round = 0; round < 3; round++) {
+        tp_conn *c = tp_connect(g_c.p2p_port[0], 5000);
+        assert_non_null(c);
+        if (tp_handshake(c, env->g->chain_id, &env->node[1], 0, env->node[0].pub, NULL, 5000) !=
+            0)
+            fail_msg("handshake: %s", tp_error(c));
+        uint64_t t0 = nt_now_ms();
+        if (!tp_wait_closed(c, 5000))
+            fail_msg("validator 0 kept a second link for validator 1");
+        assert_true(nt_now_ms() - t0 < 3500);
+        tp_close(c);
+    }
+    assert_true(log_has(0, "a second link to validator 1 (market) authenticated"));
+    assert_true(log_has(0, "closed: the existing link is alive"));
+    for (unsigned i = 0; i < N; i++) {
+        assert_int_equal(peers_of(i), N - 1);
+        assert_no_link_down(i);
+    }
+    commit_one(1);
+}
+
+/* A link in use that stops answering (validator 1 is paused) is replaced by
+ * a second one within the Ping's 2 s; when that one goes too, validator 0
+ * dials validator 1 again, which is back, and they relink. */
+static void test_a_link_that_stopped_answering_gives_way_and_the_peer_relinks(void **state)
+{
+    (void)state;
+    const lt_env *env = &g_c.env;
+    kill(g_c.pid[1], SIGSTOP);
+    tp_conn *c = tp_connect(g_c.p2p_port[0], 5000);
+    assert_non_null(c);
+    if (tp_handshake(c, env->g->chain_id, &env->node[1], 0, env->node[0].pub, NULL, 5000) != 0) {
+        kill(g_c.pid[1], SIGCONT);
+        fail_msg("handshake: %s", tp_error(c));
+    }
+    /* in use now: validator 0 sends us what it says to validator 1 */
+    Permit__Frame *f = tp_recv_kind(c, PERMIT__FRAME__MSG_CONSENSUS, 8000);
+    kill(g_c.pid[1], SIGCONT);
+    assert_non_null(f);
+    permit__frame__free_unpacked(f, NULL);
+    assert_true(log_has(0, "no answer to a ping while a new link waited"));
+    assert_true(log_has(0, "takes over"));
+    assert_int_equal(peers_of(0), N - 1);
+    commit_one(2);
+    tp_close(c);
+    wait_linked(15000);
+    commit_one(1);
+}
+
+/* (e) kill -9 a validator and start it again: its links come back.  Then
+ * kill validator 1, and let a peer holding its key take its place at
+ * validator 0 until after it restarted: when that peer leaves, validator 0
+ * (which dials validator 1) dials it again, whatever filled the place. */
+static void test_a_validator_killed_and_restarted_links_up_again(void **state)
+{
+    (void)state;
+    const lt_env *env = &g_c.env;
+    commit_one(0);
+    nt_cluster_signal(&g_c, 2, SIGKILL);
+    wait_peers(0, N - 2, 5000);
+    commit_one(0);
+    sleep_ms(3000); /* the dialers' backoff grows meanwhile */
+    nt_cluster_start(&g_c, 2);
+    wait_linked(20000);
+    commit_one(2);
+
+    nt_cluster_signal(&g_c, 1, SIGKILL);
+    wait_peers(0, N - 2, 5000);
+    tp_conn *c = tp_connect(g_c.p2p_port[0], 5000);
+    assert_non_null(c);
+    if (tp_handshake(c, env->g->chain_id, &env->node[1], 0, env->node[0].pub, NULL, 5000) != 0)
+        fail_msg("handshake: %s", tp_error(c));
+    wait_peers(0, N - 1, 3000); /* we are validator 1 to validator 0 */
+    sleep_ms(1500);             /* longer than the dial that was due meanwhile */
+    nt_cluster_start(&g_c, 1);
+    sleep_ms(500);
+    tp_close(c);
+    wait_linked(20000);
+    commit_one(1);
+}
+
 int main(void)
 {
+    signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_a_relay_without_keys_links_no_one, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_second_link_does_not_replace_a_live_one, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_link_that_stopped_answering_gives_way_and_the_peer_relinks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_validator_killed_and_restarted_links_up_again,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
