@@ -85,6 +85,16 @@ uint64_t node_p2p_dropped(const node_p2p *p)
     return p->dropped;
 }
 
+uint64_t node_p2p_oversize(const node_p2p *p)
+{
+    return p->oversize;
+}
+
+uint64_t node_p2p_handshake_failures(const node_p2p *p)
+{
+    return p->hs_failed;
+}
+
 void node_p2p_set_height(node_p2p *p, uint64_t height)
 {
     p->height = height;

@@ -60,7 +60,7 @@ node_p2p *node_p2p_start(node *n, p2p_frame_fn on_frame, p2p_link_fn on_link, vo
 void node_p2p_free(node_p2p *p);
 
 /* Send a frame to one peer; 0 when queued, -1 when the peer is not
- * connected or its queue is full. */
+ * connected, its queue is full, or the frame is over the frame limit. */
 int node_p2p_send(node_p2p *p, unsigned peer, const struct Permit__Frame *f);
 /* Send to every connected peer; returns how many took it. */
 unsigned node_p2p_broadcast(node_p2p *p, const struct Permit__Frame *f);
@@ -73,6 +73,11 @@ unsigned node_p2p_connected(const node_p2p *p);
 int node_p2p_is_up(const node_p2p *p, unsigned peer);
 /* Frames dropped because a peer's queue was full. */
 uint64_t node_p2p_dropped(const node_p2p *p);
+/* Frames not sent because they were over the frame limit (each also logged,
+ * at most once a second; permit_p2p_frames_dropped_total{reason="oversize"}). */
+uint64_t node_p2p_oversize(const node_p2p *p);
+/* Handshakes that failed: TLS, Hello, Auth or the deadline. */
+uint64_t node_p2p_handshake_failures(const node_p2p *p);
 
 /* The height our Hello announces (kept current by the engine). */
 void node_p2p_set_height(node_p2p *p, uint64_t height);

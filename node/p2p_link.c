@@ -10,6 +10,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/util.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,7 @@ const char *node_p2p_validator_id(const node_p2p *p, int v)
 void node_p2p_hs_failed(node_p2p *p)
 {
     p->hs_failed++;
+    atomic_fetch_add(&p->n->metrics.p2p_handshake_failed, 1);
 }
 
 /* Queue a frame of len bytes, packed from `f` (or copied from `bytes`). */
@@ -51,10 +53,19 @@ int node_p2p_link_queue(p2p_link *l, const Permit__Frame *f, const uint8_t *byte
 {
     node_p2p *p = l->p;
     struct evbuffer *out = bufferevent_get_output(l->bev);
-    if (len > p->max_frame)
+    if (len > p->max_frame) {
+        /* a frame the peer would refuse is a bug worth seeing, not a drop */
+        p->oversize++;
+        atomic_fetch_add(&p->n->metrics.p2p_oversize, 1);
+        LOG_WARN_RATE("p2p: a %zu-byte frame (kind %d) for validator %d (%s) is over the "
+                      "%zu-byte frame limit: not sent",
+                      len, f ? (int)f->msg_case : -1, l->peer, node_p2p_validator_id(p, l->peer),
+                      p->max_frame);
         return -1;
+    }
     if (evbuffer_get_length(out) + 4 + len > p->max_queue) {
         p->dropped++; /* a slow peer does not grow our memory */
+        atomic_fetch_add(&p->n->metrics.p2p_dropped, 1);
         return -1;
     }
     uint8_t hdr[4];

@@ -67,7 +67,7 @@ struct node_p2p {
     p2p_link_fn on_link;
     void *ctx;
     uint64_t height;
-    uint64_t dropped, hs_failed;
+    uint64_t dropped, oversize, hs_failed;
     size_t max_frame, max_queue;
 };
 
@@ -87,7 +87,7 @@ p2p_link *node_p2p_link_new(node_p2p *p, struct bufferevent *bev, int outbound, 
  * the socket); no callbacks, no policy. */
 void node_p2p_link_free(p2p_link *l);
 /* Queue a frame packed from f, or the len bytes at `bytes`; -1 when over
- * the frame limit or the queue is full (counted). */
+ * the frame limit (logged, counted) or the queue is full (counted). */
 int node_p2p_link_queue(p2p_link *l, const struct Permit__Frame *f, const uint8_t *bytes,
                         size_t len);
 int node_p2p_link_send(p2p_link *l, const struct Permit__Frame *f);
