@@ -13,6 +13,7 @@
 #include <event2/util.h>
 #include <netinet/in.h>
 #include <openssl/ssl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,9 @@
 #define PROBE_MS 2000          /* a link in use must answer a Ping within this to stay */
 #define IDLE_PING_MS 10000     /* a link that sent nothing this long is pinged */
 #define SILENT_MS 30000        /* ... and closed after this long */
+#define ANON_PER_ADDR 32       /* node/admit.h limits */
+#define ANON_MAX 128
+#define PENDING_PER_KEY 2
 
 static void schedule_redial(node_p2p *p, unsigned peer);
 
@@ -88,6 +92,11 @@ uint64_t node_p2p_dropped(const node_p2p *p)
 uint64_t node_p2p_oversize(const node_p2p *p)
 {
     return p->oversize;
+}
+
+uint64_t node_p2p_evicted(const node_p2p *p)
+{
+    return p->evicted;
 }
 
 uint64_t node_p2p_handshake_failures(const node_p2p *p)
@@ -203,6 +212,62 @@ static void probe_expired(p2p_slot *s)
     node_p2p_link_close(s->ready, "no answer to a ping while a new link waited"); /* promotes */
 }
 
+/* Collect the inbound connections that have not authenticated, except l. */
+static size_t pending_inbound(node_p2p *p, const p2p_link *except, node_admit_conn **conns,
+                              p2p_link ***links)
+{
+    size_t n = 0, k = 0;
+    for (p2p_link *x = p->links; x; x = x->next)
+        n += !x->outbound && x->state < L_STANDBY && x != except;
+    *conns = calloc(n ? n : 1, sizeof **conns);
+    *links = calloc(n ? n : 1, sizeof **links);
+    if (*conns == NULL || *links == NULL) {
+        free(*conns);
+        free(*links);
+        *conns = NULL;
+        *links = NULL;
+        return SIZE_MAX;
+    }
+    for (p2p_link *x = p->links; x && k < n; x = x->next)
+        if (!x->outbound && x->state < L_STANDBY && x != except) {
+            /* has its ClientHello arrived?  (libevent says nothing of it) */
+            if (x->adm.stage == NODE_ADMIT_TCP &&
+                SSL_get_state(bufferevent_openssl_get_ssl(x->bev)) != TLS_ST_BEFORE)
+                x->adm.stage = NODE_ADMIT_TLS_START;
+            (*conns)[k] = x->adm;
+            (*links)[k++] = x;
+        }
+    return k;
+}
+
+/* Evict pending connections until c (l's admission record, l == NULL for a
+ * connection not yet made, from `who`) fits.  0, or -1 when c must go. */
+int node_p2p_make_room(node_p2p *p, p2p_link *l, const node_admit_conn *c, const char *who)
+{
+    for (int round = 0; round < 8; round++) {
+        node_admit_conn *conns;
+        p2p_link **links;
+        size_t n = pending_inbound(p, l, &conns, &links);
+        if (n == SIZE_MAX)
+            return -1;
+        int v = node_admit_victim(&p->lim, conns, n, c);
+        p2p_link *victim = v >= 0 ? links[v] : NULL;
+        free(conns);
+        free(links);
+        if (v == NODE_ADMIT_ROOM)
+            return 0;
+        if (victim == NULL)
+            return -1;
+        p->evicted++;
+        atomic_fetch_add(&p->n->metrics.p2p_evicted, 1);
+        LOG_WARN_RATE("p2p: closed a connection from %s that had not authenticated, to make room "
+                      "for one from %s",
+                      victim->addr, who);
+        node_p2p_link_close(victim, "evicted to make room");
+    }
+    return -1;
+}
+
 static void dial(node_p2p *p, unsigned peer)
 {
     p2p_slot *s = &p->peers[peer];
@@ -280,13 +345,27 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-static void addr_text(const struct sockaddr *sa, char *text, size_t cap)
+static void addr_of(const struct sockaddr *sa, node_admit_conn *c, char *text, size_t cap)
 {
+    c->addr_len = 0;
     snprintf(text, cap, "?");
-    if (sa->sa_family == AF_INET)
-        evutil_inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, text, cap);
-    else if (sa->sa_family == AF_INET6)
-        evutil_inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, text, cap);
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)sa;
+        memcpy(c->addr, &a->sin_addr, 4);
+        c->addr_len = 4;
+        evutil_inet_ntop(AF_INET, &a->sin_addr, text, cap);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)sa;
+        if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
+            memcpy(c->addr, (const uint8_t *)&a->sin6_addr + 12, 4);
+            c->addr_len = 4;
+            evutil_inet_ntop(AF_INET, c->addr, text, cap);
+        } else {
+            memcpy(c->addr, &a->sin6_addr, 16);
+            c->addr_len = 16;
+            evutil_inet_ntop(AF_INET6, &a->sin6_addr, text, cap);
+        }
+    }
 }
 
 static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
@@ -295,10 +374,17 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
     (void)lev;
     (void)salen;
     node_p2p *p = arg;
-    unsigned pending = 0;
-    for (p2p_link *l = p->links; l; l = l->next)
-        pending += l->state < L_STANDBY;
-    if (pending >= 4 * p->npeers + 8) { /* unauthenticated connections are bounded */
+    node_admit_conn c = {.key = -1, .stage = NODE_ADMIT_TCP};
+    char text[INET6_ADDRSTRLEN + 8];
+    addr_of(sa, &c, text, sizeof text);
+    for (unsigned i = 0; i < p->npeers && c.addr_len; i++)
+        if (p->peers[i].addr_len == c.addr_len &&
+            memcmp(p->peers[i].addr, c.addr, c.addr_len) == 0)
+            c.reserved = 1;
+    if (node_p2p_make_room(p, NULL, &c, text) != 0) {
+        LOG_WARN_RATE("p2p: refused a connection from %s: the connections that have not "
+                      "authenticated yet are all from validators' addresses",
+                      text);
         evutil_closesocket(fd);
         return;
     }
@@ -317,7 +403,9 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
         bufferevent_free(bev);
         return;
     }
-    addr_text(sa, l->addr, sizeof l->addr);
+    c.seq = l->adm.seq; /* arrival order, from node_p2p_link_new */
+    l->adm = c;
+    snprintf(l->addr, sizeof l->addr, "%s", text);
 }
 
 static int slot_init(node_p2p *p, unsigned i, ledger_err *err)
@@ -333,6 +421,12 @@ static int slot_init(node_p2p *p, unsigned i, ledger_err *err)
     if (node_split_hostport(d->p2p, s->host, sizeof s->host, &s->port) != 0)
         return ledger_fail(err, LEDGER_ERR_INVALID, NULL,
                            "genesis: p2p address of %s is not host:port", d->id);
+    /* a numeric address is reserved for this validator's connections (a
+     * host name is not resolved for that: the key allowance still holds) */
+    if (inet_pton(AF_INET, s->host, s->addr) == 1)
+        s->addr_len = 4;
+    else if (inet_pton(AF_INET6, s->host, s->addr) == 1)
+        s->addr_len = 16;
     s->dial = (int)i > n->validator; /* the lower index dials */
     s->redial = evtimer_new(n->base, on_redial_timer, s);
     if (s->redial == NULL)
@@ -354,6 +448,8 @@ node_p2p *node_p2p_start(node *n, p2p_frame_fn on_frame, p2p_link_fn on_link, vo
     p->max_frame = P2P_MAX_FRAME_DEFAULT;
     p->max_queue = P2P_MAX_QUEUE_DEFAULT;
     p->height = ledger_height(n->L);
+    p->lim = (node_admit_limits){.per_addr = ANON_PER_ADDR, .anon_max = ANON_MAX,
+                                 .per_key = PENDING_PER_KEY};
     for (unsigned i = 0; i < p->npeers; i++)
         if (slot_init(p, i, err) != 0) {
             node_p2p_free(p);

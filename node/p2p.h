@@ -20,9 +20,11 @@
  * the newcomer, silence closes the old link and the newcomer takes over.  A
  * link idle for 10 s is pinged; one that sent nothing for 30 s is closed.
  *
- * Connections that have not authenticated are bounded (4 per validator + 8;
- * beyond that new ones are refused) and closed 5 s after they arrived unless
- * they authenticated.
+ * Connections that have not authenticated are bounded by node/admit.h: per
+ * address, in all, and per validator key named in a Hello, each with
+ * eviction of the weakest pending connection rather than refusal of the
+ * newcomer; every one of them is closed 5 s after it arrived unless it
+ * authenticated.
  *
  * A peer that does not read is bounded by its output buffer: past
  * p2p_max_queue bytes, messages to it are dropped (consensus tolerates lost
@@ -76,6 +78,8 @@ uint64_t node_p2p_dropped(const node_p2p *p);
 /* Frames not sent because they were over the frame limit (each also logged,
  * at most once a second; permit_p2p_frames_dropped_total{reason="oversize"}). */
 uint64_t node_p2p_oversize(const node_p2p *p);
+/* Connections closed to make room for others before they authenticated. */
+uint64_t node_p2p_evicted(const node_p2p *p);
 /* Handshakes that failed: TLS, Hello, Auth or the deadline. */
 uint64_t node_p2p_handshake_failures(const node_p2p *p);
 

@@ -139,6 +139,7 @@ static int link_tls_up(p2p_link *l)
      * end of stream, not an error worth a warning */
     bufferevent_openssl_set_allow_dirty_shutdown(l->bev, 1);
     l->state = L_HELLO;
+    l->adm.stage = NODE_ADMIT_TLS;
     send_hello(l);
     return 0;
 }
@@ -165,6 +166,16 @@ static int on_hello(p2p_link *l, const Permit__Hello *h)
     l->peer = v;
     memcpy(l->peer_nonce, h->nonce.data, 32);
     l->peer_height = h->height;
+    if (!l->outbound) {
+        /* from here on it counts against that validator's allowance */
+        const p2p_slot *s = &p->peers[v];
+        l->adm.stage = NODE_ADMIT_NAMED;
+        l->adm.key = v;
+        l->adm.key_addr = s->addr_len && s->addr_len == l->adm.addr_len &&
+                          memcmp(s->addr, l->adm.addr, s->addr_len) == 0;
+        if (node_p2p_make_room(p, l, &l->adm, l->addr) != 0)
+            return -1;
+    }
     uint8_t sig[64];
     if (node_hs_sign_auth(&n->key, n->g->chain_id, l->my_nonce, l->peer_nonce, l->exporter, sig) !=
         0)
@@ -352,6 +363,8 @@ p2p_link *node_p2p_link_new(node_p2p *p, struct bufferevent *bev, int outbound, 
     l->outbound = outbound;
     l->peer = peer;
     l->state = L_TLS;
+    l->adm.key = -1;
+    l->adm.seq = ++p->seq;
     l->started_ms = l->last_rx_ms = node_p2p_now_ms();
     if (ledger_random(l->my_nonce, 32) != 0) {
         free(l);

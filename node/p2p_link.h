@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "admit.h"
 #include "ledger/genesis.h"
 #include "p2p.h"
 
@@ -33,6 +34,7 @@ struct p2p_link {
     int peer;                  /* validator index: the one dialled, or named by a valid Hello */
     uint8_t my_nonce[32], peer_nonce[32], exporter[32];
     uint64_t peer_height;
+    node_admit_conn adm;       /* inbound: address, progress, arrival order */
     char addr[INET6_ADDRSTRLEN + 8];
     uint64_t started_ms, last_rx_ms;
     uint64_t ping_nonce, ping_sent_ms;
@@ -52,6 +54,7 @@ typedef struct {
     int dial;                  /* we dial this peer */
     char host[256];
     uint16_t port;
+    uint8_t addr[16], addr_len;/* its numeric address in genesis, for reservations */
 } p2p_slot;
 
 struct node_p2p {
@@ -63,12 +66,14 @@ struct node_p2p {
     p2p_slot peers[LEDGER_MAX_DEPARTMENTS];
     unsigned npeers;
     p2p_link *links;
+    uint64_t seq;              /* arrival order of links */
     p2p_frame_fn on_frame;
     p2p_link_fn on_link;
     void *ctx;
     uint64_t height;
-    uint64_t dropped, oversize, hs_failed;
+    uint64_t dropped, oversize, evicted, hs_failed;
     size_t max_frame, max_queue;
+    node_admit_limits lim;
 };
 
 /* ---- node/p2p_link.c ---- */
@@ -103,5 +108,9 @@ void node_p2p_link_close(p2p_link *l, const char *why);
 void node_p2p_link_authenticated(p2p_link *l, uint64_t now);
 /* A Pong arrived on l (authenticated). */
 void node_p2p_on_pong(p2p_link *l, uint64_t nonce);
+/* Evict pending inbound connections until c (l's admission record, or a
+ * connection about to be made when l is NULL; from address `who`) fits; -1
+ * when c must go. */
+int node_p2p_make_room(node_p2p *p, p2p_link *l, const node_admit_conn *c, const char *who);
 
 #endif

@@ -2,16 +2,23 @@
  * attack from the test peer (tests/peer.h): a relay without keys that
  * splices two validators' handshakes, a second link holding a validator's
  * key while the real one is alive, the same when the real one stopped
- * answering, and validators killed and restarted, once with their place
- * taken meanwhile.
+ * answering, 64 idle connections to every port while the cluster starts,
+ * and validators killed and restarted, once with their place taken meanwhile.
  * Every time the validators end up linked (status "peers" = 3 on each) and
  * commit. */
 #include "testutil.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -122,10 +129,16 @@ static void assert_no_link_down(unsigned i)
     free(log);
 }
 
-static int setup(void **state)
+static int init_only(void **state)
 {
     (void)state;
     nt_cluster_init(&g_c, N, NULL);
+    return 0;
+}
+
+static int setup(void **state)
+{
+    init_only(state);
     for (unsigned i = 0; i < N; i++)
         nt_cluster_start(&g_c, i);
     wait_linked(20000);
@@ -246,6 +259,102 @@ static void test_a_link_that_stopped_answering_gives_way_and_the_peer_relinks(vo
     commit_one(1);
 }
 
+/* ---- (c) idle connections ---- */
+
+#define FLOOD_PER_PORT 64
+
+typedef struct {
+    _Atomic int stop;
+    _Atomic unsigned long opened;
+} flood;
+
+static flood g_flood;
+
+/* Keep FLOOD_PER_PORT idle TCP connections open to every validator's p2p
+ * port, opening again (every 50 ms) whatever the node closed or refused. */
+static void *flood_main(void *arg)
+{
+    (void)arg;
+    int fds[N][FLOOD_PER_PORT];
+    memset(fds, -1, sizeof fds);
+    while (!atomic_load(&g_flood.stop)) {
+        for (unsigned i = 0; i < N; i++)
+            for (int k = 0; k < FLOOD_PER_PORT; k++) {
+                int fd = fds[i][k];
+                if (fd >= 0) {
+                    char buf[256];
+                    struct pollfd p = {.fd = fd, .events = POLLIN};
+                    if (poll(&p, 1, 0) == 1 &&
+                        (p.revents & (POLLERR | POLLHUP) || read(fd, buf, sizeof buf) <= 0)) {
+                        close(fd);
+                        fds[i][k] = -1;
+                    }
+                    continue;
+                }
+                fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+                struct sockaddr_in a = {.sin_family = AF_INET,
+                                        .sin_port = htons((uint16_t)g_c.p2p_port[i]),
+                                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+                if (fd >= 0 && (connect(fd, (struct sockaddr *)&a, sizeof a) == 0 ||
+                                errno == EINPROGRESS)) {
+                    fds[i][k] = fd;
+                    atomic_fetch_add(&g_flood.opened, 1);
+                } else if (fd >= 0) {
+                    close(fd);
+                }
+            }
+        sleep_ms(50);
+    }
+    for (unsigned i = 0; i < N; i++)
+        for (int k = 0; k < FLOOD_PER_PORT; k++)
+            if (fds[i][k] >= 0)
+                close(fds[i][k]);
+    return NULL;
+}
+
+static uint64_t metric(unsigned i, const char *name)
+{
+    char *body = NULL;
+    assert_int_equal(nt_http(g_c.rpc_port[i], "GET", "/metrics", NULL, 0, &body, NULL), 200);
+    const char *at = strstr(body, name);
+    uint64_t v = 0;
+    while (at && (at == body || at[-1] != '\n'))
+        at = strstr(at + 1, name);
+    if (at)
+        v = strtoull(at + strlen(name), NULL, 10);
+    free(body);
+    return v;
+}
+
+/* (c) 64 idle connections to every validator's port, kept open before and
+ * while the cluster starts, never keep the validators apart: they link up,
+ * commit, and stay linked while the flood goes on. */
+static void test_idle_connections_do_not_keep_validators_apart(void **state)
+{
+    (void)state;
+    pthread_t t;
+    atomic_store(&g_flood.stop, 0);
+    assert_int_equal(pthread_create(&t, NULL, flood_main, NULL), 0);
+    nt_cluster_start(&g_c, 0);
+    sleep_ms(1000); /* node 0 full of idle connections before the others start */
+    for (unsigned i = 1; i < N; i++) {
+        nt_cluster_start(&g_c, i);
+        sleep_ms(300);
+    }
+    wait_linked(45000);
+    commit_one(3);
+    sleep_ms(3000);
+    for (unsigned i = 0; i < N; i++)
+        assert_int_equal(peers_of(i), N - 1);
+    commit_one(0);
+    atomic_store(&g_flood.stop, 1);
+    pthread_join(t, NULL);
+    /* the flood did reach the limits */
+    assert_true(atomic_load(&g_flood.opened) > N * FLOOD_PER_PORT);
+    for (unsigned i = 0; i < N; i++)
+        assert_true(metric(i, "permit_p2p_evicted_total ") > 0);
+}
+
 /* (e) kill -9 a validator and start it again: its links come back.  Then
  * kill validator 1, and let a peer holding its key take its place at
  * validator 0 until after it restarted: when that peer leaves, validator 0
@@ -287,6 +396,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(
             test_a_link_that_stopped_answering_gives_way_and_the_peer_relinks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idle_connections_do_not_keep_validators_apart,
+                                        init_only, teardown),
         cmocka_unit_test_setup_teardown(test_a_validator_killed_and_restarted_links_up_again,
                                         setup, teardown),
     };

@@ -1,5 +1,6 @@
 /* The I/O-free rules of the validator links: the handshake's hash, Hello
- * check and channel-bound Auth (node/handshake.h). */
+ * check and channel-bound Auth (node/handshake.h), and which pending
+ * connection gives way under the admission limits (node/admit.h). */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include "ledger/hash.h"
 #include "ledger/hex.h"
 #include "ledgertest.h"
+#include "node/admit.h"
 #include "node/handshake.h"
 #include "peer.h"
 #include "permit.pb-c.h"
@@ -166,6 +168,92 @@ static void test_an_auth_verifies_only_on_its_own_session(void **state)
     assert_false(node_hs_verify_auth(g, 1, theirs, mine, x, NULL));
 }
 
+/* ---- admission ---- */
+
+static const node_admit_limits LIM = {.per_addr = 4, .anon_max = 8, .per_key = 2};
+
+static node_admit_conn conn(uint8_t addr, int reserved, node_admit_stage stage, int key,
+                            uint64_t seq)
+{
+    node_admit_conn c = {.addr = {127, 0, 0, addr}, .addr_len = 4, .reserved = (uint8_t)reserved,
+                         .stage = stage, .key = key, .seq = seq};
+    return c;
+}
+
+static void test_there_is_room_under_the_limits(void **state)
+{
+    (void)state;
+    node_admit_conn p[3] = {conn(1, 0, NODE_ADMIT_TCP, -1, 1), conn(2, 0, NODE_ADMIT_TLS, -1, 2),
+                            conn(1, 0, NODE_ADMIT_NAMED, 0, 3)};
+    node_admit_conn c = conn(1, 0, NODE_ADMIT_TCP, -1, 4);
+    assert_int_equal(node_admit_victim(&LIM, p, 3, &c), NODE_ADMIT_ROOM);
+    assert_int_equal(node_admit_victim(&LIM, NULL, 0, &c), NODE_ADMIT_ROOM);
+}
+
+/* A flood from one address pushes out its own oldest idle connection, the
+ * one that made the least progress first, never the newcomer. */
+static void test_a_flood_from_one_address_evicts_its_own_weakest(void **state)
+{
+    (void)state;
+    node_admit_conn p[5] = {conn(1, 0, NODE_ADMIT_TLS, -1, 1), conn(1, 0, NODE_ADMIT_TCP, -1, 2),
+                            conn(2, 0, NODE_ADMIT_TCP, -1, 3), conn(1, 0, NODE_ADMIT_TCP, -1, 4),
+                            conn(1, 0, NODE_ADMIT_TLS, -1, 5)};
+    node_admit_conn c = conn(1, 0, NODE_ADMIT_TCP, -1, 6);
+    assert_int_equal(node_admit_victim(&LIM, p, 5, &c), 1); /* TCP before TLS, then oldest */
+    /* a Hello takes a connection out of the anonymous count */
+    p[1].stage = NODE_ADMIT_NAMED;
+    p[1].key = 3;
+    assert_int_equal(node_admit_victim(&LIM, p, 5, &c), NODE_ADMIT_ROOM);
+}
+
+static void test_a_full_pool_evicts_the_weakest_rather_than_refusing(void **state)
+{
+    (void)state;
+    node_admit_conn p[8];
+    for (int i = 0; i < 8; i++)
+        p[i] = conn((uint8_t)(10 + i), 0, i == 2 ? NODE_ADMIT_TCP : NODE_ADMIT_TLS, -1,
+                    (uint64_t)(i + 1));
+    node_admit_conn c = conn(99, 0, NODE_ADMIT_TCP, -1, 9);
+    assert_int_equal(node_admit_victim(&LIM, p, 8, &c), 2);
+    p[2].stage = NODE_ADMIT_TLS;
+    assert_int_equal(node_admit_victim(&LIM, p, 8, &c), 0); /* then the oldest */
+}
+
+/* Validators' addresses are reserved: a newcomer from elsewhere pushes out
+ * only connections from elsewhere, and is itself refused when every pending
+ * connection comes from a validator's address. */
+static void test_validators_addresses_keep_their_capacity(void **state)
+{
+    (void)state;
+    node_admit_conn p[8];
+    for (int i = 0; i < 8; i++)
+        p[i] = conn((uint8_t)(10 + i / 4), 1, NODE_ADMIT_TCP, -1, (uint64_t)(i + 1));
+    node_admit_conn outsider = conn(99, 0, NODE_ADMIT_TCP, -1, 9);
+    assert_int_equal(node_admit_victim(&LIM, p, 8, &outsider), NODE_ADMIT_REFUSE);
+    node_admit_conn validator = conn(12, 1, NODE_ADMIT_TCP, -1, 9);
+    assert_int_equal(node_admit_victim(&LIM, p, 8, &validator), 0);
+    /* with one from elsewhere in the pool, that one goes first, even if newer */
+    p[7] = conn(50, 0, NODE_ADMIT_TLS, -1, 8);
+    assert_int_equal(node_admit_victim(&LIM, p, 8, &validator), 7);
+    assert_int_equal(node_admit_victim(&LIM, p, 8, &outsider), 7);
+}
+
+/* A Hello that names validator k counts against k's allowance; the next one
+ * pushes out k's weakest, preferring one not from k's own address. */
+static void test_a_key_has_a_small_allowance_of_pending_connections(void **state)
+{
+    (void)state;
+    node_admit_conn p[4] = {conn(1, 0, NODE_ADMIT_NAMED, 2, 1), conn(2, 0, NODE_ADMIT_NAMED, 2, 2),
+                            conn(3, 0, NODE_ADMIT_NAMED, 3, 3), conn(4, 0, NODE_ADMIT_TCP, -1, 4)};
+    p[0].key_addr = 1; /* from validator 2's address */
+    node_admit_conn c = conn(5, 0, NODE_ADMIT_NAMED, 2, 5);
+    assert_int_equal(node_admit_victim(&LIM, p, 4, &c), 1);
+    p[1].key_addr = 1;
+    assert_int_equal(node_admit_victim(&LIM, p, 4, &c), 0); /* both from there: the oldest */
+    c.key = 3;
+    assert_int_equal(node_admit_victim(&LIM, p, 4, &c), NODE_ADMIT_ROOM);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -175,6 +263,11 @@ int main(void)
                                         env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_an_auth_verifies_only_on_its_own_session, env_setup,
                                         env_teardown),
+        cmocka_unit_test(test_there_is_room_under_the_limits),
+        cmocka_unit_test(test_a_flood_from_one_address_evicts_its_own_weakest),
+        cmocka_unit_test(test_a_full_pool_evicts_the_weakest_rather_than_refusing),
+        cmocka_unit_test(test_validators_addresses_keep_their_capacity),
+        cmocka_unit_test(test_a_key_has_a_small_allowance_of_pending_connections),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
