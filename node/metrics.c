@@ -71,6 +71,23 @@ void node_metrics_render(node_metrics *m, struct evbuffer *out, uint64_t height,
                         (unsigned long long)atomic_load(&m->txs_refused),
                         (unsigned long long)atomic_load(&m->blocks_committed),
                         (unsigned long long)atomic_load(&m->http_rejected_busy));
+    evbuffer_add_printf(out,
+                        "# HELP permit_p2p_frames_dropped_total Frames to peers not sent: queue "
+                        "full, or over the frame limit.\n"
+                        "# TYPE permit_p2p_frames_dropped_total counter\n"
+                        "permit_p2p_frames_dropped_total{reason=\"queue_full\"} %llu\n"
+                        "permit_p2p_frames_dropped_total{reason=\"oversize\"} %llu\n"
+                        "# HELP permit_p2p_evicted_total Connections closed before they "
+                        "authenticated, to make room for others.\n"
+                        "# TYPE permit_p2p_evicted_total counter\npermit_p2p_evicted_total %llu\n"
+                        "# HELP permit_p2p_handshake_failures_total Inbound handshakes that "
+                        "failed (TLS, Hello, Auth, deadline).\n"
+                        "# TYPE permit_p2p_handshake_failures_total counter\n"
+                        "permit_p2p_handshake_failures_total %llu\n",
+                        (unsigned long long)atomic_load(&m->p2p_dropped),
+                        (unsigned long long)atomic_load(&m->p2p_oversize),
+                        (unsigned long long)atomic_load(&m->p2p_evicted),
+                        (unsigned long long)atomic_load(&m->p2p_handshake_failed));
     evbuffer_add_printf(out, "# HELP permit_rpc_requests_total JSON-RPC calls by method and "
                              "result.\n# TYPE permit_rpc_requests_total counter\n");
     for (int i = 0; i < node_rpc_method_count() && i < NODE_RPC_MAX_METHODS; i++)

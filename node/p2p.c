@@ -1,135 +1,56 @@
+/* node/p2p.c: the validator links (p2p.h): which link is in use, second
+ * links and their verdict, keepalive, dialling and re-arming, accepting and
+ * the limits on connections that have not authenticated, start and stop.
+ * One link's TLS, framing and handshake are node/p2p_link.c's.  Loop thread
+ * only. */
 #include "p2p.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
-#include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <event2/util.h>
-#include <netdb.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
-#include "ledger/codec.h"
-#include "ledger/hash.h"
-#include "ledger/hex.h"
 #include "listen.h"
 #include "log.h"
 #include "node.h"
+#include "p2p_link.h"
 #include "permit.pb-c.h"
+#include "tls.h"
 
-#define HANDSHAKE_MS 5000
+#define HANDSHAKE_MS 5000      /* from accept or dial to an authenticated link */
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000
+#define TICK_MS 250            /* deadlines, keepalive and re-arming are checked this often */
+#define PROBE_MS 2000          /* a link in use must answer a Ping within this to stay */
+#define IDLE_PING_MS 10000     /* a link that sent nothing this long is pinged */
+#define SILENT_MS 30000        /* ... and closed after this long */
+#define ANON_PER_ADDR 32       /* node/admit.h limits */
+#define ANON_MAX 128
+#define PENDING_PER_KEY 2
 
-typedef enum { L_NONE = 0, L_HELLO, L_AUTH, L_READY } link_state;
-
-typedef struct link link;
-
-struct link {
-    node_p2p *p;
-    struct bufferevent *bev;
-    link_state state;
-    int outbound;
-    int peer;                  /* validator index once known, -1 before Hello */
-    uint8_t my_nonce[32], peer_nonce[32];
-    uint8_t peer_key[32];
-    uint64_t peer_height;
-    struct event *hs_timer;    /* handshake deadline */
-    link *next;                /* in the list of links not yet ready */
-};
-
-typedef struct {
-    struct node_p2p *p;
-    unsigned index;
-    link *ready;               /* the link in use, or NULL */
-    struct event *redial;
-    uint64_t backoff_ms;
-    int dial;                  /* we dial this peer */
-    char host[256];
-    uint16_t port;
-} peer_slot;
-
-struct node_p2p {
-    node *n;
-    struct evconnlistener *listener;
-    node_listen_guard *guard;
-    peer_slot peers[64];
-    unsigned npeers;
-    link *pending;             /* links in handshake */
-    p2p_frame_fn on_frame;
-    p2p_link_fn on_link;
-    void *ctx;
-    uint64_t height;
-    uint64_t dropped;
-    size_t max_frame, max_queue;
-};
-
-static ledger_tag g_p2p_tag;
-static int g_tag_ready;
-
-static void auth_hash(const char *chain_id, const uint8_t a[32], const uint8_t b[32],
-                      uint8_t out[32])
-{
-    if (!g_tag_ready) {
-        ledger_tag_init(&g_p2p_tag, "permit/p2p/v1");
-        g_tag_ready = 1;
-    }
-    lbuf buf;
-    lbuf_init(&buf, 200);
-    lbuf_str(&buf, chain_id);
-    lbuf_put(&buf, a, 32);
-    lbuf_put(&buf, b, 32);
-    ledger_tagged_hash(&g_p2p_tag, buf.buf, buf.err ? 0 : buf.len, out);
-    lbuf_free(&buf);
-}
-
-/* ---- sending ---- */
-
-/* Queue a frame of len bytes, packed by `pack` (or copied from `bytes`). */
-static int link_queue(link *l, const Permit__Frame *f, const uint8_t *bytes, size_t len)
-{
-    node_p2p *p = l->p;
-    struct evbuffer *out = bufferevent_get_output(l->bev);
-    if (len > p->max_frame)
-        return -1;
-    if (evbuffer_get_length(out) + len > p->max_queue) {
-        p->dropped++;
-        return -1; /* a slow peer does not grow our memory */
-    }
-    uint8_t hdr[4];
-    ledger_be32(hdr, (uint32_t)len);
-    if (evbuffer_add(out, hdr, 4) != 0)
-        return -1;
-    if (bytes)
-        return evbuffer_add(out, bytes, len);
-    struct evbuffer_iovec v;
-    if (evbuffer_reserve_space(out, len ? len : 1, &v, 1) < 1)
-        return -1;
-    permit__frame__pack(f, v.iov_base);
-    v.iov_len = len;
-    return evbuffer_commit_space(out, &v, 1);
-}
-
-static int link_send(link *l, const Permit__Frame *f)
-{
-    return link_queue(l, f, NULL, permit__frame__get_packed_size(f));
-}
+static void schedule_redial(node_p2p *p, unsigned peer);
 
 int node_p2p_send_packed(node_p2p *p, unsigned peer, const uint8_t *frame, size_t len)
 {
     if (peer >= p->npeers || p->peers[peer].ready == NULL)
         return -1;
-    return link_queue(p->peers[peer].ready, NULL, frame, len);
+    return node_p2p_link_queue(p->peers[peer].ready, NULL, frame, len);
 }
 
 unsigned node_p2p_broadcast_packed(node_p2p *p, const uint8_t *frame, size_t len)
 {
     unsigned k = 0;
     for (unsigned i = 0; i < p->npeers; i++)
-        if (p->peers[i].ready && link_queue(p->peers[i].ready, NULL, frame, len) == 0)
+        if (p->peers[i].ready && node_p2p_link_queue(p->peers[i].ready, NULL, frame, len) == 0)
             k++;
     return k;
 }
@@ -138,14 +59,14 @@ int node_p2p_send(node_p2p *p, unsigned peer, const Permit__Frame *f)
 {
     if (peer >= p->npeers || p->peers[peer].ready == NULL)
         return -1;
-    return link_send(p->peers[peer].ready, f);
+    return node_p2p_link_send(p->peers[peer].ready, f);
 }
 
 unsigned node_p2p_broadcast(node_p2p *p, const Permit__Frame *f)
 {
     unsigned k = 0;
     for (unsigned i = 0; i < p->npeers; i++)
-        if (p->peers[i].ready && link_send(p->peers[i].ready, f) == 0)
+        if (p->peers[i].ready && node_p2p_link_send(p->peers[i].ready, f) == 0)
             k++;
     return k;
 }
@@ -168,293 +89,349 @@ uint64_t node_p2p_dropped(const node_p2p *p)
     return p->dropped;
 }
 
+uint64_t node_p2p_oversize(const node_p2p *p)
+{
+    return p->oversize;
+}
+
+uint64_t node_p2p_evicted(const node_p2p *p)
+{
+    return p->evicted;
+}
+
+uint64_t node_p2p_handshake_failures(const node_p2p *p)
+{
+    return p->hs_failed;
+}
+
 void node_p2p_set_height(node_p2p *p, uint64_t height)
 {
     p->height = height;
 }
 
-/* ---- links ---- */
-
-static void schedule_redial(node_p2p *p, unsigned peer);
-
-static void pending_remove(node_p2p *p, link *l)
-{
-    for (link **pp = &p->pending; *pp; pp = &(*pp)->next)
-        if (*pp == l) {
-            *pp = l->next;
-            return;
-        }
-}
-
-static void link_close(link *l, const char *why)
+static void link_up(p2p_link *l)
 {
     node_p2p *p = l->p;
-    int was_ready = l->state == L_READY;
-    if (l->peer >= 0 && p->peers[l->peer].ready == l) {
-        p->peers[l->peer].ready = NULL;
-        LOG_INFO("p2p: link to validator %d (%s) down: %s", l->peer,
-                 p->n->g->departments[p->n->g->validators[l->peer]].id, why);
-        if (was_ready && p->on_link)
-            p->on_link(p->ctx, (unsigned)l->peer, 0, 0);
-    } else {
-        LOG_DEBUG("p2p: link closed before the handshake finished: %s", why);
-        pending_remove(p, l);
-    }
-    if (l->outbound && l->peer >= 0)
-        schedule_redial(p, (unsigned)l->peer);
-    if (l->hs_timer)
-        event_free(l->hs_timer);
-    bufferevent_free(l->bev);
-    free(l);
-}
-
-static void send_hello(link *l)
-{
-    node *n = l->p->n;
-    Permit__Hello h = PERMIT__HELLO__INIT;
-    h.chain_id = n->g->chain_id;
-    h.node_key.data = n->key.pub;
-    h.node_key.len = 32;
-    h.nonce.data = l->my_nonce;
-    h.nonce.len = 32;
-    h.height = l->p->height;
-    Permit__Frame f = PERMIT__FRAME__INIT;
-    f.msg_case = PERMIT__FRAME__MSG_HELLO;
-    f.hello = &h;
-    link_send(l, &f);
-}
-
-static int on_hello(link *l, const Permit__Hello *h)
-{
-    node_p2p *p = l->p;
-    node *n = p->n;
-    if (h->chain_id == NULL || strcmp(h->chain_id, n->g->chain_id) != 0 || h->node_key.len != 32 ||
-        h->nonce.len != 32)
-        return -1;
-    int v = ledger_genesis_validator_index(n->g, h->node_key.data);
-    if (v < 0 || v == n->validator) {
-        char hex[65];
-        ledger_hex_encode(h->node_key.data, 32, hex);
-        LOG_WARN("p2p: refused a peer whose key %.16s is not another validator", hex);
-        return -1;
-    }
-    if (l->outbound && v != l->peer)
-        return -1; /* we dialled someone else */
-    l->peer = v;
-    memcpy(l->peer_key, h->node_key.data, 32);
-    memcpy(l->peer_nonce, h->nonce.data, 32);
-    l->peer_height = h->height;
-    uint8_t msg[32], sig[64];
-    auth_hash(n->g->chain_id, l->my_nonce, l->peer_nonce, msg);
-    if (ledger_sign(&n->key, msg, NULL, sig) != 0)
-        return -1;
-    Permit__Auth a = PERMIT__AUTH__INIT;
-    a.sig.data = sig;
-    a.sig.len = 64;
-    Permit__Frame f = PERMIT__FRAME__INIT;
-    f.msg_case = PERMIT__FRAME__MSG_AUTH;
-    f.auth = &a;
-    link_send(l, &f);
-    l->state = L_AUTH;
-    return 0;
-}
-
-static int on_auth(link *l, const Permit__Auth *a)
-{
-    node_p2p *p = l->p;
-    node *n = p->n;
-    if (a->sig.len != 64)
-        return -1;
-    uint8_t msg[32];
-    auth_hash(n->g->chain_id, l->peer_nonce, l->my_nonce, msg);
-    const ledger_department *d = &n->g->departments[n->g->validators[l->peer]];
-    if (!ledger_verify(&d->node, msg, 32, a->sig.data)) {
-        LOG_WARN("p2p: validator %d (%s) failed authentication", l->peer, d->id);
-        return -1;
-    }
-    pending_remove(p, l);
-    peer_slot *s = &p->peers[l->peer];
-    if (s->ready) /* a newer link replaces an old one (the peer restarted) */
-        link_close(s->ready, "replaced by a new link");
+    p2p_slot *s = &p->peers[l->peer];
     s->ready = l;
     s->backoff_ms = BACKOFF_MIN_MS;
     l->state = L_READY;
-    if (l->hs_timer) {
-        event_free(l->hs_timer);
-        l->hs_timer = NULL;
-    }
-    LOG_INFO("p2p: link to validator %d (%s) up (%s), its height %llu", l->peer, d->id,
-             l->outbound ? "outbound" : "inbound", (unsigned long long)l->peer_height);
+    l->ping_out = 0;
+    LOG_INFO("p2p: link to validator %d (%s) up (%s, %s), its height %llu", l->peer,
+             node_p2p_validator_id(p, l->peer), l->outbound ? "outbound" : "inbound", l->addr,
+             (unsigned long long)l->peer_height);
     if (p->on_link)
         p->on_link(p->ctx, (unsigned)l->peer, 1, l->peer_height);
-    return 0;
 }
 
-static void on_read(struct bufferevent *bev, void *arg)
+/* Close l.  If it was the link in use and a second one waits, that one
+ * takes over (reported up; no down in between). */
+void node_p2p_link_close(p2p_link *l, const char *why)
 {
-    link *l = arg;
     node_p2p *p = l->p;
-    struct evbuffer *in = bufferevent_get_input(bev);
-    for (;;) {
-        uint8_t hdr[4];
-        if (evbuffer_copyout(in, hdr, 4) < 4)
-            return;
-        size_t len = ledger_rd_be32(hdr);
-        if (len > p->max_frame || (l->state != L_READY && len > 4096)) {
-            link_close(l, "frame too large");
-            return;
-        }
-        if (evbuffer_get_length(in) < 4 + len)
-            return;
-        evbuffer_drain(in, 4);
-        uint8_t *data = evbuffer_pullup(in, (ev_ssize_t)len);
-        Permit__Frame *f = len ? permit__frame__unpack(NULL, len, data) : NULL;
-        evbuffer_drain(in, len);
-        if (f == NULL) {
-            link_close(l, "malformed frame");
-            return;
-        }
-        int rc = 0;
-        switch (l->state) {
-        case L_HELLO:
-            rc = f->msg_case == PERMIT__FRAME__MSG_HELLO ? on_hello(l, f->hello) : -1;
-            break;
-        case L_AUTH:
-            rc = f->msg_case == PERMIT__FRAME__MSG_AUTH ? on_auth(l, f->auth) : -1;
-            break;
-        case L_READY:
-            if (f->msg_case == PERMIT__FRAME__MSG_HELLO || f->msg_case == PERMIT__FRAME__MSG_AUTH)
-                rc = -1;
-            else if (p->on_frame)
-                p->on_frame(p->ctx, (unsigned)l->peer, f);
-            break;
-        default:
-            rc = -1;
-        }
-        permit__frame__free_unpacked(f, NULL);
-        if (rc != 0) {
-            link_close(l, "handshake failed");
-            return;
-        }
-    }
-}
-
-static void on_event(struct bufferevent *bev, short what, void *arg)
-{
-    (void)bev;
-    link *l = arg;
-    if (what & BEV_EVENT_CONNECTED) {
-        send_hello(l);
+    if (l->peer < 0) {
+        LOG_DEBUG("p2p: connection from %s closed before its Hello: %s", l->addr, why);
+        node_p2p_link_free(l);
         return;
     }
-    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
-        link_close(l, what & BEV_EVENT_EOF ? "closed by the peer"
-                      : what & BEV_EVENT_TIMEOUT ? "timed out"
-                                                 : evutil_socket_error_to_string(
-                                                       EVUTIL_SOCKET_ERROR()));
-}
-
-static void on_handshake_timeout(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    link *l = arg;
-    if (l->state != L_READY)
-        link_close(l, "no handshake within 5 s");
-}
-
-static link *link_new(node_p2p *p, struct bufferevent *bev, int outbound, int peer)
-{
-    link *l = calloc(1, sizeof *l);
-    if (l == NULL)
-        return NULL;
-    l->p = p;
-    l->bev = bev;
-    l->outbound = outbound;
-    l->peer = peer;
-    l->state = L_HELLO;
-    if (ledger_random(l->my_nonce, 32) != 0) {
-        free(l);
-        return NULL;
+    p2p_slot *s = &p->peers[l->peer];
+    const char *id = node_p2p_validator_id(p, l->peer);
+    if (s->dialing == l)
+        s->dialing = NULL;
+    if (s->standby == l) {
+        s->standby = NULL;
+        LOG_INFO_RATE("p2p: second link to validator %d (%s) closed: %s", l->peer, id, why);
+    } else if (s->ready == l) {
+        s->ready = NULL;
+        s->probe_until = 0;
+        p2p_link *next = s->standby;
+        s->standby = NULL;
+        LOG_INFO("p2p: link to validator %d (%s) down: %s", l->peer, id, why);
+        if (next) {
+            node_p2p_link_free(l);
+            LOG_INFO("p2p: the second link to validator %d (%s) takes over", next->peer, id);
+            link_up(next);
+            return;
+        }
+        if (p->on_link)
+            p->on_link(p->ctx, (unsigned)l->peer, 0, 0);
+    } else {
+        LOG_DEBUG("p2p: link to validator %d (%s, %s) closed before the handshake finished: %s",
+                  l->peer, id, l->addr, why);
     }
-    l->hs_timer = evtimer_new(p->n->base, on_handshake_timeout, l);
-    struct timeval tv = {HANDSHAKE_MS / 1000, 0};
-    if (l->hs_timer)
-        evtimer_add(l->hs_timer, &tv);
-    /* read no more than one frame ahead: a peer cannot fill our memory */
-    bufferevent_setwatermark(bev, EV_READ, 0, p->max_frame + 4);
-    bufferevent_setcb(bev, on_read, NULL, on_event, l);
-    bufferevent_enable(bev, EV_READ | EV_WRITE);
-    l->next = p->pending;
-    p->pending = l;
-    return l;
+    int peer = l->peer;
+    node_p2p_link_free(l);
+    schedule_redial(p, (unsigned)peer);
+}
+
+/* l authenticated as its peer: in use if the peer has no link; otherwise it
+ * waits while the link in use is asked to prove it is alive. */
+void node_p2p_link_authenticated(p2p_link *l, uint64_t now)
+{
+    node_p2p *p = l->p;
+    p2p_slot *s = &p->peers[l->peer];
+    if (s->dialing == l)
+        s->dialing = NULL;
+    if (s->ready == NULL) {
+        link_up(l);
+        return;
+    }
+    if (s->standby)
+        node_p2p_link_close(s->standby, "superseded by a newer one");
+    s->standby = l;
+    l->state = L_STANDBY;
+    if (s->probe_until == 0) {
+        s->probe_until = now + PROBE_MS;
+        node_p2p_send_ping(s->ready, now);
+    }
+    LOG_INFO_RATE("p2p: a second link to validator %d (%s) authenticated (%s); asking the one "
+                  "in use whether it is alive",
+                  l->peer, node_p2p_validator_id(p, l->peer), l->addr);
+}
+
+/* The link in use answered: a waiting second link goes. */
+void node_p2p_on_pong(p2p_link *l, uint64_t nonce)
+{
+    if (!l->ping_out || nonce != l->ping_nonce)
+        return; /* not the Ping we sent last */
+    l->ping_out = 0;
+    p2p_slot *s = &l->p->peers[l->peer];
+    if (s->ready != l || s->probe_until == 0)
+        return;
+    s->probe_until = 0;
+    if (s->standby)
+        node_p2p_link_close(s->standby, "the existing link is alive");
+}
+
+/* The link in use did not answer in time: the waiting link replaces it. */
+static void probe_expired(p2p_slot *s)
+{
+    s->probe_until = 0;
+    if (s->standby == NULL || s->ready == NULL)
+        return;
+    node_p2p_link_close(s->ready, "no answer to a ping while a new link waited"); /* promotes */
+}
+
+/* Collect the inbound connections that have not authenticated, except l. */
+static size_t pending_inbound(node_p2p *p, const p2p_link *except, node_admit_conn **conns,
+                              p2p_link ***links)
+{
+    size_t n = 0, k = 0;
+    for (p2p_link *x = p->links; x; x = x->next)
+        n += !x->outbound && x->state < L_STANDBY && x != except;
+    *conns = calloc(n ? n : 1, sizeof **conns);
+    *links = calloc(n ? n : 1, sizeof **links);
+    if (*conns == NULL || *links == NULL) {
+        free(*conns);
+        free(*links);
+        *conns = NULL;
+        *links = NULL;
+        return SIZE_MAX;
+    }
+    for (p2p_link *x = p->links; x && k < n; x = x->next)
+        if (!x->outbound && x->state < L_STANDBY && x != except) {
+            /* has its ClientHello arrived?  (libevent says nothing of it) */
+            if (x->adm.stage == NODE_ADMIT_TCP &&
+                SSL_get_state(bufferevent_openssl_get_ssl(x->bev)) != TLS_ST_BEFORE)
+                x->adm.stage = NODE_ADMIT_TLS_START;
+            (*conns)[k] = x->adm;
+            (*links)[k++] = x;
+        }
+    return k;
+}
+
+/* Evict pending connections until c (l's admission record, l == NULL for a
+ * connection not yet made, from `who`) fits.  0, or -1 when c must go. */
+int node_p2p_make_room(node_p2p *p, p2p_link *l, const node_admit_conn *c, const char *who)
+{
+    for (int round = 0; round < 8; round++) {
+        node_admit_conn *conns;
+        p2p_link **links;
+        size_t n = pending_inbound(p, l, &conns, &links);
+        if (n == SIZE_MAX)
+            return -1;
+        int v = node_admit_victim(&p->lim, conns, n, c);
+        p2p_link *victim = v >= 0 ? links[v] : NULL;
+        free(conns);
+        free(links);
+        if (v == NODE_ADMIT_ROOM)
+            return 0;
+        if (victim == NULL)
+            return -1;
+        p->evicted++;
+        atomic_fetch_add(&p->n->metrics.p2p_evicted, 1);
+        LOG_WARN_RATE("p2p: closed a connection from %s that had not authenticated, to make room "
+                      "for one from %s",
+                      victim->addr, who);
+        node_p2p_link_close(victim, "evicted to make room");
+    }
+    return -1;
 }
 
 static void dial(node_p2p *p, unsigned peer)
 {
-    peer_slot *s = &p->peers[peer];
-    if (s->ready)
+    p2p_slot *s = &p->peers[peer];
+    if (s->ready || s->dialing || !s->dial)
         return;
+    SSL *ssl = SSL_new(p->tls);
+    /* with BEV_OPT_CLOSE_ON_FREE the bufferevent owns ssl, even on failure */
     struct bufferevent *bev =
-        bufferevent_socket_new(p->n->base, -1, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-    if (bev == NULL) {
-        schedule_redial(p, peer);
-        return;
-    }
-    link *l = link_new(p, bev, 1, (int)peer);
+        ssl ? bufferevent_openssl_socket_new(p->n->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+                                             BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS)
+            : NULL;
+    p2p_link *l = bev ? node_p2p_link_new(p, bev, 1, (int)peer) : NULL;
     if (l == NULL) {
-        bufferevent_free(bev);
+        if (bev)
+            bufferevent_free(bev);
         schedule_redial(p, peer);
         return;
     }
+    snprintf(l->addr, sizeof l->addr, "%.40s:%u", s->host, s->port);
+    s->dialing = l;
     if (bufferevent_socket_connect_hostname(bev, NULL, AF_UNSPEC, s->host, s->port) != 0)
-        link_close(l, "cannot connect");
+        node_p2p_link_close(l, "cannot connect");
 }
 
 static void on_redial_timer(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    peer_slot *s = arg;
+    p2p_slot *s = arg;
     dial(s->p, s->index);
 }
 
+/* Dial peer after its backoff, unless it has a link, a dial in progress or
+ * a dial already scheduled. */
 static void schedule_redial(node_p2p *p, unsigned peer)
 {
-    peer_slot *s = &p->peers[peer];
-    if (!s->dial || s->redial == NULL || evtimer_pending(s->redial, NULL))
+    p2p_slot *s = &p->peers[peer];
+    if (!s->dial || s->redial == NULL || s->ready || s->dialing ||
+        evtimer_pending(s->redial, NULL))
         return;
-    struct timeval tv = {(time_t)(s->backoff_ms / 1000), (suseconds_t)(s->backoff_ms % 1000) * 1000};
+    struct timeval tv = {(time_t)(s->backoff_ms / 1000),
+                         (suseconds_t)(s->backoff_ms % 1000) * 1000};
     evtimer_add(s->redial, &tv);
     s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : s->backoff_ms * 2;
+}
+
+/* Deadlines, keepalive, verdicts on second links, and re-arming dials. */
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    node_p2p *p = arg;
+    uint64_t now = node_p2p_now_ms();
+    for (p2p_link *l = p->links, *next; l; l = next) {
+        next = l->next; /* closing l frees only l (a takeover frees nothing) */
+        if (l->state < L_STANDBY) {
+            if (now - l->started_ms >= HANDSHAKE_MS) {
+                if (!l->outbound)
+                    node_p2p_hs_failed(p);
+                node_p2p_link_close(l, "no handshake within 5 s");
+            }
+            continue;
+        }
+        uint64_t silent = now - l->last_rx_ms;
+        if (silent >= SILENT_MS)
+            node_p2p_link_close(l, "silent for 30 s");
+        else if (silent >= IDLE_PING_MS && (!l->ping_out || now - l->ping_sent_ms >= IDLE_PING_MS))
+            node_p2p_send_ping(l, now);
+    }
+    for (unsigned i = 0; i < p->npeers; i++) {
+        p2p_slot *s = &p->peers[i];
+        if (s->probe_until && now >= s->probe_until)
+            probe_expired(s);
+        schedule_redial(p, i); /* whatever happened to the slot meanwhile */
+    }
+}
+
+static void addr_of(const struct sockaddr *sa, node_admit_conn *c, char *text, size_t cap)
+{
+    c->addr_len = 0;
+    snprintf(text, cap, "?");
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)sa;
+        memcpy(c->addr, &a->sin_addr, 4);
+        c->addr_len = 4;
+        evutil_inet_ntop(AF_INET, &a->sin_addr, text, cap);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)sa;
+        if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
+            memcpy(c->addr, (const uint8_t *)&a->sin6_addr + 12, 4);
+            c->addr_len = 4;
+            evutil_inet_ntop(AF_INET, c->addr, text, cap);
+        } else {
+            memcpy(c->addr, &a->sin6_addr, 16);
+            c->addr_len = 16;
+            evutil_inet_ntop(AF_INET6, &a->sin6_addr, text, cap);
+        }
+    }
 }
 
 static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
                       int salen, void *arg)
 {
     (void)lev;
-    (void)sa;
     (void)salen;
     node_p2p *p = arg;
-    unsigned pending = 0;
-    for (link *l = p->pending; l; l = l->next)
-        pending++;
-    if (pending >= 4 * p->npeers + 8) { /* unauthenticated connections are bounded */
+    node_admit_conn c = {.key = -1, .stage = NODE_ADMIT_TCP};
+    char text[INET6_ADDRSTRLEN + 8];
+    addr_of(sa, &c, text, sizeof text);
+    for (unsigned i = 0; i < p->npeers && c.addr_len; i++)
+        if (p->peers[i].addr_len == c.addr_len &&
+            memcmp(p->peers[i].addr, c.addr, c.addr_len) == 0)
+            c.reserved = 1;
+    if (node_p2p_make_room(p, NULL, &c, text) != 0) {
+        LOG_WARN_RATE("p2p: refused a connection from %s: the connections that have not "
+                      "authenticated yet are all from validators' addresses",
+                      text);
         evutil_closesocket(fd);
         return;
     }
+    SSL *ssl = SSL_new(p->tls);
     struct bufferevent *bev =
-        bufferevent_socket_new(p->n->base, fd, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+        ssl ? bufferevent_openssl_socket_new(p->n->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                             BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS)
+            : NULL;
     if (bev == NULL) {
+        /* libevent freed ssl (CLOSE_ON_FREE) but leaves the socket to us */
         evutil_closesocket(fd);
         return;
     }
-    link *l = link_new(p, bev, 0, -1);
+    p2p_link *l = node_p2p_link_new(p, bev, 0, -1);
     if (l == NULL) {
         bufferevent_free(bev);
         return;
     }
-    send_hello(l);
+    c.seq = l->adm.seq; /* arrival order, from node_p2p_link_new */
+    l->adm = c;
+    snprintf(l->addr, sizeof l->addr, "%s", text);
+}
+
+static int slot_init(node_p2p *p, unsigned i, ledger_err *err)
+{
+    node *n = p->n;
+    p2p_slot *s = &p->peers[i];
+    s->p = p;
+    s->index = i;
+    s->backoff_ms = BACKOFF_MIN_MS;
+    const ledger_department *d = &n->g->departments[n->g->validators[i]];
+    if ((int)i == n->validator || d->p2p == NULL)
+        return 0;
+    if (node_split_hostport(d->p2p, s->host, sizeof s->host, &s->port) != 0)
+        return ledger_fail(err, LEDGER_ERR_INVALID, NULL,
+                           "genesis: p2p address of %s is not host:port", d->id);
+    /* a numeric address is reserved for this validator's connections (a
+     * host name is not resolved for that: the key allowance still holds) */
+    if (inet_pton(AF_INET, s->host, s->addr) == 1)
+        s->addr_len = 4;
+    else if (inet_pton(AF_INET6, s->host, s->addr) == 1)
+        s->addr_len = 16;
+    s->dial = (int)i > n->validator; /* the lower index dials */
+    s->redial = evtimer_new(n->base, on_redial_timer, s);
+    if (s->redial == NULL)
+        return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+    return 0;
 }
 
 node_p2p *node_p2p_start(node *n, p2p_frame_fn on_frame, p2p_link_fn on_link, void *ctx,
@@ -471,22 +448,21 @@ node_p2p *node_p2p_start(node *n, p2p_frame_fn on_frame, p2p_link_fn on_link, vo
     p->max_frame = P2P_MAX_FRAME_DEFAULT;
     p->max_queue = P2P_MAX_QUEUE_DEFAULT;
     p->height = ledger_height(n->L);
-    for (unsigned i = 0; i < p->npeers; i++) {
-        peer_slot *s = &p->peers[i];
-        s->backoff_ms = BACKOFF_MIN_MS;
-        const ledger_department *d = &n->g->departments[n->g->validators[i]];
-        if ((int)i == n->validator || d->p2p == NULL)
-            continue;
-        s->dial = (int)i > n->validator; /* the lower index dials */
-        if (node_split_hostport(d->p2p, s->host, sizeof s->host, &s->port) != 0) {
+    p->lim = (node_admit_limits){.per_addr = ANON_PER_ADDR, .anon_max = ANON_MAX,
+                                 .per_key = PENDING_PER_KEY};
+    for (unsigned i = 0; i < p->npeers; i++)
+        if (slot_init(p, i, err) != 0) {
             node_p2p_free(p);
-            return ledger_fail(err, LEDGER_ERR_INVALID, NULL,
-                               "genesis: p2p address of %s is not host:port", d->id),
-                   NULL;
+            return NULL;
         }
-        s->p = p;
-        s->index = i;
-        s->redial = evtimer_new(n->base, on_redial_timer, s);
+    p->tls = node_tls_ctx_new(err);
+    struct timeval tick = {0, TICK_MS * 1000};
+    p->tick = event_new(n->base, -1, EV_PERSIST, on_tick, p);
+    if (p->tls == NULL || p->tick == NULL || event_add(p->tick, &tick) != 0) {
+        if (p->tls)
+            ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+        node_p2p_free(p);
+        return NULL;
     }
     char host[256];
     uint16_t port;
@@ -515,10 +491,9 @@ node_p2p *node_p2p_start(node *n, p2p_frame_fn on_frame, p2p_link_fn on_link, vo
                NULL;
     }
     p->guard = node_listen_guard_new(n->base, p->listener, "p2p");
-    LOG_INFO("p2p: listening on %s, %u validators", n->cfg.p2p_listen, p->npeers);
+    LOG_INFO("p2p: listening on %s (TLS 1.3), %u validators", n->cfg.p2p_listen, p->npeers);
     for (unsigned i = 0; i < p->npeers; i++)
-        if (p->peers[i].dial)
-            dial(p, i);
+        dial(p, i);
     return p;
 }
 
@@ -526,20 +501,25 @@ void node_p2p_free(node_p2p *p)
 {
     if (p == NULL)
         return;
-    p->on_link = NULL;
-    p->on_frame = NULL;
-    for (unsigned i = 0; i < p->npeers; i++) {
-        peer_slot *s = &p->peers[i];
-        s->dial = 0;
-        if (s->ready)
-            link_close(s->ready, "shutting down");
-        if (s->redial)
-            event_free(s->redial);
-    }
-    while (p->pending)
-        link_close(p->pending, "shutting down");
-    node_listen_guard_free(p->guard);
+    /* the engine is going away: no callbacks, no policy, no redials */
+    if (p->tick)
+        event_free(p->tick);
+    if (p->guard)
+        node_listen_guard_free(p->guard);
     if (p->listener)
         evconnlistener_free(p->listener);
+    unsigned k = 0;
+    while (p->links) {
+        node_p2p_link_free(p->links);
+        k++;
+    }
+    if (k)
+        LOG_INFO("p2p: closed %u links", k);
+    for (unsigned i = 0; i < p->npeers; i++)
+        if (p->peers[i].redial)
+            event_free(p->peers[i].redial);
+    /* each SSL object holds a reference to the context: it goes with the
+     * last of them, when libevent finalises their bufferevents */
+    node_tls_ctx_free(p->tls);
     free(p);
 }
