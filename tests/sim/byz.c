@@ -402,17 +402,22 @@ static void flood(sim_world *w, sim_node *nd, const cons_msg *m)
     }
 }
 
-/* A signed vote for a height far ahead, to one correct peer. */
+/* A signed vote for a height far ahead, to one correct peer; during a
+ * lock-breaking attack, to every correct validator but the decider: the
+ * ones it left locked. */
 static void lure(sim_world *w, sim_node *nd, const cons_msg *m)
 {
-    unsigned p = (unsigned)sim_rng_below(&w->rng, w->mix.n);
-    if (p == nd->idx || ((w->mix.byz_mask >> p) & 1u))
-        return;
     cons_msg v = {.type = CONS_PREVOTE, .height = m->height + 2 + sim_rng_below(&w->rng, 5),
                   .round = 0, .pol_round = CONS_NIL_ROUND, .validator = nd->idx};
     node_sign(w, nd, &v);
-    send_msg(w, nd, p, &v, NULL);
-    w->st.byz_lures++;
+    int attack = nd->atk_height == m->height;
+    unsigned pick = (unsigned)sim_rng_below(&w->rng, w->mix.n);
+    for (unsigned p = 0; p < w->mix.n; p++) {
+        if (p == nd->idx || ((w->mix.byz_mask >> p) & 1u) || (attack ? p == nd->atk_decider : p != pick))
+            continue;
+        send_msg(w, nd, p, &v, NULL);
+        w->st.byz_lures++;
+    }
 }
 
 void byz_send(sim_world *w, sim_node *nd, uint32_t to, const uint8_t *frame, size_t len)
@@ -454,7 +459,7 @@ void byz_send(sim_world *w, sim_node *nd, uint32_t to, const uint8_t *frame, siz
     }
     if (flags & BYZ_FLOOD)
         flood(w, nd, &m);
-    if ((flags & BYZ_LURE) && sim_rng_chance(&w->rng, 300))
+    if ((flags & BYZ_LURE) && (nd->atk_height == m.height || sim_rng_chance(&w->rng, 300)))
         lure(w, nd, &m);
     if ((flags & BYZ_EQUIVOCATE) && attack(w, nd, to, &m, blk))
         goto out;

@@ -240,7 +240,7 @@ static void draw_mix(sim_world *w, unsigned n)
                 m->byz_flags |= BYZ_GARBAGE;
             if (sim_rng_chance(r, 200))
                 m->byz_flags |= BYZ_MUTE;
-            if (sim_rng_chance(r, 250))
+            if (sim_rng_chance(r, 300))
                 m->byz_flags |= BYZ_LURE;
             if (sim_rng_chance(r, 200))
                 m->byz_flags |= BYZ_FLOOD;

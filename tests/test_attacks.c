@@ -1,0 +1,453 @@
+/* The attacks of the consensus safety issue, run against real permitd
+ * processes by the Byzantine peer harness (tests/peer.h): a validator's key
+ * speaking the p2p protocol, lying as it likes.
+ *
+ *  - the fork: an honest validator locked on block X is sent after blocks
+ *    that do not exist (a signed message of a far height, a handshake
+ *    claiming a far height, messages of the next height held), gets nothing
+ *    back, and must still never precommit another block at that height;
+ *  - the halt: a validator floods signed proposals, with blocks, for every
+ *    round it leads inside the engine's window and for rounds far beyond it;
+ *    the others keep deciding, during the flood and after it;
+ *  - the mute proposer: a validator that never proposes costs a round, not
+ *    the chain.
+ * Link splicing, idle connections and forged handshakes: tests/test_p2p.c. */
+#include "testutil.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ledger/block.h"
+#include "ledger/hex.h"
+#include "ledger/ledger.h"
+#include "nodetest.h"
+#include "peer.h"
+#include "permit.pb-c.h"
+
+#define WAIT_MS 15000
+
+enum { PERMIT_VOTE_PREVOTE = 1, PERMIT_VOTE_PRECOMMIT = 2, PERMIT_VOTE_PROPOSAL = 3 };
+
+/* ---- blocks and signed messages, as a validator makes them ---- */
+
+typedef struct {
+    uint8_t hash[32];
+    uint8_t hdr[LEDGER_MAX_HEADER_BYTES];
+    size_t hdr_len;
+    uint8_t *tx;   /* one application, or none */
+    size_t tx_len;
+} blk;
+
+/* Block `height` on env's ledger (which holds the chain up to height - 1),
+ * made by validator v's node key at `time`, with one application of uscc n
+ * (or none when n is 0).  Nothing is committed. */
+static void make_block(lt_env *env, unsigned v, uint64_t time, uint32_t n, blk *out)
+{
+    memset(out, 0, sizeof *out);
+    ledger_err err;
+    if (n) {
+        char u[19];
+        lt_uscc(n, u);
+        uint64_t saved = env->now;
+        env->now = time - 1000; /* the builders stamp now + 1 s */
+        out->tx = lt_apply(env, u, "convenience-store", 0, &out->tx_len);
+        env->now = saved;
+    }
+    ledger_block_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.time = time;
+    memcpy(ctx.proposer, env->node[v].pub, 32);
+    ledger_exec *x;
+    ledger_header h;
+    assert_int_equal(ledger_exec_begin(env->L, &ctx, &x, &err), 0);
+    if (out->tx)
+        assert_int_equal(ledger_exec_tx(x, out->tx, out->tx_len, LEDGER_SIG_CHECK, NULL, &err), 0);
+    assert_int_equal(ledger_exec_finish(x, &h, &err), 0);
+    ledger_exec_free(x);
+    assert_int_equal(ledger_header_encode(&h, out->hdr, sizeof out->hdr, &out->hdr_len), 0);
+    ledger_header_hash(&h, out->hash);
+}
+
+static void blk_free(blk *b)
+{
+    free(b->tx);
+    b->tx = NULL;
+}
+
+/* Send a consensus message of validator v (signed with its node key); the
+ * block goes with a proposal. */
+static int send_msg(tp_conn *c, lt_env *env, unsigned v, int type, uint64_t height,
+                    uint32_t round, int32_t pol, const uint8_t *hash, const blk *b)
+{
+    static const uint8_t nil[32];
+    const uint8_t *value = hash ? hash : nil;
+    uint8_t msg[32], sig[64];
+    if (type == PERMIT_VOTE_PROPOSAL)
+        ledger_proposal_sighash(env->g->chain_id, height, round, pol, value, msg);
+    else
+        ledger_vote_sighash(env->g->chain_id, type, height, round, value, msg);
+    assert_int_equal(ledger_sign(&env->node[v], msg, NULL, sig), 0);
+    Permit__ConsensusMsg cm = PERMIT__CONSENSUS_MSG__INIT;
+    cm.type = (uint32_t)type;
+    cm.height = height;
+    cm.round = round;
+    cm.pol_round = type == PERMIT_VOTE_PROPOSAL ? pol : -1;
+    cm.validator = v;
+    cm.sig.data = sig;
+    cm.sig.len = 64;
+    if (hash) {
+        cm.block_hash.data = (uint8_t *)hash;
+        cm.block_hash.len = 32;
+    }
+    Permit__Block pb = PERMIT__BLOCK__INIT;
+    ProtobufCBinaryData tx;
+    if (b) {
+        pb.header.data = (uint8_t *)b->hdr;
+        pb.header.len = b->hdr_len;
+        if (b->tx) {
+            tx.data = b->tx;
+            tx.len = b->tx_len;
+            pb.n_txs = 1;
+            pb.txs = &tx;
+        }
+        cm.block = &pb;
+    }
+    Permit__Frame f = PERMIT__FRAME__INIT;
+    f.msg_case = PERMIT__FRAME__MSG_CONSENSUS;
+    f.consensus = &cm;
+    return tp_send_frame(c, &f, 5000);
+}
+
+
+/* What the honest node said, as the harness saw it. */
+typedef struct {
+    int type;
+    uint64_t height;
+    uint32_t round;
+    uint8_t value[32];
+    int nil;
+} said;
+
+static said g_said[4096];
+static size_t g_n_said;
+static int g_sync_asked;
+
+static void note(const Permit__ConsensusMsg *cm)
+{
+    if (g_n_said == sizeof g_said / sizeof g_said[0])
+        return;
+    said *s = &g_said[g_n_said++];
+    s->type = (int)cm->type;
+    s->height = cm->height;
+    s->round = cm->round;
+    s->nil = cm->block_hash.len != 32;
+    if (!s->nil)
+        memcpy(s->value, cm->block_hash.data, 32);
+}
+
+/* Read the node's frames for up to ms, noting everything validator 0
+ * says; sync requests are answered with nothing (what a lure answers) and
+ * pings with pongs.  Stops early, returning 1, when it says (type, height,
+ * round) (type 0: never), with that message's value in value (NULL: nil). */
+static int pump(tp_conn *c, int ms, int type, uint64_t height, uint32_t round, uint8_t value[32],
+                int *is_nil)
+{
+    uint64_t until = nt_now_ms() + (uint64_t)ms;
+    while (nt_now_ms() < until) {
+        Permit__Frame *f = tp_recv_frame(c, 200);
+        if (f == NULL)
+            continue;
+        int hit = 0;
+        if (f->msg_case == PERMIT__FRAME__MSG_PING) {
+            Permit__Pong p = PERMIT__PONG__INIT;
+            p.nonce = f->ping->nonce;
+            Permit__Frame r = PERMIT__FRAME__INIT;
+            r.msg_case = PERMIT__FRAME__MSG_PONG;
+            r.pong = &p;
+            tp_send_frame(c, &r, 2000);
+        } else if (f->msg_case == PERMIT__FRAME__MSG_SYNC_REQUEST) {
+            g_sync_asked++;
+            Permit__SyncResponse r = PERMIT__SYNC_RESPONSE__INIT;
+            r.peer_height = 100;
+            Permit__Frame a = PERMIT__FRAME__INIT;
+            a.msg_case = PERMIT__FRAME__MSG_SYNC_RESPONSE;
+            a.sync_response = &r;
+            tp_send_frame(c, &a, 2000);
+        } else if (f->msg_case == PERMIT__FRAME__MSG_CONSENSUS && f->consensus->validator == 0) {
+            const Permit__ConsensusMsg *cm = f->consensus;
+            note(cm);
+            if ((int)cm->type == type && cm->height == height && cm->round == round) {
+                hit = 1;
+                if (is_nil)
+                    *is_nil = cm->block_hash.len != 32;
+                if (cm->block_hash.len == 32 && value)
+                    memcpy(value, cm->block_hash.data, 32);
+            }
+        }
+        permit__frame__free_unpacked(f, NULL);
+        if (hit)
+            return 1;
+    }
+    return 0;
+}
+
+static int await(tp_conn *c, int type, uint64_t height, uint32_t round, uint8_t value[32],
+                 int *is_nil)
+{
+    return pump(c, WAIT_MS, type, height, round, value, is_nil);
+}
+
+/* ---- the fork ---- */
+
+enum { LURE_SIGNED_FAR_HEIGHT, LURE_HELLO_HEIGHT, LURE_NEXT_HEIGHT_HELD };
+
+static nt_cluster g_c;
+
+static tp_conn *join_as(unsigned v, unsigned node, uint64_t hello_height)
+{
+    tp_conn *c = tp_connect(g_c.p2p_port[node], 5000);
+    if (c == NULL)
+        fail_msg("connect: %s", tp_last_error());
+    if (tp_handshake(c, g_c.env.g->chain_id, &g_c.env.node[v], hello_height,
+                     g_c.env.node[node].pub, NULL, 5000) != 0)
+        fail_msg("handshake: %s", tp_error(c));
+    return c;
+}
+
+/* Two validators: permitd is validator 0, the harness validator 1, the
+ * proposer of height 1 round 0.  It proposes X and prevotes it: the node
+ * prevotes X and precommits it, locking on X.  The harness withholds its
+ * precommit, lures the node into a sync that brings nothing, and lets the
+ * rounds go on, backing whatever the node proposes.  A node that forgets its
+ * lock proposes and precommits another block Y: with the harness's
+ * precommits for X and Y that is two certificates for height 1.  A node that
+ * keeps it proposes X again, and X is what height 1 becomes. */
+static void fork_attempt(int lure)
+{
+    nt_cluster_init(&g_c, 2, NULL);
+    nt_cluster_start(&g_c, 0);
+    g_n_said = 0;
+    g_sync_asked = 0;
+    lt_env *env = &g_c.env;
+    tp_conn *c = join_as(1, 0, 0);
+    blk X;
+    make_block(env, 1, nt_now_ms(), 1, &X);
+    assert_int_equal(send_msg(c, env, 1, PERMIT_VOTE_PROPOSAL, 1, 0, -1, X.hash, &X), 0);
+    assert_int_equal(send_msg(c, env, 1, PERMIT_VOTE_PREVOTE, 1, 0, -1, X.hash, NULL), 0);
+    uint8_t v[32];
+    int nil = 1;
+    if (!await(c, PERMIT_VOTE_PRECOMMIT, 1, 0, v, &nil) || nil || memcmp(v, X.hash, 32) != 0)
+        fail_msg("the node did not precommit X in round 0 (it is to lock on it)");
+
+    /* the lure: evidence of a far height, then nothing to show for it */
+    switch (lure) {
+    case LURE_SIGNED_FAR_HEIGHT:
+        assert_int_equal(send_msg(c, env, 1, PERMIT_VOTE_PREVOTE, 6, 0, -1, NULL, NULL), 0);
+        break;
+    case LURE_HELLO_HEIGHT:
+        tp_close(c);
+        c = join_as(1, 0, 1000);
+        break;
+    case LURE_NEXT_HEIGHT_HELD:
+        /* a message of height 2 now, and another once it has been held 3 s */
+        assert_int_equal(send_msg(c, env, 1, PERMIT_VOTE_PREVOTE, 2, 0, -1, NULL, NULL), 0);
+        pump(c, 3500, 0, 0, 0, NULL, NULL);
+        assert_int_equal(send_msg(c, env, 1, PERMIT_VOTE_PRECOMMIT, 2, 0, -1, NULL, NULL), 0);
+        break;
+    }
+    for (int i = 0; i < 30 && g_sync_asked == 0; i++)
+        pump(c, 200, 0, 0, 0, NULL, NULL);
+    if (g_sync_asked == 0)
+        fail_msg("the lure did not make the node ask for blocks");
+    pump(c, 500, 0, 0, 0, NULL, NULL); /* the empty answer is in */
+
+    /* the harness moves on to round 1 (f + 1 = 1 of 2 validators there: the
+     * node joins it), where the node proposes: (1 + 1) mod 2 = 0 */
+    assert_int_equal(send_msg(c, env, 1, PERMIT_VOTE_PREVOTE, 1, 1, -1, NULL, NULL), 0);
+    uint8_t prop[32];
+    if (!await(c, PERMIT_VOTE_PROPOSAL, 1, 1, prop, &nil) || nil)
+        fail_msg("the node did not propose in round 1");
+    /* back it: a prevote for whatever it proposed (our nil prevote of round 1
+     * stands: the harness equivocates, as a Byzantine validator may) */
+    assert_int_equal(send_msg(c, env, 1, PERMIT_VOTE_PREVOTE, 1, 1, -1, prop, NULL), 0);
+    pump(c, 3000, PERMIT_VOTE_PRECOMMIT, 1, 1, v, &nil);
+    /* the rule the attack breaks: no precommit for anything but X, ever */
+    for (size_t i = 0; i < g_n_said; i++)
+        if (g_said[i].type == PERMIT_VOTE_PRECOMMIT && g_said[i].height == 1 && !g_said[i].nil &&
+            memcmp(g_said[i].value, X.hash, 32) != 0)
+            fail_msg("FORK: the node precommitted another block than X at height 1, round %u",
+                     g_said[i].round);
+    assert_memory_equal(prop, X.hash, 32); /* it proposed its lock again */
+    /* and X is decided once the harness precommits it */
+    assert_int_equal(send_msg(c, env, 1, PERMIT_VOTE_PRECOMMIT, 1, 1, -1, X.hash, NULL), 0);
+    uint64_t until = nt_now_ms() + WAIT_MS;
+    uint8_t got[32];
+    int have = 0;
+    while (!have && nt_now_ms() < until) {
+        pump(c, 300, 0, 0, 0, NULL, NULL);
+        json_t *p = json_pack("{s:i}", "height", 1);
+        json_t *r = nt_rpc(g_c.rpc_port[0], "block.get", p);
+        const char *h = json_string_value(json_object_get(json_object_get(r, "result"), "hash"));
+        have = h && ledger_hex_decode_exact(h, got, 32) == 0;
+        json_decref(r);
+        json_decref(p);
+    }
+    if (!have)
+        fail_msg("height 1 was not decided");
+    assert_memory_equal(got, X.hash, 32);
+    tp_close(c);
+    blk_free(&X);
+    nt_cluster_stop_clean(&g_c, 0);
+    nt_cluster_cleanup(&g_c);
+}
+
+static void test_an_empty_sync_after_a_signed_far_height_keeps_the_lock(void **state)
+{
+    (void)state;
+    fork_attempt(LURE_SIGNED_FAR_HEIGHT);
+}
+
+static void test_an_empty_sync_after_a_handshake_height_keeps_the_lock(void **state)
+{
+    (void)state;
+    fork_attempt(LURE_HELLO_HEIGHT);
+}
+
+static void test_an_empty_sync_after_next_height_messages_keeps_the_lock(void **state)
+{
+    (void)state;
+    fork_attempt(LURE_NEXT_HEIGHT_HELD);
+}
+
+/* ---- the halt ---- */
+
+static uint64_t height_of(unsigned i)
+{
+    json_t *r = nt_rpc(g_c.rpc_port[i], "status", NULL);
+    uint64_t h = (uint64_t)json_integer_value(json_object_get(json_object_get(r, "result"),
+                                                              "height"));
+    json_decref(r);
+    return h;
+}
+
+static int submit_one(uint32_t n, unsigned node)
+{
+    char u[19];
+    lt_uscc(n, u);
+    g_c.env.now = nt_now_ms() - 1000;
+    size_t len;
+    uint8_t *env = lt_apply(&g_c.env, u, "convenience-store", 0, &len);
+    json_t *r = nt_submit(g_c.rpc_port[node], env, len, "commit");
+    free(env);
+    int ok = r && json_object_get(r, "result") != NULL;
+    json_decref(r);
+    return ok;
+}
+
+/* A block that decodes and hashes for (height, proposer v) but holds
+ * nothing true: what a flood sends.  k makes each one different. */
+static void junk_block(lt_env *env, unsigned v, uint64_t height, uint64_t k, blk *out)
+{
+    memset(out, 0, sizeof *out);
+    ledger_header h;
+    memset(&h, 0, sizeof h);
+    snprintf(h.chain_id, sizeof h.chain_id, "%s", env->g->chain_id);
+    h.height = height;
+    h.time = nt_now_ms() + k;
+    memcpy(h.validators_hash, env->g->validators_hash, 32);
+    memcpy(h.proposer, env->node[v].pub, 32);
+    h.state_root[0] = (uint8_t)k;
+    assert_int_equal(ledger_header_encode(&h, out->hdr, sizeof out->hdr, &out->hdr_len), 0);
+    ledger_header_hash(&h, out->hash);
+}
+
+/* Issue 9, item 3: one validator sent 33 signed junk proposals for rounds of
+ * 100000 and up, and height 2 was never decided (the 32 blocks kept filled
+ * up, and were cleared only by a commit).  Here validator 3 (the harness)
+ * sends each of the three honest validators, for the current height and the
+ * next, a proposal with a block of its own for every round it leads in the
+ * engine's window, and 500 more for rounds far beyond it.  Commits go on
+ * during the flood and after it. */
+static void test_a_flood_of_far_round_proposals_does_not_halt_the_chain(void **state)
+{
+    (void)state;
+    nt_cluster_init(&g_c, 4, NULL);
+    for (unsigned i = 0; i < 3; i++)
+        nt_cluster_start(&g_c, i);
+    assert_true(submit_one(1, 0));
+    tp_conn *c[3];
+    for (unsigned i = 0; i < 3; i++)
+        c[i] = join_as(3, i, 0);
+    uint64_t h = height_of(0) + 1;
+    uint64_t k = 0;
+    for (uint64_t hh = h; hh <= h + 1; hh++)
+        for (uint32_t r = 0; r < 64; r++)
+            if ((hh + r) % 4 == 3) {
+                blk j;
+                junk_block(&g_c.env, 3, hh, k++, &j);
+                for (unsigned i = 0; i < 3; i++)
+                    send_msg(c[i], &g_c.env, 3, PERMIT_VOTE_PROPOSAL, hh, r, -1, j.hash, &j);
+            }
+    for (uint32_t n = 0; n < 500; n++) {
+        uint32_t r = 100000 + 4 * n;
+        r += (uint32_t)((3 + 4 - (h + r) % 4) % 4); /* a round validator 3 leads */
+        blk j;
+        junk_block(&g_c.env, 3, h, k++, &j);
+        for (unsigned i = 0; i < 3; i++)
+            send_msg(c[i], &g_c.env, 3, PERMIT_VOTE_PROPOSAL, h, r, -1, j.hash, &j);
+    }
+    printf("sent %llu junk proposals to each validator\n", (unsigned long long)k);
+    /* decided during the flood */
+    for (uint32_t n = 2; n < 5; n++)
+        if (!submit_one(n, n % 3))
+            fail_msg("a transaction did not commit during the flood (height %llu)",
+                     (unsigned long long)height_of(0));
+    for (unsigned i = 0; i < 3; i++)
+        tp_close(c[i]);
+    /* and after it */
+    for (uint32_t n = 5; n < 8; n++)
+        if (!submit_one(n, n % 3))
+            fail_msg("a transaction did not commit after the flood");
+    for (unsigned i = 0; i < 3; i++)
+        nt_cluster_stop_clean(&g_c, i);
+    nt_cluster_cleanup(&g_c);
+}
+
+/* A validator (the harness, validator 3) that is linked and votes nothing
+ * and proposes nothing: the heights it leads take a second round. */
+static void test_a_mute_proposer_costs_a_round_not_the_chain(void **state)
+{
+    (void)state;
+    nt_cluster_init(&g_c, 4, NULL);
+    for (unsigned i = 0; i < 3; i++)
+        nt_cluster_start(&g_c, i);
+    tp_conn *c[3];
+    for (unsigned i = 0; i < 3; i++)
+        c[i] = join_as(3, i, 0);
+    uint64_t t0 = nt_now_ms();
+    for (uint32_t n = 1; n <= 8; n++) /* eight heights: two of them led by validator 3 */
+        if (!submit_one(n, n % 3))
+            fail_msg("a transaction did not commit with validator 3 mute");
+    printf("8 heights with a mute validator in %llu ms\n", (unsigned long long)(nt_now_ms() - t0));
+    for (unsigned i = 0; i < 3; i++)
+        tp_close(c[i]);
+    for (unsigned i = 0; i < 3; i++)
+        nt_cluster_stop_clean(&g_c, i);
+    nt_cluster_cleanup(&g_c);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_an_empty_sync_after_a_signed_far_height_keeps_the_lock),
+        cmocka_unit_test(test_an_empty_sync_after_a_handshake_height_keeps_the_lock),
+        cmocka_unit_test(test_an_empty_sync_after_next_height_messages_keeps_the_lock),
+        cmocka_unit_test(test_a_flood_of_far_round_proposals_does_not_halt_the_chain),
+        cmocka_unit_test(test_a_mute_proposer_costs_a_round_not_the_chain),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
