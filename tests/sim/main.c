@@ -202,14 +202,14 @@ void sim_mix_describe(const sim_mix *m, char *out, size_t cap)
     snprintf(out, cap,
              "n=%u f=%u delay=%u-%ums loss=%u.%u%% dup=%u.%u%% partitions=%u+%u+%u crashes=%u+%u "
              "skew=±%ums byzantine=%s heal=%llu.%llus target=%llu "
-             "tx_every=%ums tx_to_restarted=%u.%u%% build_fail=%u.%u%%",
+             "tx_every=%ums tx_to_restarted=%u.%u%% build_fail=%u.%u%% splicer=%s",
              m->n, m->f, m->delay_min, m->delay_max, m->loss_pm / 10, m->loss_pm % 10,
              m->dup_pm / 10, m->dup_pm % 10, m->n_partitions, m->n_blips, m->commit_cuts,
              m->n_crashes, m->lock_crashes, m->skew_max, byz,
              (unsigned long long)(m->heal_at / 1000),
              (unsigned long long)(m->heal_at % 1000 / 100), (unsigned long long)m->target,
              m->tx_every, m->tx_restart_pm / 10, m->tx_restart_pm % 10, m->build_fail_pm / 10,
-             m->build_fail_pm % 10);
+             m->build_fail_pm % 10, m->splicer ? "yes" : "no");
 }
 
 static void draw_mix(sim_world *w, unsigned n)
@@ -253,6 +253,7 @@ static void draw_mix(sim_world *w, unsigned n)
     m->tx_every = (uint32_t)sim_rng_range(r, 150, 600);
     m->tx_restart_pm = sim_rng_chance(r, 500) ? (unsigned)sim_rng_range(r, 100, 600) : 0;
     m->build_fail_pm = sim_rng_chance(r, 300) ? (unsigned)sim_rng_range(r, 50, 400) : 0;
+    m->splicer = sim_rng_chance(r, 300);
 }
 
 static void schedule_faults(sim_world *w)
@@ -848,13 +849,14 @@ int main(int argc, char **argv)
     printf("  messages: %llu sent, %llu lost, %llu duplicated, %llu cut by partitions\n",
            (unsigned long long)tot.msgs_sent, (unsigned long long)tot.msgs_lost,
            (unsigned long long)tot.msgs_dup, (unsigned long long)tot.msgs_cut);
-    printf("  faults: %llu partitions, %llu crashes, %llu restarts, %llu links up, %llu blocks "
+    printf("  faults: %llu partitions, %llu crashes, %llu restarts, %llu links up (%llu "
+           "splices of them tried by a keyless relay), %llu blocks "
            "the proposer failed to make; Byzantine "
            "validators: %llu lock-breaking attacks, %llu equivocations, %llu garbage messages, "
            "%llu lures to a far height, %llu proposal floods, %llu proposals withheld\n",
            (unsigned long long)tot.partitions, (unsigned long long)tot.crashes,
            (unsigned long long)tot.restarts, (unsigned long long)tot.links_up,
-           (unsigned long long)tot.builds_failed, (unsigned long long)tot.byz_attacks, (unsigned long long)tot.byz_equiv,
+           (unsigned long long)tot.splices_tried, (unsigned long long)tot.builds_failed, (unsigned long long)tot.byz_attacks, (unsigned long long)tot.byz_equiv,
            (unsigned long long)tot.byz_garbage, (unsigned long long)tot.byz_lures,
            (unsigned long long)tot.byz_floods, (unsigned long long)tot.byz_silent);
     printf("  defences: %llu signatures refused by the sign state, %llu bad signatures and "

@@ -14,6 +14,8 @@
 #include "sim.h"
 
 #include "node/core.h"
+#include "node/handshake.h"
+#include "permit.pb-c.h"
 
 enum { LINK_DOWN = 0, LINK_CONNECTING, LINK_UP };
 
@@ -65,11 +67,90 @@ void net_links_changed(sim_world *w)
         }
 }
 
+/* One side's Hello and, for a session with exporter e and the peer's
+ * nonce, its Auth: the code permitd runs (node/handshake.c). */
+typedef struct {
+    uint8_t nonce[32], sig[64];
+    Permit__Hello hello;
+    Permit__Auth auth;
+} hs_side;
+
+static void hs_hello(sim_world *w, unsigned v, hs_side *s)
+{
+    sim_rng_bytes(&w->rng, s->nonce, 32);
+    permit__hello__init(&s->hello);
+    s->hello.chain_id = w->g->chain_id;
+    s->hello.node_key.data = (uint8_t *)w->node_key[v]->pub;
+    s->hello.node_key.len = 32;
+    s->hello.nonce.data = s->nonce;
+    s->hello.nonce.len = 32;
+}
+
+static int hs_auth(sim_world *w, unsigned v, hs_side *s, const uint8_t peer_nonce[32],
+                   const uint8_t exporter[32])
+{
+    permit__auth__init(&s->auth);
+    s->auth.sig.data = s->sig;
+    s->auth.sig.len = 64;
+    return node_hs_sign_auth(w->node_key[v], w->g->chain_id, s->nonce, peer_nonce, exporter,
+                             s->sig);
+}
+
+/* What `me` (validator) accepts from the other end of a session with
+ * exporter e: its Hello names `them`, and its Auth verifies on this session. */
+static int hs_accepts(sim_world *w, unsigned me, unsigned them, const hs_side *other,
+                      const uint8_t my_nonce[32], const uint8_t e[32])
+{
+    int v;
+    return node_hs_check_hello(w->g, (int)me, &other->hello, &v) == NODE_HS_OK &&
+           v == (int)them && node_hs_verify_auth(w->g, (unsigned)v, other->nonce, my_nonce, e,
+                                                 &other->auth);
+}
+
+/* The handshake of a new link between a and b, inside a session of its
+ * own (a fresh exporter); and, in seeds with a splicer, a keyless relay that
+ * holds a session with each and hands each one's Hello and Auth to the
+ * other.  Binding Auth to the session is what defeats it: a relayed
+ * handshake that authenticates is a violation. */
+static int handshake(sim_world *w, unsigned a, unsigned b)
+{
+    uint8_t e[32];
+    hs_side sa, sb;
+    sim_rng_bytes(&w->rng, e, 32);
+    hs_hello(w, a, &sa);
+    hs_hello(w, b, &sb);
+    if (hs_auth(w, a, &sa, sb.nonce, e) != 0 || hs_auth(w, b, &sb, sa.nonce, e) != 0 ||
+        !hs_accepts(w, a, b, &sb, sa.nonce, e) || !hs_accepts(w, b, a, &sa, sb.nonce, e)) {
+        sim_fail(w, "p2p: the handshake of validators %u and %u failed", a, b);
+        return -1;
+    }
+    if (!w->mix.splicer)
+        return 0;
+    /* the relay: its session with a has exporter ea, with b eb; a's Auth
+     * (made for ea, answering b's Hello relayed to it) goes to b over eb */
+    uint8_t ea[32], eb[32];
+    sim_rng_bytes(&w->rng, ea, 32);
+    sim_rng_bytes(&w->rng, eb, 32);
+    hs_side ra, rb;
+    hs_hello(w, a, &ra);
+    hs_hello(w, b, &rb);
+    w->st.splices_tried++;
+    if (hs_auth(w, a, &ra, rb.nonce, ea) == 0 && hs_accepts(w, b, a, &ra, rb.nonce, eb)) {
+        sim_fail(w, "p2p: a keyless relay spliced validators %u and %u: a Hello and Auth relayed "
+                    "from another session authenticated",
+                 a, b);
+        return -1;
+    }
+    return 0;
+}
+
 void net_on_link_event(sim_world *w, const sim_event *ev)
 {
     unsigned a = ev->node, b = ev->arg;
     if (a >= w->mix.n || b >= w->mix.n || w->link_gen[a][b] != ev->round ||
         w->link_state[a][b] != LINK_CONNECTING)
+        return;
+    if (handshake(w, a, b) != 0)
         return;
     set_state(w, a, b, LINK_UP);
     w->st.links_up++;

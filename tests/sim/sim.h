@@ -141,6 +141,7 @@ typedef struct {
     uint32_t tx_every;              /* mean ms between client transactions */
     unsigned tx_restart_pm;         /* a transaction goes to a node that just restarted */
     unsigned build_fail_pm;         /* a block the proposer makes fails (a disk error) */
+    int splicer;                    /* a keyless relay tries to splice every new link */
 } sim_mix;
 
 void sim_mix_describe(const sim_mix *m, char *out, size_t cap);
@@ -219,7 +220,7 @@ typedef struct {
     uint64_t msgs_sent, msgs_lost, msgs_dup, msgs_cut;
     uint64_t txs_filed, txs_committed, txs_to_restarted, tx_wait_max_ms, builds_failed;
     uint64_t tail_ms_max;
-    uint64_t partitions, crashes, restarts, links_up;
+    uint64_t partitions, crashes, restarts, links_up, splices_tried;
     uint64_t byz_equiv, byz_garbage, byz_attacks, byz_lures, byz_floods, byz_silent;
     uint64_t sign_refused, bad_sig, bad_block, equivocations_seen;
     uint64_t syncs_applied, sync_refused, rounds_max;
