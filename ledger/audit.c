@@ -95,9 +95,9 @@ static int check_log(const ledger_bundle *b, const ledger_header *h, uint8_t (*h
 {
     for (size_t i = 0; i < b->n_events; i++) {
         const ledger_bundle_event *ev = &b->events[i];
-        merkle_leaf_hash(ev->event, ev->event_len, hashes[i]);
+        ledger_merkle_leaf_hash(ev->event, ev->event_len, hashes[i]);
         ledger_err e;
-        if (merkle_verify_inclusion(ev->log_index, h->log_size, hashes[i],
+        if (ledger_merkle_verify_inclusion(ev->log_index, h->log_size, hashes[i],
                                     (const uint8_t(*)[32])ev->path, ev->n_path, h->log_root,
                                     &e) != 0)
             return failed(f, AUDIT_LOG, (long)i, h->height,
@@ -166,7 +166,7 @@ static int check_state(const ledger_bundle *b, const ledger_header *h,
     ledger_sha256(b->license_id, strlen(b->license_id), key);
     ledger_sha256(b->record, b->record_len, value);
     ledger_err e;
-    if (smt_verify(h->state_root, key, value, &b->state, &e) != 0)
+    if (ledger_smt_verify(h->state_root, key, value, &b->state, &e) != 0)
         return failed(f, AUDIT_STATE, -1, h->height,
                       "the record is not the license's state at this block: %s", e.msg);
     return 0;
@@ -310,7 +310,7 @@ static int check_consistency(const ledger_genesis *g, const ledger_bundle *b,
                       "from %llu)", (unsigned long long)cp->log_size,
                       (unsigned long long)b->since_log_size);
     ledger_err e;
-    if (merkle_verify_consistency(cp->log_size, h->log_size, cp->log_root, h->log_root,
+    if (ledger_merkle_verify_consistency(cp->log_size, h->log_size, cp->log_root, h->log_root,
                                   (const uint8_t(*)[32])b->consistency, b->n_consistency,
                                   &e) != 0)
         return failed(f, AUDIT_CONSISTENCY, -1, h->height,
@@ -350,14 +350,14 @@ int ledger_audit_verify(const ledger_genesis *g, const uint8_t *bytes, size_t le
      * length is fixed by the two sizes: a bundle cut inside it is refused */
     if (b.since_log_size > 0 &&
         (b.since_log_size > h.log_size ||
-         b.n_consistency != merkle_consistency_proof_len(b.since_log_size, h.log_size))) {
+         b.n_consistency != ledger_merkle_consistency_proof_len(b.since_log_size, h.log_size))) {
         failed(f, AUDIT_BUNDLE, -1, h.height,
                "bundle: the consistency proof from log size %llu has %zu hashes; %llu to %llu "
                "needs %zu", (unsigned long long)b.since_log_size, b.n_consistency,
                (unsigned long long)b.since_log_size, (unsigned long long)h.log_size,
                b.since_log_size > h.log_size
                    ? (size_t)0
-                   : merkle_consistency_proof_len(b.since_log_size, h.log_size));
+                   : ledger_merkle_consistency_proof_len(b.since_log_size, h.log_size));
         goto out;
     }
     if (check_log(&b, &h, hashes, f) != 0)

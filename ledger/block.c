@@ -10,25 +10,25 @@
 int ledger_header_encode(const ledger_header *h, uint8_t *out, size_t cap, size_t *len)
 {
     lbuf b;
-    lbuf_init(&b, cap);
-    lbuf_u8(&b, LEDGER_HEADER_VERSION);
-    lbuf_str(&b, h->chain_id);
-    lbuf_u64(&b, h->height);
-    lbuf_u64(&b, h->time);
-    lbuf_put(&b, h->prev_hash, 32);
-    lbuf_put(&b, h->tx_root, 32);
-    lbuf_put(&b, h->state_root, 32);
-    lbuf_u64(&b, h->log_size);
-    lbuf_put(&b, h->log_root, 32);
-    lbuf_put(&b, h->validators_hash, 32);
-    lbuf_put(&b, h->proposer, 32);
-    lbuf_put(&b, h->last_commit_hash, 32);
+    ledger_lbuf_init(&b, cap);
+    ledger_lbuf_u8(&b, LEDGER_HEADER_VERSION);
+    ledger_lbuf_str(&b, h->chain_id);
+    ledger_lbuf_u64(&b, h->height);
+    ledger_lbuf_u64(&b, h->time);
+    ledger_lbuf_put(&b, h->prev_hash, 32);
+    ledger_lbuf_put(&b, h->tx_root, 32);
+    ledger_lbuf_put(&b, h->state_root, 32);
+    ledger_lbuf_u64(&b, h->log_size);
+    ledger_lbuf_put(&b, h->log_root, 32);
+    ledger_lbuf_put(&b, h->validators_hash, 32);
+    ledger_lbuf_put(&b, h->proposer, 32);
+    ledger_lbuf_put(&b, h->last_commit_hash, 32);
     int ok = !b.err;
     if (ok) {
         memcpy(out, b.buf, b.len);
         *len = b.len;
     }
-    lbuf_free(&b);
+    ledger_lbuf_free(&b);
     return ok ? 0 : -1;
 }
 
@@ -39,26 +39,26 @@ int ledger_header_decode(ledger_header *h, const uint8_t *p, size_t len, ledger_
     if (len > LEDGER_MAX_HEADER_BYTES)
         return ledger_fail(err, LEDGER_ERR_INVALID, "header_malformed",
                            "header of %zu bytes exceeds %d", len, LEDGER_MAX_HEADER_BYTES);
-    lrd_init(&r, p, len);
-    if (lrd_u8(&r) != LEDGER_HEADER_VERSION)
+    ledger_lrd_init(&r, p, len);
+    if (ledger_lrd_u8(&r) != LEDGER_HEADER_VERSION)
         return ledger_fail(err, LEDGER_ERR_INVALID, "header_malformed",
                            "unknown header version");
-    size_t cl = lrd_u16(&r);
+    size_t cl = ledger_lrd_u16(&r);
     if (cl > LEDGER_MAX_CHAIN_ID)
         r.err = 1;
-    lrd_copy(&r, h->chain_id, r.err ? 0 : cl);
+    ledger_lrd_copy(&r, h->chain_id, r.err ? 0 : cl);
     h->chain_id[r.err ? 0 : cl] = '\0';
-    h->height = lrd_u64(&r);
-    h->time = lrd_u64(&r);
-    lrd_copy(&r, h->prev_hash, 32);
-    lrd_copy(&r, h->tx_root, 32);
-    lrd_copy(&r, h->state_root, 32);
-    h->log_size = lrd_u64(&r);
-    lrd_copy(&r, h->log_root, 32);
-    lrd_copy(&r, h->validators_hash, 32);
-    lrd_copy(&r, h->proposer, 32);
-    lrd_copy(&r, h->last_commit_hash, 32);
-    if (!lrd_done(&r) || strlen(h->chain_id) != cl)
+    h->height = ledger_lrd_u64(&r);
+    h->time = ledger_lrd_u64(&r);
+    ledger_lrd_copy(&r, h->prev_hash, 32);
+    ledger_lrd_copy(&r, h->tx_root, 32);
+    ledger_lrd_copy(&r, h->state_root, 32);
+    h->log_size = ledger_lrd_u64(&r);
+    ledger_lrd_copy(&r, h->log_root, 32);
+    ledger_lrd_copy(&r, h->validators_hash, 32);
+    ledger_lrd_copy(&r, h->proposer, 32);
+    ledger_lrd_copy(&r, h->last_commit_hash, 32);
+    if (!ledger_lrd_done(&r) || strlen(h->chain_id) != cl)
         return ledger_fail(err, LEDGER_ERR_INVALID, "header_malformed",
                            "block header is truncated or has trailing bytes");
     return 0;
@@ -80,14 +80,14 @@ void ledger_vote_sighash(const char *chain_id, int type, uint64_t height, uint32
     ledger_tag_init(&tag, "permit/vote/v1");
     uint8_t buf[1 + 2 + LEDGER_MAX_CHAIN_ID + 1 + 8 + 4 + 32];
     lbuf b;
-    lbuf_init(&b, sizeof buf);
-    lbuf_str(&b, chain_id);
-    lbuf_u8(&b, (uint8_t)type);
-    lbuf_u64(&b, height);
-    lbuf_u32(&b, round);
-    lbuf_put(&b, block_hash, 32);
+    ledger_lbuf_init(&b, sizeof buf);
+    ledger_lbuf_str(&b, chain_id);
+    ledger_lbuf_u8(&b, (uint8_t)type);
+    ledger_lbuf_u64(&b, height);
+    ledger_lbuf_u32(&b, round);
+    ledger_lbuf_put(&b, block_hash, 32);
     ledger_tagged_hash(&tag, b.buf, b.err ? 0 : b.len, out);
-    lbuf_free(&b);
+    ledger_lbuf_free(&b);
 }
 
 void ledger_proposal_sighash(const char *chain_id, uint64_t height, uint32_t round,
@@ -96,14 +96,14 @@ void ledger_proposal_sighash(const char *chain_id, uint64_t height, uint32_t rou
     ledger_tag tag;
     ledger_tag_init(&tag, "permit/proposal/v1");
     lbuf b;
-    lbuf_init(&b, 1 + 2 + LEDGER_MAX_CHAIN_ID + 8 + 4 + 4 + 32);
-    lbuf_str(&b, chain_id);
-    lbuf_u64(&b, height);
-    lbuf_u32(&b, round);
-    lbuf_u32(&b, (uint32_t)pol_round);
-    lbuf_put(&b, block_hash, 32);
+    ledger_lbuf_init(&b, 1 + 2 + LEDGER_MAX_CHAIN_ID + 8 + 4 + 4 + 32);
+    ledger_lbuf_str(&b, chain_id);
+    ledger_lbuf_u64(&b, height);
+    ledger_lbuf_u32(&b, round);
+    ledger_lbuf_u32(&b, (uint32_t)pol_round);
+    ledger_lbuf_put(&b, block_hash, 32);
     ledger_tagged_hash(&tag, b.buf, b.err ? 0 : b.len, out);
-    lbuf_free(&b);
+    ledger_lbuf_free(&b);
 }
 
 static int cmp_sig(const void *a, const void *b)
@@ -120,22 +120,22 @@ int ledger_commit_encode(const ledger_commit *c, uint8_t *out, size_t cap, size_
     memcpy(sorted, c->sigs, c->n_sigs * sizeof sorted[0]);
     qsort(sorted, c->n_sigs, sizeof sorted[0], cmp_sig);
     lbuf b;
-    lbuf_init(&b, cap);
-    lbuf_u8(&b, 1);
-    lbuf_u64(&b, c->height);
-    lbuf_u32(&b, c->round);
-    lbuf_put(&b, c->block_hash, 32);
-    lbuf_u16(&b, (uint16_t)c->n_sigs);
+    ledger_lbuf_init(&b, cap);
+    ledger_lbuf_u8(&b, 1);
+    ledger_lbuf_u64(&b, c->height);
+    ledger_lbuf_u32(&b, c->round);
+    ledger_lbuf_put(&b, c->block_hash, 32);
+    ledger_lbuf_u16(&b, (uint16_t)c->n_sigs);
     for (size_t i = 0; i < c->n_sigs; i++) {
-        lbuf_u16(&b, (uint16_t)sorted[i].validator);
-        lbuf_put(&b, sorted[i].sig, 64);
+        ledger_lbuf_u16(&b, (uint16_t)sorted[i].validator);
+        ledger_lbuf_put(&b, sorted[i].sig, 64);
     }
     int ok = !b.err;
     if (ok) {
         memcpy(out, b.buf, b.len);
         *len = b.len;
     }
-    lbuf_free(&b);
+    ledger_lbuf_free(&b);
     return ok ? 0 : -1;
 }
 

@@ -221,7 +221,7 @@ static int decode_state(smt_proof *s, const Permit__ProofState *ps, ledger_err *
         if (ps->siblings[i].len == 32)
             memcpy(s->siblings[i], ps->siblings[i].data, 32);
         else if (ps->siblings[i].len == 0)
-            memcpy(s->siblings[i], SMT_EMPTY, 32);
+            memcpy(s->siblings[i], LEDGER_SMT_EMPTY, 32);
         else
             return malformed(err, "a state proof sibling is neither 32 bytes nor empty");
     }
@@ -368,7 +368,7 @@ int ledger_bundle_encode(const ledger_bundle *b, uint8_t **out, size_t *len, led
     pb.record = bin(b->record, b->record_len);
     for (size_t i = 0; i < b->state.n_siblings; i++) {
         /* an empty subtree travels as an empty string */
-        int empty = memcmp(b->state.siblings[i], SMT_EMPTY, 32) == 0;
+        int empty = memcmp(b->state.siblings[i], LEDGER_SMT_EMPTY, 32) == 0;
         siblings[i] = bin(b->state.siblings[i], empty ? 0 : 32);
     }
     ps.n_siblings = b->state.n_siblings;
@@ -531,7 +531,7 @@ static int build_once(ledger *L, const char *id, uint64_t since, ledger_bundle *
         memcpy(e->event, buf, elen);
         e->event_len = elen;
         e->log_index = evs[i].log_index;
-        if (merkle_inclusion_proof(e->log_index, h.log_size, ledger_mlog_get, L, e->path,
+        if (ledger_merkle_inclusion_proof(e->log_index, h.log_size, ledger_mlog_get, L, e->path,
                                    &e->n_path, err) != 0)
             goto out;
         uint64_t th;
@@ -552,7 +552,7 @@ static int build_once(ledger *L, const char *id, uint64_t since, ledger_bundle *
             goto out;
         }
         b->since_log_size = since;
-        if (merkle_consistency_proof(since, h.log_size, ledger_mlog_get, L, b->consistency,
+        if (ledger_merkle_consistency_proof(since, h.log_size, ledger_mlog_get, L, b->consistency,
                                      &b->n_consistency, err) != 0)
             goto out;
     }

@@ -196,7 +196,7 @@ static int check_state_tree(ledger *L, const uint8_t root[32], state_set *s, led
     if (s->n > 1)
         qsort(s->v, s->n, sizeof *s->v, cmp_state_leaf);
     smt_store st = {.get = ledger_smt_get, .ctx = L};
-    if (smt_walk(root, &st, state_leaf_seen, s, err) != 0) {
+    if (ledger_smt_walk(root, &st, state_leaf_seen, s, err) != 0) {
         ledger_err_prefix(err, "state_root");
         return -1;
     }
@@ -255,7 +255,7 @@ int ledger_check_integrity(ledger *L, ledger_err *err)
         rc = -1;
     ledger_iter_free(it);
     if (rc == 0)
-        rc = check_state_tree(L, tip.height ? tip.header.state_root : SMT_EMPTY, &leaves, err);
+        rc = check_state_tree(L, tip.height ? tip.header.state_root : LEDGER_SMT_EMPTY, &leaves, err);
     free(leaves.v);
     if (rc != 0)
         return -1;
@@ -282,10 +282,10 @@ int ledger_check_integrity(ledger *L, ledger_err *err)
                            (unsigned long long)log_size, (unsigned long long)stored_events,
                            (unsigned long long)events);
     uint8_t root[32];
-    if (merkle_root_at(log_size, ledger_mlog_get, L, root, err) != 0)
+    if (ledger_merkle_root_at(log_size, ledger_mlog_get, L, root, err) != 0)
         return -1;
     uint8_t empty[32];
-    merkle_empty_root(empty);
+    ledger_merkle_empty_root(empty);
     if (memcmp(root, tip.height ? tip.header.log_root : empty, 32) != 0)
         return ledger_fail(err, LEDGER_ERR_INVALID, "integrity",
                            "event log root differs from the tip header");

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void lbuf_init(lbuf *b, size_t max)
+void ledger_lbuf_init(lbuf *b, size_t max)
 {
     b->buf = NULL;
     b->len = b->cap = 0;
@@ -11,20 +11,20 @@ void lbuf_init(lbuf *b, size_t max)
     b->err = 0;
 }
 
-void lbuf_free(lbuf *b)
+void ledger_lbuf_free(lbuf *b)
 {
     free(b->buf);
     b->buf = NULL;
     b->len = b->cap = 0;
 }
 
-void lbuf_reset(lbuf *b)
+void ledger_lbuf_reset(lbuf *b)
 {
     b->len = 0;
     b->err = 0;
 }
 
-uint8_t *lbuf_take(lbuf *b, size_t *len)
+uint8_t *ledger_lbuf_take(lbuf *b, size_t *len)
 {
     uint8_t *p = b->buf;
     if (len)
@@ -59,7 +59,7 @@ static int lbuf_reserve(lbuf *b, size_t n)
     return 0;
 }
 
-void lbuf_put(lbuf *b, const void *p, size_t n)
+void ledger_lbuf_put(lbuf *b, const void *p, size_t n)
 {
     if (n == 0 || lbuf_reserve(b, n) != 0)
         return;
@@ -67,57 +67,57 @@ void lbuf_put(lbuf *b, const void *p, size_t n)
     b->len += n;
 }
 
-void lbuf_u8(lbuf *b, uint8_t v)
+void ledger_lbuf_u8(lbuf *b, uint8_t v)
 {
-    lbuf_put(b, &v, 1);
+    ledger_lbuf_put(b, &v, 1);
 }
 
-void lbuf_u16(lbuf *b, uint16_t v)
+void ledger_lbuf_u16(lbuf *b, uint16_t v)
 {
     uint8_t t[2] = {(uint8_t)(v >> 8), (uint8_t)v};
-    lbuf_put(b, t, 2);
+    ledger_lbuf_put(b, t, 2);
 }
 
-void lbuf_u32(lbuf *b, uint32_t v)
+void ledger_lbuf_u32(lbuf *b, uint32_t v)
 {
     uint8_t t[4];
     ledger_be32(t, v);
-    lbuf_put(b, t, 4);
+    ledger_lbuf_put(b, t, 4);
 }
 
-void lbuf_u64(lbuf *b, uint64_t v)
+void ledger_lbuf_u64(lbuf *b, uint64_t v)
 {
     uint8_t t[8];
     ledger_be64(t, v);
-    lbuf_put(b, t, 8);
+    ledger_lbuf_put(b, t, 8);
 }
 
-void lbuf_strn(lbuf *b, const char *s, size_t n)
+void ledger_lbuf_strn(lbuf *b, const char *s, size_t n)
 {
     if (n > 0xffff) {
         b->err = 1;
         return;
     }
-    lbuf_u16(b, (uint16_t)n);
-    lbuf_put(b, s, n);
+    ledger_lbuf_u16(b, (uint16_t)n);
+    ledger_lbuf_put(b, s, n);
 }
 
-void lbuf_str(lbuf *b, const char *s)
+void ledger_lbuf_str(lbuf *b, const char *s)
 {
-    lbuf_strn(b, s ? s : "", s ? strlen(s) : 0);
+    ledger_lbuf_strn(b, s ? s : "", s ? strlen(s) : 0);
 }
 
-void lbuf_bytes(lbuf *b, const void *p, size_t n)
+void ledger_lbuf_bytes(lbuf *b, const void *p, size_t n)
 {
     if (n > 0xffffffffu) {
         b->err = 1;
         return;
     }
-    lbuf_u32(b, (uint32_t)n);
-    lbuf_put(b, p, n);
+    ledger_lbuf_u32(b, (uint32_t)n);
+    ledger_lbuf_put(b, p, n);
 }
 
-void lrd_init(lrd *r, const void *p, size_t len)
+void ledger_lrd_init(lrd *r, const void *p, size_t len)
 {
     r->p = p;
     r->len = len;
@@ -136,31 +136,31 @@ static const uint8_t *lrd_take(lrd *r, size_t n)
     return p;
 }
 
-uint8_t lrd_u8(lrd *r)
+uint8_t ledger_lrd_u8(lrd *r)
 {
     const uint8_t *p = lrd_take(r, 1);
     return p ? p[0] : 0;
 }
 
-uint16_t lrd_u16(lrd *r)
+uint16_t ledger_lrd_u16(lrd *r)
 {
     const uint8_t *p = lrd_take(r, 2);
     return p ? (uint16_t)(p[0] << 8 | p[1]) : 0;
 }
 
-uint32_t lrd_u32(lrd *r)
+uint32_t ledger_lrd_u32(lrd *r)
 {
     const uint8_t *p = lrd_take(r, 4);
     return p ? ledger_rd_be32(p) : 0;
 }
 
-uint64_t lrd_u64(lrd *r)
+uint64_t ledger_lrd_u64(lrd *r)
 {
     const uint8_t *p = lrd_take(r, 8);
     return p ? ledger_rd_be64(p) : 0;
 }
 
-void lrd_copy(lrd *r, void *out, size_t n)
+void ledger_lrd_copy(lrd *r, void *out, size_t n)
 {
     const uint8_t *p = lrd_take(r, n);
     if (p)
@@ -169,9 +169,9 @@ void lrd_copy(lrd *r, void *out, size_t n)
         memset(out, 0, n);
 }
 
-char *lrd_str(lrd *r, size_t max)
+char *ledger_lrd_str(lrd *r, size_t max)
 {
-    size_t n = lrd_u16(r);
+    size_t n = ledger_lrd_u16(r);
     if (r->err || n > max) {
         r->err = 1;
         return NULL;
@@ -193,9 +193,9 @@ char *lrd_str(lrd *r, size_t max)
     return s;
 }
 
-const uint8_t *lrd_bytes(lrd *r, size_t max, size_t *n)
+const uint8_t *ledger_lrd_bytes(lrd *r, size_t max, size_t *n)
 {
-    size_t len = lrd_u32(r);
+    size_t len = ledger_lrd_u32(r);
     if (r->err || len > max) {
         r->err = 1;
         *n = 0;
@@ -205,7 +205,7 @@ const uint8_t *lrd_bytes(lrd *r, size_t max, size_t *n)
     return lrd_take(r, len);
 }
 
-int lrd_done(const lrd *r)
+int ledger_lrd_done(const lrd *r)
 {
     return !r->err && r->off == r->len;
 }

@@ -18,24 +18,24 @@ typedef struct {
 } lbuf;
 
 /* Start an empty buffer that refuses to grow past `max` bytes. */
-void lbuf_init(lbuf *b, size_t max);
+void ledger_lbuf_init(lbuf *b, size_t max);
 /* Free the buffer's memory (the lbuf itself is the caller's). */
-void lbuf_free(lbuf *b);
+void ledger_lbuf_free(lbuf *b);
 /* Empty the buffer, keeping its memory. */
-void lbuf_reset(lbuf *b);
+void ledger_lbuf_reset(lbuf *b);
 /* Hand the bytes to the caller (who frees them); the lbuf is left empty. */
-uint8_t *lbuf_take(lbuf *b, size_t *len);
+uint8_t *ledger_lbuf_take(lbuf *b, size_t *len);
 
-void lbuf_put(lbuf *b, const void *p, size_t n);
-void lbuf_u8(lbuf *b, uint8_t v);
-void lbuf_u16(lbuf *b, uint16_t v);
-void lbuf_u32(lbuf *b, uint32_t v);
-void lbuf_u64(lbuf *b, uint64_t v);
+void ledger_lbuf_put(lbuf *b, const void *p, size_t n);
+void ledger_lbuf_u8(lbuf *b, uint8_t v);
+void ledger_lbuf_u16(lbuf *b, uint16_t v);
+void ledger_lbuf_u32(lbuf *b, uint32_t v);
+void ledger_lbuf_u64(lbuf *b, uint64_t v);
 /* u16 length then bytes; a string longer than 65535 bytes sets err. */
-void lbuf_str(lbuf *b, const char *s);
-void lbuf_strn(lbuf *b, const char *s, size_t n);
+void ledger_lbuf_str(lbuf *b, const char *s);
+void ledger_lbuf_strn(lbuf *b, const char *s, size_t n);
 /* u32 length then bytes. */
-void lbuf_bytes(lbuf *b, const void *p, size_t n);
+void ledger_lbuf_bytes(lbuf *b, const void *p, size_t n);
 
 typedef struct {
     const uint8_t *p;
@@ -43,21 +43,21 @@ typedef struct {
     int err; /* set when a read runs past the end or a value is invalid */
 } lrd;
 
-void lrd_init(lrd *r, const void *p, size_t len);
-uint8_t lrd_u8(lrd *r);
-uint16_t lrd_u16(lrd *r);
-uint32_t lrd_u32(lrd *r);
-uint64_t lrd_u64(lrd *r);
+void ledger_lrd_init(lrd *r, const void *p, size_t len);
+uint8_t ledger_lrd_u8(lrd *r);
+uint16_t ledger_lrd_u16(lrd *r);
+uint32_t ledger_lrd_u32(lrd *r);
+uint64_t ledger_lrd_u64(lrd *r);
 /* Copy n bytes into out (zero-filled on error). */
-void lrd_copy(lrd *r, void *out, size_t n);
+void ledger_lrd_copy(lrd *r, void *out, size_t n);
 /* A u16-prefixed string as a freshly malloc'd NUL-terminated copy; refuses
  * strings longer than `max` or containing NUL.  NULL on error. */
-char *lrd_str(lrd *r, size_t max);
+char *ledger_lrd_str(lrd *r, size_t max);
 /* A u32-prefixed byte string, pointing into the input (no copy); refuses
  * lengths over `max`. */
-const uint8_t *lrd_bytes(lrd *r, size_t max, size_t *n);
+const uint8_t *ledger_lrd_bytes(lrd *r, size_t max, size_t *n);
 /* 1 when everything was read without error and nothing is left over. */
-int lrd_done(const lrd *r);
+int ledger_lrd_done(const lrd *r);
 
 /* Big-endian helpers for keys. */
 void ledger_be64(uint8_t out[8], uint64_t v);

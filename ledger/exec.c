@@ -172,8 +172,8 @@ void ledger_exec_release(ledger_exec *x)
     free(x->tx_leaves);
     itab_free(&x->tx_index);
     if (x->smt_changed)
-        smt_delta_discard(&x->smt_d, x->L->smt_mem);
-    smt_delta_clear(&x->smt_d);
+        ledger_smt_delta_discard(&x->smt_d, x->L->smt_mem);
+    ledger_smt_delta_clear(&x->smt_d);
     free(x->smt_write);
     ledger_batch_free(x->batch);
     free(x);
@@ -415,7 +415,7 @@ int ledger_exec_decoded(ledger_exec *x, const ledger_tx *tx, int dept, ledger_tx
         return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "event cannot be encoded");
     }
     uint8_t evhash[32];
-    merkle_leaf_hash(evbytes, evlen, evhash);
+    ledger_merkle_leaf_hash(evbytes, evlen, evhash);
     lic.seq = ev.seq;
     memcpy(lic.head, evhash, 32);
 
@@ -426,7 +426,7 @@ int ledger_exec_decoded(ledger_exec *x, const ledger_tx *tx, int dept, ledger_tx
     if (enc != 0)
         return -1;
     uint8_t leaf[32];
-    merkle_leaf_hash(tx->env, tx->env_len, leaf);
+    ledger_merkle_leaf_hash(tx->env, tx->env_len, leaf);
     if (is_apply) {
         if (lic_add_new(x, new_id, rec, reclen, err) != 0) {
             free(rec);
@@ -532,12 +532,12 @@ int ledger_exec_finish(ledger_exec *x, ledger_header *hdr, ledger_err *err)
     h->height = x->height;
     h->time = x->ctx.time;
     memcpy(h->prev_hash, x->base_hash, 32);
-    merkle_root_of_leaves((const uint8_t(*)[32])x->tx_leaves, x->n_txs, h->tx_root);
+    ledger_merkle_root_of_leaves((const uint8_t(*)[32])x->tx_leaves, x->n_txs, h->tx_root);
     if (ledger_state_root_compute(x, h->state_root, err) != 0)
         goto fail;
     ledger_mlog_flush(&x->log);
     h->log_size = x->log.f.size;
-    merkle_frontier_root(&x->log.f, h->log_root);
+    ledger_merkle_frontier_root(&x->log.f, h->log_root);
     memcpy(h->validators_hash, L->g->validators_hash, 32);
     memcpy(h->proposer, x->ctx.proposer, 32);
     memcpy(h->last_commit_hash, x->ctx.last_commit_hash, 32);

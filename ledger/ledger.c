@@ -54,7 +54,7 @@ int ledger_load_tip(ledger *L, ledger_err *err)
     memset(hd, 0, sizeof *hd);
     /* the tree in memory may be ahead of the store (a failed write): it is
      * read again from the durable root when needed */
-    smt_tree_free(L->smt_root, L->smt_mem);
+    ledger_smt_tree_free(L->smt_root, L->smt_mem);
     L->smt_root = NULL;
     hd->tip.height = height;
     if (height == 0) {
@@ -70,7 +70,7 @@ int ledger_load_tip(ledger *L, ledger_err *err)
         memcpy(hd->state_root, hd->tip.header.state_root, 32);
         if (ledger_mlog_load(&hd->log, L->st, hd->tip.header.log_size, err) != 0)
             return -1;
-        if (memcmp(hd->state_root, SMT_EMPTY, 32) != 0) {
+        if (memcmp(hd->state_root, LEDGER_SMT_EMPTY, 32) != 0) {
             uint8_t *v;
             size_t vn;
             int r2 = ledger_store_get(L->st, CF_SMT, hd->state_root, 32, &v, &vn, err);
@@ -84,7 +84,7 @@ int ledger_load_tip(ledger *L, ledger_err *err)
                                    (unsigned long long)height);
         }
         uint8_t root[32];
-        merkle_frontier_root(&hd->log.f, root);
+        ledger_merkle_frontier_root(&hd->log.f, root);
         if (memcmp(root, hd->tip.header.log_root, 32) != 0)
             return ledger_fail(err, LEDGER_ERR_INVALID, NULL,
                                "event log root does not match block %llu",
@@ -103,7 +103,7 @@ static int ledger_open_mode(ledger **out, const char *db_path, const char *secon
     if (L == NULL)
         return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
     L->g = g;
-    L->smt_mem = smt_mem_new();
+    L->smt_mem = ledger_smt_mem_new();
     if (L->smt_mem == NULL) {
         free(L);
         return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
@@ -178,8 +178,8 @@ void ledger_close(ledger *L)
     ledger_exec_release(L->inflight);
     ledger_workq_free(L->verifiers);
     ledger_workq_free(L->helpers);
-    smt_tree_free(L->smt_root, L->smt_mem);
-    smt_mem_free(L->smt_mem);
+    ledger_smt_tree_free(L->smt_root, L->smt_mem);
+    ledger_smt_mem_free(L->smt_mem);
     ledger_store_close(L->st);
     pthread_mutex_destroy(&L->mu);
     free(L);
@@ -384,7 +384,7 @@ int ledger_get_events(ledger *L, const char *license_id, ledger_event_rec **evs,
             break;
         }
         e->log_index = ledger_rd_be64(v);
-        merkle_leaf_hash(v + 8, vl - 8, e->hash);
+        ledger_merkle_leaf_hash(v + 8, vl - 8, e->hash);
         (*n)++;
     }
     if (rc == 1 && ledger_iter_status(it, err) != 0)

@@ -37,52 +37,52 @@ int ledger_license_encode(const ledger_license *l, uint8_t **out, size_t *len,
                           ledger_err *err)
 {
     lbuf b;
-    lbuf_init(&b, LEDGER_MAX_RECORD);
-    lbuf_u8(&b, RECORD_VERSION);
-    lbuf_str(&b, l->id);
-    lbuf_str(&b, l->uscc);
-    lbuf_str(&b, l->name);
-    lbuf_str(&b, l->legal_rep);
-    lbuf_str(&b, l->industry);
-    lbuf_str(&b, l->scope);
-    lbuf_u8(&b, l->status);
-    lbuf_u8(&b, l->commitment);
-    lbuf_u64(&b, l->applied_at);
-    lbuf_u64(&b, l->issued_at);
-    lbuf_u64(&b, l->expires_at);
-    lbuf_u64(&b, l->verify_deadline);
-    lbuf_str(&b, l->suspended_by);
-    lbuf_u32(&b, l->next_address_id);
+    ledger_lbuf_init(&b, LEDGER_MAX_RECORD);
+    ledger_lbuf_u8(&b, RECORD_VERSION);
+    ledger_lbuf_str(&b, l->id);
+    ledger_lbuf_str(&b, l->uscc);
+    ledger_lbuf_str(&b, l->name);
+    ledger_lbuf_str(&b, l->legal_rep);
+    ledger_lbuf_str(&b, l->industry);
+    ledger_lbuf_str(&b, l->scope);
+    ledger_lbuf_u8(&b, l->status);
+    ledger_lbuf_u8(&b, l->commitment);
+    ledger_lbuf_u64(&b, l->applied_at);
+    ledger_lbuf_u64(&b, l->issued_at);
+    ledger_lbuf_u64(&b, l->expires_at);
+    ledger_lbuf_u64(&b, l->verify_deadline);
+    ledger_lbuf_str(&b, l->suspended_by);
+    ledger_lbuf_u32(&b, l->next_address_id);
     if (l->n_addresses > LEDGER_MAX_ADDRESSES_HARD || l->n_items > LEDGER_MAX_ITEMS ||
         l->n_documents > LEDGER_MAX_DOCUMENTS)
         b.err = 1;
-    lbuf_u16(&b, (uint16_t)l->n_addresses);
+    ledger_lbuf_u16(&b, (uint16_t)l->n_addresses);
     for (size_t i = 0; i < l->n_addresses; i++) {
-        lbuf_u32(&b, l->addresses[i].id);
-        lbuf_str(&b, l->addresses[i].division);
-        lbuf_str(&b, l->addresses[i].text);
-        lbuf_u8(&b, l->addresses[i].primary);
+        ledger_lbuf_u32(&b, l->addresses[i].id);
+        ledger_lbuf_str(&b, l->addresses[i].division);
+        ledger_lbuf_str(&b, l->addresses[i].text);
+        ledger_lbuf_u8(&b, l->addresses[i].primary);
     }
-    lbuf_u8(&b, (uint8_t)l->n_items);
+    ledger_lbuf_u8(&b, (uint8_t)l->n_items);
     for (size_t i = 0; i < l->n_items; i++) {
-        lbuf_str(&b, l->items[i].permit);
-        lbuf_str(&b, l->items[i].department);
-        lbuf_u8(&b, l->items[i].decision);
-        lbuf_u8(&b, l->items[i].verified);
-        lbuf_u64(&b, l->items[i].decided_at);
+        ledger_lbuf_str(&b, l->items[i].permit);
+        ledger_lbuf_str(&b, l->items[i].department);
+        ledger_lbuf_u8(&b, l->items[i].decision);
+        ledger_lbuf_u8(&b, l->items[i].verified);
+        ledger_lbuf_u64(&b, l->items[i].decided_at);
     }
-    lbuf_u8(&b, (uint8_t)l->n_documents);
+    ledger_lbuf_u8(&b, (uint8_t)l->n_documents);
     for (size_t i = 0; i < l->n_documents; i++)
-        lbuf_put(&b, l->documents[i], 32);
-    lbuf_u32(&b, l->seq);
-    lbuf_put(&b, l->head, 32);
+        ledger_lbuf_put(&b, l->documents[i], 32);
+    ledger_lbuf_u32(&b, l->seq);
+    ledger_lbuf_put(&b, l->head, 32);
     if (b.err) {
-        lbuf_free(&b);
+        ledger_lbuf_free(&b);
         return ledger_fail(err, LEDGER_ERR_NOMEM, NULL,
                            "license record %s cannot be encoded (too large or out of memory)",
                            l->id ? l->id : "?");
     }
-    *out = lbuf_take(&b, len);
+    *out = ledger_lbuf_take(&b, len);
     return 0;
 }
 
@@ -91,24 +91,24 @@ int ledger_license_decode(ledger_license *l, const uint8_t *p, size_t len,
 {
     lrd r;
     memset(l, 0, sizeof *l);
-    lrd_init(&r, p, len);
-    if (lrd_u8(&r) != RECORD_VERSION)
+    ledger_lrd_init(&r, p, len);
+    if (ledger_lrd_u8(&r) != RECORD_VERSION)
         goto bad;
-    l->id = lrd_str(&r, LEDGER_MAX_LICENSE_ID);
-    l->uscc = lrd_str(&r, 18);
-    l->name = lrd_str(&r, LEDGER_MAX_NAME);
-    l->legal_rep = lrd_str(&r, LEDGER_MAX_LEGAL_REP);
-    l->industry = lrd_str(&r, 64);
-    l->scope = lrd_str(&r, LEDGER_MAX_SCOPE);
-    l->status = lrd_u8(&r);
-    l->commitment = lrd_u8(&r);
-    l->applied_at = lrd_u64(&r);
-    l->issued_at = lrd_u64(&r);
-    l->expires_at = lrd_u64(&r);
-    l->verify_deadline = lrd_u64(&r);
-    l->suspended_by = lrd_str(&r, 64);
-    l->next_address_id = lrd_u32(&r);
-    size_t na = lrd_u16(&r);
+    l->id = ledger_lrd_str(&r, LEDGER_MAX_LICENSE_ID);
+    l->uscc = ledger_lrd_str(&r, 18);
+    l->name = ledger_lrd_str(&r, LEDGER_MAX_NAME);
+    l->legal_rep = ledger_lrd_str(&r, LEDGER_MAX_LEGAL_REP);
+    l->industry = ledger_lrd_str(&r, 64);
+    l->scope = ledger_lrd_str(&r, LEDGER_MAX_SCOPE);
+    l->status = ledger_lrd_u8(&r);
+    l->commitment = ledger_lrd_u8(&r);
+    l->applied_at = ledger_lrd_u64(&r);
+    l->issued_at = ledger_lrd_u64(&r);
+    l->expires_at = ledger_lrd_u64(&r);
+    l->verify_deadline = ledger_lrd_u64(&r);
+    l->suspended_by = ledger_lrd_str(&r, 64);
+    l->next_address_id = ledger_lrd_u32(&r);
+    size_t na = ledger_lrd_u16(&r);
     if (r.err || na > LEDGER_MAX_ADDRESSES_HARD)
         goto bad;
     if (na > 0) {
@@ -118,33 +118,33 @@ int ledger_license_decode(ledger_license *l, const uint8_t *p, size_t len,
     }
     for (size_t i = 0; i < na && !r.err; i++) {
         l->n_addresses = i + 1;
-        l->addresses[i].id = lrd_u32(&r);
-        l->addresses[i].division = lrd_str(&r, 12);
-        l->addresses[i].text = lrd_str(&r, LEDGER_MAX_ADDRESS_TEXT);
-        l->addresses[i].primary = lrd_u8(&r);
+        l->addresses[i].id = ledger_lrd_u32(&r);
+        l->addresses[i].division = ledger_lrd_str(&r, 12);
+        l->addresses[i].text = ledger_lrd_str(&r, LEDGER_MAX_ADDRESS_TEXT);
+        l->addresses[i].primary = ledger_lrd_u8(&r);
     }
-    size_t ni = lrd_u8(&r);
+    size_t ni = ledger_lrd_u8(&r);
     if (r.err || ni > LEDGER_MAX_ITEMS)
         goto bad;
     for (size_t i = 0; i < ni && !r.err; i++) {
         l->n_items = i + 1;
-        l->items[i].permit = lrd_str(&r, 256);
-        l->items[i].department = lrd_str(&r, 64);
-        l->items[i].decision = lrd_u8(&r);
-        l->items[i].verified = lrd_u8(&r);
-        l->items[i].decided_at = lrd_u64(&r);
+        l->items[i].permit = ledger_lrd_str(&r, 256);
+        l->items[i].department = ledger_lrd_str(&r, 64);
+        l->items[i].decision = ledger_lrd_u8(&r);
+        l->items[i].verified = ledger_lrd_u8(&r);
+        l->items[i].decided_at = ledger_lrd_u64(&r);
         if (l->items[i].decision > DEC_COMMITTED)
             r.err = 1;
     }
-    size_t nd = lrd_u8(&r);
+    size_t nd = ledger_lrd_u8(&r);
     if (r.err || nd > LEDGER_MAX_DOCUMENTS)
         goto bad;
     l->n_documents = nd;
     for (size_t i = 0; i < nd; i++)
-        lrd_copy(&r, l->documents[i], 32);
-    l->seq = lrd_u32(&r);
-    lrd_copy(&r, l->head, 32);
-    if (!lrd_done(&r) || l->status < LIC_PENDING || l->status > LIC_CANCELLED)
+        ledger_lrd_copy(&r, l->documents[i], 32);
+    l->seq = ledger_lrd_u32(&r);
+    ledger_lrd_copy(&r, l->head, 32);
+    if (!ledger_lrd_done(&r) || l->status < LIC_PENDING || l->status > LIC_CANCELLED)
         goto bad;
     return 0;
 bad:
@@ -240,21 +240,21 @@ int ledger_event_decode(ledger_event *e, const uint8_t *p, size_t len)
 {
     lrd r;
     memset(e, 0, sizeof *e);
-    lrd_init(&r, p, len);
-    if (lrd_u8(&r) != EVENT_VERSION)
+    ledger_lrd_init(&r, p, len);
+    if (ledger_lrd_u8(&r) != EVENT_VERSION)
         return -1;
-    size_t idlen = lrd_u16(&r);
+    size_t idlen = ledger_lrd_u16(&r);
     if (r.err || idlen > LEDGER_MAX_LICENSE_ID)
         return -1;
-    lrd_copy(&r, e->license_id, idlen);
+    ledger_lrd_copy(&r, e->license_id, idlen);
     e->license_id[idlen] = '\0';
-    e->seq = lrd_u32(&r);
-    e->kind = lrd_u8(&r);
-    lrd_copy(&r, e->tx_id, 32);
-    e->height = lrd_u64(&r);
-    e->time = lrd_u64(&r);
-    lrd_copy(&r, e->prev, 32);
-    if (!lrd_done(&r) || memchr(e->license_id, 0, idlen) != NULL)
+    e->seq = ledger_lrd_u32(&r);
+    e->kind = ledger_lrd_u8(&r);
+    ledger_lrd_copy(&r, e->tx_id, 32);
+    e->height = ledger_lrd_u64(&r);
+    e->time = ledger_lrd_u64(&r);
+    ledger_lrd_copy(&r, e->prev, 32);
+    if (!ledger_lrd_done(&r) || memchr(e->license_id, 0, idlen) != NULL)
         return -1;
     return 0;
 }
@@ -266,5 +266,5 @@ void ledger_event_hash(const ledger_event *e, uint8_t out[32])
     /* cannot fail: the buffer fits the longest id the struct holds */
     if (ledger_event_encode(e, buf, sizeof buf, &n) != 0)
         abort();
-    merkle_leaf_hash(buf, n, out);
+    ledger_merkle_leaf_hash(buf, n, out);
 }

@@ -79,7 +79,7 @@ static unsigned consistency_len(uint64_t size1, uint64_t size2)
     return start + (inner - shift) + border;
 }
 
-size_t merkle_consistency_proof_len(uint64_t size1, uint64_t size2)
+size_t ledger_merkle_consistency_proof_len(uint64_t size1, uint64_t size2)
 {
     assert(size1 > 0 && size1 <= size2);
     return size1 == size2 ? 0 : consistency_len(size1, size2);
@@ -87,7 +87,7 @@ size_t merkle_consistency_proof_len(uint64_t size1, uint64_t size2)
 
 /* ---- hashes ------------------------------------------------------------ */
 
-void merkle_leaf_hash(const void *data, size_t len, uint8_t out[32])
+void ledger_merkle_leaf_hash(const void *data, size_t len, uint8_t out[32])
 {
     static const uint8_t prefix = 0x00;
     ledger_sha256_ctx c;
@@ -98,7 +98,7 @@ void merkle_leaf_hash(const void *data, size_t len, uint8_t out[32])
 }
 
 /* out may alias left or right: both are absorbed before out is written. */
-void merkle_node_hash(const uint8_t left[32], const uint8_t right[32], uint8_t out[32])
+void ledger_merkle_node_hash(const uint8_t left[32], const uint8_t right[32], uint8_t out[32])
 {
     static const uint8_t prefix = 0x01;
     ledger_sha256_ctx c;
@@ -109,19 +109,19 @@ void merkle_node_hash(const uint8_t left[32], const uint8_t right[32], uint8_t o
     ledger_sha256_final(&c, out);
 }
 
-void merkle_empty_root(uint8_t out[32])
+void ledger_merkle_empty_root(uint8_t out[32])
 {
     ledger_sha256("", 0, out);
 }
 
 /* ---- frontier ---------------------------------------------------------- */
 
-void merkle_frontier_init(merkle_frontier *f)
+void ledger_merkle_frontier_init(merkle_frontier *f)
 {
     memset(f, 0, sizeof *f);
 }
 
-void merkle_frontier_append(merkle_frontier *f, const uint8_t leaf_hash[32],
+void ledger_merkle_frontier_append(merkle_frontier *f, const uint8_t leaf_hash[32],
                             merkle_put_fn put, void *ctx)
 {
     /* A 64-bit size counts at most 2^64 - 1 leaves; carrying past that would
@@ -136,7 +136,7 @@ void merkle_frontier_append(merkle_frontier *f, const uint8_t leaf_hash[32],
     unsigned level = 0;
     /* Each trailing one bit of pos is a perfect subtree this leaf completes. */
     while ((pos >> level) & 1) {
-        merkle_node_hash(f->nodes[level], h, h);
+        ledger_merkle_node_hash(f->nodes[level], h, h);
         /* the bit is cleared by the carry; zero the slot so that two frontiers
          * of the same log are byte-identical */
         memset(f->nodes[level], 0, 32);
@@ -148,10 +148,10 @@ void merkle_frontier_append(merkle_frontier *f, const uint8_t leaf_hash[32],
     f->size = pos + 1;
 }
 
-void merkle_frontier_root(const merkle_frontier *f, uint8_t out[32])
+void ledger_merkle_frontier_root(const merkle_frontier *f, uint8_t out[32])
 {
     if (f->size == 0) {
-        merkle_empty_root(out);
+        ledger_merkle_empty_root(out);
         return;
     }
     /* The root is H(P_high, H(..., H(P_2, P_low))): fold from the lowest
@@ -162,7 +162,7 @@ void merkle_frontier_root(const merkle_frontier *f, uint8_t out[32])
         if (!((f->size >> level) & 1))
             continue;
         if (have) {
-            merkle_node_hash(f->nodes[level], acc, acc);
+            ledger_merkle_node_hash(f->nodes[level], acc, acc);
         } else {
             memcpy(acc, f->nodes[level], 32);
             have = 1;
@@ -173,13 +173,13 @@ void merkle_frontier_root(const merkle_frontier *f, uint8_t out[32])
 
 /* Root of leaves held in memory: the frontier's append without storage, so
  * the stack holds one hash per level (2 KiB) whatever n is. */
-void merkle_root_of_leaves(const uint8_t (*leaves)[32], size_t n, uint8_t out[32])
+void ledger_merkle_root_of_leaves(const uint8_t (*leaves)[32], size_t n, uint8_t out[32])
 {
     merkle_frontier f;
-    merkle_frontier_init(&f);
+    ledger_merkle_frontier_init(&f);
     for (size_t i = 0; i < n; i++)
-        merkle_frontier_append(&f, leaves[i], NULL, NULL);
-    merkle_frontier_root(&f, out);
+        ledger_merkle_frontier_append(&f, leaves[i], NULL, NULL);
+    ledger_merkle_frontier_root(&f, out);
 }
 
 /* ---- reads from the store ---------------------------------------------- */
@@ -215,7 +215,7 @@ static int range_root(uint64_t lo, uint64_t hi, merkle_get_fn get, void *ctx,
         if (read_node(get, ctx, level, start >> level, h, err) != 0)
             return -1;
         if (have) {
-            merkle_node_hash(h, acc, acc);
+            ledger_merkle_node_hash(h, acc, acc);
         } else {
             memcpy(acc, h, 32);
             have = 1;
@@ -247,12 +247,12 @@ static void reverse_hashes(uint8_t (*p)[32], size_t n)
     }
 }
 
-int merkle_frontier_load(merkle_frontier *f, uint64_t size, merkle_get_fn get,
+int ledger_merkle_frontier_load(merkle_frontier *f, uint64_t size, merkle_get_fn get,
                          void *ctx, ledger_err *err)
 {
     /* Built aside so that a failed read leaves *f untouched. */
     merkle_frontier tmp;
-    merkle_frontier_init(&tmp);
+    ledger_merkle_frontier_init(&tmp);
     tmp.size = size;
     for (unsigned level = 0; level < MERKLE_MAX_LEVELS; level++) {
         if (!((size >> level) & 1))
@@ -265,11 +265,11 @@ int merkle_frontier_load(merkle_frontier *f, uint64_t size, merkle_get_fn get,
     return 0;
 }
 
-int merkle_root_at(uint64_t size, merkle_get_fn get, void *ctx, uint8_t out[32],
+int ledger_merkle_root_at(uint64_t size, merkle_get_fn get, void *ctx, uint8_t out[32],
                    ledger_err *err)
 {
     if (size == 0) {
-        merkle_empty_root(out);
+        ledger_merkle_empty_root(out);
         return 0;
     }
     return range_root(0, size, get, ctx, out, err);
@@ -279,7 +279,7 @@ int merkle_root_at(uint64_t size, merkle_get_fn get, void *ctx, uint8_t out[32],
 
 /* PATH(m, D[0:size]) of RFC 6962 2.1.1, unrolled: at each split the sibling
  * half is recorded and the half holding the leaf is entered. */
-int merkle_inclusion_proof(uint64_t index, uint64_t size, merkle_get_fn get,
+int ledger_merkle_inclusion_proof(uint64_t index, uint64_t size, merkle_get_fn get,
                            void *ctx, uint8_t (*proof)[32], size_t *n,
                            ledger_err *err)
 {
@@ -315,7 +315,7 @@ int merkle_inclusion_proof(uint64_t index, uint64_t size, merkle_get_fn get,
 /* PROOF(m, D[0:size2]) of RFC 6962 2.1.2, unrolled.  `whole` is the RFC's b:
  * true while the range is still the tree of size1's own root, which the
  * verifier already holds. */
-int merkle_consistency_proof(uint64_t size1, uint64_t size2, merkle_get_fn get,
+int ledger_merkle_consistency_proof(uint64_t size1, uint64_t size2, merkle_get_fn get,
                              void *ctx, uint8_t (*proof)[32], size_t *n,
                              ledger_err *err)
 {
@@ -374,7 +374,7 @@ int merkle_consistency_proof(uint64_t size1, uint64_t size2, merkle_get_fn get,
 
 /* ---- verification -------------------------------------------------------- */
 
-int merkle_verify_inclusion(uint64_t index, uint64_t size, const uint8_t leaf_hash[32],
+int ledger_merkle_verify_inclusion(uint64_t index, uint64_t size, const uint8_t leaf_hash[32],
                             const uint8_t (*proof)[32], size_t n,
                             const uint8_t root[32], ledger_err *err)
 {
@@ -404,7 +404,7 @@ int merkle_verify_inclusion(uint64_t index, uint64_t size, const uint8_t leaf_ha
                                "inclusion proof reaches the root after %zu of %zu hashes",
                                i, n);
         if ((fn & 1) || fn == sn) {
-            merkle_node_hash(proof[i], r, r);
+            ledger_merkle_node_hash(proof[i], r, r);
             /* fn is the last node of its level: climb past the levels where
              * it has no right sibling */
             while (!(fn & 1) && fn != 0) {
@@ -412,7 +412,7 @@ int merkle_verify_inclusion(uint64_t index, uint64_t size, const uint8_t leaf_ha
                 sn >>= 1;
             }
         } else {
-            merkle_node_hash(r, proof[i], r);
+            ledger_merkle_node_hash(r, proof[i], r);
         }
         fn >>= 1;
         sn >>= 1;
@@ -428,7 +428,7 @@ int merkle_verify_inclusion(uint64_t index, uint64_t size, const uint8_t leaf_ha
     return 0;
 }
 
-int merkle_verify_consistency(uint64_t size1, uint64_t size2,
+int ledger_merkle_verify_consistency(uint64_t size1, uint64_t size2,
                               const uint8_t root1[32], const uint8_t root2[32],
                               const uint8_t (*proof)[32], size_t n,
                               ledger_err *err)
@@ -489,14 +489,14 @@ int merkle_verify_consistency(uint64_t size1, uint64_t size2,
                                "consistency proof reaches the root before hash %zu of %zu",
                                i, n);
         if ((fn & 1) || fn == sn) {
-            merkle_node_hash(proof[i], fr, fr);
-            merkle_node_hash(proof[i], sr, sr);
+            ledger_merkle_node_hash(proof[i], fr, fr);
+            ledger_merkle_node_hash(proof[i], sr, sr);
             while (!(fn & 1) && fn != 0) {
                 fn >>= 1;
                 sn >>= 1;
             }
         } else {
-            merkle_node_hash(sr, proof[i], sr);
+            ledger_merkle_node_hash(sr, proof[i], sr);
         }
         fn >>= 1;
         sn >>= 1;

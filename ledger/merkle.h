@@ -21,13 +21,13 @@
 #define MERKLE_MAX_PROOF 64   /* hashes in a proof for any 64-bit tree size */
 #define MERKLE_MAX_LEVELS 64
 
-void merkle_leaf_hash(const void *data, size_t len, uint8_t out[32]);
-void merkle_node_hash(const uint8_t left[32], const uint8_t right[32], uint8_t out[32]);
-void merkle_empty_root(uint8_t out[32]);
+void ledger_merkle_leaf_hash(const void *data, size_t len, uint8_t out[32]);
+void ledger_merkle_node_hash(const uint8_t left[32], const uint8_t right[32], uint8_t out[32]);
+void ledger_merkle_empty_root(uint8_t out[32]);
 
 /* Root of a list of leaf hashes held in memory (e.g. a block's tx_root).
  * n may be 0. Uses O(log n) stack. */
-void merkle_root_of_leaves(const uint8_t (*leaves)[32], size_t n, uint8_t out[32]);
+void ledger_merkle_root_of_leaves(const uint8_t (*leaves)[32], size_t n, uint8_t out[32]);
 
 /* Reads the stored perfect subtree (level, index) into out.  Returns 0, or -1
  * on failure (missing node or I/O error; the callback fills err). */
@@ -42,7 +42,7 @@ typedef struct {
     uint8_t nodes[MERKLE_MAX_LEVELS][32]; /* nodes[level] valid when bit `level` of size is set */
 } merkle_frontier;
 
-void merkle_frontier_init(merkle_frontier *f);
+void ledger_merkle_frontier_init(merkle_frontier *f);
 
 /* Called for each newly completed perfect subtree when appending, so the
  * caller can store it. */
@@ -51,47 +51,47 @@ typedef void (*merkle_put_fn)(void *ctx, unsigned level, uint64_t index,
 
 /* Append a leaf hash: stores (0, size) and every parent it completes through
  * put, and advances the frontier. */
-void merkle_frontier_append(merkle_frontier *f, const uint8_t leaf_hash[32],
+void ledger_merkle_frontier_append(merkle_frontier *f, const uint8_t leaf_hash[32],
                             merkle_put_fn put, void *ctx);
 
 /* Root of the tree the frontier describes (empty-tree hash for size 0). */
-void merkle_frontier_root(const merkle_frontier *f, uint8_t out[32]);
+void ledger_merkle_frontier_root(const merkle_frontier *f, uint8_t out[32]);
 
 /* Rebuild the frontier of a log of `size` leaves from stored nodes. */
-int merkle_frontier_load(merkle_frontier *f, uint64_t size, merkle_get_fn get,
+int ledger_merkle_frontier_load(merkle_frontier *f, uint64_t size, merkle_get_fn get,
                          void *ctx, ledger_err *err) LEDGER_WUR;
 
 /* Root of the first `size` leaves of a stored log (size may be smaller than
  * the log's current size: historical roots are always available). */
-int merkle_root_at(uint64_t size, merkle_get_fn get, void *ctx, uint8_t out[32],
+int ledger_merkle_root_at(uint64_t size, merkle_get_fn get, void *ctx, uint8_t out[32],
                    ledger_err *err) LEDGER_WUR;
 
 /* Inclusion proof (audit path, leaf to root) of leaf `index` in the tree of
  * the first `size` leaves.  proof must hold MERKLE_MAX_PROOF hashes. */
-int merkle_inclusion_proof(uint64_t index, uint64_t size, merkle_get_fn get,
+int ledger_merkle_inclusion_proof(uint64_t index, uint64_t size, merkle_get_fn get,
                            void *ctx, uint8_t (*proof)[32], size_t *n,
                            ledger_err *err) LEDGER_WUR;
 
 /* Consistency proof between the trees of size1 and size2 leaves
  * (0 < size1 <= size2; empty when size1 == size2), as RFC 6962 2.1.2. */
-int merkle_consistency_proof(uint64_t size1, uint64_t size2, merkle_get_fn get,
+int ledger_merkle_consistency_proof(uint64_t size1, uint64_t size2, merkle_get_fn get,
                              void *ctx, uint8_t (*proof)[32], size_t *n,
                              ledger_err *err) LEDGER_WUR;
 
 /* The number of hashes the consistency proof between trees of size1 and
  * size2 leaves has (0 < size1 <= size2; 0 when equal). */
-size_t merkle_consistency_proof_len(uint64_t size1, uint64_t size2);
+size_t ledger_merkle_consistency_proof_len(uint64_t size1, uint64_t size2);
 
 /* Verify an inclusion proof (RFC 9162 2.1.3.2).  0 when leaf_hash at index is
  * in the tree of `size` leaves with root `root`; -1 otherwise, with err
  * (code LEDGER_ERR_VERIFY) saying why. */
-int merkle_verify_inclusion(uint64_t index, uint64_t size, const uint8_t leaf_hash[32],
+int ledger_merkle_verify_inclusion(uint64_t index, uint64_t size, const uint8_t leaf_hash[32],
                             const uint8_t (*proof)[32], size_t n,
                             const uint8_t root[32], ledger_err *err) LEDGER_WUR;
 
 /* Verify a consistency proof (RFC 9162 2.1.4.2) between (size1, root1) and
  * (size2, root2). */
-int merkle_verify_consistency(uint64_t size1, uint64_t size2,
+int ledger_merkle_verify_consistency(uint64_t size1, uint64_t size2,
                               const uint8_t root1[32], const uint8_t root2[32],
                               const uint8_t (*proof)[32], size_t n,
                               ledger_err *err) LEDGER_WUR;

@@ -70,7 +70,7 @@ int ledger_mlog_load(ledger_mlog *m, ledger_store *st, uint64_t size, ledger_err
         memcpy(t->nodes, val, t->n * 32u);
         free(val);
     }
-    return merkle_frontier_load(&m->f, size, ledger_mlog_node, st, err);
+    return ledger_merkle_frontier_load(&m->f, size, ledger_mlog_node, st, err);
 }
 
 static void tile_write(ledger_batch *b, unsigned level, mlog_tile *t)
@@ -101,7 +101,7 @@ static void put_node(void *ctx, unsigned level, uint64_t index, const uint8_t ha
 
 void ledger_mlog_append(ledger_mlog *m, const uint8_t leaf[32])
 {
-    merkle_frontier_append(&m->f, leaf, put_node, m);
+    ledger_merkle_frontier_append(&m->f, leaf, put_node, m);
 }
 
 void ledger_mlog_flush(ledger_mlog *m)

@@ -10,9 +10,9 @@
 #include "hash.h"
 #include "smt_page.h"
 
-const uint8_t SMT_EMPTY[32] = {0};
+const uint8_t LEDGER_SMT_EMPTY[32] = {0};
 
-void smt_leaf_hash(const uint8_t key[32], const uint8_t value[32], uint8_t out[32])
+void ledger_smt_leaf_hash(const uint8_t key[32], const uint8_t value[32], uint8_t out[32])
 {
     uint8_t node[65];
     node[0] = 0x00;
@@ -21,7 +21,7 @@ void smt_leaf_hash(const uint8_t key[32], const uint8_t value[32], uint8_t out[3
     ledger_sha256(node, sizeof node, out);
 }
 
-void smt_inner_hash(const uint8_t left[32], const uint8_t right[32], uint8_t out[32])
+void ledger_smt_inner_hash(const uint8_t left[32], const uint8_t right[32], uint8_t out[32])
 {
     uint8_t node[65];
     node[0] = 0x01;
@@ -30,7 +30,7 @@ void smt_inner_hash(const uint8_t left[32], const uint8_t right[32], uint8_t out
     ledger_sha256(node, sizeof node, out);
 }
 
-size_t smt_page_stored(const uint8_t *page, size_t len, uint8_t *out)
+size_t ledger_smt_page_stored(const uint8_t *page, size_t len, uint8_t *out)
 {
     const uint8_t *p = page, *end = page + len;
     size_t n = 0;
@@ -119,7 +119,7 @@ static void parse_node(parser *ps, unsigned rel, uint8_t out[32])
     ps->bad = 1;
 }
 
-int smt_page_parse(const uint8_t h[32], unsigned depth, const uint8_t *stored, size_t len,
+int ledger_smt_page_parse(const uint8_t h[32], unsigned depth, const uint8_t *stored, size_t len,
                    uint8_t *out, size_t *out_len, ledger_err *err)
 {
     char hx[17];
@@ -149,7 +149,7 @@ int smt_page_parse(const uint8_t h[32], unsigned depth, const uint8_t *stored, s
 }
 
 /* Read a page, insisting that it exists. */
-int smt_read_page(const smt_store *st, const uint8_t h[32], unsigned depth, uint8_t *page,
+int ledger_smt_read_page(const smt_store *st, const uint8_t h[32], unsigned depth, uint8_t *page,
                      size_t *len, ledger_err *err)
 {
     int r = st->get(st->ctx, h, depth, page, len, err);
@@ -166,7 +166,7 @@ int smt_read_page(const smt_store *st, const uint8_t h[32], unsigned depth, uint
 
 /* ---- proofs -------------------------------------------------------------- */
 
-int smt_prove(const uint8_t root[32], const uint8_t key[32], const smt_store *st,
+int ledger_smt_prove(const uint8_t root[32], const uint8_t key[32], const smt_store *st,
               smt_proof *p, ledger_err *err)
 {
     memset(p->leaf_key, 0, 32);
@@ -180,7 +180,7 @@ int smt_prove(const uint8_t root[32], const uint8_t key[32], const smt_store *st
     memcpy(cur, root, 32);
     unsigned depth = 0;
     for (;;) {
-        if (smt_read_page(st, cur, depth, page, &len, err) != 0)
+        if (ledger_smt_read_page(st, cur, depth, page, &len, err) != 0)
             return -1;
         const uint8_t *q = page, *end = page + len;
         for (;;) {
@@ -221,7 +221,7 @@ int smt_prove(const uint8_t root[32], const uint8_t key[32], const smt_store *st
     }
 }
 
-int smt_verify(const uint8_t root[32], const uint8_t key[32], const uint8_t *value,
+int ledger_smt_verify(const uint8_t root[32], const uint8_t key[32], const uint8_t *value,
                const smt_proof *p, ledger_err *err)
 {
     size_t n = p->n_siblings;
@@ -234,7 +234,7 @@ int smt_verify(const uint8_t root[32], const uint8_t key[32], const uint8_t *val
         if (value != NULL)
             return ledger_fail(err, LEDGER_ERR_VERIFY, NULL,
                                "state proof ends in an empty subtree: the key is absent");
-        memcpy(h, SMT_EMPTY, 32);
+        memcpy(h, LEDGER_SMT_EMPTY, 32);
     } else if (p->end == SMT_END_LEAF) {
         int mine = memcmp(p->leaf_key, key, 32) == 0;
         if (value != NULL && !mine)
@@ -250,7 +250,7 @@ int smt_verify(const uint8_t root[32], const uint8_t key[32], const uint8_t *val
             return ledger_fail(err, LEDGER_ERR_VERIFY, NULL,
                                "state proof ends in a leaf whose key leaves the path above "
                                "depth %zu: it proves nothing about this key", n);
-        smt_leaf_hash(p->leaf_key, p->leaf_value, h);
+        ledger_smt_leaf_hash(p->leaf_key, p->leaf_value, h);
     } else {
         return ledger_fail(err, LEDGER_ERR_VERIFY, NULL, "state proof has no valid end");
     }
@@ -261,9 +261,9 @@ int smt_verify(const uint8_t root[32], const uint8_t key[32], const uint8_t *val
                            "state proof is not canonical: an empty sibling at depth %zu", n);
     for (size_t i = n; i-- > 0;) {
         if (smt_bit(key, (unsigned)i))
-            smt_inner_hash(p->siblings[i], h, h);
+            ledger_smt_inner_hash(p->siblings[i], h, h);
         else
-            smt_inner_hash(h, p->siblings[i], h);
+            ledger_smt_inner_hash(h, p->siblings[i], h);
     }
     if (memcmp(h, root, 32) != 0)
         return ledger_fail(err, LEDGER_ERR_VERIFY, NULL,
@@ -346,7 +346,7 @@ static int walk_page(walk_ctx *w, const uint8_t h[32], unsigned depth, int sibli
 {
     uint8_t page[SMT_PAGE_MAX];
     size_t len;
-    if (smt_read_page(w->st, h, depth, page, &len, w->err) != 0)
+    if (ledger_smt_read_page(w->st, h, depth, page, &len, w->err) != 0)
         return -1;
     const uint8_t *p = page;
     if (walk_node(w, &p, page + len, depth, sibling_empty) != 0)
@@ -357,7 +357,7 @@ static int walk_page(walk_ctx *w, const uint8_t h[32], unsigned depth, int sibli
     return 0;
 }
 
-int smt_walk(const uint8_t root[32], const smt_store *st,
+int ledger_smt_walk(const uint8_t root[32], const smt_store *st,
              int (*fn)(void *ctx, const uint8_t key[32], const uint8_t value[32],
                        ledger_err *err),
              void *ctx, ledger_err *err)

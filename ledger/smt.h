@@ -5,7 +5,7 @@
  * bit of k[0].  A subtree holding the set S of (key, value) pairs whose keys
  * share their first d bits hashes to
  *
- *   S empty        SMT_EMPTY (32 zero bytes)
+ *   S empty        LEDGER_SMT_EMPTY (32 zero bytes)
  *   S = {(k, v)}   leaf  = SHA-256(0x00 || k || v)
  *   otherwise      inner = SHA-256(0x01 || hash(S0) || hash(S1)),
  *                  S0 / S1 the pairs whose bit d is 0 / 1
@@ -13,7 +13,7 @@
  * so a leaf sits at the shortest prefix that tells its key from every other
  * (about log2 n deep) and no two trees of the same set hash differently.  A
  * value is SHA-256 of the license record.  The empty tree's root, the
- * state_root of height 0, is SMT_EMPTY.
+ * state_root of height 0, is LEDGER_SMT_EMPTY.
  *
  * Storage is by pages, content-addressed: a page is the part of the tree
  * from a node at a depth that is a multiple of 4 down 4 levels (at most 15
@@ -47,7 +47,7 @@
 /* A page as stored: at most 15 inner tags and 16 leaves of 65 bytes. */
 #define SMT_STORED_PAGE_MAX 1088
 
-extern const uint8_t SMT_EMPTY[32];
+extern const uint8_t LEDGER_SMT_EMPTY[32];
 
 /* Bit i (0 = most significant) of a 256-bit key. */
 static inline unsigned smt_bit(const uint8_t key[32], unsigned i)
@@ -55,9 +55,9 @@ static inline unsigned smt_bit(const uint8_t key[32], unsigned i)
     return (key[i >> 3] >> (7 - (i & 7))) & 1u;
 }
 
-void smt_leaf_hash(const uint8_t key[32], const uint8_t value[32], uint8_t out[32]);
+void ledger_smt_leaf_hash(const uint8_t key[32], const uint8_t value[32], uint8_t out[32]);
 /* out may alias left or right. */
-void smt_inner_hash(const uint8_t left[32], const uint8_t right[32], uint8_t out[32]);
+void ledger_smt_inner_hash(const uint8_t left[32], const uint8_t right[32], uint8_t out[32]);
 
 /* Pages.  The stored form (what CF_SMT holds, docs/formats.md) is a
  * pre-order walk of the page's nodes:
@@ -76,14 +76,14 @@ void smt_inner_hash(const uint8_t left[32], const uint8_t right[32], uint8_t out
 
 /* The stored form of a working-form page; returns its length
  * (<= SMT_STORED_PAGE_MAX). */
-size_t smt_page_stored(const uint8_t *page, size_t len, uint8_t *out);
+size_t ledger_smt_page_stored(const uint8_t *page, size_t len, uint8_t *out);
 
 /* Parse a stored page that must hash to h (a page whose root is at
  * `depth`, a multiple of 4) into working form (out: SMT_PAGE_MAX bytes).
  * Checks the layout strictly (tags, where inner nodes and references may
  * stand, no trailing bytes) and the root hash.  0, or -1 with err
  * (LEDGER_ERR_INVALID). */
-int smt_page_parse(const uint8_t h[32], unsigned depth, const uint8_t *stored, size_t len,
+int ledger_smt_page_parse(const uint8_t h[32], unsigned depth, const uint8_t *stored, size_t len,
                    uint8_t *out, size_t *out_len, ledger_err *err) LEDGER_WUR;
 
 /* How the tree code reaches stored pages.
@@ -103,13 +103,13 @@ typedef struct smt_page smt_page;
  * releasing every tree that used it. */
 typedef struct smt_mem smt_mem;
 
-smt_mem *smt_mem_new(void);
-void smt_mem_free(smt_mem *m);
+smt_mem *ledger_smt_mem_new(void);
+void ledger_smt_mem_free(smt_mem *m);
 /* Pages in use, and the bytes they take (with their class rounding). */
-size_t smt_mem_pages(const smt_mem *m);
-size_t smt_mem_bytes(const smt_mem *m);
+size_t ledger_smt_mem_pages(const smt_mem *m);
+size_t ledger_smt_mem_bytes(const smt_mem *m);
 /* Bytes held from the system (chunks), used or free. */
-size_t smt_mem_reserved(const smt_mem *m);
+size_t ledger_smt_mem_reserved(const smt_mem *m);
 
 typedef struct {
     int (*get)(void *ctx, const uint8_t h[32], unsigned depth, uint8_t *page, size_t *len,
@@ -117,7 +117,7 @@ typedef struct {
     void (*put)(void *ctx, const uint8_t h[32], unsigned depth, const uint8_t *page,
                 size_t len);
     void *ctx;
-    smt_mem *mem;      /* where an update's pages live (required by smt_update_root) */
+    smt_mem *mem;      /* where an update's pages live (required by ledger_smt_update_root) */
     uint64_t gen;      /* stamped on the pages an update creates */
     ledger_workq *par; /* helpers a large update spreads over (par.h); NULL: none */
 } smt_store;
@@ -134,8 +134,8 @@ typedef struct {
  * the changed paths and shares every other page with the head's tree; it
  * records in `d` the pages it created and the pages of the head's tree its
  * result no longer uses.  The caller then either adopts the new tree
- * (smt_delta_commit: the replaced pages are freed) or drops it
- * (smt_delta_discard: the created pages are freed, the head's tree is as
+ * (ledger_smt_delta_commit: the replaced pages are freed) or drops it
+ * (ledger_smt_delta_discard: the created pages are freed, the head's tree is as
  * it was).  No page is reference-counted: only one update may be pending
  * on a head at a time.
  *
@@ -147,7 +147,7 @@ typedef struct {
  * of the tree, shared by many updates, is visited and hashed once, and the
  * subtrees below the root page are spread over the helpers st->par and
  * this thread.  Every created page goes to st->put when there is one (else
- * the caller stores the pages of d->created itself, smt_page_store_form).
+ * the caller stores the pages of d->created itself, ledger_smt_page_store_form).
  * Returns 0, or -1 with err (a missing page is LEDGER_ERR_INVALID, "state
  * tree page ... is missing"); the created pages are already freed then. */
 typedef struct {
@@ -158,35 +158,35 @@ typedef struct {
     int oom;
 } smt_delta;
 
-int smt_update_root(smt_page **root, const uint8_t root_hash[32], const smt_update *u,
+int ledger_smt_update_root(smt_page **root, const uint8_t root_hash[32], const smt_update *u,
                     size_t n, const smt_store *st, smt_delta *d, smt_page **new_root,
                     uint8_t new_hash[32], ledger_err *err) LEDGER_WUR;
 
 /* Adopt / drop the result of an update (see above); d is emptied (its
- * arrays kept for the next update until smt_delta_clear). */
-void smt_delta_commit(smt_delta *d, smt_mem *mem);
-void smt_delta_discard(smt_delta *d, smt_mem *mem);
+ * arrays kept for the next update until ledger_smt_delta_clear). */
+void ledger_smt_delta_commit(smt_delta *d, smt_mem *mem);
+void ledger_smt_delta_discard(smt_delta *d, smt_mem *mem);
 /* Free d's arrays (not the pages); NULL-safe. */
-void smt_delta_clear(smt_delta *d);
+void ledger_smt_delta_clear(smt_delta *d);
 
 /* A page in memory in its stored form (out: SMT_STORED_PAGE_MAX bytes),
  * with the hash it is stored under; returns the length.  Reads the page
  * only, so it may run on another thread than updates do, as long as the
  * page is not freed meanwhile. */
-size_t smt_page_store_form(const smt_page *p, uint8_t hash[32], uint8_t *out);
+size_t ledger_smt_page_store_form(const smt_page *p, uint8_t hash[32], uint8_t *out);
 
 /* Free a whole tree in memory (the head's, when it is dropped); NULL-safe. */
-void smt_tree_free(smt_page *root, smt_mem *mem);
+void ledger_smt_tree_free(smt_page *root, smt_mem *mem);
 
 /* Unload from memory the pages at `depth` and below (a multiple of 4) that
  * hang off pages of generation <= durable_gen: they are read again when
  * needed.  Pages of later generations (possibly not yet stored) stay.  Only
  * for the head's tree while no update is pending. */
-void smt_trim(smt_page *root, unsigned depth, uint64_t durable_gen, smt_mem *mem);
+void ledger_smt_trim(smt_page *root, unsigned depth, uint64_t durable_gen, smt_mem *mem);
 
 /* Bytes the tree's pages in memory take at each page depth (0, 4, 8, ...):
  * bytes[d / 4] for d < 4 * n. */
-void smt_mem_by_depth(const smt_page *root, size_t *bytes, size_t n);
+void ledger_smt_mem_by_depth(const smt_page *root, size_t *bytes, size_t n);
 
 /* A proof for one key: the siblings of the path from the root down to
  * where it ends, root first (siblings[d] is the other child of the node at
@@ -205,7 +205,7 @@ typedef struct {
 
 /* Build the proof for `key` under `root` (st->get only).  Returns 0, or -1
  * with err when a page is missing or malformed. */
-int smt_prove(const uint8_t root[32], const uint8_t key[32], const smt_store *st,
+int ledger_smt_prove(const uint8_t root[32], const uint8_t key[32], const smt_store *st,
               smt_proof *p, ledger_err *err) LEDGER_WUR;
 
 /* Verify a proof against root.  With value non-NULL: `key` maps to
@@ -214,7 +214,7 @@ int smt_prove(const uint8_t root[32], const uint8_t key[32], const smt_store *st
  * down to where the path ends, that the path is one a canonical tree can
  * have (a leaf's sibling is never empty), and recomputes the root.  Returns
  * 0, or -1 with err (LEDGER_ERR_VERIFY) saying why. */
-int smt_verify(const uint8_t root[32], const uint8_t key[32], const uint8_t *value,
+int ledger_smt_verify(const uint8_t root[32], const uint8_t key[32], const uint8_t *value,
                const smt_proof *p, ledger_err *err) LEDGER_WUR;
 
 /* Visit every leaf of the tree under root in key order (for integrity
@@ -222,7 +222,7 @@ int smt_verify(const uint8_t root[32], const uint8_t key[32], const uint8_t *val
  * (its error is passed through).  Checks that each leaf lies on the path
  * its key names and that the tree is canonical (no leaf or empty subtree
  * beside an empty one); the pages' hashes are the reader's to check. */
-int smt_walk(const uint8_t root[32], const smt_store *st,
+int ledger_smt_walk(const uint8_t root[32], const smt_store *st,
              int (*fn)(void *ctx, const uint8_t key[32], const uint8_t value[32],
                        ledger_err *err),
              void *ctx, ledger_err *err) LEDGER_WUR;

@@ -46,7 +46,7 @@ static inline void hex8(const uint8_t h[32], char out[17])
 
 /* ---- working-form pages ------------------------------------------------------
  *
- * Pages in working form come from this file or from smt_page_parse, so their
+ * Pages in working form come from this file or from ledger_smt_page_parse, so their
  * layout is trusted; the walkers still stop at the end of the buffer. */
 
 static inline unsigned rd16(const uint8_t *p)
@@ -92,7 +92,7 @@ static inline unsigned w_refs(const uint8_t *p)
 /* The hash of the node at p. */
 static inline const uint8_t *w_hash(const uint8_t *p)
 {
-    return *p == T_EMPTY ? SMT_EMPTY : p + 1;
+    return *p == T_EMPTY ? LEDGER_SMT_EMPTY : p + 1;
 }
 
 /* A page being written: its bytes and the pages its references lead to. */
@@ -113,7 +113,7 @@ static inline void wb_put(wbuf *w, const void *p, size_t n)
 static inline void wb_leaf(wbuf *w, const uint8_t key[32], const uint8_t value[32], uint8_t out[32])
 {
     uint8_t *p = w->b + w->n;
-    smt_leaf_hash(key, value, out);
+    ledger_smt_leaf_hash(key, value, out);
     p[0] = T_LEAF;
     memcpy(p + 1, out, 32);
     memcpy(p + 33, key, 32);
@@ -143,7 +143,7 @@ static inline size_t wb_inner_begin(wbuf *w, unsigned *refs_before)
 static inline void wb_inner_end(wbuf *w, size_t at, unsigned refs_before, const uint8_t l[32],
                          const uint8_t r[32], uint8_t out[32])
 {
-    smt_inner_hash(l, r, out);
+    ledger_smt_inner_hash(l, r, out);
     uint8_t *p = w->b + at;
     size_t len = w->n - at;
     memcpy(p + 1, out, 32);
@@ -153,7 +153,7 @@ static inline void wb_inner_end(wbuf *w, size_t at, unsigned refs_before, const 
 }
 
 /* Read a page, insisting that it exists (smt.c). */
-int smt_read_page(const smt_store *st, const uint8_t h[32], unsigned depth, uint8_t *page,
+int ledger_smt_read_page(const smt_store *st, const uint8_t h[32], unsigned depth, uint8_t *page,
                   size_t *len, ledger_err *err);
 
 #endif

@@ -73,7 +73,7 @@ static _Thread_local slab_cache tcache;
 
 static void slab_flush(void);
 
-smt_mem *smt_mem_new(void)
+smt_mem *ledger_smt_mem_new(void)
 {
     smt_mem *m = calloc(1, sizeof *m);
     if (m != NULL)
@@ -81,7 +81,7 @@ smt_mem *smt_mem_new(void)
     return m;
 }
 
-void smt_mem_free(smt_mem *m)
+void ledger_smt_mem_free(smt_mem *m)
 {
     if (m == NULL)
         return;
@@ -95,21 +95,21 @@ void smt_mem_free(smt_mem *m)
     free(m);
 }
 
-size_t smt_mem_pages(const smt_mem *m)
+size_t ledger_smt_mem_pages(const smt_mem *m)
 {
     if (tcache.m == m)
         slab_flush();
     return m->pages;
 }
 
-size_t smt_mem_bytes(const smt_mem *m)
+size_t ledger_smt_mem_bytes(const smt_mem *m)
 {
     if (tcache.m == m)
         slab_flush();
     return m->bytes;
 }
 
-size_t smt_mem_reserved(const smt_mem *m)
+size_t ledger_smt_mem_reserved(const smt_mem *m)
 {
     return m->reserved;
 }
@@ -239,10 +239,10 @@ static smt_page *page_new(const smt_store *st, unsigned depth, const uint8_t *w,
     return p;
 }
 
-size_t smt_page_store_form(const smt_page *p, uint8_t hash[32], uint8_t *out)
+size_t ledger_smt_page_store_form(const smt_page *p, uint8_t hash[32], uint8_t *out)
 {
     memcpy(hash, w_hash(p->w), 32);
-    return smt_page_stored(p->w, p->len, out);
+    return ledger_smt_page_stored(p->w, p->len, out);
 }
 
 static void page_free(smt_page *p, smt_mem *mem)
@@ -259,7 +259,7 @@ static void tree_free(smt_page *p, smt_mem *mem)
     page_free(p, mem);
 }
 
-void smt_tree_free(smt_page *p, smt_mem *mem)
+void ledger_smt_tree_free(smt_page *p, smt_mem *mem)
 {
     tree_free(p, mem);
     slab_flush();
@@ -287,7 +287,7 @@ static void delta_discard(smt_delta *d, smt_mem *mem)
     d->oom = 0;
 }
 
-void smt_delta_commit(smt_delta *d, smt_mem *mem)
+void ledger_smt_delta_commit(smt_delta *d, smt_mem *mem)
 {
     for (size_t i = 0; i < d->n_replaced; i++)
         page_free(d->replaced[i], mem);
@@ -296,13 +296,13 @@ void smt_delta_commit(smt_delta *d, smt_mem *mem)
     slab_flush();
 }
 
-void smt_delta_discard(smt_delta *d, smt_mem *mem)
+void ledger_smt_delta_discard(smt_delta *d, smt_mem *mem)
 {
     delta_discard(d, mem);
     slab_flush();
 }
 
-void smt_delta_clear(smt_delta *d)
+void ledger_smt_delta_clear(smt_delta *d)
 {
     if (d == NULL)
         return;
@@ -329,20 +329,20 @@ static void trim(smt_page *p, unsigned depth, uint64_t durable_gen, smt_mem *mem
     }
 }
 
-void smt_trim(smt_page *p, unsigned depth, uint64_t durable_gen, smt_mem *mem)
+void ledger_smt_trim(smt_page *p, unsigned depth, uint64_t durable_gen, smt_mem *mem)
 {
     trim(p, depth, durable_gen, mem);
     slab_flush();
 }
 
-void smt_mem_by_depth(const smt_page *p, size_t *bytes, size_t n)
+void ledger_smt_mem_by_depth(const smt_page *p, size_t *bytes, size_t n)
 {
     if (p == NULL)
         return;
     if (p->depth < n)
         bytes[p->depth] += page_bytes(p);
     for (unsigned i = 0; i < p->n_child; i++)
-        smt_mem_by_depth(p->child[i], bytes, n);
+        ledger_smt_mem_by_depth(p->child[i], bytes, n);
 }
 
 /* Read page h from the store into memory. */
@@ -351,7 +351,7 @@ static smt_page *page_load(const smt_store *st, const uint8_t h[32], unsigned de
 {
     uint8_t w[SMT_PAGE_MAX];
     size_t len;
-    if (smt_read_page(st, h, depth, w, &len, err) != 0)
+    if (ledger_smt_read_page(st, h, depth, w, &len, err) != 0)
         return NULL;
     const uint8_t *q = w_skip(w, w + len);
     if (q != w + len) {
@@ -672,7 +672,7 @@ static int update_below_root(upd_ctx *c, smt_page *root, const smt_update *u, si
         delta_reserve(&c->d->replaced, &c->d->cap_replaced, nr) != 0) {
         for (size_t i = 0; i < *nj; i++) {
             delta_discard(&jobs[i].d, c->st->mem);
-            smt_delta_clear(&jobs[i].d);
+            ledger_smt_delta_clear(&jobs[i].d);
             free(jobs[i].puts);
         }
         return oom(c);
@@ -686,7 +686,7 @@ static int update_below_root(upd_ctx *c, smt_page *root, const smt_update *u, si
         }
         /* the created pages are the caller's to keep or free from now on */
         delta_merge(c->d, &j->d);
-        smt_delta_clear(&j->d);
+        ledger_smt_delta_clear(&j->d);
     }
     for (size_t i = 0; i < *nj && rc == 0; i++)
         for (size_t k = 0; k < jobs[i].n_puts && c->st->put; k++)
@@ -836,7 +836,7 @@ static int update_root(smt_page **root, const uint8_t root_hash[32], const smt_u
     return 0;
 }
 
-int smt_update_root(smt_page **root, const uint8_t root_hash[32], const smt_update *u,
+int ledger_smt_update_root(smt_page **root, const uint8_t root_hash[32], const smt_update *u,
                     size_t n, const smt_store *st, smt_delta *d, smt_page **new_root,
                     uint8_t new_hash[32], ledger_err *err)
 {

@@ -27,7 +27,7 @@ static int smt_store_read(ledger_store *st, const uint8_t h[32], unsigned depth,
     int r = ledger_store_get(st, CF_SMT, h, 32, &v, &vn, err);
     if (r <= 0)
         return r;
-    r = smt_page_parse(h, depth, v, vn, page, len, err);
+    r = ledger_smt_page_parse(h, depth, v, vn, page, len, err);
     free(v);
     return r == 0 ? 1 : -1;
 }
@@ -47,7 +47,7 @@ void ledger_state_root_store(ledger_exec *x, smt_page *const *pages, size_t n)
 {
     uint8_t stored[SMT_STORED_PAGE_MAX], h[32];
     for (size_t i = 0; i < n; i++) {
-        size_t sl = smt_page_store_form(pages[i], h, stored);
+        size_t sl = ledger_smt_page_store_form(pages[i], h, stored);
         ledger_batch_put(x->batch, CF_SMT, h, 32, stored, sl);
     }
 }
@@ -175,7 +175,7 @@ int ledger_state_root_compute(ledger_exec *x, uint8_t out[32], ledger_err *err)
     smt_store st = {.get = exec_smt_get, .ctx = x, .mem = x->L->smt_mem, .gen = x->height,
                     .par = helpers};
     if (rc == 0)
-        rc = smt_update_root(&x->L->smt_root, x->base_state_root, u, n, &st, &x->smt_d,
+        rc = ledger_smt_update_root(&x->L->smt_root, x->base_state_root, u, n, &st, &x->smt_d,
                              &x->smt_new, out, err);
     x->smt_changed = rc == 0;
     free(u);
@@ -203,19 +203,19 @@ void ledger_state_root_advance(ledger *L, ledger_exec *x)
             x->smt_d.created = NULL;
             x->smt_d.n_created = x->smt_d.cap_created = 0;
         }
-        smt_delta_commit(&x->smt_d, L->smt_mem);
+        ledger_smt_delta_commit(&x->smt_d, L->smt_mem);
         x->smt_new = NULL;
         x->smt_changed = 0;
     }
-    if (smt_mem_bytes(L->smt_mem) > STATE_TREE_MEM) {
+    if (ledger_smt_mem_bytes(L->smt_mem) > STATE_TREE_MEM) {
         /* keep the upper levels, which every block walks, within half the
          * budget; only pages of blocks already written are unloaded */
         size_t by_depth[SMT_KEY_BITS / SMT_PAGE_LEVELS + 1] = {0}, sum = 0;
-        smt_mem_by_depth(L->smt_root, by_depth, SMT_KEY_BITS / SMT_PAGE_LEVELS + 1);
+        ledger_smt_mem_by_depth(L->smt_root, by_depth, SMT_KEY_BITS / SMT_PAGE_LEVELS + 1);
         unsigned d = 0;
         while (d < SMT_KEY_BITS / SMT_PAGE_LEVELS && sum + by_depth[d] <= STATE_TREE_MEM / 2)
             sum += by_depth[d++];
-        smt_trim(L->smt_root, d * SMT_PAGE_LEVELS, x->height - 1, L->smt_mem);
+        ledger_smt_trim(L->smt_root, d * SMT_PAGE_LEVELS, x->height - 1, L->smt_mem);
     }
     atomic_fetch_add(&L->state_ns, mono_ns() - t0);
     atomic_fetch_add(&L->state_cpu_ns, cpu_ns() - c0);
@@ -246,5 +246,5 @@ int ledger_state_proof(ledger *L, const uint8_t state_root[32], const char *id,
     uint8_t key[32];
     ledger_sha256(id, strlen(id), key);
     smt_store st = {.get = ledger_smt_get, .ctx = L};
-    return smt_prove(state_root, key, &st, p, err);
+    return ledger_smt_prove(state_root, key, &st, p, err);
 }

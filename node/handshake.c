@@ -41,11 +41,11 @@ int node_hs_auth_hash(const char *chain_id, const uint8_t signer_nonce[32],
     pthread_once(&g_tag_once, tag_init);
     lbuf b;
     /* str chain_id (at most 2 + 65535) and three 32-byte values */
-    lbuf_init(&b, 2 + 65535 + 3 * 32);
-    lbuf_str(&b, chain_id);
-    lbuf_put(&b, signer_nonce, 32);
-    lbuf_put(&b, other_nonce, 32);
-    lbuf_put(&b, exporter, NODE_HS_EXPORTER_LEN);
+    ledger_lbuf_init(&b, 2 + 65535 + 3 * 32);
+    ledger_lbuf_str(&b, chain_id);
+    ledger_lbuf_put(&b, signer_nonce, 32);
+    ledger_lbuf_put(&b, other_nonce, 32);
+    ledger_lbuf_put(&b, exporter, NODE_HS_EXPORTER_LEN);
     if (b.err) {
         memset(out, 0, 32);
         goto out;
@@ -53,7 +53,7 @@ int node_hs_auth_hash(const char *chain_id, const uint8_t signer_nonce[32],
     ledger_tagged_hash(&g_tag, b.buf, b.len, out);
     rc = 0;
 out:
-    lbuf_free(&b);
+    ledger_lbuf_free(&b);
     return rc;
 }
 

@@ -99,7 +99,7 @@ static void rr_free(rpc_req *rr)
     for (size_t i = 0; i < rr->ncalls; i++) {
         json_decref(rr->calls[i].id);
         json_decref(rr->calls[i].response);
-        rpc_outcome_clear(&rr->calls[i].out);
+        node_rpc_outcome_clear(&rr->calls[i].out);
     }
     free(rr->calls);
     json_decref(rr->whole_error);
@@ -247,10 +247,10 @@ void node_tx_finished(node *n, const uint8_t tx_id[32], const ledger_tx_result *
         if (err) {
             rpc_outcome o;
             memset(&o, 0, sizeof o);
-            rpc_outcome_ledger_error(&o, err, tx_id);
+            node_rpc_outcome_ledger_error(&o, err, tx_id);
             call_answer(c, error_response(c->id, o.code, o.msg, o.data));
             node_metrics_rpc(&n->metrics, c->method, o.code);
-            rpc_outcome_clear(&o);
+            node_rpc_outcome_clear(&o);
         } else {
             json_t *r = json_pack("{s:o, s:s, s:I, s:I, s:s}", "tx_id",
                                   node_json_hex(tx_id, 32), "status", "committed", "height",
@@ -364,13 +364,13 @@ static void run_call(node *n, json_t *req, rpc_call *c)
         (id && !valid_id(id)) || (params && !json_is_object(params) && !json_is_array(params))) {
         if (c->id == NULL)
             c->id = json_null(); /* an invalid request is answered even without an id */
-        rpc_outcome_error(&c->out, RPC_INVALID_REQUEST, NULL, "invalid JSON-RPC 2.0 request");
+        node_rpc_outcome_error(&c->out, RPC_INVALID_REQUEST, NULL, "invalid JSON-RPC 2.0 request");
         return;
     }
     c->method = node_rpc_method_index(json_string_value(m));
     if (c->method < 0) {
         c->method = node_rpc_method_count() - 1;
-        rpc_outcome_error(&c->out, RPC_UNKNOWN_METHOD,
+        node_rpc_outcome_error(&c->out, RPC_UNKNOWN_METHOD,
                           json_pack("{s:s}", "method", json_string_value(m)),
                           "unknown method \"%.64s\"", json_string_value(m));
         return;

@@ -21,7 +21,7 @@ typedef struct {
     const char *const *params; /* allowed param names, NULL-terminated */
 } rpc_method;
 
-void rpc_outcome_clear(rpc_outcome *o)
+void node_rpc_outcome_clear(rpc_outcome *o)
 {
     json_decref(o->result);
     json_decref(o->data);
@@ -29,7 +29,7 @@ void rpc_outcome_clear(rpc_outcome *o)
     memset(o, 0, sizeof *o);
 }
 
-void rpc_outcome_error(rpc_outcome *o, int code, json_t *data, const char *fmt, ...)
+void node_rpc_outcome_error(rpc_outcome *o, int code, json_t *data, const char *fmt, ...)
 {
     o->code = code;
     va_list ap;
@@ -45,7 +45,7 @@ static json_t *tx_id_json(const uint8_t *tx_id)
     return tx_id ? node_json_hex(tx_id, 32) : json_null();
 }
 
-void rpc_outcome_ledger_error(rpc_outcome *o, const ledger_err *e, const uint8_t *tx_id)
+void node_rpc_outcome_ledger_error(rpc_outcome *o, const ledger_err *e, const uint8_t *tx_id)
 {
     int code;
     switch (e->code) {
@@ -71,7 +71,7 @@ void rpc_outcome_ledger_error(rpc_outcome *o, const ledger_err *e, const uint8_t
         if (tx_id)
             json_object_set_new(data, "tx_id", tx_id_json(tx_id));
     }
-    rpc_outcome_error(o, code, data, "%s", e->msg);
+    node_rpc_outcome_error(o, code, data, "%s", e->msg);
 }
 
 /* ---- params ---- */
@@ -81,7 +81,7 @@ static int check_params(json_t *params, const char *const *allowed, rpc_outcome 
     if (params == NULL || json_is_null(params))
         return 0;
     if (!json_is_object(params)) {
-        rpc_outcome_error(out, RPC_INVALID_PARAMS, NULL, "params must be an object (by name)");
+        node_rpc_outcome_error(out, RPC_INVALID_PARAMS, NULL, "params must be an object (by name)");
         return -1;
     }
     const char *key;
@@ -92,7 +92,7 @@ static int check_params(json_t *params, const char *const *allowed, rpc_outcome 
             if (strcmp(allowed[i], key) == 0)
                 ok = 1;
         if (!ok) {
-            rpc_outcome_error(out, RPC_INVALID_PARAMS, json_pack("{s:s}", "param", key),
+            node_rpc_outcome_error(out, RPC_INVALID_PARAMS, json_pack("{s:s}", "param", key),
                               "unknown param \"%.64s\"", key);
             return -1;
         }
@@ -117,13 +117,13 @@ static int str_param(json_t *params, const char *name, int required, size_t max,
     if (v == NULL) {
         if (!required)
             return 0;
-        rpc_outcome_error(o, RPC_INVALID_PARAMS, json_pack("{s:s}", "param", name),
+        node_rpc_outcome_error(o, RPC_INVALID_PARAMS, json_pack("{s:s}", "param", name),
                           "param \"%s\" is required", name);
         return -1;
     }
     if (!json_is_string(v) || json_string_length(v) > max ||
         strlen(json_string_value(v)) != json_string_length(v)) {
-        rpc_outcome_error(o, RPC_INVALID_PARAMS, json_pack("{s:s}", "param", name),
+        node_rpc_outcome_error(o, RPC_INVALID_PARAMS, json_pack("{s:s}", "param", name),
                           "param \"%s\" must be a string of at most %zu bytes", name, max);
         return -1;
     }
@@ -138,12 +138,12 @@ static int int_param(json_t *params, const char *name, int required, json_int_t 
     if (v == NULL) {
         if (!required)
             return 0;
-        rpc_outcome_error(o, RPC_INVALID_PARAMS, json_pack("{s:s}", "param", name),
+        node_rpc_outcome_error(o, RPC_INVALID_PARAMS, json_pack("{s:s}", "param", name),
                           "param \"%s\" is required", name);
         return -1;
     }
     if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
-        rpc_outcome_error(o, RPC_INVALID_PARAMS, json_pack("{s:s}", "param", name),
+        node_rpc_outcome_error(o, RPC_INVALID_PARAMS, json_pack("{s:s}", "param", name),
                           "param \"%s\" must be an integer from %lld to %lld", name,
                           (long long)lo, (long long)hi);
         return -1;
@@ -158,7 +158,7 @@ static int hash_param(json_t *params, const char *name, uint8_t out[32], rpc_out
     if (str_param(params, name, 1, 64, &s, o) < 0)
         return -1;
     if (ledger_hex_decode_exact(s, out, 32) != 0) {
-        rpc_outcome_error(o, RPC_INVALID_PARAMS, json_pack("{s:s}", "param", name),
+        node_rpc_outcome_error(o, RPC_INVALID_PARAMS, json_pack("{s:s}", "param", name),
                           "param \"%s\" must be 64 hex digits", name);
         return -1;
     }
@@ -167,7 +167,7 @@ static int hash_param(json_t *params, const char *name, uint8_t out[32], rpc_out
 
 static void internal(rpc_outcome *o, const ledger_err *e)
 {
-    rpc_outcome_error(o, RPC_INTERNAL, NULL, "internal error: %s", e->msg);
+    node_rpc_outcome_error(o, RPC_INTERNAL, NULL, "internal error: %s", e->msg);
 }
 
 static uint64_t tip_time(node *n)
@@ -180,7 +180,7 @@ static uint64_t tip_time(node *n)
 static void set_result(rpc_outcome *o, json_t *r)
 {
     if (r == NULL)
-        rpc_outcome_error(o, RPC_INTERNAL, NULL, "out of memory");
+        node_rpc_outcome_error(o, RPC_INTERNAL, NULL, "out of memory");
     else
         o->result = r;
 }
@@ -226,7 +226,7 @@ static void m_tx_submit(node *n, json_t *params, rpc_outcome *o)
     if (wait == NULL)
         wait = "commit";
     if (strcmp(wait, "commit") != 0 && strcmp(wait, "none") != 0) {
-        rpc_outcome_error(o, RPC_INVALID_PARAMS, json_pack("{s:s}", "param", "wait"),
+        node_rpc_outcome_error(o, RPC_INVALID_PARAMS, json_pack("{s:s}", "param", "wait"),
                           "param \"wait\" must be \"commit\" or \"none\"");
         return;
     }
@@ -235,14 +235,14 @@ static void m_tx_submit(node *n, json_t *params, rpc_outcome *o)
         ledger_err e;
         ledger_fail(&e, LEDGER_ERR_RULE, "tx_too_large",
                     "envelope is %zu bytes; the limit is %d", hl / 2, LEDGER_MAX_ENVELOPE);
-        rpc_outcome_ledger_error(o, &e, NULL);
+        node_rpc_outcome_ledger_error(o, &e, NULL);
         return;
     }
     uint8_t *env = malloc(hl / 2 + 1);
     size_t len = 0;
     if (env == NULL || ledger_hex_decode(hex, hl, env, hl / 2 + 1, &len) != 0) {
         free(env);
-        rpc_outcome_error(o, RPC_INVALID_PARAMS, json_pack("{s:s}", "param", "tx"),
+        node_rpc_outcome_error(o, RPC_INVALID_PARAMS, json_pack("{s:s}", "param", "tx"),
                           "param \"tx\" must be the envelope in hex");
         return;
     }
@@ -252,7 +252,7 @@ static void m_tx_submit(node *n, json_t *params, rpc_outcome *o)
     int bad = ledger_admit(n->L, env, len, node_now_ms(), 0, &tx, &dept, &e) != 0;
     int have_id = tx.env != NULL;
     if (bad) {
-        rpc_outcome_ledger_error(o, &e, have_id ? tx.id : NULL);
+        node_rpc_outcome_ledger_error(o, &e, have_id ? tx.id : NULL);
         ledger_tx_release(&tx);
         free(env);
         return;
@@ -283,7 +283,7 @@ static void m_tx_get(node *n, json_t *params, rpc_outcome *o)
     if (r < 0)
         return internal(o, &e);
     if (r == 0) {
-        rpc_outcome_error(o, RPC_NOT_FOUND, NULL, "no committed transaction with that id");
+        node_rpc_outcome_error(o, RPC_NOT_FOUND, NULL, "no committed transaction with that id");
         return;
     }
     ledger_tx tx;
@@ -316,7 +316,7 @@ static void m_block_get(node *n, json_t *params, rpc_outcome *o)
     if (!have)
         height = (json_int_t)ledger_height(n->L);
     if (height == 0) {
-        rpc_outcome_error(o, RPC_NOT_FOUND, NULL, "no block has been committed yet");
+        node_rpc_outcome_error(o, RPC_NOT_FOUND, NULL, "no block has been committed yet");
         return;
     }
     ledger_header h;
@@ -327,7 +327,7 @@ static void m_block_get(node *n, json_t *params, rpc_outcome *o)
     if (r < 0)
         return internal(o, &e);
     if (r == 0) {
-        rpc_outcome_error(o, RPC_NOT_FOUND, NULL, "no block at height %lld", (long long)height);
+        node_rpc_outcome_error(o, RPC_NOT_FOUND, NULL, "no block at height %lld", (long long)height);
         return;
     }
     json_t *j = node_json_header(&h);
@@ -342,7 +342,7 @@ static void m_block_get(node *n, json_t *params, rpc_outcome *o)
         json_decref(arr);
         if (r < 0)
             return internal(o, &e);
-        rpc_outcome_error(o, RPC_INTERNAL, NULL, "out of memory");
+        node_rpc_outcome_error(o, RPC_INTERNAL, NULL, "out of memory");
         return;
     }
     json_object_set_new(j, "tx_ids", arr);
@@ -370,7 +370,7 @@ int node_rpc_int_param(json_t *params, const char *name, int required, json_int_
 
 static void not_found_license(rpc_outcome *o, const char *id)
 {
-    rpc_outcome_error(o, RPC_NOT_FOUND, json_pack("{s:s}", "rule", "license_not_found"),
+    node_rpc_outcome_error(o, RPC_NOT_FOUND, json_pack("{s:s}", "rule", "license_not_found"),
                       "license %s does not exist", id);
 }
 
@@ -417,7 +417,7 @@ static void run_query(node *n, ledger_query *q, json_t *params, rpc_outcome *o)
     ledger_err e;
     if (ledger_query_run(n->L, q, &res, &e) != 0) {
         if (e.code == LEDGER_ERR_INVALID)
-            rpc_outcome_error(o, RPC_INVALID_PARAMS, NULL, "%s", e.msg);
+            node_rpc_outcome_error(o, RPC_INVALID_PARAMS, NULL, "%s", e.msg);
         else
             internal(o, &e);
         return;
@@ -444,14 +444,14 @@ static void m_license_search(node *n, json_t *params, rpc_outcome *o)
         str_param(params, "status", 0, 32, &status, o) < 0)
         return;
     if (q.uscc && strlen(q.uscc) != 18) {
-        rpc_outcome_error(o, RPC_INVALID_PARAMS, json_pack("{s:s}", "param", "uscc"),
+        node_rpc_outcome_error(o, RPC_INVALID_PARAMS, json_pack("{s:s}", "param", "uscc"),
                           "param \"uscc\" must be 18 characters");
         return;
     }
     if (status) {
         q.status = ledger_status_parse(status);
         if (q.status < 0) {
-            rpc_outcome_error(o, RPC_INVALID_PARAMS, json_pack("{s:s}", "param", "status"),
+            node_rpc_outcome_error(o, RPC_INVALID_PARAMS, json_pack("{s:s}", "param", "status"),
                               "unknown status \"%.32s\"", status);
             return;
         }
@@ -467,7 +467,7 @@ static void m_license_pending(node *n, json_t *params, rpc_outcome *o)
     if (str_param(params, "department", 1, 64, &q.department, o) < 0)
         return;
     if (ledger_genesis_dept_index(n->g, q.department) < 0) {
-        rpc_outcome_error(o, RPC_INVALID_PARAMS, json_pack("{s:s}", "param", "department"),
+        node_rpc_outcome_error(o, RPC_INVALID_PARAMS, json_pack("{s:s}", "param", "department"),
                           "unknown department \"%.64s\"", q.department);
         return;
     }
@@ -545,7 +545,7 @@ void node_rpc_call(node *n, int m, json_t *params, rpc_outcome *out)
 {
     memset(out, 0, sizeof *out);
     if (m < 0 || m >= N_METHODS) {
-        rpc_outcome_error(out, RPC_UNKNOWN_METHOD, NULL, "unknown method");
+        node_rpc_outcome_error(out, RPC_UNKNOWN_METHOD, NULL, "unknown method");
         return;
     }
     if (check_params(params, methods[m].params, out) != 0)

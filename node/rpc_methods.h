@@ -55,7 +55,7 @@ int node_rpc_method_index(const char *name);
 /* Run method `m` with params (may be NULL) into *out (zeroed first). */
 void node_rpc_call(node *n, int m, json_t *params, rpc_outcome *out);
 
-void rpc_outcome_clear(rpc_outcome *o);
+void node_rpc_outcome_clear(rpc_outcome *o);
 
 /* Param checks shared by the methods (each reports its -32602 error in o):
  * the required license id "id" (0, or -1), and an integer param within
@@ -63,9 +63,9 @@ void rpc_outcome_clear(rpc_outcome *o);
 int node_rpc_license_id_param(json_t *params, const char **id, rpc_outcome *o);
 int node_rpc_int_param(json_t *params, const char *name, int required, json_int_t lo,
                        json_int_t hi, json_int_t *out, rpc_outcome *o);
-void rpc_outcome_error(rpc_outcome *o, int code, json_t *data, const char *fmt, ...)
+void node_rpc_outcome_error(rpc_outcome *o, int code, json_t *data, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* Map a ledger refusal to its RPC error (code, message, data.rule). */
-void rpc_outcome_ledger_error(rpc_outcome *o, const ledger_err *e, const uint8_t *tx_id);
+void node_rpc_outcome_ledger_error(rpc_outcome *o, const ledger_err *e, const uint8_t *tx_id);
 
 #endif

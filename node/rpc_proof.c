@@ -24,20 +24,20 @@ void node_rpc_license_proof(node *n, json_t *params, rpc_outcome *o)
     ledger_err e;
     if (ledger_bundle_build(n->L, id, since, &bundle, &len, &height, &e) != 0) {
         if (e.code == LEDGER_ERR_NOTFOUND)
-            rpc_outcome_error(o, RPC_NOT_FOUND,
+            node_rpc_outcome_error(o, RPC_NOT_FOUND,
                               json_pack("{s:s}", "rule", e.rule ? e.rule : "license_not_found"),
                               "%s", e.msg);
         else if (e.code == LEDGER_ERR_INVALID && since > 0 && strstr(e.msg, "since_log_size"))
-            rpc_outcome_error(o, RPC_INVALID_PARAMS, json_pack("{s:s}", "param", "since_log_size"),
+            node_rpc_outcome_error(o, RPC_INVALID_PARAMS, json_pack("{s:s}", "param", "since_log_size"),
                               "%s", e.msg);
         else
-            rpc_outcome_error(o, RPC_INTERNAL, NULL, "internal error: %s", e.msg);
+            node_rpc_outcome_error(o, RPC_INTERNAL, NULL, "internal error: %s", e.msg);
         return;
     }
     char *b64 = malloc(ledger_b64_len(len) + 1);
     if (b64 == NULL) {
         free(bundle);
-        rpc_outcome_error(o, RPC_INTERNAL, NULL, "out of memory");
+        node_rpc_outcome_error(o, RPC_INTERNAL, NULL, "out of memory");
         return;
     }
     ledger_b64_encode(bundle, len, b64);
@@ -46,7 +46,7 @@ void node_rpc_license_proof(node *n, json_t *params, rpc_outcome *o)
                           "bytes", (json_int_t)len, "bundle", b64);
     free(b64);
     if (r == NULL)
-        rpc_outcome_error(o, RPC_INTERNAL, NULL, "out of memory");
+        node_rpc_outcome_error(o, RPC_INTERNAL, NULL, "out of memory");
     else
         o->result = r;
 }

@@ -556,13 +556,13 @@ void tp_auth_hash(const char *chain_id, const uint8_t signer_nonce[32],
     ledger_tag tag;
     ledger_tag_init(&tag, "permit/p2p/v2");
     lbuf b;
-    lbuf_init(&b, 2 + strlen(chain_id) + 96);
-    lbuf_str(&b, chain_id);
-    lbuf_put(&b, signer_nonce, 32);
-    lbuf_put(&b, other_nonce, 32);
-    lbuf_put(&b, exporter, 32);
+    ledger_lbuf_init(&b, 2 + strlen(chain_id) + 96);
+    ledger_lbuf_str(&b, chain_id);
+    ledger_lbuf_put(&b, signer_nonce, 32);
+    ledger_lbuf_put(&b, other_nonce, 32);
+    ledger_lbuf_put(&b, exporter, 32);
     ledger_tagged_hash(&tag, b.buf, b.err ? 0 : b.len, out);
-    lbuf_free(&b);
+    ledger_lbuf_free(&b);
 }
 
 int tp_send_hello(tp_conn *c, const char *chain_id, const uint8_t key[32], const uint8_t nonce[32],

@@ -577,7 +577,7 @@ static void test_a_status_that_does_not_follow_from_the_transactions_fails_the_r
     memcpy(b.state.leaf_value, value, 32);
     ledger_header h;
     assert_int_equal(ledger_header_decode(&h, b.header, b.header_len, &err), 0);
-    smt_leaf_hash(key, value, h.state_root);
+    ledger_smt_leaf_hash(key, value, h.state_root);
     uint8_t hb[LEDGER_MAX_HEADER_BYTES];
     size_t hl;
     assert_int_equal(ledger_header_encode(&h, hb, sizeof hb, &hl), 0);

@@ -1070,7 +1070,7 @@ static void test_header_roots_and_reopen(void **state)
     for (size_t i = 0; i < 3; i++)
         memcpy(leaves[i], evs[i].hash, 32);
     free(evs);
-    merkle_root_of_leaves((const uint8_t(*)[32])leaves, 3, root);
+    ledger_merkle_root_of_leaves((const uint8_t(*)[32])leaves, 3, root);
     assert_memory_equal(root, tip.header.log_root, 32);
     /* tx_root of block 3 is the root over its one envelope */
     uint8_t(*ids)[32];
@@ -1081,7 +1081,7 @@ static void test_header_roots_and_reopen(void **state)
     size_t elen;
     assert_int_equal(ledger_get_tx(env->L, ids[0], &envl, &elen, NULL, NULL, &err), 1);
     uint8_t leaf[32];
-    merkle_leaf_hash(envl, elen, leaf);
+    ledger_merkle_leaf_hash(envl, elen, leaf);
     assert_memory_equal(leaf, h.tx_root, 32);
     free(envl);
     free(ids);

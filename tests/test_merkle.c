@@ -159,11 +159,11 @@ static void mem_build(mem_store *s, merkle_frontier *f, const uint8_t (*leaves)[
                       size_t n, merkle_frontier *snap)
 {
     memset(s, 0, sizeof *s);
-    merkle_frontier_init(f);
+    ledger_merkle_frontier_init(f);
     if (snap)
         snap[0] = *f;
     for (size_t i = 0; i < n; i++) {
-        merkle_frontier_append(f, leaves[i], mem_put, s);
+        ledger_merkle_frontier_append(f, leaves[i], mem_put, s);
         if (snap)
             snap[i + 1] = *f;
     }
@@ -190,7 +190,7 @@ static int verify_inc(uint64_t index, uint64_t size, const uint8_t leaf[32],
 {
     uint8_t (*c)[32] = exact_copy(proof, n);
     ledger_err_clear(err);
-    int rc = merkle_verify_inclusion(index, size, leaf, (const uint8_t (*)[32])c, n,
+    int rc = ledger_merkle_verify_inclusion(index, size, leaf, (const uint8_t (*)[32])c, n,
                                      root, err);
     free(c);
     assert_true(rc == 0 || rc == -1);
@@ -207,7 +207,7 @@ static int verify_con(uint64_t size1, uint64_t size2, const uint8_t root1[32],
 {
     uint8_t (*c)[32] = exact_copy(proof, n);
     ledger_err_clear(err);
-    int rc = merkle_verify_consistency(size1, size2, root1, root2,
+    int rc = ledger_merkle_verify_consistency(size1, size2, root1, root2,
                                        (const uint8_t (*)[32])c, n, err);
     free(c);
     assert_true(rc == 0 || rc == -1);
@@ -234,35 +234,35 @@ static void test_hashes_follow_rfc6962(void **state)
 {
     (void)state;
     uint8_t got[32], want[32];
-    merkle_leaf_hash("abc", 3, got);
+    ledger_merkle_leaf_hash("abc", 3, got);
     ref_leaf("abc", 3, want);
     assert_memory_equal(got, want, 32);
-    merkle_leaf_hash("", 0, got);
+    ledger_merkle_leaf_hash("", 0, got);
     ref_leaf("", 0, want);
     assert_memory_equal(got, want, 32);
 
     uint8_t l[32], r[32];
     memset(l, 0x11, 32);
     memset(r, 0x22, 32);
-    merkle_node_hash(l, r, got);
+    ledger_merkle_node_hash(l, r, got);
     ref_node(l, r, want);
     assert_memory_equal(got, want, 32);
     /* the output may alias either input */
     memcpy(got, r, 32);
-    merkle_node_hash(l, got, got);
+    ledger_merkle_node_hash(l, got, got);
     assert_memory_equal(got, want, 32);
     memcpy(got, l, 32);
-    merkle_node_hash(got, r, got);
+    ledger_merkle_node_hash(got, r, got);
     assert_memory_equal(got, want, 32);
 
-    merkle_empty_root(got);
+    ledger_merkle_empty_root(got);
     ledger_sha256("", 0, want);
     assert_memory_equal(got, want, 32);
-    merkle_root_of_leaves(NULL, 0, got);
+    ledger_merkle_root_of_leaves(NULL, 0, got);
     assert_memory_equal(got, want, 32);
     merkle_frontier f;
-    merkle_frontier_init(&f);
-    merkle_frontier_root(&f, got);
+    ledger_merkle_frontier_init(&f);
+    ledger_merkle_frontier_root(&f, got);
     assert_memory_equal(got, want, 32);
 }
 
@@ -279,7 +279,7 @@ static void ref_tree_leaves(uint8_t leaves[REF_N][32])
     for (size_t i = 0; i < REF_N; i++) {
         size_t len;
         uint8_t *b = tu_unhex(data[i], &len);
-        merkle_leaf_hash(b, len, leaves[i]);
+        ledger_merkle_leaf_hash(b, len, leaves[i]);
         free(b);
     }
 }
@@ -293,14 +293,14 @@ static void test_reference_tree_root(void **state)
     merkle_frontier f;
     mem_build(&st, &f, (const uint8_t (*)[32])leaves, REF_N, NULL);
     ledger_err err;
-    assert_int_equal(merkle_root_at(REF_N, mem_get, &st, got, &err), 0);
+    assert_int_equal(ledger_merkle_root_at(REF_N, mem_get, &st, got, &err), 0);
     /* README fallback; the vector tests compare with the roots in the JSON */
     char hex[65];
     ledger_hex_encode(got, 32, hex);
     assert_string_equal(hex, "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328");
-    merkle_frontier_root(&f, want);
+    ledger_merkle_frontier_root(&f, want);
     assert_memory_equal(got, want, 32);
-    merkle_root_of_leaves((const uint8_t (*)[32])leaves, REF_N, want);
+    ledger_merkle_root_of_leaves((const uint8_t (*)[32])leaves, REF_N, want);
     assert_memory_equal(got, want, 32);
     mem_free(&st);
 }
@@ -534,7 +534,7 @@ static void ref_tree_build(ref_tree *t)
     ref_tree_leaves(t->leaves);
     mem_build(&t->st, &f, (const uint8_t (*)[32])t->leaves, REF_N, NULL);
     for (uint64_t s = 0; s <= REF_N; s++)
-        assert_int_equal(merkle_root_at(s, mem_get, &t->st, t->roots[s], &err), 0);
+        assert_int_equal(ledger_merkle_root_at(s, mem_get, &t->st, t->roots[s], &err), 0);
 }
 
 typedef struct {
@@ -579,7 +579,7 @@ static void check_inclusion_vector(const char *path, ref_tree *t, vec_counts *c)
         assert_memory_equal(root, t->roots[size], 32);
         uint8_t ours[MERKLE_MAX_PROOF][32];
         size_t on;
-        assert_int_equal(merkle_inclusion_proof(index, size, mem_get, &t->st, ours,
+        assert_int_equal(ledger_merkle_inclusion_proof(index, size, mem_get, &t->st, ours,
                                                 &on, &err), 0);
         assert_int_equal(on, n);
         if (n > 0)
@@ -631,7 +631,7 @@ static void check_consistency_vector(const char *path, ref_tree *t, vec_counts *
         assert_memory_equal(root2, t->roots[size2], 32);
         uint8_t ours[MERKLE_MAX_PROOF][32];
         size_t on;
-        assert_int_equal(merkle_consistency_proof(size1, size2, mem_get, &t->st, ours,
+        assert_int_equal(ledger_merkle_consistency_proof(size1, size2, mem_get, &t->st, ours,
                                                   &on, &err), 0);
         assert_int_equal(on, n);
         if (n > 0)
@@ -743,31 +743,31 @@ static void test_roots_and_frontiers_at_every_size(void **state)
         uint8_t got[32];
         p->st.visible = s; /* exactly what a log of s leaves stores */
         p->st.reads = 0;
-        assert_int_equal(merkle_root_at(s, mem_get, &p->st, got, &err), 0);
+        assert_int_equal(ledger_merkle_root_at(s, mem_get, &p->st, got, &err), 0);
         assert_memory_equal(got, p->roots[s], 32);
         /* one read per perfect subtree of the size's decomposition */
         assert_int_equal(p->st.reads, __builtin_popcountll(s));
 
-        merkle_root_of_leaves((const uint8_t (*)[32])p->leaves, s, got);
+        ledger_merkle_root_of_leaves((const uint8_t (*)[32])p->leaves, s, got);
         assert_memory_equal(got, p->roots[s], 32);
-        merkle_frontier_root(&p->snap[s], got);
+        ledger_merkle_frontier_root(&p->snap[s], got);
         assert_memory_equal(got, p->roots[s], 32);
 
         /* the frontier rebuilt from stored nodes is the incremental one */
         merkle_frontier loaded;
         memset(&loaded, 0xa5, sizeof loaded);
-        assert_int_equal(merkle_frontier_load(&loaded, s, mem_get, &p->st, &err), 0);
+        assert_int_equal(ledger_merkle_frontier_load(&loaded, s, mem_get, &p->st, &err), 0);
         assert_int_equal(loaded.size, s);
         for (unsigned l = 0; l < MERKLE_MAX_LEVELS; l++)
             if ((s >> l) & 1)
                 assert_memory_equal(loaded.nodes[l], p->snap[s].nodes[l], 32);
-        merkle_frontier_root(&loaded, got);
+        ledger_merkle_frontier_root(&loaded, got);
         assert_memory_equal(got, p->roots[s], 32);
 
         /* and it keeps growing into the same log */
         if (s < PROP_N) {
-            merkle_frontier_append(&loaded, p->leaves[s], NULL, NULL);
-            merkle_frontier_root(&loaded, got);
+            ledger_merkle_frontier_append(&loaded, p->leaves[s], NULL, NULL);
+            ledger_merkle_frontier_root(&loaded, got);
             assert_memory_equal(got, p->roots[s + 1], 32);
         }
     }
@@ -779,18 +779,18 @@ static void test_frontier_load_failure_leaves_frontier_untouched(void **state)
     ledger_err err;
     merkle_frontier f = p->snap[37], before = f;
     p->st.visible = 36; /* the log is one leaf short of what is asked */
-    assert_int_equal(merkle_frontier_load(&f, 37, mem_get, &p->st, &err), -1);
+    assert_int_equal(ledger_merkle_frontier_load(&f, 37, mem_get, &p->st, &err), -1);
     assert_int_equal(err.code, LEDGER_ERR_NOTFOUND);
     assert_non_null(strstr(err.msg, "merkle node (0, 36)"));
     assert_memory_equal(&f, &before, sizeof f);
 
     uint8_t root[32], proof[MERKLE_MAX_PROOF][32];
     size_t n;
-    assert_int_equal(merkle_root_at(37, mem_get, &p->st, root, &err), -1);
+    assert_int_equal(ledger_merkle_root_at(37, mem_get, &p->st, root, &err), -1);
     assert_int_equal(err.code, LEDGER_ERR_NOTFOUND);
-    assert_int_equal(merkle_inclusion_proof(3, 37, mem_get, &p->st, proof, &n, &err), -1);
+    assert_int_equal(ledger_merkle_inclusion_proof(3, 37, mem_get, &p->st, proof, &n, &err), -1);
     assert_int_equal(err.code, LEDGER_ERR_NOTFOUND);
-    assert_int_equal(merkle_consistency_proof(5, 37, mem_get, &p->st, proof, &n, &err), -1);
+    assert_int_equal(ledger_merkle_consistency_proof(5, 37, mem_get, &p->st, proof, &n, &err), -1);
     assert_int_equal(err.code, LEDGER_ERR_NOTFOUND);
 }
 
@@ -866,7 +866,7 @@ static void test_inclusion_at_every_size(void **state)
             uint8_t proof[MERKLE_MAX_PROOF][32], want[MERKLE_MAX_PROOF][32];
             size_t n = 999;
             p->st.reads = 0;
-            assert_int_equal(merkle_inclusion_proof(i, s, mem_get, &p->st, proof, &n, &err), 0);
+            assert_int_equal(ledger_merkle_inclusion_proof(i, s, mem_get, &p->st, proof, &n, &err), 0);
             /* one read per level, plus the decomposition of one partial
              * subtree on the right border */
             assert_true(p->st.reads <= 2 * bit_length(s));
@@ -950,7 +950,7 @@ static void test_consistency_at_every_size(void **state)
             uint8_t proof[MERKLE_MAX_PROOF][32], want[MERKLE_MAX_PROOF][32];
             size_t n = 999;
             p->st.reads = 0;
-            assert_int_equal(merkle_consistency_proof(s1, s2, mem_get, &p->st, proof, &n,
+            assert_int_equal(ledger_merkle_consistency_proof(s1, s2, mem_get, &p->st, proof, &n,
                                                       &err), 0);
             assert_true(p->st.reads <= 2 * bit_length(s2) + 1);
             size_t wn = s1 == s2 ? 0
@@ -986,18 +986,18 @@ static void test_historical_proofs_from_a_larger_log(void **state)
     uint8_t root537[32], root1000[32], want[32];
     ref_mth((const uint8_t (*)[32])leaves, S, want);
     st.reads = 0;
-    assert_int_equal(merkle_root_at(S, mem_get, &st, root537, &err), 0);
+    assert_int_equal(ledger_merkle_root_at(S, mem_get, &st, root537, &err), 0);
     assert_memory_equal(root537, want, 32);
     assert_int_equal(st.reads, __builtin_popcountll(S));
-    assert_int_equal(merkle_root_at(N, mem_get, &st, root1000, &err), 0);
-    merkle_frontier_root(&f, want);
+    assert_int_equal(ledger_merkle_root_at(N, mem_get, &st, root1000, &err), 0);
+    ledger_merkle_frontier_root(&f, want);
     assert_memory_equal(root1000, want, 32);
 
     uint8_t proof[MERKLE_MAX_PROOF][32];
     size_t n;
     for (uint64_t i = 0; i < S; i++) {
         st.reads = 0;
-        assert_int_equal(merkle_inclusion_proof(i, S, mem_get, &st, proof, &n, &err), 0);
+        assert_int_equal(ledger_merkle_inclusion_proof(i, S, mem_get, &st, proof, &n, &err), 0);
         assert_true(st.reads <= 2 * bit_length(S));
         assert_int_equal(verify_inc(i, S, leaves[i], (const uint8_t (*)[32])proof, n,
                                     root537, &err), 0);
@@ -1005,12 +1005,12 @@ static void test_historical_proofs_from_a_larger_log(void **state)
         assert_int_equal(verify_inc(i, N, leaves[i], (const uint8_t (*)[32])proof, n,
                                     root1000, &err), -1);
     }
-    assert_int_equal(merkle_consistency_proof(S, N, mem_get, &st, proof, &n, &err), 0);
+    assert_int_equal(ledger_merkle_consistency_proof(S, N, mem_get, &st, proof, &n, &err), 0);
     assert_int_equal(verify_con(S, N, root537, root1000, (const uint8_t (*)[32])proof, n,
                                 &err), 0);
     merkle_frontier g;
-    assert_int_equal(merkle_frontier_load(&g, S, mem_get, &st, &err), 0);
-    merkle_frontier_root(&g, want);
+    assert_int_equal(ledger_merkle_frontier_load(&g, S, mem_get, &st, &err), 0);
+    ledger_merkle_frontier_root(&g, want);
     assert_memory_equal(want, root537, 32);
     mem_free(&st);
     free(leaves);
@@ -1029,8 +1029,8 @@ static void test_inclusion_refuses_malformed_cases(void **state)
     mem_build(&st, &f, (const uint8_t (*)[32])leaves, 4, NULL);
     ledger_err err;
     size_t n;
-    assert_int_equal(merkle_root_at(4, mem_get, &st, root, &err), 0);
-    assert_int_equal(merkle_inclusion_proof(1, 4, mem_get, &st, proof, &n, &err), 0);
+    assert_int_equal(ledger_merkle_root_at(4, mem_get, &st, root, &err), 0);
+    assert_int_equal(ledger_merkle_inclusion_proof(1, 4, mem_get, &st, proof, &n, &err), 0);
     assert_int_equal(n, 2);
     const uint8_t (*cp)[32] = (const uint8_t (*)[32])proof;
 
@@ -1050,14 +1050,14 @@ static void test_inclusion_refuses_malformed_cases(void **state)
     memset(proof, 0, sizeof proof);
     assert_int_equal(verify_inc(1, 4, leaves[1], cp, MERKLE_MAX_PROOF + 1, root, &err), -1);
     assert_non_null(strstr(err.msg, "no 64-bit tree needs"));
-    assert_int_equal(merkle_verify_inclusion(1, 4, leaves[1], cp, SIZE_MAX, root, &err), -1);
+    assert_int_equal(ledger_merkle_verify_inclusion(1, 4, leaves[1], cp, SIZE_MAX, root, &err), -1);
     /* a NULL err is allowed */
-    assert_int_equal(merkle_verify_inclusion(1, 4, leaves[0], cp, 2, root, NULL), -1);
+    assert_int_equal(ledger_merkle_verify_inclusion(1, 4, leaves[0], cp, 2, root, NULL), -1);
 
     /* proof requests outside the tree */
-    assert_int_equal(merkle_inclusion_proof(4, 4, mem_get, &st, proof, &n, &err), -1);
+    assert_int_equal(ledger_merkle_inclusion_proof(4, 4, mem_get, &st, proof, &n, &err), -1);
     assert_int_equal(err.code, LEDGER_ERR_INVALID);
-    assert_int_equal(merkle_inclusion_proof(0, 0, mem_get, &st, proof, &n, &err), -1);
+    assert_int_equal(ledger_merkle_inclusion_proof(0, 0, mem_get, &st, proof, &n, &err), -1);
     mem_free(&st);
 }
 
@@ -1072,10 +1072,10 @@ static void test_consistency_refuses_malformed_cases(void **state)
     mem_build(&st, &f, (const uint8_t (*)[32])leaves, 6, NULL);
     ledger_err err;
     size_t n;
-    merkle_empty_root(empty);
-    assert_int_equal(merkle_root_at(3, mem_get, &st, r3, &err), 0);
-    assert_int_equal(merkle_root_at(6, mem_get, &st, r6, &err), 0);
-    assert_int_equal(merkle_consistency_proof(3, 6, mem_get, &st, proof, &n, &err), 0);
+    ledger_merkle_empty_root(empty);
+    assert_int_equal(ledger_merkle_root_at(3, mem_get, &st, r3, &err), 0);
+    assert_int_equal(ledger_merkle_root_at(6, mem_get, &st, r6, &err), 0);
+    assert_int_equal(ledger_merkle_consistency_proof(3, 6, mem_get, &st, proof, &n, &err), 0);
     assert_int_equal(n, 4);
     const uint8_t (*cp)[32] = (const uint8_t (*)[32])proof;
 
@@ -1107,16 +1107,16 @@ static void test_consistency_refuses_malformed_cases(void **state)
 
     memset(proof, 0, sizeof proof);
     assert_int_equal(verify_con(3, 6, r3, r6, cp, MERKLE_MAX_PROOF + 1, &err), -1);
-    assert_int_equal(merkle_verify_consistency(3, 6, r3, r6, cp, SIZE_MAX, &err), -1);
-    assert_int_equal(merkle_verify_consistency(3, 6, r3, r6, cp, 3, NULL), -1);
+    assert_int_equal(ledger_merkle_verify_consistency(3, 6, r3, r6, cp, SIZE_MAX, &err), -1);
+    assert_int_equal(ledger_merkle_verify_consistency(3, 6, r3, r6, cp, 3, NULL), -1);
 
     /* proof requests */
-    assert_int_equal(merkle_consistency_proof(0, 6, mem_get, &st, proof, &n, &err), -1);
+    assert_int_equal(ledger_merkle_consistency_proof(0, 6, mem_get, &st, proof, &n, &err), -1);
     assert_int_equal(err.code, LEDGER_ERR_INVALID);
-    assert_int_equal(merkle_consistency_proof(5, 4, mem_get, &st, proof, &n, &err), -1);
+    assert_int_equal(ledger_merkle_consistency_proof(5, 4, mem_get, &st, proof, &n, &err), -1);
     assert_int_equal(err.code, LEDGER_ERR_INVALID);
     n = 99;
-    assert_int_equal(merkle_consistency_proof(4, 4, mem_get, &st, proof, &n, &err), 0);
+    assert_int_equal(ledger_merkle_consistency_proof(4, 4, mem_get, &st, proof, &n, &err), 0);
     assert_int_equal(n, 0);
     mem_free(&st);
 }
@@ -1185,17 +1185,17 @@ static void test_sizes_up_to_2_pow_64(void **state)
                               12345678901234567ull};
     for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
         uint64_t s = sizes[k];
-        assert_int_equal(merkle_root_at(s, uniform_get, &u, root, &err), 0);
+        assert_int_equal(ledger_merkle_root_at(s, uniform_get, &u, root, &err), 0);
         uniform_mth(&u, s, want);
         assert_memory_equal(root, want, 32);
         merkle_frontier f;
-        assert_int_equal(merkle_frontier_load(&f, s, uniform_get, &u, &err), 0);
-        merkle_frontier_root(&f, want);
+        assert_int_equal(ledger_merkle_frontier_load(&f, s, uniform_get, &u, &err), 0);
+        ledger_merkle_frontier_root(&f, want);
         assert_memory_equal(root, want, 32);
 
         const uint64_t idx[] = {0, s - 1, s / 2, s - 2};
         for (size_t j = 0; j < sizeof idx / sizeof idx[0]; j++) {
-            assert_int_equal(merkle_inclusion_proof(idx[j], s, uniform_get, &u, proof, &n,
+            assert_int_equal(ledger_merkle_inclusion_proof(idx[j], s, uniform_get, &u, proof, &n,
                                                     &err), 0);
             assert_true(n <= MERKLE_MAX_PROOF);
             assert_int_equal(verify_inc(idx[j], s, u.h[0], (const uint8_t (*)[32])proof, n,
@@ -1203,8 +1203,8 @@ static void test_sizes_up_to_2_pow_64(void **state)
         }
     }
     /* the deepest leaf of the largest tree takes all 64 hashes */
-    assert_int_equal(merkle_root_at(UINT64_MAX, uniform_get, &u, root, &err), 0);
-    assert_int_equal(merkle_inclusion_proof(0, UINT64_MAX, uniform_get, &u, proof, &n, &err), 0);
+    assert_int_equal(ledger_merkle_root_at(UINT64_MAX, uniform_get, &u, root, &err), 0);
+    assert_int_equal(ledger_merkle_inclusion_proof(0, UINT64_MAX, uniform_get, &u, proof, &n, &err), 0);
     assert_int_equal(n, MERKLE_MAX_PROOF);
     assert_int_equal(verify_inc(0, UINT64_MAX, u.h[0], (const uint8_t (*)[32])proof, n, root,
                                 &err), 0);
@@ -1215,9 +1215,9 @@ static void test_sizes_up_to_2_pow_64(void **state)
     for (size_t k = 0; k < sizeof pairs / sizeof pairs[0]; k++) {
         uint64_t s1 = pairs[k][0], s2 = pairs[k][1];
         uint8_t r1[32], r2[32];
-        assert_int_equal(merkle_root_at(s1, uniform_get, &u, r1, &err), 0);
-        assert_int_equal(merkle_root_at(s2, uniform_get, &u, r2, &err), 0);
-        assert_int_equal(merkle_consistency_proof(s1, s2, uniform_get, &u, proof, &n, &err), 0);
+        assert_int_equal(ledger_merkle_root_at(s1, uniform_get, &u, r1, &err), 0);
+        assert_int_equal(ledger_merkle_root_at(s2, uniform_get, &u, r2, &err), 0);
+        assert_int_equal(ledger_merkle_consistency_proof(s1, s2, uniform_get, &u, proof, &n, &err), 0);
         if (verify_con(s1, s2, r1, r2, (const uint8_t (*)[32])proof, n, &err) != 0)
             fail_msg("consistency (%" PRIu64 ", %" PRIu64 "): %s", s1, s2, err.msg);
     }
@@ -1226,7 +1226,7 @@ static void test_sizes_up_to_2_pow_64(void **state)
     const uint64_t too_long[][2] = {{3, two63 + 5}, {two63 + 1, UINT64_MAX},
                                     {5, UINT64_MAX}};
     for (size_t k = 0; k < sizeof too_long / sizeof too_long[0]; k++) {
-        assert_int_equal(merkle_consistency_proof(too_long[k][0], too_long[k][1], uniform_get,
+        assert_int_equal(ledger_merkle_consistency_proof(too_long[k][0], too_long[k][1], uniform_get,
                                                   &u, proof, &n, &err), -1);
         assert_int_equal(err.code, LEDGER_ERR_INVALID);
         assert_non_null(strstr(err.msg, "65 hashes"));
@@ -1234,14 +1234,14 @@ static void test_sizes_up_to_2_pow_64(void **state)
 
     /* appending the leaf that completes 2^63 carries through all 63 levels */
     merkle_frontier f;
-    assert_int_equal(merkle_frontier_load(&f, two63 - 1, uniform_get, &u, &err), 0);
+    assert_int_equal(ledger_merkle_frontier_load(&f, two63 - 1, uniform_get, &u, &err), 0);
     put_log pl = {{0}, 0};
     for (unsigned l = 0; l <= 63; l++)
         pl.expect_index[l] = (two63 - 1) >> l;
-    merkle_frontier_append(&f, u.h[0], record_put, &pl);
+    ledger_merkle_frontier_append(&f, u.h[0], record_put, &pl);
     assert_int_equal(pl.calls, 64);
     assert_int_equal(f.size, two63);
-    merkle_frontier_root(&f, root);
+    ledger_merkle_frontier_root(&f, root);
     assert_memory_equal(root, u.h[63], 32);
 }
 

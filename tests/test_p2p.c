@@ -185,12 +185,12 @@ static void test_an_auth_not_bound_to_this_session_fails(void **state)
     ledger_tag tag;
     ledger_tag_init(&tag, "permit/p2p/v1");
     lbuf b;
-    lbuf_init(&b, 200);
-    lbuf_str(&b, chain);
-    lbuf_put(&b, nonce, 32);
-    lbuf_put(&b, h.nonce, 32);
+    ledger_lbuf_init(&b, 200);
+    ledger_lbuf_str(&b, chain);
+    ledger_lbuf_put(&b, nonce, 32);
+    ledger_lbuf_put(&b, h.nonce, 32);
     ledger_tagged_hash(&tag, b.buf, b.len, msg);
-    lbuf_free(&b);
+    ledger_lbuf_free(&b);
     assert_int_equal(ledger_sign(k1, msg, NULL, sig), 0);
     assert_int_equal(tp_send_auth_sig(c, sig), 0);
     assert_true(tp_wait_closed(c, 2000));

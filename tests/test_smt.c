@@ -40,19 +40,19 @@ static void mem_init(mem_store *m)
     memset(m, 0, sizeof *m);
     m->cap = 1 << 16;
     m->s = calloc(m->cap, sizeof *m->s);
-    m->mem = smt_mem_new();
+    m->mem = ledger_smt_mem_new();
     assert_non_null(m->mem);
     m->par = ledger_par_helpers_new(NULL);
 }
 
 static void mem_free(mem_store *m)
 {
-    smt_tree_free(m->root, m->mem);
-    smt_delta_clear(&m->d);
+    ledger_smt_tree_free(m->root, m->mem);
+    ledger_smt_delta_clear(&m->d);
     /* every page a tree held is freed with it */
-    assert_int_equal(smt_mem_pages(m->mem), 0);
-    assert_int_equal(smt_mem_bytes(m->mem), 0);
-    smt_mem_free(m->mem);
+    assert_int_equal(ledger_smt_mem_pages(m->mem), 0);
+    assert_int_equal(ledger_smt_mem_bytes(m->mem), 0);
+    ledger_smt_mem_free(m->mem);
     ledger_workq_free(m->par);
     free(m->s);
 }
@@ -112,7 +112,7 @@ static int mem_get(void *ctx, const uint8_t h[32], unsigned depth, uint8_t *page
     mem_slot *s = mem_find(m, h);
     if (s == NULL)
         return 0;
-    return smt_page_parse(h, depth, s->page, s->len, page, len, err) == 0 ? 1 : -1;
+    return ledger_smt_page_parse(h, depth, s->page, s->len, page, len, err) == 0 ? 1 : -1;
 }
 
 /* Every page written: its stored form parses back to the same page under
@@ -125,10 +125,10 @@ static void mem_put(void *ctx, const uint8_t h[32], unsigned depth, const uint8_
     assert_int_equal(depth % SMT_PAGE_LEVELS, 0);
     assert_true(len > 0 && len <= SMT_PAGE_MAX);
     uint8_t stored[SMT_STORED_PAGE_MAX], back[SMT_PAGE_MAX];
-    size_t sl = smt_page_stored(page, len, stored), bl = 0;
+    size_t sl = ledger_smt_page_stored(page, len, stored), bl = 0;
     assert_true(sl <= SMT_STORED_PAGE_MAX);
     ledger_err err;
-    if (smt_page_parse(h, depth, stored, sl, back, &bl, &err) != 0)
+    if (ledger_smt_page_parse(h, depth, stored, sl, back, &bl, &err) != 0)
         fail_msg("a written page does not parse back: %s", err.msg);
     assert_int_equal(bl, len);
     assert_memory_equal(back, page, len);
@@ -161,7 +161,7 @@ static void ref_root(const kv *s, size_t n, unsigned depth, uint8_t out[32])
         return;
     }
     if (n == 1) {
-        smt_leaf_hash(s[0].key, s[0].value, out);
+        ledger_smt_leaf_hash(s[0].key, s[0].value, out);
         return;
     }
     size_t m = 0;
@@ -170,7 +170,7 @@ static void ref_root(const kv *s, size_t n, unsigned depth, uint8_t out[32])
     uint8_t l[32], r[32];
     ref_root(s, m, depth + 1, l);
     ref_root(s + m, n - m, depth + 1, r);
-    smt_inner_hash(l, r, out);
+    ledger_smt_inner_hash(l, r, out);
 }
 
 /* a set of key/value pairs kept sorted and unique */
@@ -219,13 +219,13 @@ static void apply_batch(mem_store *m, kvset *ref, uint8_t root[32], smt_update *
     uint8_t nr[32];
     smt_page *np = NULL;
     if (m->cold) {
-        smt_tree_free(m->root, m->mem);
+        ledger_smt_tree_free(m->root, m->mem);
         m->root = NULL;
     }
-    if (smt_update_root(&m->root, root, u, n, &st, &m->d, &np, nr, &err) != 0)
+    if (ledger_smt_update_root(&m->root, root, u, n, &st, &m->d, &np, nr, &err) != 0)
         fail_msg("update: %s", err.msg);
     m->root = np;
-    smt_delta_commit(&m->d, m->mem);
+    ledger_smt_delta_commit(&m->d, m->mem);
     /* the batch's keys are distinct: look up among the old keys only, append
      * the new ones, sort once */
     size_t n0 = ref->n;
@@ -260,8 +260,8 @@ static void kvset_check_root(mem_store *m, kvset *ref, const uint8_t root[32])
     ledger_err err;
     for (size_t i = 0; i < ref->n; i += 37) {
         smt_proof p;
-        assert_int_equal(smt_prove(root, ref->v[i].key, &st, &p, &err), 0);
-        assert_int_equal(smt_verify(root, ref->v[i].key, ref->v[i].value, &p, &err), 0);
+        assert_int_equal(ledger_smt_prove(root, ref->v[i].key, &st, &p, &err), 0);
+        assert_int_equal(ledger_smt_verify(root, ref->v[i].key, ref->v[i].value, &p, &err), 0);
     }
 }
 
@@ -278,16 +278,16 @@ static void test_empty_tree_root_is_zero_and_proves_absence(void **state)
     ledger_err err;
     smt_page *np = (smt_page *)1, *none = NULL;
     smt_delta d = {0};
-    assert_int_equal(smt_update_root(&none, root, NULL, 0, &st, &d, &np, nr, &err), 0);
-    assert_memory_equal(nr, SMT_EMPTY, 32);
+    assert_int_equal(ledger_smt_update_root(&none, root, NULL, 0, &st, &d, &np, nr, &err), 0);
+    assert_memory_equal(nr, LEDGER_SMT_EMPTY, 32);
     assert_null(np);
     smt_proof p;
-    assert_int_equal(smt_prove(root, key, &st, &p, &err), 0);
+    assert_int_equal(ledger_smt_prove(root, key, &st, &p, &err), 0);
     assert_int_equal(p.n_siblings, 0);
     assert_int_equal(p.end, SMT_END_EMPTY);
-    assert_int_equal(smt_verify(root, key, NULL, &p, &err), 0);
+    assert_int_equal(ledger_smt_verify(root, key, NULL, &p, &err), 0);
     uint8_t v[32] = {1};
-    assert_int_equal(smt_verify(root, key, v, &p, &err), -1);
+    assert_int_equal(ledger_smt_verify(root, key, v, &p, &err), -1);
     mem_free(&m);
 }
 
@@ -304,7 +304,7 @@ static void test_single_leaf_is_the_root(void **state)
     memset(u.value, 0xcd, 32);
     apply_batch(&m, &ref, root, &u, 1, 1);
     uint8_t leaf[32];
-    smt_leaf_hash(u.key, u.value, leaf);
+    ledger_smt_leaf_hash(u.key, u.value, leaf);
     assert_memory_equal(root, leaf, 32);
     /* the layout of docs/formats.md: SHA-256(0x00 || k || v) */
     uint8_t buf[65], want[32];
@@ -388,8 +388,8 @@ static void test_large_batches_match_the_reference(void **state)
     ledger_err err;
     for (size_t i = 0; i < ref.n; i += 97) {
         smt_proof p;
-        assert_int_equal(smt_prove(root, ref.v[i].key, &st, &p, &err), 0);
-        assert_int_equal(smt_verify(root, ref.v[i].key, ref.v[i].value, &p, &err), 0);
+        assert_int_equal(ledger_smt_prove(root, ref.v[i].key, &st, &p, &err), 0);
+        assert_int_equal(ledger_smt_verify(root, ref.v[i].key, ref.v[i].value, &p, &err), 0);
     }
     free(ref.v);
     mem_free(&m);
@@ -417,18 +417,18 @@ static void test_membership_and_absence_proofs_over_random_sets(void **state)
         size_t max_depth = 0;
         for (size_t i = 0; i < ref.n; i++) {
             smt_proof p;
-            assert_int_equal(smt_prove(root, ref.v[i].key, &st, &p, &err), 0);
+            assert_int_equal(ledger_smt_prove(root, ref.v[i].key, &st, &p, &err), 0);
             assert_int_equal(p.end, SMT_END_LEAF);
             if (p.n_siblings > max_depth)
                 max_depth = p.n_siblings;
-            if (smt_verify(root, ref.v[i].key, ref.v[i].value, &p, &err) != 0)
+            if (ledger_smt_verify(root, ref.v[i].key, ref.v[i].value, &p, &err) != 0)
                 fail_msg("membership: %s", err.msg);
             /* the key is present: absence must not verify */
-            assert_int_equal(smt_verify(root, ref.v[i].key, NULL, &p, &err), -1);
+            assert_int_equal(ledger_smt_verify(root, ref.v[i].key, NULL, &p, &err), -1);
             uint8_t other[32];
             memcpy(other, ref.v[i].value, 32);
             other[31] ^= 1;
-            assert_int_equal(smt_verify(root, ref.v[i].key, other, &p, &err), -1);
+            assert_int_equal(ledger_smt_verify(root, ref.v[i].key, other, &p, &err), -1);
         }
         /* leaves sit at the shortest unique prefix: about log2 n deep */
         assert_true(max_depth <= 2 * (size_t)(64 - __builtin_clzll(ref.n)) + 8);
@@ -436,18 +436,18 @@ static void test_membership_and_absence_proofs_over_random_sets(void **state)
             uint8_t key[32];
             rand_bytes(&rs, key, 32);
             smt_proof p;
-            assert_int_equal(smt_prove(root, key, &st, &p, &err), 0);
-            if (smt_verify(root, key, NULL, &p, &err) != 0)
+            assert_int_equal(ledger_smt_prove(root, key, &st, &p, &err), 0);
+            if (ledger_smt_verify(root, key, NULL, &p, &err) != 0)
                 fail_msg("absence: %s", err.msg);
             uint8_t v[32] = {0};
-            assert_int_equal(smt_verify(root, key, v, &p, &err), -1);
+            assert_int_equal(ledger_smt_verify(root, key, v, &p, &err), -1);
             if (p.end == SMT_END_LEAF) {
                 /* a leaf for another key proves absence only for keys on its path */
                 uint8_t far[32];
                 memcpy(far, key, 32);
                 if (p.n_siblings > 0) {
                     far[0] ^= 0x80; /* leaves the path at bit 0 */
-                    assert_int_equal(smt_verify(root, far, NULL, &p, &err), -1);
+                    assert_int_equal(ledger_smt_verify(root, far, NULL, &p, &err), -1);
                 }
             }
         }
@@ -495,17 +495,17 @@ static void test_old_roots_stay_provable(void **state)
         /* every key of the last set: under root r with its value then, or absent */
         for (size_t i = 0; i < ref.n; i++) {
             smt_proof p;
-            assert_int_equal(smt_prove(roots[r], ref.v[i].key, &st, &p, &err), 0);
+            assert_int_equal(ledger_smt_prove(roots[r], ref.v[i].key, &st, &p, &err), 0);
             kv *then = kvset_find(&snaps[r], ref.v[i].key);
             if (then) {
-                if (smt_verify(roots[r], then->key, then->value, &p, &err) != 0)
+                if (ledger_smt_verify(roots[r], then->key, then->value, &p, &err) != 0)
                     fail_msg("round %d: %s", r, err.msg);
                 if (r + 1 < ROUNDS && memcmp(then->value, ref.v[i].value, 32) != 0)
                     /* the newest value is not provable under an old root */
-                    assert_int_equal(smt_verify(roots[r], ref.v[i].key, ref.v[i].value, &p,
+                    assert_int_equal(ledger_smt_verify(roots[r], ref.v[i].key, ref.v[i].value, &p,
                                                 &err), -1);
             } else {
-                if (smt_verify(roots[r], ref.v[i].key, NULL, &p, &err) != 0)
+                if (ledger_smt_verify(roots[r], ref.v[i].key, NULL, &p, &err) != 0)
                     fail_msg("round %d absence: %s", r, err.msg);
             }
         }
@@ -541,19 +541,19 @@ static void test_deep_paths_up_to_256_levels(void **state)
     ledger_err err;
     smt_proof p;
     for (size_t i = 0; i < ref.n; i++) {
-        assert_int_equal(smt_prove(root, ref.v[i].key, &st, &p, &err), 0);
-        assert_int_equal(smt_verify(root, ref.v[i].key, ref.v[i].value, &p, &err), 0);
+        assert_int_equal(ledger_smt_prove(root, ref.v[i].key, &st, &p, &err), 0);
+        assert_int_equal(ledger_smt_verify(root, ref.v[i].key, ref.v[i].value, &p, &err), 0);
     }
     uint8_t k0[32];
     memset(k0, 0x5a, 32);
-    assert_int_equal(smt_prove(root, k0, &st, &p, &err), 0);
+    assert_int_equal(ledger_smt_prove(root, k0, &st, &p, &err), 0);
     assert_int_equal(p.n_siblings, 256);
     /* a key on the deep path but absent */
     uint8_t k[32];
     memcpy(k, k0, 32);
     k[20] ^= 0x01;
-    assert_int_equal(smt_prove(root, k, &st, &p, &err), 0);
-    assert_int_equal(smt_verify(root, k, NULL, &p, &err), 0);
+    assert_int_equal(ledger_smt_prove(root, k, &st, &p, &err), 0);
+    assert_int_equal(ledger_smt_verify(root, k, NULL, &p, &err), 0);
     free(ref.v);
     mem_free(&m);
 }
@@ -577,48 +577,48 @@ static void test_bent_proofs_are_refused(void **state)
     ledger_err err;
     const kv *e = &ref.v[17];
     smt_proof p, q;
-    assert_int_equal(smt_prove(root, e->key, &st, &p, &err), 0);
+    assert_int_equal(ledger_smt_prove(root, e->key, &st, &p, &err), 0);
     assert_true(p.n_siblings >= 4);
     /* every sibling bit matters */
     for (size_t i = 0; i < p.n_siblings; i++) {
         q = p;
         q.siblings[i][i % 32] ^= (uint8_t)(1u << (i % 8));
-        assert_int_equal(smt_verify(root, e->key, e->value, &q, &err), -1);
+        assert_int_equal(ledger_smt_verify(root, e->key, e->value, &q, &err), -1);
     }
     /* a sibling dropped, or one added */
     q = p;
     q.n_siblings--;
-    assert_int_equal(smt_verify(root, e->key, e->value, &q, &err), -1);
+    assert_int_equal(ledger_smt_verify(root, e->key, e->value, &q, &err), -1);
     q = p;
     memset(q.siblings[q.n_siblings], 0x33, 32);
     q.n_siblings++;
-    assert_int_equal(smt_verify(root, e->key, e->value, &q, &err), -1);
+    assert_int_equal(ledger_smt_verify(root, e->key, e->value, &q, &err), -1);
     /* longer than any key */
     q = p;
     q.n_siblings = SMT_MAX_PROOF + 1;
-    assert_int_equal(smt_verify(root, e->key, e->value, &q, &err), -1);
+    assert_int_equal(ledger_smt_verify(root, e->key, e->value, &q, &err), -1);
     assert_non_null(strstr(err.msg, "256"));
     /* the leaf swapped for another key's */
     q = p;
     memcpy(q.leaf_key, ref.v[18].key, 32);
-    assert_int_equal(smt_verify(root, e->key, e->value, &q, &err), -1);
+    assert_int_equal(ledger_smt_verify(root, e->key, e->value, &q, &err), -1);
     /* claims an empty end where the leaf is */
     q = p;
     q.end = SMT_END_EMPTY;
-    assert_int_equal(smt_verify(root, e->key, NULL, &q, &err), -1);
+    assert_int_equal(ledger_smt_verify(root, e->key, NULL, &q, &err), -1);
     q.end = (smt_end)7;
-    assert_int_equal(smt_verify(root, e->key, NULL, &q, &err), -1);
+    assert_int_equal(ledger_smt_verify(root, e->key, NULL, &q, &err), -1);
     /* another root */
     uint8_t other[32];
     memcpy(other, root, 32);
     other[0] ^= 1;
-    assert_int_equal(smt_verify(other, e->key, e->value, &p, &err), -1);
+    assert_int_equal(ledger_smt_verify(other, e->key, e->value, &p, &err), -1);
     /* a non-canonical path: the leaf pushed one level down beside an empty
      * sibling hashes differently, but the verifier refuses it outright */
     q = p;
-    memcpy(q.siblings[q.n_siblings], SMT_EMPTY, 32);
+    memcpy(q.siblings[q.n_siblings], LEDGER_SMT_EMPTY, 32);
     q.n_siblings++;
-    assert_int_equal(smt_verify(root, e->key, e->value, &q, &err), -1);
+    assert_int_equal(ledger_smt_verify(root, e->key, e->value, &q, &err), -1);
     assert_non_null(strstr(err.msg, "canonical"));
     free(ref.v);
     mem_free(&m);
@@ -642,18 +642,18 @@ static void test_missing_nodes_are_reported(void **state)
     smt_store st = mem_ops(&m);
     ledger_err err;
     smt_proof p;
-    assert_int_equal(smt_prove(root, u[0].key, &st, &p, &err), -1);
+    assert_int_equal(ledger_smt_prove(root, u[0].key, &st, &p, &err), -1);
     assert_non_null(strstr(err.msg, "missing"));
     uint8_t nr[32];
     smt_page *np = NULL, *none = NULL;
     smt_update one = u[0];
     memset(one.value, 0x77, 32);
-    assert_int_equal(smt_update_root(&none, root, &one, 1, &st, &m.d, &np, nr, &err), -1);
+    assert_int_equal(ledger_smt_update_root(&none, root, &one, 1, &st, &m.d, &np, nr, &err), -1);
     assert_null(np);
     /* unsorted updates are a programming error reported as such */
     m.fail_get = 0;
     smt_update two[2] = {u[1], u[0]};
-    assert_int_equal(smt_update_root(&m.root, root, two, 2, &st, &m.d, &np, nr, &err), -1);
+    assert_int_equal(ledger_smt_update_root(&m.root, root, two, 2, &st, &m.d, &np, nr, &err), -1);
     free(ref.v);
     mem_free(&m);
     /* a page below the root missing: nothing of the update stays */
@@ -669,14 +669,14 @@ static void test_missing_nodes_are_reported(void **state)
     }
     apply_batch(&m, &ref, root, many, 300, 0);
     st = mem_ops(&m);
-    smt_trim(m.root, SMT_PAGE_LEVELS, 1, m.mem);
-    size_t pages = smt_mem_pages(m.mem);
+    ledger_smt_trim(m.root, SMT_PAGE_LEVELS, 1, m.mem);
+    size_t pages = ledger_smt_mem_pages(m.mem);
     m.fail_get = 1;
     one = many[0];
     memset(one.value, 0x77, 32);
-    assert_int_equal(smt_update_root(&m.root, root, &one, 1, &st, &m.d, &np, nr, &err), -1);
+    assert_int_equal(ledger_smt_update_root(&m.root, root, &one, 1, &st, &m.d, &np, nr, &err), -1);
     assert_non_null(strstr(err.msg, "missing"));
-    assert_int_equal(smt_mem_pages(m.mem), pages);
+    assert_int_equal(ledger_smt_mem_pages(m.mem), pages);
     m.fail_get = 0;
     free(ref.v);
     mem_free(&m);
@@ -716,7 +716,7 @@ static void test_walk_visits_every_leaf_in_order_and_checks_hashes(void **state)
     smt_store st = mem_ops(&m);
     ledger_err err;
     walk_state w = {&ref, 0};
-    assert_int_equal(smt_walk(root, &st, walk_fn, &w, &err), 0);
+    assert_int_equal(ledger_smt_walk(root, &st, walk_fn, &w, &err), 0);
     assert_int_equal(w.i, ref.n);
     /* corrupt a stored page below the root: the walk notices */
     int done = 0;
@@ -729,7 +729,7 @@ static void test_walk_visits_every_leaf_in_order_and_checks_hashes(void **state)
     }
     assert_true(done);
     w.i = 0;
-    assert_int_equal(smt_walk(root, &st, walk_fn, &w, &err), -1);
+    assert_int_equal(ledger_smt_walk(root, &st, walk_fn, &w, &err), -1);
     assert_non_null(strstr(err.msg, "does not hash"));
     free(ref.v);
     mem_free(&m);
@@ -753,7 +753,7 @@ static void test_the_tree_in_memory_commits_discards_and_unloads(void **state)
         rand_bytes(&rs, u[i].value, 32);
     }
     apply_batch(&m, &ref, root, u, 400, 0);
-    size_t pages = smt_mem_pages(m.mem);
+    size_t pages = ledger_smt_mem_pages(m.mem);
     assert_true(pages > 1);
     /* an update that is dropped leaves the tree and its memory as they were */
     smt_store st = mem_ops(&m);
@@ -762,29 +762,29 @@ static void test_the_tree_in_memory_commits_discards_and_unloads(void **state)
     memset(one.value, 0x55, 32);
     smt_page *np;
     uint8_t nr[32];
-    assert_int_equal(smt_update_root(&m.root, root, &one, 1, &st, &m.d, &np, nr, &err), 0);
-    assert_true(smt_mem_pages(m.mem) > pages);
+    assert_int_equal(ledger_smt_update_root(&m.root, root, &one, 1, &st, &m.d, &np, nr, &err), 0);
+    assert_true(ledger_smt_mem_pages(m.mem) > pages);
     assert_true(m.d.n_created > 0 && m.d.n_created == m.d.n_replaced);
-    smt_delta_discard(&m.d, m.mem);
-    assert_int_equal(smt_mem_pages(m.mem), pages);
+    ledger_smt_delta_discard(&m.d, m.mem);
+    assert_int_equal(ledger_smt_mem_pages(m.mem), pages);
     kvset_check_root(&m, &ref, root);
     /* one that is adopted replaces exactly its path */
     apply_batch(&m, &ref, root, &one, 1, 0);
-    assert_int_equal(smt_mem_pages(m.mem), pages);
+    assert_int_equal(ledger_smt_mem_pages(m.mem), pages);
     /* unload all but the root page; the next update reads what it needs */
-    smt_trim(m.root, SMT_PAGE_LEVELS, 1, m.mem);
-    assert_int_equal(smt_mem_pages(m.mem), 1);
+    ledger_smt_trim(m.root, SMT_PAGE_LEVELS, 1, m.mem);
+    assert_int_equal(ledger_smt_mem_pages(m.mem), 1);
     size_t gets = m.gets;
     memset(u[1].value, 0x66, 32);
     apply_batch(&m, &ref, root, &u[1], 1, 0);
     assert_true(m.gets > gets);
     /* pages of a generation not yet stored are never unloaded */
     size_t by[70] = {0};
-    smt_mem_by_depth(m.root, by, 70);
+    ledger_smt_mem_by_depth(m.root, by, 70);
     assert_true(by[0] > 0);
-    smt_trim(m.root, SMT_PAGE_LEVELS, 0, m.mem);
+    ledger_smt_trim(m.root, SMT_PAGE_LEVELS, 0, m.mem);
     size_t by2[70] = {0};
-    smt_mem_by_depth(m.root, by2, 70);
+    ledger_smt_mem_by_depth(m.root, by2, 70);
     assert_memory_equal(by, by2, sizeof by);
     free(ref.v);
     mem_free(&m);
@@ -811,38 +811,38 @@ static void test_malformed_pages_are_refused(void **state)
     memcpy(pg + n, k2, 32), n += 32;
     memcpy(pg + n, v, 32), n += 32;
     uint8_t l1[32], l2[32], h[32];
-    smt_leaf_hash(k1, v, l1);
-    smt_leaf_hash(k2, v, l2);
-    smt_inner_hash(l1, l2, h);
+    ledger_smt_leaf_hash(k1, v, l1);
+    ledger_smt_leaf_hash(k2, v, l2);
+    ledger_smt_inner_hash(l1, l2, h);
     ledger_err err;
-    assert_int_equal(smt_page_parse(h, 0, pg, n, out, &ol, &err), 0);
+    assert_int_equal(ledger_smt_page_parse(h, 0, pg, n, out, &ol, &err), 0);
     assert_int_equal(ol, 36 + 97 + 97);
     /* trailing byte, cut short, another hash, unknown tag */
     pg[n] = 0x02;
-    assert_int_equal(smt_page_parse(h, 0, pg, n + 1, out, &ol, &err), -1);
-    assert_int_equal(smt_page_parse(h, 0, pg, n - 1, out, &ol, &err), -1);
+    assert_int_equal(ledger_smt_page_parse(h, 0, pg, n + 1, out, &ol, &err), -1);
+    assert_int_equal(ledger_smt_page_parse(h, 0, pg, n - 1, out, &ol, &err), -1);
     uint8_t h2[32];
     memcpy(h2, h, 32);
     h2[0] ^= 1;
-    assert_int_equal(smt_page_parse(h2, 0, pg, n, out, &ol, &err), -1);
+    assert_int_equal(ledger_smt_page_parse(h2, 0, pg, n, out, &ol, &err), -1);
     assert_non_null(strstr(err.msg, "does not hash"));
     pg[0] = 0x07;
-    assert_int_equal(smt_page_parse(h, 0, pg, n, out, &ol, &err), -1);
+    assert_int_equal(ledger_smt_page_parse(h, 0, pg, n, out, &ol, &err), -1);
     /* a page that is an empty subtree, or a reference at its root */
     static const uint8_t empty[] = {0x02};
-    assert_int_equal(smt_page_parse(SMT_EMPTY, 0, empty, 1, out, &ol, &err), -1);
+    assert_int_equal(ledger_smt_page_parse(LEDGER_SMT_EMPTY, 0, empty, 1, out, &ol, &err), -1);
     uint8_t ref[33] = {0x03};
     memset(ref + 1, 9, 32);
-    assert_int_equal(smt_page_parse(ref + 1, 0, ref, 33, out, &ol, &err), -1);
+    assert_int_equal(ledger_smt_page_parse(ref + 1, 0, ref, 33, out, &ol, &err), -1);
     /* a reference above the fourth level, and an inner node below it */
     uint8_t deep[400];
     size_t dn = 0;
     for (int i = 0; i < 5; i++)
         deep[dn++] = 0x01; /* five inner nodes down the left edge */
-    assert_int_equal(smt_page_parse(h, 0, deep, dn, out, &ol, &err), -1);
+    assert_int_equal(ledger_smt_page_parse(h, 0, deep, dn, out, &ol, &err), -1);
     uint8_t early[] = {0x01, 0x03};
-    assert_int_equal(smt_page_parse(h, 0, early, sizeof early, out, &ol, &err), -1);
-    assert_int_equal(smt_page_parse(h, 0, pg, 0, out, &ol, &err), -1);
+    assert_int_equal(ledger_smt_page_parse(h, 0, early, sizeof early, out, &ol, &err), -1);
+    assert_int_equal(ledger_smt_page_parse(h, 0, pg, 0, out, &ol, &err), -1);
 }
 
 /* ---- inside the ledger ---- */
@@ -882,12 +882,12 @@ static void test_ledger_state_proofs_for_every_license_and_old_heights(void **st
         free(rec);
         smt_proof p;
         assert_int_equal(ledger_state_proof(env.L, tip.header.state_root, ids[i], &p, &err), 0);
-        if (smt_verify(tip.header.state_root, key, val, &p, &err) != 0)
+        if (ledger_smt_verify(tip.header.state_root, key, val, &p, &err) != 0)
             fail_msg("%s: %s", ids[i], err.msg);
         /* at the height before it existed, the license is absent */
         if (i > 0) {
             assert_int_equal(ledger_state_proof(env.L, roots[i - 1], ids[i], &p, &err), 0);
-            assert_int_equal(smt_verify(roots[i - 1], key, NULL, &p, &err), 0);
+            assert_int_equal(ledger_smt_verify(roots[i - 1], key, NULL, &p, &err), 0);
         }
     }
     /* the first license's old record is still provable at the old root,
@@ -902,8 +902,8 @@ static void test_ledger_state_proofs_for_every_license_and_old_heights(void **st
     ledger_sha256(ids[0], strlen(ids[0]), key);
     ledger_sha256(rec, rl, val);
     free(rec);
-    assert_int_equal(smt_verify(roots[11], key, val, &p, &err), -1);
-    assert_int_equal(smt_verify(roots[11], key, p.leaf_value, &p, &err), 0);
+    assert_int_equal(ledger_smt_verify(roots[11], key, val, &p, &err), -1);
+    assert_int_equal(ledger_smt_verify(roots[11], key, p.leaf_value, &p, &err), 0);
     assert_int_equal(ledger_check_integrity(env.L, &err), 0);
     /* a reopened ledger (cold cache) goes on from the same tree */
     lt_reopen(&env);
