@@ -115,11 +115,25 @@ static int sign(void *ctx, const uint8_t msg[32], uint8_t sig[64])
     return ledger_sign(&b->n->key, msg, NULL, sig);
 }
 
+/* The core's lines, most of them about what peers sent: a Byzantine peer
+ * must not flood the log.  Lines are rate-limited (one a second) per kind,
+ * the kind being the line's first 24 bytes (what it is about, before the
+ * numbers), in a small table where rare collisions share a limit. */
 static void log_line(void *ctx, int level, const char *msg)
 {
     (void)ctx;
-    if (node_log_enabled(level))
+    if (!node_log_enabled(level))
+        return;
+    if (level == NODE_LOG_DEBUG) {
         node_log(level, "%s", msg);
+        return;
+    }
+    static node_log_rate rates[64];
+    uint64_t h = 1469598103934665603ULL, left_out;
+    for (size_t i = 0; i < 24 && msg[i] && (msg[i] < '0' || msg[i] > '9'); i++)
+        h = (h ^ (uint8_t)msg[i]) * 1099511628211ULL;
+    if (node_log_rate_pass(&rates[h % 64], &left_out))
+        node_log_n(level, left_out, "%s", msg);
 }
 
 /* ---- the executor thread ---- */
