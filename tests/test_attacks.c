@@ -133,6 +133,7 @@ typedef struct {
 
 static said g_said[4096];
 static size_t g_n_said;
+static uint32_t g_watch; /* the validator whose messages pump() notes */
 static int g_sync_asked;
 
 static void note(const Permit__ConsensusMsg *cm)
@@ -176,7 +177,8 @@ static int pump(tp_conn *c, int ms, int type, uint64_t height, uint32_t round, u
             a.msg_case = PERMIT__FRAME__MSG_SYNC_RESPONSE;
             a.sync_response = &r;
             tp_send_frame(c, &a, 2000);
-        } else if (f->msg_case == PERMIT__FRAME__MSG_CONSENSUS && f->consensus->validator == 0) {
+        } else if (f->msg_case == PERMIT__FRAME__MSG_CONSENSUS &&
+                   f->consensus->validator == g_watch) {
             const Permit__ConsensusMsg *cm = f->consensus;
             note(cm);
             if ((int)cm->type == type && cm->height == height && cm->round == round) {
@@ -231,6 +233,7 @@ static void fork_attempt(int lure)
     nt_cluster_start(&g_c, 0);
     g_n_said = 0;
     g_sync_asked = 0;
+    g_watch = 0;
     lt_env *env = &g_c.env;
     tp_conn *c = join_as(1, 0, 0);
     blk X;
@@ -439,6 +442,99 @@ static void test_a_mute_proposer_costs_a_round_not_the_chain(void **state)
     nt_cluster_cleanup(&g_c);
 }
 
+
+/* ---- the lock record ---- */
+
+static int block_hash_of(unsigned node, uint64_t height, uint8_t out[32])
+{
+    json_t *p = json_pack("{s:I}", "height", (json_int_t)height);
+    json_t *r = nt_rpc(g_c.rpc_port[node], "block.get", p);
+    const char *h = json_string_value(json_object_get(json_object_get(r, "result"), "hash"));
+    int ok = h && ledger_hex_decode_exact(h, out, 32) == 0;
+    json_decref(r);
+    json_decref(p);
+    return ok;
+}
+
+/* The consensus WAL (docs/formats.md, "The lock record").  Validator 1, the
+ * harness, proposes X at height 1 to validators 0 and 2 only, and prevotes
+ * it to them: they lock on X (their prevotes and the harness's make 3 of 4)
+ * and precommit it; validator 3 never gets the block.  Then 0 and 2 are
+ * killed and restarted: their sign states keep them locked on X, so they
+ * may vote for no other block, and the harness never shows X again.  Only
+ * the lock record, which gives them back X and its proof of lock, lets one
+ * of them propose X again, and validator 3 accept it: height 1 is X. */
+static void test_validators_locked_on_a_block_all_restart_and_still_decide_it(void **state)
+{
+    (void)state;
+    nt_cluster_init(&g_c, 4, NULL);
+    for (unsigned i = 0; i < 4; i++)
+        if (i != 1)
+            nt_cluster_start(&g_c, i);
+    lt_env *env = &g_c.env;
+    blk X;
+    make_block(env, 1, nt_now_ms(), 1, &X);
+    tp_conn *c[3];
+    unsigned holders[2] = {0, 2};
+    for (unsigned k = 0; k < 2; k++) {
+        c[k] = join_as(1, holders[k], 0);
+        assert_int_equal(send_msg(c[k], env, 1, PERMIT_VOTE_PROPOSAL, 1, 0, -1, X.hash, &X), 0);
+        assert_int_equal(send_msg(c[k], env, 1, PERMIT_VOTE_PREVOTE, 1, 0, -1, X.hash, NULL), 0);
+    }
+    for (unsigned k = 0; k < 2; k++) {
+        uint8_t v[32];
+        int nil = 1;
+        g_watch = holders[k];
+        if (!pump(c[k], WAIT_MS, PERMIT_VOTE_PRECOMMIT, 1, 0, v, &nil) || nil ||
+            memcmp(v, X.hash, 32) != 0)
+            fail_msg("validator %u did not lock on X", holders[k]);
+    }
+    /* every validator that holds X goes down at once, and comes back */
+    for (unsigned k = 0; k < 2; k++) {
+        tp_close(c[k]);
+        nt_cluster_signal(&g_c, holders[k], SIGKILL);
+    }
+    for (unsigned k = 0; k < 2; k++)
+        nt_cluster_start(&g_c, holders[k]);
+    /* a transaction wakes the rounds up; the harness says nothing more */
+    char u[19];
+    lt_uscc(2, u);
+    env->now = nt_now_ms() - 1000;
+    size_t len;
+    uint8_t *tx = lt_apply(env, u, "convenience-store", 0, &len);
+    json_t *r = nt_submit(g_c.rpc_port[3], tx, len, "none");
+    json_decref(r);
+    free(tx);
+    uint64_t until = nt_now_ms() + 30000;
+    int done = 0;
+    while (!done && nt_now_ms() < until) {
+        done = 1;
+        for (unsigned i = 0; i < 4; i++) {
+            uint8_t h[32];
+            if (i != 1 && !block_hash_of(i, 1, h))
+                done = 0;
+        }
+        if (!done) {
+            struct timespec ts = {0, 200 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
+    if (!done)
+        fail_msg("height 1 was never decided: the validators locked on X could not propose it");
+    for (unsigned i = 0; i < 4; i++) {
+        uint8_t h[32];
+        if (i != 1) {
+            assert_true(block_hash_of(i, 1, h));
+            assert_memory_equal(h, X.hash, 32);
+        }
+    }
+    blk_free(&X);
+    for (unsigned i = 0; i < 4; i++)
+        if (i != 1)
+            nt_cluster_stop_clean(&g_c, i);
+    nt_cluster_cleanup(&g_c);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -448,6 +544,7 @@ int main(void)
         cmocka_unit_test(test_an_empty_sync_after_next_height_messages_keeps_the_lock),
         cmocka_unit_test(test_a_flood_of_far_round_proposals_does_not_halt_the_chain),
         cmocka_unit_test(test_a_mute_proposer_costs_a_round_not_the_chain),
+        cmocka_unit_test(test_validators_locked_on_a_block_all_restart_and_still_decide_it),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
