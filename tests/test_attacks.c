@@ -10,7 +10,10 @@
  *    round it leads inside the engine's window and for rounds far beyond it;
  *    the others keep deciding, during the flood and after it;
  *  - the mute proposer: a validator that never proposes costs a round, not
- *    the chain.
+ *    the chain;
+ *  - the lost lock: a validator shows its block only to those that then lock
+ *    on it, and they all restart; the lock record (the consensus WAL) lets
+ *    them propose it again.
  * Link splicing, idle connections and forged handshakes: tests/test_p2p.c. */
 #include "testutil.h"
 
