@@ -83,6 +83,20 @@ void core_block_unref(core_block *b); /* NULL-safe */
 void core_block_to_pb(const core_block *b, struct Permit__Block *pb, ProtobufCBinaryData *txs,
                       ledger_commit_pb *lc);
 
+/* ---- consensus messages on the wire ---- */
+
+struct Permit__ConsensusMsg;
+
+/* A consensus message from its protobuf form, for a chain of n validators:
+ * 0, or -1 when malformed (validator out of range, a signature that is not
+ * 64 bytes, an unknown type, a block hash neither empty (nil) nor 32 bytes,
+ * a pol_round below -1).  The signature is not checked here. */
+int core_msg_from_pb(const struct Permit__ConsensusMsg *cm, unsigned n, cons_msg *m);
+
+/* The packed Frame of m, with b's block for a proposal (b may be NULL):
+ * *frame malloc'd.  0, or -1 when memory ran out. */
+int core_msg_pack(const cons_msg *m, const core_block *b, uint8_t **frame, size_t *len);
+
 /* ---- configuration and hooks ---- */
 
 #define CORE_ALL_PEERS UINT32_MAX

@@ -52,6 +52,20 @@ core_buf *core_pack_msg(const cons_msg *m, const core_block *b)
     return buf;
 }
 
+int core_msg_pack(const cons_msg *m, const core_block *b, uint8_t **frame, size_t *len)
+{
+    core_buf *buf = core_pack_msg(m, b);
+    *frame = buf ? malloc(buf->len ? buf->len : 1) : NULL;
+    if (*frame == NULL) {
+        core_buf_unref(buf);
+        return -1;
+    }
+    memcpy(*frame, buf->data, buf->len);
+    *len = buf->len;
+    core_buf_unref(buf);
+    return 0;
+}
+
 static void kept_clear(kept_msg *k, size_t *n)
 {
     for (size_t i = 0; i < *n; i++)

@@ -408,27 +408,34 @@ void core_store_free(core *c)
 
 /* ---- consensus messages from peers ---- */
 
+int core_msg_from_pb(const Permit__ConsensusMsg *cm, unsigned n, cons_msg *m)
+{
+    if (cm->validator >= n || cm->sig.len != 64 || cm->type < CONS_PREVOTE ||
+        cm->type > CONS_PROPOSAL || (cm->block_hash.len != 0 && cm->block_hash.len != 32) ||
+        cm->pol_round < CONS_NIL_ROUND)
+        return -1;
+    memset(m, 0, sizeof *m);
+    m->type = (cons_type)cm->type;
+    m->height = cm->height;
+    m->round = cm->round;
+    m->pol_round = cm->pol_round;
+    m->validator = cm->validator;
+    if (cm->block_hash.len == 32)
+        memcpy(m->value.b, cm->block_hash.data, 32);
+    memcpy(m->sig, cm->sig.data, 64);
+    return 0;
+}
+
 void core_on_consensus(core *c, uint32_t peer, const Permit__ConsensusMsg *cm)
 {
     /* bounds and form first; proposals come straight from their proposer,
      * votes may be relayed (their signature is what counts) */
-    if (cm == NULL || cm->validator >= c->n || cm->sig.len != 64 || cm->type < CONS_PREVOTE ||
-        cm->type > CONS_PROPOSAL || (cm->block_hash.len != 0 && cm->block_hash.len != 32) ||
-        cm->pol_round < CONS_NIL_ROUND || (int)cm->validator == c->cfg.self ||
-        (cm->type == CONS_PROPOSAL && cm->validator != peer)) {
+    cons_msg m;
+    if (cm == NULL || core_msg_from_pb(cm, c->n, &m) != 0 || (int)m.validator == c->cfg.self ||
+        (m.type == CONS_PROPOSAL && m.validator != peer)) {
         c->st.msgs_dropped++;
         return;
     }
-    cons_msg m;
-    memset(&m, 0, sizeof m);
-    m.type = (cons_type)cm->type;
-    m.height = cm->height;
-    m.round = cm->round;
-    m.pol_round = cm->pol_round;
-    m.validator = cm->validator;
-    if (cm->block_hash.len == 32)
-        memcpy(m.value.b, cm->block_hash.data, 32);
-    memcpy(m.sig, cm->sig.data, 64);
     uint64_t h = cons_height(c->e);
     if (m.height < h) {
         core_help_behind(c, peer, m.height); /* the peer is still deciding a block we have */

@@ -519,3 +519,17 @@ int nt_vpermit(const char *rpc, char **out, va_list ap)
         free(buf);
     return WIFEXITED(wst) ? WEXITSTATUS(wst) : 128;
 }
+
+void nt_sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+uint64_t nt_status_u64(int rpc_port, const char *field)
+{
+    json_t *r = nt_rpc(rpc_port, "status", NULL);
+    uint64_t v = (uint64_t)json_integer_value(json_object_get(json_object_get(r, "result"), field));
+    json_decref(r);
+    return v;
+}

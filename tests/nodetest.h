@@ -94,6 +94,11 @@ json_t *nt_submit(int port, const uint8_t *env, size_t len, const char *wait);
 
 /* Wall clock in ms. */
 uint64_t nt_now_ms(void);
+void nt_sleep_ms(long ms);
+
+/* An integer field of the `status` answer of the node on rpc_port (0 when
+ * the call fails), e.g. "height" or "peers". */
+uint64_t nt_status_u64(int rpc_port, const char *field);
 
 /* Run build/bin/permit --rpc RPC with the arguments in ap (NULL-ended);
  * returns its exit code (128 if it did not exit), and its output (stdout

@@ -332,11 +332,7 @@ static void test_an_empty_sync_after_next_height_messages_keeps_the_lock(void **
 
 static uint64_t height_of(unsigned i)
 {
-    json_t *r = nt_rpc(g_c.rpc_port[i], "status", NULL);
-    uint64_t h = (uint64_t)json_integer_value(json_object_get(json_object_get(r, "result"),
-                                                              "height"));
-    json_decref(r);
-    return h;
+    return nt_status_u64(g_c.rpc_port[i], "height");
 }
 
 static int submit_one(uint32_t n, unsigned node)

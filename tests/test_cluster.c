@@ -36,19 +36,9 @@ static size_t g_n_acks;
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER; /* signing and the acks */
 #define CLIENTS 8
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static uint64_t height_of(unsigned i)
 {
-    json_t *r = nt_rpc(g_c.rpc_port[i], "status", NULL);
-    uint64_t h = (uint64_t)json_integer_value(json_object_get(json_object_get(r, "result"),
-                                                              "height"));
-    json_decref(r);
-    return h;
+    return nt_status_u64(g_c.rpc_port[i], "height");
 }
 
 static int block_hash(unsigned i, uint64_t height, uint8_t out[32])
@@ -116,7 +106,7 @@ static void *load(void *arg)
         json_t *r = submit_any(tx, len, &rr);
         free(tx);
         if (r == NULL) {
-            sleep_ms(100);
+            nt_sleep_ms(100);
             continue;
         }
         record(r);
@@ -151,7 +141,7 @@ static void wait_height(uint64_t at_least, long timeout_ms, const char *what)
     while (max_height() < at_least) {
         if (nt_now_ms() > until)
             fail_msg("%s: height stayed below %llu", what, (unsigned long long)at_least);
-        sleep_ms(100);
+        nt_sleep_ms(100);
     }
 }
 
@@ -213,9 +203,9 @@ static void test_four_validators_under_faults(void **state)
     printf("one down: height %llu\n", (unsigned long long)max_height());
 
     kill_node(2);
-    sleep_ms(1500); /* a block in flight may still land */
+    nt_sleep_ms(1500); /* a block in flight may still land */
     uint64_t stalled = max_height();
-    sleep_ms(3000);
+    nt_sleep_ms(3000);
     assert_true(max_height() <= stalled + 1);
     expect_agreement();
     printf("two down: stalled at %llu\n", (unsigned long long)max_height());
@@ -234,7 +224,7 @@ static void test_four_validators_under_faults(void **state)
     while (height_of(1) < target) {
         if (nt_now_ms() > until)
             fail_msg("the wiped node did not catch up to %llu", (unsigned long long)target);
-        sleep_ms(200);
+        nt_sleep_ms(200);
     }
     printf("wiped node synced to %llu\n", (unsigned long long)height_of(1));
 
@@ -255,7 +245,7 @@ static void test_four_validators_under_faults(void **state)
         if (nt_now_ms() > until)
             fail_msg("nodes stay at different heights (%llu..%llu)", (unsigned long long)lo,
                      (unsigned long long)hi);
-        sleep_ms(200);
+        nt_sleep_ms(200);
     }
     expect_agreement();
     size_t n = g_n_acks;

@@ -31,19 +31,9 @@
 static nt_cluster g_c;
 static uint32_t g_serial = 1;
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static unsigned peers_of(unsigned i)
 {
-    json_t *r = nt_rpc(g_c.rpc_port[i], "status", NULL);
-    unsigned k = (unsigned)json_integer_value(json_object_get(json_object_get(r, "result"),
-                                                              "peers"));
-    json_decref(r);
-    return k;
+    return (unsigned)nt_status_u64(g_c.rpc_port[i], "peers");
 }
 
 /* Wait until every running node has all its peers; fail after ms. */
@@ -63,7 +53,7 @@ static void wait_linked(int ms)
             fail_msg("the validators did not link up within %d ms (peers: %u %u %u %u)", ms,
                      g_c.pid[0] ? peers_of(0) : 0, g_c.pid[1] ? peers_of(1) : 0,
                      g_c.pid[2] ? peers_of(2) : 0, g_c.pid[3] ? peers_of(3) : 0);
-        sleep_ms(100);
+        nt_sleep_ms(100);
     }
 }
 
@@ -73,7 +63,7 @@ static void wait_peers(unsigned i, unsigned want, int ms)
     while (peers_of(i) != want) {
         if (nt_now_ms() > until)
             fail_msg("node %u has %u peers, not %u, after %d ms", i, peers_of(i), want, ms);
-        sleep_ms(50);
+        nt_sleep_ms(50);
     }
 }
 
@@ -195,7 +185,7 @@ static void test_a_relay_without_keys_links_no_one(void **state)
     tp_close(a);
     tp_close(b);
     /* the relay is gone: still linked, still committing */
-    sleep_ms(1000);
+    nt_sleep_ms(1000);
     for (unsigned i = 0; i < N; i++) {
         assert_int_equal(peers_of(i), N - 1);
         assert_no_link_down(i);
@@ -303,7 +293,7 @@ static void *flood_main(void *arg)
                     close(fd);
                 }
             }
-        sleep_ms(50);
+        nt_sleep_ms(50);
     }
     for (unsigned i = 0; i < N; i++)
         for (int k = 0; k < FLOOD_PER_PORT; k++)
@@ -336,14 +326,14 @@ static void test_idle_connections_do_not_keep_validators_apart(void **state)
     atomic_store(&g_flood.stop, 0);
     assert_int_equal(pthread_create(&t, NULL, flood_main, NULL), 0);
     nt_cluster_start(&g_c, 0);
-    sleep_ms(1000); /* node 0 full of idle connections before the others start */
+    nt_sleep_ms(1000); /* node 0 full of idle connections before the others start */
     for (unsigned i = 1; i < N; i++) {
         nt_cluster_start(&g_c, i);
-        sleep_ms(300);
+        nt_sleep_ms(300);
     }
     wait_linked(45000);
     commit_one(3);
-    sleep_ms(3000);
+    nt_sleep_ms(3000);
     for (unsigned i = 0; i < N; i++)
         assert_int_equal(peers_of(i), N - 1);
     commit_one(0);
@@ -367,7 +357,7 @@ static void test_a_validator_killed_and_restarted_links_up_again(void **state)
     nt_cluster_signal(&g_c, 2, SIGKILL);
     wait_peers(0, N - 2, 5000);
     commit_one(0);
-    sleep_ms(3000); /* the dialers' backoff grows meanwhile */
+    nt_sleep_ms(3000); /* the dialers' backoff grows meanwhile */
     nt_cluster_start(&g_c, 2);
     wait_linked(20000);
     commit_one(2);
@@ -379,9 +369,9 @@ static void test_a_validator_killed_and_restarted_links_up_again(void **state)
     if (tp_handshake(c, env->g->chain_id, &env->node[1], 0, env->node[0].pub, NULL, 5000) != 0)
         fail_msg("handshake: %s", tp_error(c));
     wait_peers(0, N - 1, 3000); /* we are validator 1 to validator 0 */
-    sleep_ms(1500);             /* longer than the dial that was due meanwhile */
+    nt_sleep_ms(1500);             /* longer than the dial that was due meanwhile */
     nt_cluster_start(&g_c, 1);
-    sleep_ms(500);
+    nt_sleep_ms(500);
     tp_close(c);
     wait_linked(20000);
     commit_one(1);

@@ -37,59 +37,35 @@
 
 /* ---- frames ---- */
 
-/* Pack a consensus message (with its block, if any); bytes are malloc'd. */
+/* Pack a consensus message (with its block, if any); bytes are malloc'd.
+ * tamper_header: one bit of the block's header flipped after the fact, so
+ * that it no longer hashes to what was signed. */
 static uint8_t *pack(const cons_msg *m, const core_block *b, size_t *len, int tamper_header,
                      sim_rng *rng)
 {
-    Permit__ConsensusMsg cm = PERMIT__CONSENSUS_MSG__INIT;
-    cm.type = m->type;
-    cm.height = m->height;
-    cm.round = m->round;
-    cm.pol_round = m->type == CONS_PROPOSAL ? m->pol_round : CONS_NIL_ROUND;
-    cm.validator = m->validator;
-    cm.sig.data = (uint8_t *)m->sig;
-    cm.sig.len = 64;
-    if (!cons_hash_is_nil(&m->value)) {
-        cm.block_hash.data = (uint8_t *)m->value.b;
-        cm.block_hash.len = 32;
-    }
-    Permit__Block pb;
-    ProtobufCBinaryData *txs = NULL;
-    ledger_commit_pb lc;
-    uint8_t hdr[LEDGER_MAX_HEADER_BYTES];
-    if (b) {
-        txs = calloc(b->n ? b->n : 1, sizeof *txs);
-        if (txs == NULL)
-            abort();
-        core_block_to_pb(b, &pb, txs, &lc);
-        if (tamper_header) {
-            memcpy(hdr, b->hdr_bytes, b->hdr_len);
-            hdr[sim_rng_below(rng, b->hdr_len)] ^= 0x01;
-            pb.header.data = hdr;
-        }
-        cm.block = &pb;
-    }
-    Permit__Frame f = PERMIT__FRAME__INIT;
-    f.msg_case = PERMIT__FRAME__MSG_CONSENSUS;
-    f.consensus = &cm;
-    *len = permit__frame__get_packed_size(&f);
-    uint8_t *buf = malloc(*len ? *len : 1);
+    uint8_t *buf;
+    if (core_msg_pack(m, b, &buf, len) != 0)
+        abort();
+    if (!tamper_header)
+        return buf;
+    Permit__Frame *f = permit__frame__unpack(NULL, *len, buf);
+    if (f == NULL || f->consensus->block == NULL || f->consensus->block->header.len == 0)
+        abort();
+    ProtobufCBinaryData *hd = &f->consensus->block->header;
+    hd->data[sim_rng_below(rng, hd->len)] ^= 0x01;
+    free(buf);
+    *len = permit__frame__get_packed_size(f);
+    buf = malloc(*len ? *len : 1);
     if (buf == NULL)
         abort();
-    permit__frame__pack(&f, buf);
-    free(txs);
+    permit__frame__pack(f, buf);
+    permit__frame__free_unpacked(f, NULL);
     return buf;
 }
 
 static void send_to(sim_world *w, sim_node *nd, uint32_t to, const uint8_t *frame, size_t len)
 {
-    if (to != CORE_ALL_PEERS) {
-        net_send(w, nd->idx, to, frame, len);
-        return;
-    }
-    for (unsigned p = 0; p < w->mix.n; p++)
-        if (p != nd->idx && net_link_up(w, nd->idx, p))
-            net_send(w, nd->idx, p, frame, len);
+    net_send_to(w, nd->idx, to, frame, len);
 }
 
 static void send_msg(sim_world *w, sim_node *nd, uint32_t to, const cons_msg *m,
@@ -434,16 +410,11 @@ void byz_send(sim_world *w, sim_node *nd, uint32_t to, const uint8_t *frame, siz
     }
     const Permit__ConsensusMsg *cm = f->consensus;
     cons_msg m;
-    memset(&m, 0, sizeof m);
-    m.type = (cons_type)cm->type;
-    m.height = cm->height;
-    m.round = cm->round;
-    m.pol_round = cm->pol_round;
-    m.validator = cm->validator;
-    if (cm->block_hash.len == 32)
-        memcpy(m.value.b, cm->block_hash.data, 32);
-    if (cm->sig.len == 64)
-        memcpy(m.sig, cm->sig.data, 64);
+    if (core_msg_from_pb(cm, w->mix.n, &m) != 0) {
+        permit__frame__free_unpacked(f, NULL);
+        send_to(w, nd, to, frame, len);
+        return;
+    }
     core_block *blk = cm->block ? core_block_from_pb(cm->block, SIZE_MAX, SIZE_MAX, NULL) : NULL;
     permit__frame__free_unpacked(f, NULL);
     if (m.validator != nd->idx) {

@@ -185,3 +185,14 @@ void net_send(sim_world *w, unsigned from, unsigned to, const uint8_t *frame, si
     sim_msg_unref(m);
 }
 
+
+void net_send_to(sim_world *w, unsigned from, uint32_t to, const uint8_t *frame, size_t len)
+{
+    if (to != CORE_ALL_PEERS) {
+        net_send(w, from, to, frame, len);
+        return;
+    }
+    for (unsigned p = 0; p < w->mix.n; p++)
+        if (p != from && net_link_up(w, from, p))
+            net_send(w, from, p, frame, len);
+}

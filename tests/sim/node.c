@@ -377,17 +377,10 @@ static void admit(sim_world *w, sim_node *nd, const uint8_t *env, size_t len, in
 
 void node_send(sim_world *w, sim_node *nd, uint32_t to, const uint8_t *frame, size_t len)
 {
-    if (nd->byz) {
+    if (nd->byz)
         byz_send(w, nd, to, frame, len);
-        return;
-    }
-    if (to != CORE_ALL_PEERS) {
-        net_send(w, nd->idx, to, frame, len);
-        return;
-    }
-    for (unsigned p = 0; p < w->mix.n; p++)
-        if (p != nd->idx && net_link_up(w, nd->idx, p))
-            net_send(w, nd->idx, p, frame, len);
+    else
+        net_send_to(w, nd->idx, to, frame, len);
 }
 
 static void serve(sim_world *w, sim_node *nd, uint32_t to, uint64_t from, uint32_t max)

@@ -292,6 +292,8 @@ uint64_t sim_correct_max_height(sim_world *w);
 int net_link_up(const sim_world *w, unsigned a, unsigned b);
 void net_links_changed(sim_world *w);
 void net_send(sim_world *w, unsigned from, unsigned to, const uint8_t *frame, size_t len);
+/* To `to`, or with CORE_ALL_PEERS to every peer `from` is linked to. */
+void net_send_to(sim_world *w, unsigned from, uint32_t to, const uint8_t *frame, size_t len);
 void net_on_link_event(sim_world *w, const sim_event *ev);
 
 /* node.c */
