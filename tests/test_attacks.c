@@ -13,7 +13,8 @@
  *    the chain;
  *  - the lost lock: a validator shows its block only to those that then lock
  *    on it, and they all restart; the lock record (the consensus WAL) lets
- *    them propose it again.
+ *    them propose it again;
+ *  - gossip: what a peer gossips passes the checks of tx.submit.
  * Link splicing, idle connections and forged handshakes: tests/test_p2p.c. */
 #include "testutil.h"
 
@@ -442,6 +443,68 @@ static void test_a_mute_proposer_costs_a_round_not_the_chain(void **state)
 }
 
 
+/* ---- gossip ---- */
+
+static uint64_t mempool_of(unsigned i)
+{
+    json_t *r = nt_rpc(g_c.rpc_port[i], "status", NULL);
+    uint64_t k = (uint64_t)json_integer_value(
+        json_object_get(json_object_get(json_object_get(r, "result"), "mempool"), "size"));
+    json_decref(r);
+    return k;
+}
+
+/* Issue 9, item 6: gossiped transactions skipped the time window and the
+ * state check that tx.submit applies.  A validator (the harness, validator
+ * 1 of 2, so that nothing commits and the mempool shows what was admitted)
+ * gossips one transaction stamped two hours ago, one approving a license
+ * that does not exist, one with a broken signature and one good one: only
+ * the good one enters the mempool. */
+static void test_gossiped_transactions_pass_the_checks_of_tx_submit(void **state)
+{
+    (void)state;
+    nt_cluster_init(&g_c, 2, NULL);
+    nt_cluster_start(&g_c, 0);
+    lt_env *env = &g_c.env;
+    tp_conn *c = join_as(1, 0, 0);
+    uint8_t *tx[4];
+    size_t len[4];
+    char u[19];
+    env->now = nt_now_ms() - 2 * 3600 * 1000;
+    lt_uscc(1, u);
+    tx[0] = lt_apply(env, u, "convenience-store", 0, &len[0]);
+    env->now = nt_now_ms() - 1000;
+    tx[1] = lt_decision(env, lt_dept(env, LT_MARKET), PERMIT__TX_KIND__APPROVE,
+                        "PL-320411-2026-999999", NULL, 0, NULL, &len[1]);
+    lt_uscc(2, u);
+    tx[2] = lt_apply(env, u, "convenience-store", 0, &len[2]);
+    tx[2][40] ^= 1; /* inside the signature */
+    lt_uscc(3, u);
+    tx[3] = lt_apply(env, u, "convenience-store", 0, &len[3]);
+    ProtobufCBinaryData v[4];
+    for (int i = 0; i < 4; i++) {
+        v[i].data = tx[i];
+        v[i].len = len[i];
+    }
+    Permit__TxGossip g = PERMIT__TX_GOSSIP__INIT;
+    g.n_txs = 4;
+    g.txs = v;
+    Permit__Frame f = PERMIT__FRAME__INIT;
+    f.msg_case = PERMIT__FRAME__MSG_TXS;
+    f.txs = &g;
+    assert_int_equal(tp_send_frame(c, &f, 5000), 0);
+    uint64_t until = nt_now_ms() + 5000;
+    while (mempool_of(0) < 1 && nt_now_ms() < until)
+        pump(c, 100, 0, 0, 0, NULL, NULL);
+    pump(c, 500, 0, 0, 0, NULL, NULL); /* time for the others, if they were let in */
+    assert_int_equal(mempool_of(0), 1);
+    for (int i = 0; i < 4; i++)
+        free(tx[i]);
+    tp_close(c);
+    nt_cluster_stop_clean(&g_c, 0);
+    nt_cluster_cleanup(&g_c);
+}
+
 /* ---- the lock record ---- */
 
 static int block_hash_of(unsigned node, uint64_t height, uint8_t out[32])
@@ -544,6 +607,7 @@ int main(void)
         cmocka_unit_test(test_a_flood_of_far_round_proposals_does_not_halt_the_chain),
         cmocka_unit_test(test_a_mute_proposer_costs_a_round_not_the_chain),
         cmocka_unit_test(test_validators_locked_on_a_block_all_restart_and_still_decide_it),
+        cmocka_unit_test(test_gossiped_transactions_pass_the_checks_of_tx_submit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
