@@ -167,6 +167,8 @@ static int round_needed(cons_engine *e, uint32_t round)
 /* The slot to reuse for `round` when every slot is taken: the oldest round
  * before ours that is not needed, else the furthest round ahead of ours;
  * NULL when `round` is worth less than that one (older, or further ahead).
+ * A round the rules need (the proof of lock of our round's proposal) takes
+ * any slot that is not needed.
  * A height that lasts over CONS_MAX_ROUNDS rounds, or a Byzantine validator
  * voting in every round of the window, then keeps going on the rounds that
  * matter. */
@@ -184,6 +186,8 @@ static round_state *evict_for(cons_engine *e, uint32_t round)
             far = r;
         }
     }
+    if (round != e->round && round_needed(e, round))
+        return old ? old : far; /* the proof of lock our proposal names, however old */
     if (round < e->round) /* a past round only displaces an older one */
         return old && old->round < round ? old : NULL;
     if (old)
@@ -401,6 +405,11 @@ static void start_round(cons_engine *e, uint32_t round) /* line 11 */
     e->round = round;
     e->step = CONS_STEP_PROPOSE;
     e->asked_value = 0;
+    /* "invalid" may have been transient (a block time ahead of our clock,
+     * an executor error): each round asks again of a value it needs */
+    for (size_t i = 0; i < CONS_VALIDITY_CACHE; i++)
+        if (e->vcache[i].state == V_INVALID)
+            e->vcache[i].state = V_UNKNOWN;
     find_round(e, round, 1);
     if (i_propose(e)) {
         if (e->valid_round != CONS_NIL_ROUND) {

@@ -272,7 +272,8 @@ static void run_commit(bft *b, job *j)
 static void run_apply(bft *b, job *j)
 {
     node *n = b->n;
-    drop_held(b);
+    /* the block executed for this height stays held until a block here
+     * replaces it (execute drops it): blocks we have already cost nothing */
     for (size_t i = 0; i < j->a.n_blocks; i++) {
         const core_block *bl = j->a.blocks[i];
         uint64_t next = ledger_height(n->L) + 1;
@@ -305,7 +306,8 @@ static void run_apply(bft *b, job *j)
         free(res);
         j->applied++;
     }
-    drop_held(b);
+    if (j->bad)
+        drop_held(b); /* a block that executed, and then failed to commit */
     j->ledger_height = ledger_height(n->L);
     j->ok = 1;
 }
@@ -348,11 +350,25 @@ static void job_free(job *j)
 
 /* ---- executor results (loop thread) ---- */
 
+/* Clients waiting for the transactions of blocks now in the ledger. */
+static void report_results(node *n, const job *j)
+{
+    uint64_t h = j->a.kind == CORE_ACT_COMMIT ? j->a.height : j->ledger_height;
+    for (size_t i = 0; i < j->n_results; i++)
+        node_tx_finished(n, j->results[i].tx_id, &j->results[i], j->heights ? j->heights[i] : h,
+                         NULL);
+}
+
 static void job_done(node *n, void *arg)
 {
     job *j = arg;
     bft *b = (bft *)n->engine;
     if (b == NULL || b->stopped) {
+        /* stopping: a block written while we stopped is still reported to
+         * whoever waits for its transactions (before they are told the node
+         * is going) */
+        if (b != NULL && (j->a.kind == CORE_ACT_COMMIT || j->a.kind == CORE_ACT_APPLY))
+            report_results(n, j);
         job_free(j);
         return;
     }
@@ -379,9 +395,7 @@ static void job_done(node *n, void *arg)
     case CORE_ACT_COMMIT:
     case CORE_ACT_APPLY: {
         uint64_t h = a->kind == CORE_ACT_COMMIT ? a->height : j->ledger_height;
-        for (size_t i = 0; i < j->n_results; i++)
-            node_tx_finished(n, j->results[i].tx_id, &j->results[i],
-                             j->heights ? j->heights[i] : h, NULL);
+        report_results(n, j);
         if (a->kind == CORE_ACT_COMMIT) {
             if (j->ok) {
                 node_metrics_block(&n->metrics, j->exec_us, j->n_results, 0);
@@ -441,6 +455,7 @@ static void p2p_done(node *n, void *arg)
         if (w->frame && node_p2p_send_packed(b->p2p, w->a.peer, w->frame, w->len) != 0)
             LOG_WARN("sync: the answer to validator %u (%zu bytes) could not be queued",
                      w->a.peer, w->len);
+        core_on_served(b->core, w->a.peer);
     } else {
         int added = 0;
         for (size_t i = 0; i < w->a.n; i++)
@@ -558,6 +573,8 @@ static void drive(bft *b)
                  * again */
                 if (a.kind == CORE_ACT_ADMIT)
                     core_on_admitted(b->core, a.peer);
+                else
+                    core_on_served(b->core, a.peer);
                 free(w);
                 core_action_release(&a);
             }

@@ -233,8 +233,10 @@ static void sign_and_send(core *c, const cons_msg *m, const node_sign_evidence *
         if (c->h.persist(c->h.ctx, &next, &err) != 0) {
             core_logf(c, NODE_LOG_ERROR,
                       "consensus: cannot record what is signed (%s): not signing", err.msg);
+            core_lock_settle(c, 0);
             return;
         }
+        core_lock_settle(c, 1);
         c->ss = next;
     }
     uint8_t msg[32];
@@ -475,6 +477,8 @@ void core_free(core *c)
         core_block_unref(c->applying_blocks[i]);
     free(c->applying_blocks);
     free(c->lock_rec);
+    free(c->lock_last);
+    free(c->lock_pending);
     core_store_free(c);
     core_relay_free(c);
     core_gossip_free(c);
@@ -574,7 +578,7 @@ void core_on_link(core *c, uint32_t peer, int up, uint64_t hello_height)
     if (up) {
         /* a peer that (re)joins hears what we said at this height, and what
          * we relay; its handshake height is a hint, never evidence */
-        core_say_again(c, peer);
+        core_say_again(c, peer, 1);
         if (hello_height > c->ledger_height)
             core_behind(c, peer, hello_height, CORE_HINT);
     } else if (c->sync_inflight && c->sync_peer == peer) {
@@ -663,8 +667,9 @@ void core_on_built(core *c, uint64_t height, uint32_t round, core_block *built,
     if (built == NULL) {
         core_logf(c, NODE_LOG_WARN, "consensus: no block made for %llu/%u",
                   (unsigned long long)height, round);
-    } else if (height == cons_height(c->e) &&
-               core_store_add(c, built, height, round, (uint32_t)c->cfg.self)) {
+    } else if (height != cons_height(c->e)) {
+        core_block_unref(built); /* the height was decided meanwhile */
+    } else if (core_store_add(c, built, height, round, (uint32_t)c->cfg.self)) {
         cons_on_value(c->e, height, round, &built->hash);
     }
     core_drain(c);

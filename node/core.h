@@ -138,7 +138,8 @@ typedef enum {
     CORE_ACT_COMMIT,   /* commit block with cert; answer core_on_committed */
     CORE_ACT_APPLY,    /* sync: apply blocks[] with certs[] in order while they follow the
                           ledger and each certificate verifies; answer core_on_applied */
-    CORE_ACT_SERVE,    /* answer peer's sync request: core_sync_answer(from, max), then send */
+    CORE_ACT_SERVE,    /* answer peer's sync request: core_sync_answer(from, max), send it;
+                          then core_on_served (one per peer is under way at a time) */
     CORE_ACT_ADMIT,    /* check envelopes gossiped by peer (form, signature, time window,
                           state, not committed), add the good ones to the mempool and call
                           core_on_tx for each; then core_on_admitted */
@@ -236,6 +237,8 @@ void core_on_committed(core *c, uint64_t height, int ok);
 void core_on_applied(core *c, uint32_t peer, uint64_t ledger_height, size_t applied, int bad);
 /* An ADMIT action is done (its envelopes were admitted or refused). */
 void core_on_admitted(core *c, uint32_t peer);
+/* A SERVE action is done (answered, or given up): that peer may ask again. */
+void core_on_served(core *c, uint32_t peer);
 
 /* ---- answering sync requests (any thread: reads only) ---- */
 

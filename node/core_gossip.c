@@ -12,7 +12,10 @@
  * Each peer has its own bounded queue of ids; when it overflows, the peer
  * gets the whole mempool announced instead.  What peers send is bounded
  * before use: counts per frame, envelope sizes, ADMIT actions under way per
- * peer; an id asked for is not asked again for CORE_REQUEST_MS. */
+ * peer; an id asked of a peer is not asked of it again for CORE_REQUEST_MS,
+ * nor of another for CORE_REREQUEST_MS (another announcer is remembered and
+ * asked then, if the first has not answered).  What a peer asks for it gets once
+ * per request, within CORE_TX_SERVE_BYTES a second. */
 #include "core_int.h"
 
 #include <stdlib.h>
@@ -25,7 +28,9 @@ int core_gossip_init(core *c)
 {
     c->requested = calloc(CORE_REQUESTED, sizeof *c->requested);
     c->requested_at = calloc(CORE_REQUESTED, sizeof *c->requested_at);
-    return c->requested && c->requested_at ? 0 : -1;
+    c->requested_of = calloc(CORE_REQUESTED, sizeof *c->requested_of);
+    c->alt = calloc(CORE_ALT_MAX, sizeof *c->alt);
+    return c->requested && c->requested_at && c->requested_of && c->alt ? 0 : -1;
 }
 
 static void queue_free(peer_state *p)
@@ -44,12 +49,19 @@ void core_gossip_free(core *c)
         queue_free(&c->peers[i]);
     free(c->requested);
     free(c->requested_at);
+    free(c->requested_of);
+    free(c->alt);
+}
+
+static void wake_at(core *c, uint64_t at)
+{
+    if (c->gossip_at == 0 || at < c->gossip_at)
+        c->gossip_at = at;
 }
 
 static void soon(core *c)
 {
-    if (c->gossip_at == 0)
-        c->gossip_at = core_mono(c) + CORE_GOSSIP_MS;
+    wake_at(c, core_mono(c) + CORE_GOSSIP_MS);
 }
 
 void core_gossip_link(core *c, uint32_t peer, int up)
@@ -113,8 +125,10 @@ static void send_ids(core *c, uint32_t peer, int request, uint8_t (*ids)[32], si
 }
 
 /* Envelopes of the ids (those still in the mempool) in TxGossip frames of
- * at most CORE_GOSSIP_TXS envelopes and CORE_GOSSIP_BYTES. */
-static void send_envelopes(core *c, uint32_t peer, uint8_t (*ids)[32], size_t n)
+ * at most CORE_GOSSIP_TXS envelopes and CORE_GOSSIP_BYTES; with `budget`,
+ * no more bytes than it holds (and it is spent). */
+static void send_envelopes(core *c, uint32_t peer, uint8_t (*ids)[32], size_t n,
+                           uint64_t *budget)
 {
     ProtobufCBinaryData *v = calloc(CORE_GOSSIP_TXS, sizeof *v);
     if (v == NULL)
@@ -124,6 +138,14 @@ static void send_envelopes(core *c, uint32_t peer, uint8_t (*ids)[32], size_t n)
         const mp_tx *t = i < n ? node_mempool_get(c->mp, ids[i]) : NULL;
         if (i < n && t == NULL)
             continue; /* committed or refused meanwhile */
+        if (i < n && budget) {
+            if (t->len > *budget) {
+                c->st.msgs_dropped++;
+                n = i; /* the rest waits (it reaches a block through this node anyway) */
+            } else {
+                *budget -= t->len;
+            }
+        }
         if (k > 0 && (i == n || k == CORE_GOSSIP_TXS || bytes + t->len > CORE_GOSSIP_BYTES)) {
             Permit__TxGossip g = PERMIT__TX_GOSSIP__INIT;
             g.n_txs = k;
@@ -187,7 +209,7 @@ static void flush_peer(core *c, uint32_t peer)
                 memcpy(ids[ni++], p->queue[at], 32);
         }
         if (nw)
-            send_envelopes(c, peer, whole, nw);
+            send_envelopes(c, peer, whole, nw, NULL);
         for (size_t i = 0; i < ni; i += CORE_IDS_MAX)
             send_ids(c, peer, 0, ids + i, ni - i < CORE_IDS_MAX ? ni - i : CORE_IDS_MAX);
     }
@@ -195,6 +217,8 @@ static void flush_peer(core *c, uint32_t peer)
     free(ids);
     p->qhead = p->qlen = 0;
 }
+
+static void ask_alternates(core *c, uint64_t now);
 
 void core_gossip_tick(core *c, uint64_t now)
 {
@@ -204,6 +228,7 @@ void core_gossip_tick(core *c, uint64_t now)
     for (uint32_t i = 0; i < c->n; i++)
         if (c->peers[i].up && c->peers[i].queue)
             flush_peer(c, i);
+    ask_alternates(c, now);
 }
 
 /* ---- receiving ---- */
@@ -217,11 +242,16 @@ static size_t slot_of(const uint8_t id[32])
     return (size_t)(h % CORE_REQUESTED);
 }
 
-static int asked_lately(core *c, const uint8_t id[32], uint64_t now)
+/* Asked for lately: of this peer within CORE_REQUEST_MS, of another within
+ * CORE_REREQUEST_MS (an announcer that never answers must not keep the
+ * others' copies away for long). */
+static int asked_lately(core *c, const uint8_t id[32], uint32_t peer, uint64_t now)
 {
     size_t s = slot_of(id);
-    return c->requested_at[s] && now - c->requested_at[s] < CORE_REQUEST_MS &&
-           memcmp(c->requested[s], id, 32) == 0;
+    if (c->requested_at[s] == 0 || memcmp(c->requested[s], id, 32) != 0)
+        return 0;
+    uint64_t wait = c->requested_of[s] == peer ? CORE_REQUEST_MS : CORE_REREQUEST_MS;
+    return now - c->requested_at[s] < wait;
 }
 
 void core_on_tx_gossip(core *c, uint32_t peer, const Permit__TxGossip *g)
@@ -275,6 +305,72 @@ void core_on_admitted(core *c, uint32_t peer)
         c->peers[peer].admitting--;
 }
 
+static void mark_asked(core *c, const uint8_t id[32], uint32_t peer, uint64_t now)
+{
+    size_t s = slot_of(id);
+    memcpy(c->requested[s], id, 32);
+    c->requested_at[s] = now;
+    c->requested_of[s] = peer;
+}
+
+/* Another peer announced an id already asked of someone: if that one never
+ * answers (it went down, it is Byzantine), this one is asked once the
+ * first had CORE_REREQUEST_MS.  A ring: the oldest give way. */
+static void remember_alternate(core *c, const uint8_t id[32], uint32_t peer, uint64_t now)
+{
+    size_t s = slot_of(id);
+    uint64_t due = c->requested_at[s] + CORE_REREQUEST_MS;
+    alt_entry *a = &c->alt[(c->alt_head + c->alt_len) % CORE_ALT_MAX];
+    if (c->alt_len == CORE_ALT_MAX)
+        c->alt_head = (c->alt_head + 1) % CORE_ALT_MAX;
+    else
+        c->alt_len++;
+    memcpy(a->id, id, 32);
+    a->peer = peer;
+    a->due = due > now ? due : now;
+    wake_at(c, a->due);
+}
+
+static void ask_alternates(core *c, uint64_t now)
+{
+    size_t n = c->alt_len;
+    uint8_t(*want)[32] = n ? malloc(n * sizeof *want) : NULL;
+    for (uint32_t p = 0; want && p < c->n; p++) {
+        size_t k = 0;
+        for (size_t i = 0; i < c->alt_len; i++) {
+            alt_entry *a = &c->alt[(c->alt_head + i) % CORE_ALT_MAX];
+            if (a->peer != p || a->due > now)
+                continue;
+            a->peer = UINT32_MAX; /* done with, whatever happens */
+            if (!c->peers[p].up || node_mempool_contains(c->mp, a->id) ||
+                asked_lately(c, a->id, p, now))
+                continue;
+            memcpy(want[k++], a->id, 32);
+            mark_asked(c, a->id, p, now);
+            if (k == CORE_IDS_MAX) {
+                send_ids(c, p, 1, want, k);
+                k = 0;
+            }
+        }
+        if (k)
+            send_ids(c, p, 1, want, k);
+    }
+    free(want);
+    /* drop what is done from the front; wake for the next one due */
+    while (c->alt_len && c->alt[c->alt_head].peer == UINT32_MAX) {
+        c->alt_head = (c->alt_head + 1) % CORE_ALT_MAX;
+        c->alt_len--;
+    }
+    uint64_t next = 0;
+    for (size_t i = 0; i < c->alt_len; i++) {
+        alt_entry *a = &c->alt[(c->alt_head + i) % CORE_ALT_MAX];
+        if (a->peer != UINT32_MAX && (next == 0 || a->due < next))
+            next = a->due;
+    }
+    if (next)
+        wake_at(c, next);
+}
+
 void core_on_tx_announce(core *c, uint32_t peer, const Permit__TxIds *t)
 {
     if (t == NULL)
@@ -286,22 +382,32 @@ void core_on_tx_announce(core *c, uint32_t peer, const Permit__TxIds *t)
     uint64_t now = core_mono(c);
     size_t n = 0;
     for (size_t i = 0; i < k; i++) {
-        if (t->ids[i].len != 32 || node_mempool_contains(c->mp, t->ids[i].data) ||
-            asked_lately(c, t->ids[i].data, now))
+        if (t->ids[i].len != 32 || node_mempool_contains(c->mp, t->ids[i].data))
             continue;
+        if (asked_lately(c, t->ids[i].data, peer, now)) {
+            if (c->requested_of[slot_of(t->ids[i].data)] != peer)
+                remember_alternate(c, t->ids[i].data, peer, now);
+            continue;
+        }
         memcpy(want[n++], t->ids[i].data, 32);
-        size_t s = slot_of(t->ids[i].data);
-        memcpy(c->requested[s], t->ids[i].data, 32);
-        c->requested_at[s] = now;
+        mark_asked(c, t->ids[i].data, peer, now);
     }
     if (n)
         send_ids(c, peer, 1, want, n);
     free(want);
 }
 
+static int id_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, 32);
+}
+
+/* What a peer asks for, it gets once per request (an id asked for twice in
+ * one frame goes once) and within its byte budget: a request of 32 bytes
+ * per id must not make this node send megabytes again and again. */
 void core_on_tx_request(core *c, uint32_t peer, const Permit__TxIds *t)
 {
-    if (t == NULL)
+    if (t == NULL || peer >= c->n)
         return;
     size_t k = t->n_ids < CORE_IDS_MAX ? t->n_ids : CORE_IDS_MAX;
     uint8_t(*ids)[32] = malloc((k ? k : 1) * sizeof *ids);
@@ -311,6 +417,21 @@ void core_on_tx_request(core *c, uint32_t peer, const Permit__TxIds *t)
     for (size_t i = 0; i < k; i++)
         if (t->ids[i].len == 32)
             memcpy(ids[n++], t->ids[i].data, 32);
-    send_envelopes(c, peer, ids, n);
+    qsort(ids, n, sizeof *ids, id_cmp);
+    size_t u = 0;
+    for (size_t i = 0; i < n; i++)
+        if (u == 0 || memcmp(ids[u - 1], ids[i], 32) != 0)
+            memcpy(ids[u++], ids[i], 32);
+    peer_state *p = &c->peers[peer];
+    uint64_t now = core_mono(c);
+    if (p->tx_budget_at == 0 || now < p->tx_budget_at) {
+        p->tx_budget = CORE_TX_SERVE_BYTES;
+    } else {
+        uint64_t add = (now - p->tx_budget_at) * (CORE_TX_SERVE_BYTES / 1000);
+        p->tx_budget = p->tx_budget + add > CORE_TX_SERVE_BYTES ? CORE_TX_SERVE_BYTES
+                                                                : p->tx_budget + add;
+    }
+    p->tx_budget_at = now;
+    send_envelopes(c, peer, ids, u, &p->tx_budget);
     free(ids);
 }

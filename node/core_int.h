@@ -14,8 +14,9 @@
 #define CORE_AHEAD_MAX 256            /* messages of the next height kept */
 #define CORE_AWAIT_MAX 16             /* blocks the engine asked about that are not here yet */
 #define CORE_OWN_MAX 8                /* our own messages of this height, said again */
-#define CORE_RELAY_MAX 256            /* others' votes of this height, relayed */
-#define CORE_RESEND_MS 1000           /* say things again this often while a height stalls */
+#define CORE_RELAY_MAX (8 * LEDGER_MAX_DEPARTMENTS) /* others' votes of this height, relayed */
+#define CORE_RESEND_MS 1000           /* say votes again this often while a height stalls */
+#define CORE_RESEND_BLOCK_MS 10000    /* ... and our proposals (whole blocks) this often */
 #define CORE_HELP_MS 1000             /* a peer left in an earlier round is helped this often */
 #define CORE_GOSSIP_MS 20             /* transactions go out in batches this often */
 #define CORE_GOSSIP_TXS 2000          /* envelopes per TxGossip frame */
@@ -23,8 +24,11 @@
 #define CORE_IDS_MAX 4096             /* ids per TxIds frame (announce, request) */
 #define CORE_PEER_QUEUE 8192          /* ids waiting to go to one peer */
 #define CORE_REQUESTED 8192           /* ids asked for lately, not asked again soon */
-#define CORE_REQUEST_MS 5000
+#define CORE_REQUEST_MS 5000         /* ... of the same peer */
+#define CORE_REREQUEST_MS 500         /* ... of another peer that announces it */
+#define CORE_ALT_MAX 4096             /* other announcers of ids asked, remembered */
 #define CORE_ADMIT_INFLIGHT 8         /* ADMIT actions under way per peer */
+#define CORE_TX_SERVE_BYTES (16u << 20) /* envelopes sent on request, per peer per second */
 #define CORE_SYNC_ANSWER_MS 5000      /* a sync request unanswered this long is given up */
 #define CORE_SYNC_SHUN_MS 10000       /* ... and that peer not asked again for this long */
 #define CORE_AHEAD_SYNC_MS 3000       /* still a height behind after this long: sync */
@@ -55,6 +59,12 @@ typedef struct {
 } kept_msg;
 
 typedef struct {
+    uint8_t id[32];
+    uint32_t peer;               /* UINT32_MAX: done with */
+    uint64_t due;
+} alt_entry;
+
+typedef struct {
     int up;
     uint64_t hello_height;
     uint8_t (*queue)[32];        /* ids to announce or send, a ring */
@@ -63,6 +73,9 @@ typedef struct {
     int announce_all;            /* the queue overflowed: announce the whole mempool */
     uint64_t help_next;
     unsigned admitting;
+    unsigned serving;            /* SERVE actions under way for it (at most one) */
+    uint64_t tx_budget;          /* bytes of envelopes it may still ask for ... */
+    uint64_t tx_budget_at;       /* ... as of this time (refilled at CORE_TX_SERVE_BYTES/s) */
     uint64_t shun_until;         /* sync: not asked again before */
     uint64_t behind_next;        /* sent it blocks it lacked; not again before */
     uint64_t unasked_next;       /* took blocks it sent unasked; not again before */
@@ -87,7 +100,7 @@ struct core {
         uint64_t at, height;
         uint32_t round;
     } eto[3];                    /* the engine's, one per step: only the latest matters */
-    uint64_t build_at, resend_at, gossip_at, heartbeat_at;
+    uint64_t build_at, resend_at, resend_blocks_at, gossip_at, heartbeat_at;
 
     /* blocks and messages (core_store.c) */
     store_entry store[CORE_STORE_MAX];
@@ -132,11 +145,18 @@ struct core {
     peer_state peers[LEDGER_MAX_DEPARTMENTS];
     uint8_t (*requested)[32];
     uint64_t *requested_at;
+    uint32_t *requested_of;      /* the peer asked */
+    alt_entry *alt;              /* another peer that has an id asked of someone: a ring */
+    size_t alt_head, alt_len;
 
     core_stats st;
     char why[256];
     uint8_t *lock_rec;           /* the lock record handed to core_new, until core_start */
     size_t lock_rec_len;
+    uint8_t *lock_last;          /* the lock record on disk that the sign state agrees with */
+    size_t lock_last_len;
+    uint8_t *lock_pending;       /* written, the sign state not yet persisted */
+    size_t lock_pending_len;
 };
 
 /* core.c */
@@ -160,6 +180,7 @@ void core_mempool_drop_block(core *c, const core_block *b);
 
 /* core_lock.c */
 int core_lock_record(core *c, const cons_msg *m, const node_sign_evidence *ev);
+void core_lock_settle(core *c, int taken);
 void core_lock_restore(core *c);
 
 /* core_store.c */
@@ -181,7 +202,7 @@ void core_keep_relay(core *c, const cons_msg *m);
 void core_relay_pol(core *c, uint32_t peer, uint64_t height, int32_t round,
                     const cons_hash *value, size_t n, const uint32_t *validators,
                     const uint8_t (*sigs)[64]);
-void core_say_again(core *c, uint32_t peer);
+void core_say_again(core *c, uint32_t peer, int proposals);
 void core_help_peer(core *c, uint32_t peer, uint32_t their_round);
 void core_relay_tick(core *c, uint64_t now);
 void core_relay_free(core *c);

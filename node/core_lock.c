@@ -60,11 +60,39 @@ int core_lock_record(core *c, const cons_msg *m, const node_sign_evidence *ev)
     free(txs);
     ledger_err err;
     int rc = c->h.persist_lock ? c->h.persist_lock(c->h.ctx, buf, len, &err) : 0;
-    if (rc != 0)
+    if (rc != 0) {
         core_logf(c, NODE_LOG_ERROR, "consensus: cannot record the lock (%s): not signing",
                   err.msg);
-    free(buf);
-    return rc;
+        free(buf);
+        return rc;
+    }
+    free(c->lock_pending);
+    c->lock_pending = buf;
+    c->lock_pending_len = len;
+    return 0;
+}
+
+/* The sign state took the lock just recorded (taken = 1), or could not
+ * (0): then the record of the lock it still holds is written back, so that
+ * a restart finds the block and the proof of that one. */
+void core_lock_settle(core *c, int taken)
+{
+    if (c->lock_pending == NULL)
+        return;
+    if (taken) {
+        free(c->lock_last);
+        c->lock_last = c->lock_pending;
+        c->lock_last_len = c->lock_pending_len;
+    } else {
+        ledger_err err;
+        if (c->lock_last && c->h.persist_lock &&
+            c->h.persist_lock(c->h.ctx, c->lock_last, c->lock_last_len, &err) != 0)
+            core_logf(c, NODE_LOG_ERROR, "consensus: cannot write back the lock record (%s)",
+                      err.msg);
+        free(c->lock_pending);
+    }
+    c->lock_pending = NULL;
+    c->lock_pending_len = 0;
 }
 
 /* After a restart: bring back the block and the proof of lock of the lock
@@ -132,7 +160,10 @@ bad:
     core_logf(c, NODE_LOG_WARN, "consensus: the lock record is corrupt: ignored (the sign "
                                 "state still holds the lock)");
 out:
-    free(c->lock_rec);
+    /* what is on disk now: written back if a new lock cannot be taken */
+    free(c->lock_last);
+    c->lock_last = c->lock_rec;
+    c->lock_last_len = c->lock_rec_len;
     c->lock_rec = NULL;
     c->lock_rec_len = 0;
 }

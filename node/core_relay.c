@@ -5,7 +5,8 @@
  * correct node.  Over links that drop (a restart, a partition) that takes
  * work: votes are sent once, so a peer that lost them would wait forever.
  * So, for the height being decided:
- *  - our own messages are said again while the height stalls, and to any
+ *  - our own messages are said again while the height stalls (our votes
+ *    every second, our proposals every CORE_RESEND_BLOCK_MS), and to any
  *    peer whose link comes up;
  *  - the verified votes of the others are relayed with them, one per
  *    (validator, type, round): a proof of lock or a round's precommits must
@@ -111,6 +112,11 @@ static int precious(core *c, const kept_msg *k)
     return k->type == CONS_PREVOTE && ((int64_t)k->round == lr || (int64_t)k->round == vr);
 }
 
+static uint64_t round_distance(uint32_t round, uint32_t ours)
+{
+    return round >= ours ? 2 * (uint64_t)(round - ours) : (uint64_t)(ours - round);
+}
+
 void core_keep_relay(core *c, const cons_msg *m)
 {
     if (m->type == CONS_PROPOSAL)
@@ -121,12 +127,18 @@ void core_keep_relay(core *c, const cons_msg *m)
             c->relay[i].round == m->round)
             return;
     if (c->n_relay == CORE_RELAY_MAX) {
-        /* the oldest round goes first, proofs of lock last */
+        /* the round furthest from ours goes first (rounds ahead count
+         * double: a validator that signs votes for far rounds must not crowd
+         * out the rounds being decided), proofs of lock last */
+        uint32_t ours = cons_round(c->e);
         size_t v = SIZE_MAX;
         for (size_t i = 0; i < c->n_relay; i++)
-            if (!precious(c, &c->relay[i]) && (v == SIZE_MAX || c->relay[i].round < c->relay[v].round))
+            if (!precious(c, &c->relay[i]) &&
+                (v == SIZE_MAX ||
+                 round_distance(c->relay[i].round, ours) > round_distance(c->relay[v].round, ours)))
                 v = i;
-        if (v == SIZE_MAX || c->relay[v].round > m->round)
+        if (v == SIZE_MAX ||
+            round_distance(c->relay[v].round, ours) <= round_distance(m->round, ours))
             return;
         core_buf_unref(c->relay[v].buf);
         c->relay[v] = c->relay[--c->n_relay];
@@ -164,12 +176,13 @@ void core_relay_pol(core *c, uint32_t peer, uint64_t height, int32_t round,
     }
 }
 
-void core_say_again(core *c, uint32_t peer)
+void core_say_again(core *c, uint32_t peer, int proposals)
 {
     if (c->msgs_height != cons_height(c->e))
         return;
     for (size_t i = 0; i < c->n_own; i++)
-        core_send_buf(c, peer, c->own[i].buf);
+        if (proposals || c->own[i].type != CONS_PROPOSAL)
+            core_send_buf(c, peer, c->own[i].buf);
     for (size_t i = 0; i < c->n_relay; i++)
         if (c->relay[i].validator != peer)
             core_send_buf(c, peer, c->relay[i].buf);
@@ -195,12 +208,18 @@ void core_help_peer(core *c, uint32_t peer, uint32_t their_round)
     }
 }
 
-/* While a height does not advance, say everything again once a second. */
+/* While a height does not advance, say the votes again once a second, and
+ * our proposals (whole blocks, up to max_block_bytes each) only every
+ * CORE_RESEND_BLOCK_MS: a link that came up got them already. */
 void core_relay_tick(core *c, uint64_t now)
 {
     if (now < c->resend_at)
         return;
     c->resend_at = now + CORE_RESEND_MS;
-    if (now - c->last_progress_mono >= CORE_RESEND_MS)
-        core_say_again(c, CORE_ALL_PEERS);
+    if (now - c->last_progress_mono < CORE_RESEND_MS)
+        return;
+    int blocks = now >= c->resend_blocks_at;
+    if (blocks)
+        c->resend_blocks_at = now + CORE_RESEND_BLOCK_MS;
+    core_say_again(c, CORE_ALL_PEERS, blocks);
 }

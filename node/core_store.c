@@ -195,7 +195,7 @@ static int pinned(core *c, const store_entry *e)
         return 1;
     if (e->height != cons_height(c->e))
         return 0;
-    return (int)e->proposer == c->cfg.self || e->round == cons_round(c->e);
+    return e->round == cons_round(c->e); /* ours of earlier rounds may go: they are many */
 }
 
 /* How far an entry is from where the engine is: the one furthest away
@@ -333,10 +333,11 @@ void core_ahead_clear(core *c)
 
 /* One per (validator, type, round); when full, the message of the
  * furthest round gives way to one of a nearer round.  Blocks of the next
- * height are few: at most CORE_STORE_MAX / 4 of them. */
+ * height are few: at most CORE_STORE_MAX / 4 of them, the furthest round's
+ * giving way likewise. */
 void core_ahead_add(core *c, const cons_msg *m, core_block *b)
 {
-    size_t blocks = 0, far = SIZE_MAX;
+    size_t blocks = 0, far = SIZE_MAX, far_block = SIZE_MAX;
     for (size_t i = 0; i < c->n_ahead; i++) {
         const cons_msg *x = &c->ahead[i].m;
         if (x->validator == m->validator && x->type == m->type && x->round == m->round &&
@@ -344,14 +345,27 @@ void core_ahead_add(core *c, const cons_msg *m, core_block *b)
             core_block_unref(b);
             return;
         }
-        blocks += c->ahead[i].b != NULL;
+        if (c->ahead[i].b != NULL) {
+            blocks++;
+            if (far_block == SIZE_MAX || x->round > c->ahead[far_block].m.round)
+                far_block = i;
+        }
         if (far == SIZE_MAX || x->round > c->ahead[far].m.round)
             far = i;
     }
     if (b && blocks >= CORE_STORE_MAX / 4) {
-        core_block_unref(b);
+        /* a proposal of a nearer round takes the place of the furthest */
+        if (c->ahead[far_block].m.round <= m->round) {
+            core_block_unref(b);
+            c->st.blocks_dropped++;
+            return;
+        }
+        ahead_drop(c, far_block);
         c->st.blocks_dropped++;
-        return;
+        far = SIZE_MAX;
+        for (size_t i = 0; i < c->n_ahead; i++)
+            if (far == SIZE_MAX || c->ahead[i].m.round > c->ahead[far].m.round)
+                far = i;
     }
     if (c->n_ahead == CORE_AHEAD_MAX) {
         if (c->ahead[far].m.round <= m->round) {

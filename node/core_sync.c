@@ -9,9 +9,12 @@
  * message for a far height, an empty or withheld answer) costs a request,
  * never a lock.
  *
- * Only the peer asked may answer, one request is out at a time, and a peer
- * that leaves it unanswered for CORE_SYNC_ANSWER_MS, or answers with a
- * block that does not apply, is not asked again for CORE_SYNC_SHUN_MS. */
+ * One request is out at a time and one apply runs at a time.  A peer that
+ * leaves a request unanswered for CORE_SYNC_ANSWER_MS, answers with a block
+ * that does not apply, or answers with nothing new while f + 1 validators
+ * vouch for more, is not asked again for CORE_SYNC_SHUN_MS.  Certified
+ * blocks nobody asked for are applied too when they start at the next
+ * height (at most once a second per peer), even while a request is out. */
 #include "core_int.h"
 
 #include <stdlib.h>
@@ -125,11 +128,18 @@ void core_sync_tick(core *c, uint64_t now)
 
 void core_on_sync_request(core *c, uint32_t peer, const Permit__SyncRequest *r)
 {
-    if (r == NULL || r->from_height == 0 || r->max_blocks == 0)
+    if (r == NULL || r->from_height == 0 || r->max_blocks == 0 || peer >= c->n)
         return;
+    /* one answer per peer under way: a correct peer asks again only after
+     * our answer came (or it gave up on us); more is a flood */
+    if (c->peers[peer].serving > 0) {
+        c->st.msgs_dropped++;
+        return;
+    }
     core_action *a = core_push(c, CORE_ACT_SERVE);
     if (a == NULL)
         return;
+    c->peers[peer].serving++;
     a->peer = peer;
     a->from = r->from_height;
     a->max = r->max_blocks < CORE_SYNC_MAX_BLOCKS ? r->max_blocks : CORE_SYNC_MAX_BLOCKS;
@@ -144,12 +154,13 @@ void core_help_behind(core *c, uint32_t peer, uint64_t height)
     if (peer >= c->n || !c->peers[peer].up || height > c->ledger_height || height == 0)
         return;
     uint64_t now = core_mono(c);
-    if (now < c->peers[peer].behind_next)
+    if (now < c->peers[peer].behind_next || c->peers[peer].serving > 0)
         return;
     c->peers[peer].behind_next = now + CORE_HELP_MS;
     core_action *a = core_push(c, CORE_ACT_SERVE);
     if (a == NULL)
         return;
+    c->peers[peer].serving++;
     a->peer = peer;
     a->from = height;
     a->max = 4;
@@ -157,17 +168,19 @@ void core_help_behind(core *c, uint32_t peer, uint64_t height)
 
 void core_on_sync_response(core *c, uint32_t peer, const Permit__SyncResponse *r)
 {
-    if (r == NULL)
+    if (r == NULL || peer >= c->n)
         return;
-    if (c->sync_inflight && peer == c->sync_peer) {
+    int asked = c->sync_inflight && peer == c->sync_peer;
+    if (asked)
         c->sync_inflight = 0;
-    } else {
-        /* unasked for: certified blocks are welcome whoever sends them, but
-         * only when nothing else is under way, only if the first one is the
-         * next, and at most once a second per peer */
+    if (c->applying)
+        return; /* one apply at a time: the one under way asks again when it ends */
+    if (!asked) {
+        /* unasked for: certified blocks are welcome whoever sends them (a
+         * request of ours may be out to a peer that never answers), but only
+         * if the first one is the next, and at most once a second per peer */
         uint64_t now = core_mono(c);
-        if (c->sync_inflight || c->applying || r->n_blocks == 0 || r->blocks[0] == NULL ||
-            now < c->peers[peer].unasked_next)
+        if (r->n_blocks == 0 || r->blocks[0] == NULL || now < c->peers[peer].unasked_next)
             return;
         c->peers[peer].unasked_next = now + CORE_HELP_MS;
         ledger_header hd;
@@ -195,10 +208,10 @@ void core_on_sync_response(core *c, uint32_t peer, const Permit__SyncResponse *r
         free(blocks);
         free(certs);
         if (c->sync_target > c->ledger_height) {
-            /* nothing from it while f + 1 validators vouch for more: if it
-             * claims to have more, it withholds it; either way ask another */
-            if (r->peer_height > c->ledger_height)
-                c->peers[peer].shun_until = core_mono(c) + CORE_SYNC_SHUN_MS;
+            /* nothing from it while f + 1 validators vouch for more: it
+             * withholds them, or it is behind too (whatever height it
+             * claims); either way it is not asked again for a while */
+            c->peers[peer].shun_until = core_mono(c) + CORE_SYNC_SHUN_MS;
             request(c, c->target_peer);
         }
         return;
@@ -224,6 +237,12 @@ void core_on_sync_response(core *c, uint32_t peer, const Permit__SyncResponse *r
     c->applying = 1;
 }
 
+void core_on_served(core *c, uint32_t peer)
+{
+    if (peer < c->n && c->peers[peer].serving > 0)
+        c->peers[peer].serving--;
+}
+
 void core_on_applied(core *c, uint32_t peer, uint64_t ledger_height, size_t applied, int bad)
 {
     c->applying = 0;
@@ -247,18 +266,20 @@ void core_on_applied(core *c, uint32_t peer, uint64_t ledger_height, size_t appl
                                     "%llu",
                   applied, peer, (unsigned long long)ledger_height);
     }
-    if (bad) {
+    if (bad)
         c->st.sync_refused++;
-        if (peer < c->n)
-            c->peers[peer].shun_until = core_mono(c) + CORE_SYNC_SHUN_MS;
-    }
     if (ledger_height > c->ledger_height) {
         c->ledger_height = ledger_height;
         core_height_advanced(c);
     }
     (void)dropped;
-    if (c->sync_target > c->ledger_height && (applied > 0 || bad))
-        request(c, bad ? CORE_ALL_PEERS : peer);
+    /* a block that does not apply, or blocks that bring nothing while more
+     * is vouched for: that peer is not asked again for a while */
+    int useless = bad || (applied == 0 && c->sync_target > c->ledger_height);
+    if (useless && peer < c->n)
+        c->peers[peer].shun_until = core_mono(c) + CORE_SYNC_SHUN_MS;
+    if (c->sync_target > c->ledger_height)
+        request(c, useless ? CORE_ALL_PEERS : peer);
     core_drain(c);
 }
 

@@ -215,6 +215,12 @@ static void block_done(node *n, void *arg)
 {
     block_job *job = arg;
     solo *e = (solo *)n->engine;
+    if (e == NULL) {
+        /* the engine is gone (a block that outlived the shutdown grace):
+         * nobody waits for its answers any more */
+        job_free(job);
+        return;
+    }
     e->busy = 0;
     if (job->failed) {
         e->failures++;

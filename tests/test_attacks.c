@@ -14,7 +14,8 @@
  *  - the lost lock: a validator shows its block only to those that then lock
  *    on it, and they all restart; the lock record (the consensus WAL) lets
  *    them propose it again;
- *  - gossip: what a peer gossips passes the checks of tx.submit.
+ *  - gossip: what a peer gossips passes the checks of tx.submit, and what
+ *    it asks for is sent once per request.
  * Link splicing, idle connections and forged handshakes: tests/test_p2p.c. */
 #include "testutil.h"
 
@@ -25,6 +26,7 @@
 #include <time.h>
 
 #include "ledger/block.h"
+#include "ledger/hash.h"
 #include "ledger/hex.h"
 #include "ledger/ledger.h"
 #include "nodetest.h"
@@ -505,6 +507,68 @@ static void test_gossiped_transactions_pass_the_checks_of_tx_submit(void **state
     nt_cluster_cleanup(&g_c);
 }
 
+/* Review of issue 9: a TxRequest of 4,096 copies of one id made the node
+ * send that envelope 4,096 times (a 32-byte ask for a 400-byte answer,
+ * again and again).  A request gets each id once, within a byte budget per
+ * peer: ten such requests bring ten envelopes. */
+static void test_a_transaction_asked_for_many_times_is_sent_once_per_request(void **state)
+{
+    (void)state;
+    nt_cluster_init(&g_c, 2, NULL);
+    nt_cluster_start(&g_c, 0);
+    lt_env *env = &g_c.env;
+    tp_conn *c = join_as(1, 0, 0);
+    char u[19];
+    size_t len;
+    env->now = nt_now_ms() - 1000;
+    lt_uscc(7, u);
+    uint8_t *tx = lt_apply(env, u, "convenience-store", 0, &len);
+    ProtobufCBinaryData v = {.data = tx, .len = len};
+    Permit__TxGossip g = PERMIT__TX_GOSSIP__INIT;
+    g.n_txs = 1;
+    g.txs = &v;
+    Permit__Frame f = PERMIT__FRAME__INIT;
+    f.msg_case = PERMIT__FRAME__MSG_TXS;
+    f.txs = &g;
+    assert_int_equal(tp_send_frame(c, &f, 5000), 0);
+    uint64_t until = nt_now_ms() + 5000;
+    while (mempool_of(0) < 1 && nt_now_ms() < until)
+        pump(c, 100, 0, 0, 0, NULL, NULL);
+    assert_int_equal(mempool_of(0), 1);
+    enum { COPIES = 4096, ASKS = 10 };
+    uint8_t id[32];
+    ledger_sha256(tx, len, id);
+    ProtobufCBinaryData *ids = calloc(COPIES, sizeof *ids);
+    assert_non_null(ids);
+    for (int i = 0; i < COPIES; i++)
+        ids[i] = (ProtobufCBinaryData){.data = id, .len = 32};
+    Permit__TxIds t = PERMIT__TX_IDS__INIT;
+    t.n_ids = COPIES;
+    t.ids = ids;
+    Permit__Frame r = PERMIT__FRAME__INIT;
+    r.msg_case = PERMIT__FRAME__MSG_TX_REQUEST;
+    r.tx_request = &t;
+    for (int i = 0; i < ASKS; i++)
+        assert_int_equal(tp_send_frame(c, &r, 5000), 0);
+    size_t envelopes = 0;
+    until = nt_now_ms() + 3000;
+    while (nt_now_ms() < until) {
+        Permit__Frame *in = tp_recv_frame(c, 200);
+        if (in == NULL)
+            continue;
+        if (in->msg_case == PERMIT__FRAME__MSG_TXS)
+            envelopes += in->txs->n_txs;
+        permit__frame__free_unpacked(in, NULL);
+    }
+    assert_true(envelopes >= 1);
+    assert_true(envelopes <= ASKS);
+    free(ids);
+    free(tx);
+    tp_close(c);
+    nt_cluster_stop_clean(&g_c, 0);
+    nt_cluster_cleanup(&g_c);
+}
+
 /* ---- the lock record ---- */
 
 static int block_hash_of(unsigned node, uint64_t height, uint8_t out[32])
@@ -608,6 +672,7 @@ int main(void)
         cmocka_unit_test(test_a_mute_proposer_costs_a_round_not_the_chain),
         cmocka_unit_test(test_validators_locked_on_a_block_all_restart_and_still_decide_it),
         cmocka_unit_test(test_gossiped_transactions_pass_the_checks_of_tx_submit),
+        cmocka_unit_test(test_a_transaction_asked_for_many_times_is_sent_once_per_request),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -229,6 +229,71 @@ static void test_equivocating_votes_are_counted_once(void **state)
     cons_free(e);
 }
 
+/* Review of issue 9: "invalid" can be transient (the block's time was
+ * ahead of this node's clock, the executor failed).  A verdict kept for the
+ * whole height let one early proposal of a block keep every later round from
+ * voting for it: the height stalled.  A later round asks again. */
+static void test_an_invalid_verdict_is_asked_again_in_a_later_round(void **state)
+{
+    (void)state;
+    cons_config c = {.n = 4, .self = 0, .propose_ms = 1000, .prevote_ms = 500,
+                     .precommit_ms = 500};
+    cons_engine *e = cons_new(&c);
+    cons_action a;
+    cons_hash A;
+    memset(&A, 0, sizeof A);
+    A.b[0] = 0xA1;
+    cons_start(e, 1, 0);
+    while (cons_next_action(e, &a))
+        if (a.kind == CONS_ACT_BROADCAST)
+            cons_on_msg(e, &a.msg);
+    cons_msg m = {.type = CONS_PROPOSAL, .height = 1, .round = 0, .validator = 1,
+                  .pol_round = CONS_NIL_ROUND, .value = A};
+    cons_on_msg(e, &m);
+    int asked = 0, voted_a = 0;
+    while (cons_next_action(e, &a)) {
+        if (a.kind == CONS_ACT_VALIDATE) {
+            asked++;
+            cons_on_validated(e, a.height, &a.value, 0); /* too early, say */
+        } else if (a.kind == CONS_ACT_BROADCAST) {
+            cons_on_msg(e, &a.msg);
+            if (a.msg.type == CONS_PREVOTE && cons_hash_eq(&a.msg.value, &A))
+                voted_a = 1;
+        }
+    }
+    assert_int_equal(asked, 1);
+    assert_false(voted_a);
+    /* round 1 (f + 1 validators are there): validator 2 proposes A again,
+     * and the block is fine by now */
+    for (unsigned v = 2; v < 4; v++) {
+        cons_msg pv = {.type = CONS_PREVOTE, .height = 1, .round = 1, .validator = v,
+                       .pol_round = CONS_NIL_ROUND};
+        cons_on_msg(e, &pv);
+    }
+    while (cons_next_action(e, &a))
+        if (a.kind == CONS_ACT_BROADCAST)
+            cons_on_msg(e, &a.msg);
+    assert_int_equal(cons_round(e), 1);
+    m.round = 1;
+    m.validator = 2;
+    cons_on_msg(e, &m);
+    asked = 0;
+    while (cons_next_action(e, &a)) {
+        if (a.kind == CONS_ACT_VALIDATE) {
+            asked++;
+            cons_on_validated(e, a.height, &a.value, 1);
+        } else if (a.kind == CONS_ACT_BROADCAST) {
+            cons_on_msg(e, &a.msg);
+            if (a.msg.type == CONS_PREVOTE && a.msg.round == 1 &&
+                cons_hash_eq(&a.msg.value, &A))
+                voted_a = 1;
+        }
+    }
+    assert_int_equal(asked, 1);
+    assert_true(voted_a);
+    cons_free(e);
+}
+
 /* Run the engine's actions: sign (fake) and hand back our own messages,
  * call every block valid; return our last broadcast of `type` (or 0). */
 static int run_actions(cons_engine *e, cons_type type, cons_msg *last)
@@ -382,6 +447,46 @@ static void test_a_proposer_whose_proposal_does_not_go_out_times_out(void **stat
         assert_true(nil_prevote);
         cons_free(e);
     }
+}
+
+/* Review of issue 9: with every round slot taken by rounds the height went
+ * through, the prevotes of an old round that the current proposal names as
+ * its proof of lock found no slot ("a past round only displaces an older
+ * one"): the re-proposal could never be accepted. */
+static void test_an_old_proof_of_lock_finds_a_slot_when_the_rounds_are_full(void **state)
+{
+    (void)state;
+    cons_config c = {.n = 4, .self = 0, .propose_ms = 1000, .prevote_ms = 500,
+                     .precommit_ms = 500};
+    cons_engine *e = cons_new(&c);
+    cons_msg mine;
+    cons_start(e, 1, 0);
+    run_actions(e, CONS_PREVOTE, &mine);
+    const uint32_t R = CONS_MAX_ROUNDS + 72;
+    for (uint32_t r = 1; r <= R; r++) /* f + 1 validators in each next round */
+        for (unsigned v = 2; v < 4; v++) {
+            cons_msg m = {.type = CONS_PREVOTE, .height = 1, .round = r, .validator = v,
+                          .pol_round = CONS_NIL_ROUND};
+            cons_on_msg(e, &m);
+            run_actions(e, CONS_PREVOTE, &mine);
+        }
+    assert_int_equal(cons_round(e), R);
+    cons_hash A;
+    memset(&A, 0, sizeof A);
+    A.b[0] = 0x5A;
+    cons_msg p = {.type = CONS_PROPOSAL, .height = 1, .round = R,
+                  .validator = cons_proposer(e, 1, R), .pol_round = 5, .value = A};
+    cons_on_msg(e, &p);
+    assert_false(run_actions(e, CONS_PREVOTE, &mine)); /* no proof of lock yet */
+    for (unsigned v = 1; v < 4; v++) {
+        cons_msg pv = {.type = CONS_PREVOTE, .height = 1, .round = 5, .validator = v,
+                       .pol_round = CONS_NIL_ROUND, .value = A};
+        cons_on_msg(e, &pv);
+    }
+    assert_true(run_actions(e, CONS_PREVOTE, &mine));
+    assert_int_equal(mine.round, R);
+    assert_true(cons_hash_eq(&mine.value, &A));
+    cons_free(e);
 }
 
 static void take_all(cons_engine *e, cons_action *a, int *committed)
@@ -577,6 +682,8 @@ int main(void)
         cmocka_unit_test(test_the_engine_never_forgets_a_height_it_may_have_signed_at),
         cmocka_unit_test(test_votes_for_a_block_carry_their_proof_of_lock),
         cmocka_unit_test(test_an_engine_whose_actions_are_not_taken_fails_loudly),
+        cmocka_unit_test(test_an_invalid_verdict_is_asked_again_in_a_later_round),
+        cmocka_unit_test(test_an_old_proof_of_lock_finds_a_slot_when_the_rounds_are_full),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -479,9 +479,11 @@ void byz_serve(sim_world *w, sim_node *nd, uint32_t to, uint64_t from_h, uint32_
     if (flags & BYZ_MUTE)
         return; /* never helps anyone catch up */
     if (flags & BYZ_LURE) {
-        /* nothing to show for the height it claimed */
+        /* nothing to show for the height it claimed, or it claims to be
+         * behind: either way a node that asks it again and again never
+         * catches up */
         Permit__SyncResponse r = PERMIT__SYNC_RESPONSE__INIT;
-        r.peer_height = from_h + 10;
+        r.peer_height = sim_rng_chance(&w->rng, 500) ? from_h + 10 : 0;
         Permit__Frame f = PERMIT__FRAME__INIT;
         f.msg_case = PERMIT__FRAME__MSG_SYNC_RESPONSE;
         f.sync_response = &r;

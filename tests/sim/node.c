@@ -438,6 +438,7 @@ static void handle(sim_world *w, sim_node *nd, core_action *a)
         break;
     case CORE_ACT_SERVE:
         serve(w, nd, a->peer, a->from, a->max);
+        core_on_served(nd->c, a->peer);
         break;
     case CORE_ACT_ADMIT:
         for (size_t i = 0; i < a->n && nd->up; i++)
