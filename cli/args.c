@@ -10,6 +10,8 @@ const cli_option cli_global_options[] = {
     {"rpc", "URL", 0, "node JSON-RPC endpoint (default: $PERMIT_RPC, else " CLI_DEFAULT_RPC ")"},
     {"json", NULL, 0, "print the result as JSON (for scripts)"},
     {"timeout", "SECONDS", 0, "connect and read timeout, 1..3600 (default 15)"},
+    {"token-file", "FILE", 0, "bearer token for the node (default: $PERMIT_TOKEN_FILE)"},
+    {"cacert", "FILE", 0, "CA certificates for an https node (default: $PERMIT_CACERT)"},
     {"help", NULL, 0, "show this help"},
     {NULL},
 };

@@ -56,8 +56,13 @@ int cli_ctx_rpc(cli_ctx *ctx, cli_rpc **out, cli_error *err)
 {
     if (ctx->rpc == NULL) {
         int rc = cli_rpc_new(&ctx->rpc, ctx->rpc_url, ctx->timeout_ms, err);
-        if (rc != CLI_EXIT_OK)
+        if (rc == CLI_EXIT_OK)
+            rc = cli_rpc_set_credentials(ctx->rpc, ctx->token_file, ctx->cacert, err);
+        if (rc != CLI_EXIT_OK) {
+            cli_rpc_free(ctx->rpc);
+            ctx->rpc = NULL;
             return rc;
+        }
     }
     *out = ctx->rpc;
     return CLI_EXIT_OK;

@@ -42,6 +42,8 @@ typedef struct cli_ctx {
     const char *rpc_url; /* from --rpc, $PERMIT_RPC or CLI_DEFAULT_RPC */
     int json;            /* --json */
     int timeout_ms;      /* --timeout (connect and read) */
+    const char *token_file; /* --token-file or $PERMIT_TOKEN_FILE: bearer token */
+    const char *cacert;  /* --cacert or $PERMIT_CACERT: CAs for an https node */
     cli_rpc *rpc;        /* opened on first use by cli_ctx_rpc; main frees it */
 } cli_ctx;
 

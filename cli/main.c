@@ -1,6 +1,7 @@
 /* cli/main.c: `permit`, the command-line tool of PermitChain (DESIGN §8).
  *
- *   permit [--rpc URL] [--json] [--timeout SECONDS] COMMAND [ARGS...]
+ *   permit [--rpc URL] [--json] [--timeout SECONDS] [--token-file FILE]
+ *          [--cacert FILE] COMMAND [ARGS...]
  *
  * Global options come before the command (and are also accepted after it);
  * the command table (commands.c) drives dispatch and help.  Whatever the
@@ -39,17 +40,26 @@ static void top_help(FILE *f)
           CLI_DEFAULT_RPC ")\n"
           "  --json             print results as JSON (for scripts)\n"
           "  --timeout SECONDS  connect and read timeout, 1..3600 (default 15)\n"
+          "  --token-file FILE  bearer token for a node that requires one (default:\n"
+          "                     $PERMIT_TOKEN_FILE); the file's first line, mode 0600\n"
+          "  --cacert FILE      CA certificates (PEM) an https:// node's certificate must\n"
+          "                     chain to (default: $PERMIT_CACERT, else the system's)\n"
           "  --help, -h         this help; permit COMMAND --help for a command\n"
           "  --version          print the version\n",
           f);
     cli_exit_codes_help(f);
 }
 
-/* Apply --rpc / --json / --timeout given after the command. */
+/* Apply --rpc / --json / --timeout / --token-file / --cacert given after
+ * the command. */
 static int apply_globals(cli_ctx *ctx, const cli_args *a, cli_error *err)
 {
     if (cli_arg(a, "rpc"))
         ctx->rpc_url = cli_arg(a, "rpc");
+    if (cli_arg(a, "token-file"))
+        ctx->token_file = cli_arg(a, "token-file");
+    if (cli_arg(a, "cacert"))
+        ctx->cacert = cli_arg(a, "cacert");
     if (cli_arg_count(a, "json"))
         ctx->json = 1;
     if (cli_arg(a, "timeout")) {
@@ -93,6 +103,9 @@ int main(int argc, char **argv)
     memset(&a, 0, sizeof a);
     const char *env = getenv("PERMIT_RPC");
     ctx.rpc_url = env && env[0] ? env : CLI_DEFAULT_RPC;
+    const char *tf = getenv("PERMIT_TOKEN_FILE"), *ca = getenv("PERMIT_CACERT");
+    ctx.token_file = tf && tf[0] ? tf : NULL;
+    ctx.cacert = ca && ca[0] ? ca : NULL;
     ctx.timeout_ms = CLI_DEFAULT_TIMEOUT_MS;
 
     for (; i < argc && argv[i][0] == '-' && argv[i][1] != '\0'; i++) {
@@ -110,7 +123,9 @@ int main(int argc, char **argv)
         } else if (strcmp(s, "--json") == 0) {
             ctx.json = 1;
         } else if ((n == 5 && strncmp(s, "--rpc", 5) == 0) ||
-                   (n == 9 && strncmp(s, "--timeout", 9) == 0)) {
+                   (n == 9 && strncmp(s, "--timeout", 9) == 0) ||
+                   (n == 12 && strncmp(s, "--token-file", 12) == 0) ||
+                   (n == 8 && strncmp(s, "--cacert", 8) == 0)) {
             if (s[n] == '=')
                 val = s + n + 1;
             else if (i + 1 < argc)
@@ -121,6 +136,10 @@ int main(int argc, char **argv)
             }
             if (n == 5) {
                 ctx.rpc_url = val;
+            } else if (n == 12) {
+                ctx.token_file = val;
+            } else if (n == 8) {
+                ctx.cacert = val;
             } else {
                 uint64_t sec;
                 if ((rc = cli_parse_u64("--timeout", val, 1, 3600, &sec, &err)) != 0)

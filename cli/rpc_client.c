@@ -4,19 +4,27 @@
  * (connect; send and receive), so no step can hang past the timeout.  The
  * response is read through a fixed 128 KiB window: header lines and chunk
  * size lines must fit in CLI_LINE_MAX, the body is copied out as it arrives
- * into a buffer bounded by CLI_RPC_MAX_BODY. */
+ * into a buffer bounded by CLI_RPC_MAX_BODY.  https:// goes through OpenSSL
+ * on the same non-blocking socket (TLS 1.2 or later, the server's
+ * certificate checked against --cacert or the system's trust store, and
+ * against the URL's host name or IP address). */
 #include "rpc_client.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,6 +35,9 @@
 
 struct cli_rpc {
     char *url;
+    int tls;         /* https:// */
+    char *token;     /* bearer token (--token-file), or NULL */
+    char *cacert;    /* --cacert, or NULL: the system's trust store */
     char *host;      /* for getaddrinfo: no brackets */
     char *port;      /* decimal */
     char *authority; /* Host header: as written in the URL */
@@ -67,13 +78,11 @@ int cli_rpc_new(cli_rpc **out, const char *url, int timeout_ms, cli_error *err)
     *out = NULL;
     if (url == NULL || strlen(url) > 2048)
         return cli_fail(err, CLI_EXIT_USAGE, "--rpc: missing or overlong URL");
-    if (strncasecmp(url, "https://", 8) == 0)
+    int tls = strncasecmp(url, "https://", 8) == 0;
+    if (!tls && strncasecmp(url, "http://", 7) != 0)
         return cli_fail(err, CLI_EXIT_USAGE,
-                        "--rpc %s: https is not supported yet; use http://", url);
-    if (strncasecmp(url, "http://", 7) != 0)
-        return cli_fail(err, CLI_EXIT_USAGE,
-                        "--rpc %.200s: expected http://HOST[:PORT][/PATH]", url);
-    const char *auth = url + 7;
+                        "--rpc %.200s: expected http[s]://HOST[:PORT][/PATH]", url);
+    const char *auth = url + (tls ? 8 : 7);
     size_t alen = strcspn(auth, "/?#");
     const char *rest = auth + alen;
     const char *hs = auth, *he, *ps = NULL;
@@ -106,7 +115,7 @@ int cli_rpc_new(cli_rpc **out, const char *url, int timeout_ms, cli_error *err)
     for (const char *p = hs; p < he; p++)
         if (!host_char(*p, bracketed))
             return cli_fail(err, CLI_EXIT_USAGE, "--rpc %.200s: bad character in host", url);
-    unsigned long port = 80;
+    unsigned long port = tls ? 443 : 80;
     if (ps) {
         size_t plen = (size_t)(rest - ps);
         if (plen == 0 || plen > 5)
@@ -145,6 +154,7 @@ int cli_rpc_new(cli_rpc **out, const char *url, int timeout_ms, cli_error *err)
     }
     c->timeout_ms = timeout_ms > 0 ? timeout_ms : CLI_DEFAULT_TIMEOUT_MS;
     c->next_id = 1;
+    c->tls = tls;
     *out = c;
     return CLI_EXIT_OK;
 }
@@ -158,7 +168,55 @@ void cli_rpc_free(cli_rpc *c)
     free(c->port);
     free(c->authority);
     free(c->path);
+    if (c->token) {
+        OPENSSL_cleanse(c->token, strlen(c->token));
+        free(c->token);
+    }
+    free(c->cacert);
     free(c);
+}
+
+int cli_rpc_set_credentials(cli_rpc *c, const char *token_file, const char *cacert,
+                            cli_error *err)
+{
+    if (cacert) {
+        if (access(cacert, R_OK) != 0)
+            return cli_fail(err, CLI_EXIT_USAGE, "--cacert %s: %s", cacert, strerror(errno));
+        if ((c->cacert = strdup(cacert)) == NULL)
+            return cli_fail(err, CLI_EXIT_UNAVAILABLE, "out of memory");
+    }
+    if (token_file == NULL)
+        return CLI_EXIT_OK;
+    FILE *f = fopen(token_file, "r");
+    if (f == NULL)
+        return cli_fail(err, CLI_EXIT_USAGE, "--token-file %s: %s", token_file, strerror(errno));
+    struct stat st;
+    char line[512];
+    int ok = fstat(fileno(f), &st) == 0 && fgets(line, sizeof line, f) != NULL;
+    fclose(f);
+    if (!ok)
+        return cli_fail(err, CLI_EXIT_USAGE, "--token-file %s: empty", token_file);
+    if (st.st_mode & 0007) {
+        OPENSSL_cleanse(line, sizeof line);
+        return cli_fail(err, CLI_EXIT_USAGE,
+                        "--token-file %s: readable by every user (mode %03o): chmod 600 it",
+                        token_file, (unsigned)(st.st_mode & 0777));
+    }
+    size_t n = strcspn(line, "\r\n");
+    line[n] = '\0';
+    int printable = n >= 16 && n <= 256;
+    for (size_t i = 0; printable && i < n; i++)
+        printable = (unsigned char)line[i] > 0x20 && (unsigned char)line[i] < 0x7f;
+    if (!printable) {
+        OPENSSL_cleanse(line, sizeof line);
+        return cli_fail(err, CLI_EXIT_USAGE,
+                        "--token-file %s: the first line must be the token (16..256 printable "
+                        "characters, no spaces)",
+                        token_file);
+    }
+    c->token = strdup(line);
+    OPENSSL_cleanse(line, sizeof line);
+    return c->token ? CLI_EXIT_OK : cli_fail(err, CLI_EXIT_UNAVAILABLE, "out of memory");
 }
 
 const char *cli_rpc_url(const cli_rpc *c)
@@ -257,21 +315,149 @@ static int dial(const cli_rpc *c, int64_t deadline, int *fdout, cli_error *err)
     return CLI_EXIT_OK;
 }
 
-static int send_all(const cli_rpc *c, int fd, const char *p, size_t n, int64_t deadline,
+/* ---- TLS ----------------------------------------------------------------- */
+
+typedef struct {
+    int fd;
+    SSL_CTX *ctx;
+    SSL *ssl; /* https only */
+} conn;
+
+static void conn_close(conn *k)
+{
+    if (k->ssl)
+        SSL_free(k->ssl);
+    SSL_CTX_free(k->ctx);
+    if (k->fd >= 0)
+        close(k->fd);
+    k->fd = -1;
+    k->ssl = NULL;
+    k->ctx = NULL;
+}
+
+/* After an SSL call returned r <= 0: wait for what it needs; 0 to try again,
+ * -1 with errno (EPROTO for a TLS failure). */
+static int tls_wait(conn *k, int r, int64_t deadline)
+{
+    switch (SSL_get_error(k->ssl, r)) {
+    case SSL_ERROR_WANT_READ:
+        return wait_fd(k->fd, POLLIN, deadline);
+    case SSL_ERROR_WANT_WRITE:
+        return wait_fd(k->fd, POLLOUT, deadline);
+    case SSL_ERROR_SYSCALL:
+        if (errno == 0)
+            errno = ECONNRESET;
+        return -1;
+    default:
+        errno = EPROTO;
+        return -1;
+    }
+}
+
+static int tls_connect(const cli_rpc *c, conn *k, int64_t deadline, cli_error *err)
+{
+    k->ctx = SSL_CTX_new(TLS_client_method());
+    if (k->ctx == NULL || !SSL_CTX_set_min_proto_version(k->ctx, TLS1_2_VERSION))
+        return cli_fail(err, CLI_EXIT_UNAVAILABLE, "cannot set up TLS");
+    if ((c->cacert ? SSL_CTX_load_verify_locations(k->ctx, c->cacert, NULL)
+                   : SSL_CTX_set_default_verify_paths(k->ctx)) != 1) {
+        ERR_clear_error();
+        return cli_fail(err, CLI_EXIT_USAGE, "--cacert %s: not a PEM certificate file",
+                        c->cacert ? c->cacert : "(system default)");
+    }
+    SSL_CTX_set_verify(k->ctx, SSL_VERIFY_PEER, NULL);
+    k->ssl = SSL_new(k->ctx);
+    if (k->ssl == NULL || SSL_set_fd(k->ssl, k->fd) != 1)
+        return cli_fail(err, CLI_EXIT_UNAVAILABLE, "cannot set up TLS");
+    struct in6_addr ip;
+    int literal = inet_pton(AF_INET, c->host, &ip) == 1 || inet_pton(AF_INET6, c->host, &ip) == 1;
+    X509_VERIFY_PARAM *vp = SSL_get0_param(k->ssl);
+    if (literal ? X509_VERIFY_PARAM_set1_ip_asc(vp, c->host) != 1
+                : (SSL_set_tlsext_host_name(k->ssl, c->host) != 1 ||
+                   SSL_set1_host(k->ssl, c->host) != 1))
+        return cli_fail(err, CLI_EXIT_UNAVAILABLE, "cannot set up TLS for host %s", c->host);
+    for (;;) {
+        int r = SSL_connect(k->ssl);
+        if (r == 1)
+            return CLI_EXIT_OK;
+        if (tls_wait(k, r, deadline) == 0)
+            continue;
+        long v = SSL_get_verify_result(k->ssl);
+        unsigned long e = ERR_peek_last_error();
+        const char *why = v != X509_V_OK ? X509_verify_cert_error_string(v)
+                          : e              ? ERR_reason_error_string(e)
+                          : errno == ETIMEDOUT ? "timed out"
+                                               : strerror(errno);
+        ERR_clear_error();
+        return cli_fail(err, CLI_EXIT_UNAVAILABLE, "TLS with %s failed: %s%s", c->url,
+                        why ? why : "handshake failed",
+                        v != X509_V_OK && c->cacert == NULL
+                            ? " (give the node's certificate or its CA with --cacert)"
+                            : "");
+    }
+}
+
+static ssize_t conn_write(conn *k, const char *p, size_t n, int64_t deadline)
+{
+    for (;;) {
+        if (k->ssl) {
+            int w = SSL_write(k->ssl, p, n > INT32_MAX ? INT32_MAX : (int)n);
+            if (w > 0)
+                return w;
+            if (tls_wait(k, w, deadline) != 0)
+                return -1;
+            continue;
+        }
+        ssize_t w = send(k->fd, p, n, MSG_NOSIGNAL);
+        if (w > 0)
+            return w;
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
+            wait_fd(k->fd, POLLOUT, deadline) == 0)
+            continue;
+        return -1;
+    }
+}
+
+/* Bytes read (> 0), 0 at the end of the stream, -1 with errno. */
+static ssize_t conn_read(conn *k, char *p, size_t cap, int64_t deadline)
+{
+    for (;;) {
+        if (k->ssl) {
+            int n = SSL_read(k->ssl, p, cap > INT32_MAX ? INT32_MAX : (int)cap);
+            if (n > 0)
+                return n;
+            int e = SSL_get_error(k->ssl, n);
+            if (e == SSL_ERROR_ZERO_RETURN)
+                return 0;
+            if (e == SSL_ERROR_SYSCALL && errno == 0)
+                return 0; /* closed without close_notify: the body has its own length */
+            if (tls_wait(k, n, deadline) != 0)
+                return -1;
+            continue;
+        }
+        ssize_t n = recv(k->fd, p, cap, 0);
+        if (n >= 0)
+            return n;
+        if (errno == EINTR)
+            continue;
+        if ((errno == EAGAIN || errno == EWOULDBLOCK) && wait_fd(k->fd, POLLIN, deadline) == 0)
+            continue;
+        return -1;
+    }
+}
+
+static int send_all(const cli_rpc *c, conn *k, const char *p, size_t n, int64_t deadline,
                     cli_error *err)
 {
     while (n > 0) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        ssize_t w = conn_write(k, p, n, deadline);
         if (w > 0) {
             p += w;
             n -= (size_t)w;
             continue;
         }
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
-            wait_fd(fd, POLLOUT, deadline) == 0)
-            continue;
         return cli_fail(err, CLI_EXIT_UNAVAILABLE, "sending the request to %s failed: %s",
                         c->url, errno == ETIMEDOUT ? "timed out" : strerror(errno));
     }
@@ -282,7 +468,7 @@ static int send_all(const cli_rpc *c, int fd, const char *p, size_t n, int64_t d
 
 typedef struct {
     const cli_rpc *c;
-    int fd;
+    conn *k;
     int64_t deadline;
     int wait_ms;     /* for the timeout message */
     char *buf;       /* window of CLI_WINDOW bytes */
@@ -310,19 +496,14 @@ static int rd_fill(reader *r, cli_error *err)
         cli_fail(err, CLI_EXIT_UNAVAILABLE, "response from %s: line too long", r->c->url);
         return -1;
     }
-    for (;;) {
-        ssize_t n = recv(r->fd, r->buf + r->len, CLI_WINDOW - r->len, 0);
+    {
+        ssize_t n = conn_read(r->k, r->buf + r->len, CLI_WINDOW - r->len, r->deadline);
         if (n > 0) {
             r->len += (size_t)n;
             return 1;
         }
         if (n == 0)
             return 0;
-        if (errno == EINTR)
-            continue;
-        if ((errno == EAGAIN || errno == EWOULDBLOCK) &&
-            wait_fd(r->fd, POLLIN, r->deadline) == 0)
-            continue;
         if (errno == ETIMEDOUT)
             cli_fail(err, CLI_EXIT_UNAVAILABLE, "no response from %s within %d ms", r->c->url,
                      r->wait_ms);
@@ -678,7 +859,8 @@ int cli_rpc_call(cli_rpc *c, const char *method, json_t *params, int extra_ms,
 {
     *result = NULL;
     long id = c->next_id++;
-    int fd = -1, rc;
+    int rc;
+    conn k = {.fd = -1};
     char *req = NULL, *body = NULL;
     reader r;
     dbuf b = {NULL, 0, 0};
@@ -696,7 +878,8 @@ int cli_rpc_call(cli_rpc *c, const char *method, json_t *params, int extra_ms,
         goto out;
     }
     size_t blen = strlen(body);
-    size_t cap = blen + strlen(c->path) + strlen(c->authority) + 256;
+    size_t cap = blen + strlen(c->path) + strlen(c->authority) +
+                 (c->token ? strlen(c->token) : 0) + 320;
     req = malloc(cap);
     if (req == NULL) {
         rc = cli_fail(err, CLI_EXIT_UNAVAILABLE, "out of memory");
@@ -705,20 +888,25 @@ int cli_rpc_call(cli_rpc *c, const char *method, json_t *params, int extra_ms,
     int hlen = snprintf(req, cap,
                         "POST %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: permit/%s\r\n"
                         "Content-Type: application/json\r\nAccept: application/json\r\n"
-                        "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-                        c->path, c->authority, PERMIT_VERSION, blen);
+                        "%s%s%sContent-Length: %zu\r\nConnection: close\r\n\r\n",
+                        c->path, c->authority, PERMIT_VERSION,
+                        c->token ? "Authorization: Bearer " : "", c->token ? c->token : "",
+                        c->token ? "\r\n" : "", blen);
     memcpy(req + hlen, body, blen);
 
-    rc = dial(c, mono_ms() + c->timeout_ms, &fd, err);
+    int64_t connect_by = mono_ms() + c->timeout_ms;
+    rc = dial(c, connect_by, &k.fd, err);
+    if (rc == CLI_EXIT_OK && c->tls)
+        rc = tls_connect(c, &k, connect_by, err);
     if (rc != CLI_EXIT_OK)
         goto out;
     if (extra_ms < 0)
         extra_ms = 0;
     r.c = c;
-    r.fd = fd;
+    r.k = &k;
     r.wait_ms = c->timeout_ms + extra_ms;
     r.deadline = mono_ms() + r.wait_ms;
-    rc = send_all(c, fd, req, (size_t)hlen + blen, r.deadline, err);
+    rc = send_all(c, &k, req, (size_t)hlen + blen, r.deadline, err);
     if (rc != CLI_EXIT_OK)
         goto out;
     r.buf = malloc(CLI_WINDOW);
@@ -742,6 +930,13 @@ int cli_rpc_call(cli_rpc *c, const char *method, json_t *params, int extra_ms,
         goto out;
     json_error_t je;
     resp = json_loadb(b.p ? b.p : "", b.len, 0, &je);
+    if (status == 401) {
+        rc = cli_fail(err, CLI_EXIT_UNAVAILABLE, "%s refused the request (HTTP 401): %s",
+                      c->url,
+                      c->token ? "the node does not know this token"
+                               : "it needs a bearer token (--token-file FILE)");
+        goto out;
+    }
     if (status != 200 && !(json_is_object(resp) && json_is_object(json_object_get(resp, "error")))) {
         rc = cli_fail(err, CLI_EXIT_UNAVAILABLE, "%s answered HTTP %d %s", c->url, status, reason);
         goto out;
@@ -753,8 +948,7 @@ int cli_rpc_call(cli_rpc *c, const char *method, json_t *params, int extra_ms,
     }
     rc = rpc_response(c, method, id, resp, result, err);
 out:
-    if (fd >= 0)
-        close(fd);
+    conn_close(&k);
     json_decref(resp);
     free(r.buf);
     free(b.p);

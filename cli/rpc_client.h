@@ -4,7 +4,8 @@
  * JSON-RPC request whose params are by name (docs/rpc.md).  Connecting,
  * sending and reading are bounded by deadlines; the response head by
  * CLI_RPC_MAX_HEAD bytes and its body (Content-Length, chunked, or up to the
- * end of the connection) by CLI_RPC_MAX_BODY.  Only http:// is supported.
+ * end of the connection) by CLI_RPC_MAX_BODY.  http:// and https:// (the
+ * node's certificate verified against --cacert, or the system's CAs).
  *
  * Errors map to the CLI's exit codes (cli_rpc_exit_code): a node that
  * cannot be reached, a broken or oversized response, an HTTP status other
@@ -20,14 +21,20 @@
 #define CLI_RPC_MAX_BODY ((size_t)64 << 20) /* 64 MiB */
 #define CLI_RPC_MAX_HEAD ((size_t)64 << 10) /* status line and headers */
 
-/* Make a client for url, "http://host[:port][/path]" (host a name, an IPv4
- * address or a bracketed IPv6 literal; port 80 when absent; path /rpc when
+/* Make a client for url, "http[s]://host[:port][/path]" (host a name, an IPv4
+ * address or a bracketed IPv6 literal; port 80 or 443 when absent; path /rpc when
  * absent or "/").  timeout_ms bounds connecting and, separately, the wait
  * for the response.  No connection is made yet.  Returns CLI_EXIT_OK and
  * *out (free with cli_rpc_free), or CLI_EXIT_USAGE naming what is wrong with
  * the URL. */
 int cli_rpc_new(cli_rpc **out, const char *url, int timeout_ms, cli_error *err)
     __attribute__((warn_unused_result));
+
+/* Credentials for the calls: the bearer token on the first line of
+ * token_file (not readable by every user), and the CA certificates (PEM)
+ * that an https node's certificate must chain to; either may be NULL. */
+int cli_rpc_set_credentials(cli_rpc *c, const char *token_file, const char *cacert,
+                            cli_error *err) __attribute__((warn_unused_result));
 
 /* Free c; NULL-safe. */
 void cli_rpc_free(cli_rpc *c);

@@ -7,7 +7,7 @@
 #include "ledger/text.h"
 #include "log.h"
 
-typedef enum { OPT_STR, OPT_UINT, OPT_SIZE, OPT_DURATION, OPT_LEVEL } opt_type;
+typedef enum { OPT_STR, OPT_PATH, OPT_UINT, OPT_SIZE, OPT_DURATION, OPT_LEVEL } opt_type;
 
 typedef struct {
     const char *name;
@@ -19,11 +19,19 @@ typedef struct {
 } option;
 
 #define STR(f) OPT_STR, offsetof(node_config, f), sizeof(((node_config *)0)->f)
+#define PATH(f) OPT_PATH, offsetof(node_config, f), sizeof(((node_config *)0)->f)
 #define NUM(t, f) t, offsetof(node_config, f), 0
 
 static const option options[] = {
     {"rpc_listen", STR(rpc_listen), "127.0.0.1:8645",
      "address:port of the JSON-RPC server (keep it on loopback or a trusted network)"},
+    {"rpc_tls_cert", PATH(rpc_tls_cert), "",
+     "PEM certificate (chain) the RPC serves HTTPS with; relative to DIR/config; required "
+     "with rpc_tls_key and rpc_tokens when rpc_listen is not a loopback address"},
+    {"rpc_tls_key", PATH(rpc_tls_key), "", "PEM private key of rpc_tls_cert (mode 0600)"},
+    {"rpc_tokens", PATH(rpc_tokens), "",
+     "token file: one \"name role token\" a line, role read or submit; with it every RPC "
+     "call needs \"Authorization: Bearer TOKEN\""},
     {"p2p_listen", STR(p2p_listen), "0.0.0.0:8646", "address:port for validator connections"},
     {"log_level", NUM(OPT_LEVEL, log_level), "info", "error, warn, info or debug"},
     {"rpc_max_body", NUM(OPT_SIZE, rpc_max_body), "1M",
@@ -90,6 +98,12 @@ static int set(node_config *c, const option *o, const char *v, const char *where
         if (strlen(v) >= o->size || *v == '\0')
             return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "%s%s: value empty or too long",
                                where, o->name);
+        strcpy(field, v);
+        return 0;
+    case OPT_PATH: /* empty: not set */
+        if (strlen(v) >= o->size)
+            return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "%s%s: path too long", where,
+                               o->name);
         strcpy(field, v);
         return 0;
     case OPT_UINT:
@@ -193,7 +207,7 @@ static void usage(FILE *f)
                "  --help, --version\n\noptions:\n");
     for (size_t i = 0; i < N_OPTIONS; i++)
         fprintf(f, "  --%-18s %s (default %s)\n", options[i].name, options[i].help,
-                options[i].def);
+                options[i].def[0] ? options[i].def : "none");
     fprintf(f, "\nSIGINT or SIGTERM stops the node after the block in progress is written.\n");
 }
 
@@ -269,6 +283,7 @@ void node_config_print(const node_config *c, FILE *f)
         uint64_t v;
         switch (o->type) {
         case OPT_STR:
+        case OPT_PATH:
             fprintf(f, "%s\n", field);
             break;
         case OPT_LEVEL: {

@@ -16,6 +16,9 @@
 typedef struct {
     char home[NODE_PATH_MAX];
     char rpc_listen[256];        /* host:port */
+    char rpc_tls_cert[NODE_PATH_MAX]; /* "" unless HTTPS; relative to DIR/config */
+    char rpc_tls_key[NODE_PATH_MAX];
+    char rpc_tokens[NODE_PATH_MAX];   /* "" unless bearer tokens are required */
     char p2p_listen[256];
     int log_level;
     uint64_t rpc_max_body;       /* bytes */

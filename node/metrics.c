@@ -66,11 +66,16 @@ void node_metrics_render(node_metrics *m, struct evbuffer *out, uint64_t height,
                         "# TYPE permit_blocks_committed_total counter\n"
                         "permit_blocks_committed_total %llu\n"
                         "# HELP permit_rpc_busy_total Requests answered 503 (work queue full).\n"
-                        "# TYPE permit_rpc_busy_total counter\npermit_rpc_busy_total %llu\n",
+                        "# TYPE permit_rpc_busy_total counter\npermit_rpc_busy_total %llu\n"
+                        "# HELP permit_rpc_unauthorized_total Requests answered 401 (no or "
+                        "unknown bearer token).\n"
+                        "# TYPE permit_rpc_unauthorized_total counter\n"
+                        "permit_rpc_unauthorized_total %llu\n",
                         (unsigned long long)atomic_load(&m->txs_committed),
                         (unsigned long long)atomic_load(&m->txs_refused),
                         (unsigned long long)atomic_load(&m->blocks_committed),
-                        (unsigned long long)atomic_load(&m->http_rejected_busy));
+                        (unsigned long long)atomic_load(&m->http_rejected_busy),
+                        (unsigned long long)atomic_load(&m->http_unauthorized));
     evbuffer_add_printf(out,
                         "# HELP permit_p2p_frames_dropped_total Frames to peers not sent: queue "
                         "full, or over the frame limit.\n"

@@ -16,6 +16,7 @@ typedef struct {
     _Atomic uint64_t exec_bucket[NODE_EXEC_BUCKETS]; /* cumulative counts by le */
     _Atomic uint64_t exec_count, exec_sum_us;
     _Atomic uint64_t http_rejected_busy;             /* 503 answers */
+    _Atomic uint64_t http_unauthorized;              /* 401 answers: no or unknown token */
     /* p2p (node/p2p.c): frames not sent, connections evicted before they
      * authenticated, failed handshakes */
     _Atomic uint64_t p2p_dropped, p2p_oversize, p2p_evicted, p2p_handshake_failed;

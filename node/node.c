@@ -16,6 +16,7 @@
 #include "engine.h"
 #include "ledger/hex.h"
 #include "log.h"
+#include "rpc_auth.h"
 #include "rpc_http.h"
 
 uint64_t node_now_ms(void)
@@ -222,6 +223,8 @@ void node_close(node *n)
     n->engine = NULL; /* what its threads still post finds no engine, and is freed */
     if (n->base)
         run_posts(n);
+    node_rpc_auth_free(n->rpc_auth); /* no request is left to name a token */
+    n->rpc_auth = NULL;
     free(n->waiters); /* empty: every waiter was answered */
     node_mempool_free(n->mp);
     if (n->sigint_ev)

@@ -48,6 +48,7 @@ struct node {
 
     struct event_base *base;
     struct evhttp *http;
+    struct rpc_auth *rpc_auth;   /* HTTPS and bearer tokens (rpc_auth.h) */
     struct node_listen_guard *rpc_guard; /* pauses accept() at the descriptor limit */
     struct event *sigint_ev, *sigterm_ev, *post_ev;
     node_mempool *mp;

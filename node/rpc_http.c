@@ -1,11 +1,14 @@
 #include "rpc_http.h"
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 #include <event2/util.h>
+#include <openssl/ssl.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <stdlib.h>
@@ -16,6 +19,7 @@
 #include "listen.h"
 #include "log.h"
 #include "node.h"
+#include "rpc_auth.h"
 #include "rpc_json.h"
 #include "rpc_methods.h"
 
@@ -40,6 +44,8 @@ struct rpc_req {
     size_t ncalls;
     json_t *whole_error;         /* an error about the request as a whole */
     size_t pending;              /* calls waiting for a block */
+    rpc_role role;               /* of its bearer token (submit when none is needed) */
+    const char *token_name;
     struct event *timer;
     rpc_req *next_active;        /* in the node's list of requests in flight */
     rpc_req *prev_active;
@@ -277,6 +283,14 @@ static void rr_complete(node *n, void *arg)
     for (size_t i = 0; i < rr->ncalls && rr->whole_error == NULL; i++) {
         rpc_call *c = &rr->calls[i];
         rpc_outcome *o = &c->out;
+        if (o->submit && rr->role != RPC_ROLE_SUBMIT) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "forbidden: the token \"%s\" has role read; tx.submit "
+                     "needs a token of role submit", rr->token_name ? rr->token_name : "?");
+            call_answer(c, error_response(c->id, RPC_FORBIDDEN, msg, NULL));
+            node_metrics_rpc(&n->metrics, c->method, RPC_FORBIDDEN);
+            continue;
+        }
         if (!o->submit) {
             if (o->result)
                 call_answer(c, result_response(c->id, o->result));
@@ -435,6 +449,27 @@ done:
 
 /* ---- HTTP callbacks (loop thread) ---- */
 
+/* The role of the request's bearer token; RPC_ROLE_NONE, answered 401,
+ * when one is needed and missing or unknown. */
+static rpc_role authorize(node *n, struct evhttp_request *req, const char **name)
+{
+    *name = NULL;
+    if (!node_rpc_auth_required(n->rpc_auth))
+        return RPC_ROLE_SUBMIT;
+    const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    rpc_role role = node_rpc_auth_check(n->rpc_auth, h, name);
+    if (role == RPC_ROLE_NONE) {
+        atomic_fetch_add(&n->metrics.http_unauthorized, 1);
+        LOG_WARN_RATE("rpc: refused a request %s (401)",
+                      h ? "with an unknown bearer token" : "without a bearer token");
+        evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
+                          "Bearer realm=\"permitd\"");
+        evhttp_send_error(req, 401, h ? "the bearer token is not known to this node"
+                                      : "this node needs \"Authorization: Bearer TOKEN\"");
+    }
+    return role;
+}
+
 static void on_rpc(struct evhttp_request *req, void *arg)
 {
     node *n = arg;
@@ -443,6 +478,10 @@ static void on_rpc(struct evhttp_request *req, void *arg)
         evhttp_send_error(req, 405, "JSON-RPC takes POST");
         return;
     }
+    const char *token_name;
+    rpc_role role = authorize(n, req, &token_name);
+    if (role == RPC_ROLE_NONE)
+        return;
     if (n->stopping) {
         evhttp_send_error(req, 503, "node is shutting down");
         return;
@@ -463,6 +502,8 @@ static void on_rpc(struct evhttp_request *req, void *arg)
     rr->len = len;
     rr->n = n;
     rr->req = req;
+    rr->role = role;
+    rr->token_name = token_name; /* lives as long as the node's token table */
     rr->conn = evhttp_request_get_connection(req);
     if (node_workers_submit(n->workers, rr_work, rr) != 0) {
         atomic_fetch_add(&n->metrics.http_rejected_busy, 1);
@@ -495,6 +536,9 @@ static void on_health(struct evhttp_request *req, void *arg)
 static void on_metrics(struct evhttp_request *req, void *arg)
 {
     node *n = arg;
+    const char *token_name;
+    if (authorize(n, req, &token_name) == RPC_ROLE_NONE)
+        return;
     struct evbuffer *buf = evbuffer_new();
     if (buf == NULL) {
         evhttp_send_error(req, 500, "out of memory");
@@ -514,6 +558,23 @@ static void on_other(struct evhttp_request *req, void *arg)
     evhttp_send_error(req, 404, "not found: use POST /rpc, GET /health or GET /metrics");
 }
 
+/* Each HTTPS connection: a TLS server session over the accepted socket. */
+static struct bufferevent *https_bev(struct event_base *base, void *arg)
+{
+    node *n = arg;
+    SSL *ssl = SSL_new(node_rpc_auth_tls(n->rpc_auth));
+    if (ssl == NULL)
+        return NULL;
+    struct bufferevent *bev = bufferevent_openssl_socket_new(
+        base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+    if (bev == NULL) {
+        SSL_free(ssl);
+        return NULL;
+    }
+    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    return bev;
+}
+
 int node_rpc_start(node *n, ledger_err *err)
 {
     char host[256];
@@ -521,9 +582,14 @@ int node_rpc_start(node *n, ledger_err *err)
     if (node_split_hostport(n->cfg.rpc_listen, host, sizeof host, &port) != 0)
         return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "rpc_listen: \"%s\" is not host:port",
                            n->cfg.rpc_listen);
+    n->rpc_auth = node_rpc_auth_new(&n->cfg, host, err);
+    if (n->rpc_auth == NULL)
+        return -1;
     n->http = evhttp_new(n->base);
     if (n->http == NULL)
         return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "evhttp_new failed");
+    if (node_rpc_auth_tls(n->rpc_auth))
+        evhttp_set_bevcb(n->http, https_bev, n);
     evhttp_set_max_body_size(n->http, (ev_ssize_t)n->cfg.rpc_max_body);
     evhttp_set_max_headers_size(n->http, 8192);
     struct timeval tv = {(time_t)(n->cfg.rpc_timeout_ms / 1000),
@@ -557,7 +623,9 @@ int node_rpc_start(node *n, ledger_err *err)
                            "machine)", n->cfg.rpc_listen);
     }
     n->rpc_guard = node_listen_guard_new(n->base, lev, "rpc");
-    LOG_INFO("rpc: listening on http://%s/rpc", n->cfg.rpc_listen);
+    LOG_INFO("rpc: listening on %s://%s/rpc%s", node_rpc_auth_tls(n->rpc_auth) ? "https" : "http",
+             n->cfg.rpc_listen,
+             node_rpc_auth_required(n->rpc_auth) ? " (bearer tokens required)" : "");
     return 0;
 }
 

@@ -21,6 +21,7 @@ enum {
     RPC_UNKNOWN_METHOD = -32601,
     RPC_INVALID_PARAMS = -32602,
     RPC_INTERNAL = -32000,
+    RPC_FORBIDDEN = -32001, /* the bearer token's role does not allow the method */
     RPC_NOT_FOUND = 1001,
     RPC_REJECTED = 1002,
     RPC_DUPLICATE = 1003,

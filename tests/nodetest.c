@@ -173,8 +173,8 @@ void nt_init(nt_node *nd, lt_genesis_edit edit)
     nd->port = nt_free_port();
 }
 
-/* Start permitd on a home whose permitd.conf is written; wait for /health. */
-static pid_t start_home(const char *home, int port, const char *const *extra)
+/* Start permitd on a home whose permitd.conf is written. */
+static pid_t spawn_home(const char *home, const char *const *extra)
 {
     char log[600];
     snprintf(log, sizeof log, "%s/permitd.log", home);
@@ -197,6 +197,15 @@ static pid_t start_home(const char *home, int port, const char *const *extra)
         execv(argv[0], (char *const *)argv);
         _exit(127);
     }
+    return pid;
+}
+
+/* ... and wait for /health. */
+static pid_t start_home(const char *home, int port, const char *const *extra)
+{
+    char log[600];
+    snprintf(log, sizeof log, "%s/permitd.log", home);
+    pid_t pid = spawn_home(home, extra);
     uint64_t until = nt_now_ms() + 15000;
     while (nt_now_ms() < until) {
         char *body = NULL;
@@ -221,7 +230,7 @@ pid_t nt_start_home(const char *home, int rpc_port)
     return start_home(home, rpc_port, NULL);
 }
 
-void nt_start(nt_node *nd, const char *const *extra)
+static void write_conf(nt_node *nd)
 {
     char p[600], conf[1024];
     nt_path(nd, "config/permitd.conf", p, sizeof p);
@@ -229,7 +238,18 @@ void nt_start(nt_node *nd, const char *const *extra)
                      "# written by tests/nodetest.c\nrpc_listen = 127.0.0.1:%d\nlog_level = info\n%s",
                      nd->port, nd->extra_conf);
     write_file(p, conf, (size_t)n, 0644);
+}
+
+void nt_start(nt_node *nd, const char *const *extra)
+{
+    write_conf(nd);
     nd->pid = start_home(nd->home, nd->port, extra);
+}
+
+void nt_spawn(nt_node *nd, const char *const *extra)
+{
+    write_conf(nd);
+    nd->pid = spawn_home(nd->home, extra);
 }
 
 /* ---- clusters ---- */
@@ -478,14 +498,24 @@ json_t *nt_submit(int port, const uint8_t *env, size_t len, const char *wait)
 
 int nt_vpermit(const char *rpc, char **out, va_list ap)
 {
+    const char *args[40];
+    int k = 0;
+    const char *a;
+    while ((a = va_arg(ap, const char *)) != NULL && k < 36)
+        args[k++] = a;
+    args[k] = NULL;
+    return nt_permitv(rpc, out, args);
+}
+
+int nt_permitv(const char *rpc, char **out, const char *const *args)
+{
     const char *argv[40];
     int k = 0;
     argv[k++] = PERMIT_BIN_DIR "/permit";
     argv[k++] = "--rpc";
     argv[k++] = rpc;
-    const char *a;
-    while ((a = va_arg(ap, const char *)) != NULL && k < 38)
-        argv[k++] = a;
+    for (size_t i = 0; args[i] && k < 38; i++)
+        argv[k++] = args[i];
     argv[k] = NULL;
     int fds[2];
     assert_int_equal(pipe(fds), 0);

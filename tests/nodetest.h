@@ -63,6 +63,10 @@ void nt_init(nt_node *nd, lt_genesis_edit edit);
  * after 15 s).  Extra arguments are appended to the command line. */
 void nt_start(nt_node *nd, const char *const *extra_args);
 
+/* The same without waiting for anything (a node that must refuse to
+ * start, or whose RPC /health cannot be reached over plain HTTP). */
+void nt_spawn(nt_node *nd, const char *const *extra_args);
+
 /* Send a signal and wait for the process; returns its wait status. */
 int nt_signal_wait(nt_node *nd, int sig);
 
@@ -104,5 +108,7 @@ uint64_t nt_status_u64(int rpc_port, const char *field);
  * returns its exit code (128 if it did not exit), and its output (stdout
  * and stderr, interleaved) in *out when out is not NULL (free it). */
 int nt_vpermit(const char *rpc, char **out, va_list ap);
+/* The same with the arguments in a NULL-ended array. */
+int nt_permitv(const char *rpc, char **out, const char *const *args);
 
 #endif

@@ -479,8 +479,9 @@ static void test_rpc_url_parsing(void **state)
     (void)state;
     static const char *const good[] = {"http://127.0.0.1:8645", "http://localhost",
                                        "http://[::1]:8645/rpc", "HTTP://node.example:80/p/rpc",
-                                       "http://127.0.0.1:8645/", "http://h/rpc?token=1"};
-    static const char *const bad[] = {"https://127.0.0.1:8645", "ftp://x", "127.0.0.1:8645",
+                                       "http://127.0.0.1:8645/", "http://h/rpc?token=1",
+                                       "https://127.0.0.1:8645", "HTTPS://node.example/rpc"};
+    static const char *const bad[] = {"https://", "ftp://x", "127.0.0.1:8645",
                                       "http://", "http://:8645", "http://h:0", "http://h:65536",
                                       "http://h:80x", "http://u@h", "http://[::1:8645",
                                       "http://h/a b", "http://h?q=1", "http://h/#f", "http://h\r\nX: y"};
@@ -747,7 +748,9 @@ static void test_usage_errors_exit_1_naming_the_option(void **state)
         {{"--timeout", "x", "status"}, "--timeout"},
         {{"status", "--timeout", "99999"}, "--timeout"},
         {{"--rpc", "ftp://x", "status"}, "--rpc"},
-        {{"status", "--rpc", "https://x"}, "--rpc"},
+        {{"status", "--rpc", "gopher://x"}, "--rpc"},
+        {{"status", "--token-file", "/nonexistent/token"}, "--token-file"},
+        {{"status", "--cacert", "/nonexistent/ca.pem"}, "--cacert"},
         {{"status", "extra"}, "unexpected argument 'extra'"},
         {{"status", "--json=1"}, "--json takes no value"},
         {{"address"}, "subcommand"},
