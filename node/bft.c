@@ -281,8 +281,12 @@ static void run_apply(bft *b, job *j)
             continue; /* have it */
         if (bl->hdr.height > next ||
             ledger_commit_verify(n->g, &j->a.certs[i], bl->hash.b, bl->hdr.height, &j->err) != 0 ||
-            execute(b, bl, NULL, &j->err) != 0 ||
-            ledger_exec_commit(b->held, &j->a.certs[i], &j->err) != 0) {
+            execute(b, bl, NULL, &j->err) != 0) {
+            j->bad = 1; /* a certificate that fails leaves what consensus holds */
+            break;
+        }
+        if (ledger_exec_commit(b->held, &j->a.certs[i], &j->err) != 0) {
+            drop_held(b); /* it executed, and then failed to commit */
             j->bad = 1;
             break;
         }
@@ -306,8 +310,6 @@ static void run_apply(bft *b, job *j)
         free(res);
         j->applied++;
     }
-    if (j->bad)
-        drop_held(b); /* a block that executed, and then failed to commit */
     j->ledger_height = ledger_height(n->L);
     j->ok = 1;
 }

@@ -15,7 +15,8 @@
  * peer; an id asked of a peer is not asked of it again for CORE_REQUEST_MS,
  * nor of another for CORE_REREQUEST_MS (another announcer is remembered and
  * asked then, if the first has not answered).  What a peer asks for it gets once
- * per request, within CORE_TX_SERVE_BYTES a second. */
+ * per request, within CORE_TX_SERVE_BYTES a second; what is beyond waits
+ * (up to CORE_PEER_QUEUE ids) for the budget to refill. */
 #include "core_int.h"
 
 #include <stdlib.h>
@@ -30,16 +31,27 @@ int core_gossip_init(core *c)
     c->requested_at = calloc(CORE_REQUESTED, sizeof *c->requested_at);
     c->requested_of = calloc(CORE_REQUESTED, sizeof *c->requested_of);
     c->alt = calloc(CORE_ALT_MAX, sizeof *c->alt);
-    return c->requested && c->requested_at && c->requested_of && c->alt ? 0 : -1;
+    c->alt_free = calloc(CORE_ALT_MAX, sizeof *c->alt_free);
+    if (!c->requested || !c->requested_at || !c->requested_of || !c->alt || !c->alt_free)
+        return -1;
+    for (size_t i = 0; i < CORE_ALT_MAX; i++) {
+        c->alt[i].peer = UINT32_MAX;
+        c->alt_free[i] = CORE_ALT_MAX - 1 - i;
+    }
+    c->n_alt_free = CORE_ALT_MAX;
+    return 0;
 }
 
 static void queue_free(peer_state *p)
 {
     free(p->queue);
     free(p->qfull);
+    free(p->deferred);
     p->queue = NULL;
     p->qfull = NULL;
+    p->deferred = NULL;
     p->qhead = p->qlen = 0;
+    p->dhead = p->dlen = 0;
     p->announce_all = 0;
 }
 
@@ -51,6 +63,7 @@ void core_gossip_free(core *c)
     free(c->requested_at);
     free(c->requested_of);
     free(c->alt);
+    free(c->alt_free);
 }
 
 static void wake_at(core *c, uint64_t at)
@@ -72,7 +85,8 @@ void core_gossip_link(core *c, uint32_t peer, int up)
         return;
     p->queue = malloc(CORE_PEER_QUEUE * sizeof *p->queue);
     p->qfull = malloc(CORE_PEER_QUEUE);
-    if (p->queue == NULL || p->qfull == NULL) {
+    p->deferred = malloc(CORE_PEER_QUEUE * sizeof *p->deferred);
+    if (p->queue == NULL || p->qfull == NULL || p->deferred == NULL) {
         queue_free(p);
         return; /* this peer hears nothing from us but consensus; sync covers it */
     }
@@ -127,12 +141,13 @@ static void send_ids(core *c, uint32_t peer, int request, uint8_t (*ids)[32], si
 /* Envelopes of the ids (those still in the mempool) in TxGossip frames of
  * at most CORE_GOSSIP_TXS envelopes and CORE_GOSSIP_BYTES; with `budget`,
  * no more bytes than it holds (and it is spent). */
-static void send_envelopes(core *c, uint32_t peer, uint8_t (*ids)[32], size_t n,
-                           uint64_t *budget)
+static size_t send_envelopes(core *c, uint32_t peer, uint8_t (*ids)[32], size_t n,
+                             uint64_t *budget)
 {
+    size_t done = n;
     ProtobufCBinaryData *v = calloc(CORE_GOSSIP_TXS, sizeof *v);
     if (v == NULL)
-        return;
+        return 0;
     size_t k = 0, bytes = 0;
     for (size_t i = 0; i <= n; i++) {
         const mp_tx *t = i < n ? node_mempool_get(c->mp, ids[i]) : NULL;
@@ -140,8 +155,7 @@ static void send_envelopes(core *c, uint32_t peer, uint8_t (*ids)[32], size_t n,
             continue; /* committed or refused meanwhile */
         if (i < n && budget) {
             if (t->len > *budget) {
-                c->st.msgs_dropped++;
-                n = i; /* the rest waits (it reaches a block through this node anyway) */
+                done = n = i; /* the rest waits for the budget */
             } else {
                 *budget -= t->len;
             }
@@ -165,6 +179,7 @@ static void send_envelopes(core *c, uint32_t peer, uint8_t (*ids)[32], size_t n,
         bytes += t->len;
     }
     free(v);
+    return done;
 }
 
 static void announce_mempool(core *c, uint32_t peer)
@@ -219,6 +234,7 @@ static void flush_peer(core *c, uint32_t peer)
 }
 
 static void ask_alternates(core *c, uint64_t now);
+static void serve_deferred(core *c, uint32_t peer, uint64_t now);
 
 void core_gossip_tick(core *c, uint64_t now)
 {
@@ -226,8 +242,10 @@ void core_gossip_tick(core *c, uint64_t now)
         return;
     c->gossip_at = 0;
     for (uint32_t i = 0; i < c->n; i++)
-        if (c->peers[i].up && c->peers[i].queue)
+        if (c->peers[i].up && c->peers[i].queue) {
             flush_peer(c, i);
+            serve_deferred(c, i, now);
+        }
     ask_alternates(c, now);
 }
 
@@ -315,38 +333,68 @@ static void mark_asked(core *c, const uint8_t id[32], uint32_t peer, uint64_t no
 
 /* Another peer announced an id already asked of someone: if that one never
  * answers (it went down, it is Byzantine), this one is asked once the
- * first had CORE_REREQUEST_MS.  A ring: the oldest give way. */
+ * first had CORE_REREQUEST_MS.  A table with a free list; each peer holds
+ * at most CORE_ALT_MAX / n entries, so that one peer repeating ids cannot
+ * push out what the others announced. */
 static void remember_alternate(core *c, const uint8_t id[32], uint32_t peer, uint64_t now)
 {
+    if (c->n_alt_free == 0 || c->peers[peer].alts >= CORE_ALT_MAX / c->n)
+        return;
     size_t s = slot_of(id);
     uint64_t due = c->requested_at[s] + CORE_REREQUEST_MS;
-    alt_entry *a = &c->alt[(c->alt_head + c->alt_len) % CORE_ALT_MAX];
-    if (c->alt_len == CORE_ALT_MAX)
-        c->alt_head = (c->alt_head + 1) % CORE_ALT_MAX;
-    else
-        c->alt_len++;
+    alt_entry *a = &c->alt[c->alt_free[--c->n_alt_free]];
     memcpy(a->id, id, 32);
     a->peer = peer;
     a->due = due > now ? due : now;
+    c->peers[peer].alts++;
     wake_at(c, a->due);
+}
+
+static void alt_release(core *c, size_t i)
+{
+    c->peers[c->alt[i].peer].alts--;
+    c->alt[i].peer = UINT32_MAX;
+    c->alt_free[c->n_alt_free++] = i;
 }
 
 static void ask_alternates(core *c, uint64_t now)
 {
-    size_t n = c->alt_len;
-    uint8_t(*want)[32] = n ? malloc(n * sizeof *want) : NULL;
-    for (uint32_t p = 0; want && p < c->n; p++) {
+    uint8_t(*want)[32] = NULL;
+    uint64_t next = 0;
+    for (uint32_t p = 0; p < c->n; p++) {
+        if (c->peers[p].alts == 0)
+            continue;
         size_t k = 0;
-        for (size_t i = 0; i < c->alt_len; i++) {
-            alt_entry *a = &c->alt[(c->alt_head + i) % CORE_ALT_MAX];
-            if (a->peer != p || a->due > now)
+        for (size_t i = 0; i < CORE_ALT_MAX; i++) {
+            alt_entry *a = &c->alt[i];
+            if (a->peer != p)
                 continue;
-            a->peer = UINT32_MAX; /* done with, whatever happens */
-            if (!c->peers[p].up || node_mempool_contains(c->mp, a->id) ||
-                asked_lately(c, a->id, p, now))
+            if (a->due > now) {
+                next = next == 0 || a->due < next ? a->due : next;
                 continue;
+            }
+            if (!c->peers[p].up || node_mempool_contains(c->mp, a->id)) {
+                alt_release(c, i);
+                continue;
+            }
+            if (asked_lately(c, a->id, p, now)) {
+                size_t sl = slot_of(a->id);
+                if (c->requested_of[sl] == p) {
+                    alt_release(c, i); /* it was asked itself meanwhile */
+                    continue;
+                }
+                /* another alternate was just asked: this one's turn comes
+                 * if that one does not answer either (strictly later: the
+                 * id was asked less than CORE_REREQUEST_MS ago) */
+                a->due = c->requested_at[sl] + CORE_REREQUEST_MS;
+                next = next == 0 || a->due < next ? a->due : next;
+                continue;
+            }
+            if (want == NULL && (want = malloc(CORE_IDS_MAX * sizeof *want)) == NULL)
+                return; /* tried again at the next tick */
             memcpy(want[k++], a->id, 32);
             mark_asked(c, a->id, p, now);
+            alt_release(c, i);
             if (k == CORE_IDS_MAX) {
                 send_ids(c, p, 1, want, k);
                 k = 0;
@@ -356,17 +404,6 @@ static void ask_alternates(core *c, uint64_t now)
             send_ids(c, p, 1, want, k);
     }
     free(want);
-    /* drop what is done from the front; wake for the next one due */
-    while (c->alt_len && c->alt[c->alt_head].peer == UINT32_MAX) {
-        c->alt_head = (c->alt_head + 1) % CORE_ALT_MAX;
-        c->alt_len--;
-    }
-    uint64_t next = 0;
-    for (size_t i = 0; i < c->alt_len; i++) {
-        alt_entry *a = &c->alt[(c->alt_head + i) % CORE_ALT_MAX];
-        if (a->peer != UINT32_MAX && (next == 0 || a->due < next))
-            next = a->due;
-    }
     if (next)
         wake_at(c, next);
 }
@@ -397,6 +434,18 @@ void core_on_tx_announce(core *c, uint32_t peer, const Permit__TxIds *t)
     free(want);
 }
 
+static void refill(peer_state *p, uint64_t now)
+{
+    if (p->tx_budget_at == 0 || now < p->tx_budget_at) {
+        p->tx_budget = CORE_TX_SERVE_BYTES;
+    } else {
+        uint64_t add = (now - p->tx_budget_at) * (CORE_TX_SERVE_BYTES / 1000);
+        p->tx_budget = p->tx_budget + add > CORE_TX_SERVE_BYTES ? CORE_TX_SERVE_BYTES
+                                                                : p->tx_budget + add;
+    }
+    p->tx_budget_at = now;
+}
+
 static int id_cmp(const void *a, const void *b)
 {
     return memcmp(a, b, 32);
@@ -423,15 +472,39 @@ void core_on_tx_request(core *c, uint32_t peer, const Permit__TxIds *t)
         if (u == 0 || memcmp(ids[u - 1], ids[i], 32) != 0)
             memcpy(ids[u++], ids[i], 32);
     peer_state *p = &c->peers[peer];
-    uint64_t now = core_mono(c);
-    if (p->tx_budget_at == 0 || now < p->tx_budget_at) {
-        p->tx_budget = CORE_TX_SERVE_BYTES;
-    } else {
-        uint64_t add = (now - p->tx_budget_at) * (CORE_TX_SERVE_BYTES / 1000);
-        p->tx_budget = p->tx_budget + add > CORE_TX_SERVE_BYTES ? CORE_TX_SERVE_BYTES
-                                                                : p->tx_budget + add;
+    refill(p, core_mono(c));
+    size_t sent = p->dlen ? 0 : send_envelopes(c, peer, ids, u, &p->tx_budget);
+    /* what the budget does not cover now goes as it refills (a link that
+     * came up asks for a whole mempool at once) */
+    for (size_t i = sent; i < u && p->deferred; i++) {
+        if (p->dlen == CORE_PEER_QUEUE) {
+            c->st.msgs_dropped++;
+            break;
+        }
+        memcpy(p->deferred[(p->dhead + p->dlen++) % CORE_PEER_QUEUE], ids[i], 32);
     }
-    p->tx_budget_at = now;
-    send_envelopes(c, peer, ids, u, &p->tx_budget);
+    if (p->dlen)
+        wake_at(c, core_mono(c) + CORE_DEFER_MS);
     free(ids);
+}
+
+/* Envelopes asked for beyond the budget, as it refills. */
+static void serve_deferred(core *c, uint32_t peer, uint64_t now)
+{
+    peer_state *p = &c->peers[peer];
+    if (p->dlen == 0 || p->deferred == NULL)
+        return;
+    refill(p, now);
+    size_t k = p->dlen < CORE_IDS_MAX ? p->dlen : CORE_IDS_MAX;
+    uint8_t(*ids)[32] = malloc(k * sizeof *ids);
+    if (ids == NULL)
+        return;
+    for (size_t i = 0; i < k; i++)
+        memcpy(ids[i], p->deferred[(p->dhead + i) % CORE_PEER_QUEUE], 32);
+    size_t sent = send_envelopes(c, peer, ids, k, &p->tx_budget);
+    free(ids);
+    p->dhead = (p->dhead + sent) % CORE_PEER_QUEUE;
+    p->dlen -= sent;
+    if (p->dlen)
+        wake_at(c, now + CORE_DEFER_MS);
 }

@@ -29,8 +29,11 @@
 #define CORE_ALT_MAX 4096             /* other announcers of ids asked, remembered */
 #define CORE_ADMIT_INFLIGHT 8         /* ADMIT actions under way per peer */
 #define CORE_TX_SERVE_BYTES (16u << 20) /* envelopes sent on request, per peer per second */
+#define CORE_DEFER_MS 100             /* ... what is beyond goes as the budget refills */
 #define CORE_SYNC_ANSWER_MS 5000      /* a sync request unanswered this long is given up */
 #define CORE_SYNC_SHUN_MS 10000       /* ... and that peer not asked again for this long */
+#define CORE_SYNC_BRIEF_MS 1000       /* a peer with nothing new, behind too: this long */
+#define CORE_SYNC_RETRY_MS 1000       /* behind, no request out: ask again this often */
 #define CORE_AHEAD_SYNC_MS 3000       /* still a height behind after this long: sync */
 #define CORE_MAX_QUEUE 65536          /* actions waiting; sends beyond it are dropped */
 
@@ -60,7 +63,7 @@ typedef struct {
 
 typedef struct {
     uint8_t id[32];
-    uint32_t peer;               /* UINT32_MAX: done with */
+    uint32_t peer;               /* UINT32_MAX: free */
     uint64_t due;
 } alt_entry;
 
@@ -71,9 +74,12 @@ typedef struct {
     size_t qhead, qlen;
     uint8_t *qfull;              /* per queued id: send the envelope (1) or announce it (0) */
     int announce_all;            /* the queue overflowed: announce the whole mempool */
+    uint8_t (*deferred)[32];     /* ids it asked for beyond its budget, a ring */
+    size_t dhead, dlen;
     uint64_t help_next;
     unsigned admitting;
     unsigned serving;            /* SERVE actions under way for it (at most one) */
+    size_t alts;                 /* entries of core.alt naming it */
     uint64_t tx_budget;          /* bytes of envelopes it may still ask for ... */
     uint64_t tx_budget_at;       /* ... as of this time (refilled at CORE_TX_SERVE_BYTES/s) */
     uint64_t shun_until;         /* sync: not asked again before */
@@ -136,6 +142,7 @@ struct core {
     size_t n_applying;
     uint32_t sync_peer;
     uint64_t sync_asked_at;
+    uint64_t sync_retry_at;      /* behind with no request out: ask again then */
     uint64_t sync_target;        /* highest height known decided (vouched_height) */
     uint32_t target_peer;
     uint64_t claims[LEDGER_MAX_DEPARTMENTS]; /* per validator: the height its signed
@@ -146,8 +153,8 @@ struct core {
     uint8_t (*requested)[32];
     uint64_t *requested_at;
     uint32_t *requested_of;      /* the peer asked */
-    alt_entry *alt;              /* another peer that has an id asked of someone: a ring */
-    size_t alt_head, alt_len;
+    alt_entry *alt;              /* another peer that has an id asked of someone */
+    size_t *alt_free, n_alt_free; /* the free entries of alt */
 
     core_stats st;
     char why[256];

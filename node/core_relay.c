@@ -81,6 +81,7 @@ void core_relay_reset(core *c, uint64_t height)
     kept_clear(c->own, &c->n_own);
     kept_clear(c->relay, &c->n_relay);
     c->msgs_height = height;
+    c->resend_blocks_at = 0; /* a new height's proposal may go again at the first stall */
 }
 
 void core_relay_free(core *c)

@@ -443,10 +443,13 @@ int core_msg_from_pb(const Permit__ConsensusMsg *cm, unsigned n, cons_msg *m)
 void core_on_consensus(core *c, uint32_t peer, const Permit__ConsensusMsg *cm)
 {
     /* bounds and form first; proposals come straight from their proposer,
-     * votes may be relayed (their signature is what counts) */
+     * votes may be relayed (their signature is what counts), our own votes
+     * too: after a restart, what we signed before it and lost with it
+     * (a proof of lock may need our prevote; the sign state keeps us from
+     * signing anything that conflicts with it) */
     cons_msg m;
-    if (cm == NULL || core_msg_from_pb(cm, c->n, &m) != 0 || (int)m.validator == c->cfg.self ||
-        (m.type == CONS_PROPOSAL && m.validator != peer)) {
+    if (cm == NULL || core_msg_from_pb(cm, c->n, &m) != 0 ||
+        (m.type == CONS_PROPOSAL && (m.validator != peer || (int)m.validator == c->cfg.self))) {
         c->st.msgs_dropped++;
         return;
     }

@@ -11,8 +11,11 @@
  *
  * One request is out at a time and one apply runs at a time.  A peer that
  * leaves a request unanswered for CORE_SYNC_ANSWER_MS, answers with a block
- * that does not apply, or answers with nothing new while f + 1 validators
- * vouch for more, is not asked again for CORE_SYNC_SHUN_MS.  Certified
+ * that does not apply, or claims more than it hands out while f + 1
+ * validators vouch for more, is not asked again for CORE_SYNC_SHUN_MS; one
+ * that has nothing new (it is behind too) for CORE_SYNC_BRIEF_MS.  While
+ * the node is behind and no request is out, it asks again every
+ * CORE_SYNC_RETRY_MS.  Certified
  * blocks nobody asked for are applied too when they start at the next
  * height (at most once a second per peer), even while a request is out. */
 #include "core_int.h"
@@ -111,12 +114,25 @@ void core_behind(core *c, uint32_t who, uint64_t height, int evidence)
 
 uint64_t core_sync_deadline(const core *c)
 {
-    return c->sync_inflight ? c->sync_asked_at + CORE_SYNC_ANSWER_MS : 0;
+    if (c->sync_inflight)
+        return c->sync_asked_at + CORE_SYNC_ANSWER_MS;
+    if (!c->applying && c->sync_target > c->ledger_height)
+        return c->sync_retry_at;
+    return 0;
 }
 
 void core_sync_tick(core *c, uint64_t now)
 {
-    if (!c->sync_inflight || now - c->sync_asked_at < CORE_SYNC_ANSWER_MS)
+    if (!c->sync_inflight) {
+        /* behind with no request out (every peer was shunned, or had
+         * nothing yet): ask again, once a second */
+        if (!c->applying && c->sync_target > c->ledger_height && now >= c->sync_retry_at) {
+            c->sync_retry_at = now + CORE_SYNC_RETRY_MS;
+            request(c, c->target_peer);
+        }
+        return;
+    }
+    if (now - c->sync_asked_at < CORE_SYNC_ANSWER_MS)
         return;
     core_logf(c, NODE_LOG_WARN, "sync: validator %u did not answer within %d ms", c->sync_peer,
               CORE_SYNC_ANSWER_MS);
@@ -180,7 +196,8 @@ void core_on_sync_response(core *c, uint32_t peer, const Permit__SyncResponse *r
          * request of ours may be out to a peer that never answers), but only
          * if the first one is the next, and at most once a second per peer */
         uint64_t now = core_mono(c);
-        if (r->n_blocks == 0 || r->blocks[0] == NULL || now < c->peers[peer].unasked_next)
+        if (r->n_blocks == 0 || r->blocks[0] == NULL || now < c->peers[peer].unasked_next ||
+            now < c->peers[peer].shun_until)
             return;
         c->peers[peer].unasked_next = now + CORE_HELP_MS;
         ledger_header hd;
@@ -208,10 +225,13 @@ void core_on_sync_response(core *c, uint32_t peer, const Permit__SyncResponse *r
         free(blocks);
         free(certs);
         if (c->sync_target > c->ledger_height) {
-            /* nothing from it while f + 1 validators vouch for more: it
-             * withholds them, or it is behind too (whatever height it
-             * claims); either way it is not asked again for a while */
-            c->peers[peer].shun_until = core_mono(c) + CORE_SYNC_SHUN_MS;
+            /* nothing from it while f + 1 validators vouch for more: one
+             * that claims more withholds it (not asked again for
+             * CORE_SYNC_SHUN_MS); one behind too, or that says so, is asked
+             * again after CORE_SYNC_BRIEF_MS (the retry of core_sync_tick) */
+            c->peers[peer].shun_until =
+                core_mono(c) + (r->peer_height > c->ledger_height ? CORE_SYNC_SHUN_MS
+                                                                   : CORE_SYNC_BRIEF_MS);
             request(c, c->target_peer);
         }
         return;
@@ -277,7 +297,8 @@ void core_on_applied(core *c, uint32_t peer, uint64_t ledger_height, size_t appl
      * is vouched for: that peer is not asked again for a while */
     int useless = bad || (applied == 0 && c->sync_target > c->ledger_height);
     if (useless && peer < c->n)
-        c->peers[peer].shun_until = core_mono(c) + CORE_SYNC_SHUN_MS;
+        c->peers[peer].shun_until =
+            core_mono(c) + (bad ? CORE_SYNC_SHUN_MS : CORE_SYNC_BRIEF_MS);
     if (c->sync_target > c->ledger_height)
         request(c, useless ? CORE_ALL_PEERS : peer);
     core_drain(c);

@@ -597,6 +597,13 @@ static void test_validators_locked_on_a_block_all_restart_and_still_decide_it(vo
     for (unsigned i = 0; i < 4; i++)
         if (i != 1)
             nt_cluster_start(&g_c, i);
+    /* the holders' prevotes must reach each other: their link is up first
+     * (a slow start, under a sanitizer say, must not fail the test) */
+    uint64_t linked_by = nt_now_ms() + WAIT_MS;
+    while ((nt_status_u64(g_c.rpc_port[0], "peers") < 2 ||
+            nt_status_u64(g_c.rpc_port[2], "peers") < 2) &&
+           nt_now_ms() < linked_by)
+        nt_sleep_ms(50);
     lt_env *env = &g_c.env;
     blk X;
     make_block(env, 1, nt_now_ms(), 1, &X);
