@@ -115,6 +115,12 @@ static int cmd_testnet(cli_ctx *ctx, const cli_args *a, cli_error *err)
     rc = cli_testnet_create(&o, &sum, err);
     if (rc != CLI_EXIT_OK)
         return rc;
+    /* on stderr, so that --json stays clean for scripts */
+    fprintf(stderr, "permit: warning: every key of this network is on this machine: it is for "
+                    "tests and demos only.\n"
+                    "         For a real chain each department makes its keys on its own "
+                    "machines and\n"
+                    "         hands over public keys only (DESIGN §13, the genesis ceremony).\n");
     if (ctx->json)
         cli_print_json(stdout, sum);
     else

@@ -34,6 +34,9 @@ static const option options[] = {
      "call needs \"Authorization: Bearer TOKEN\""},
     {"p2p_listen", STR(p2p_listen), "0.0.0.0:8646", "address:port for validator connections"},
     {"log_level", NUM(OPT_LEVEL, log_level), "info", "error, warn, info or debug"},
+    {"log_format", STR(log_format), "text", "text, or json (one object a line: time, level, msg)"},
+    {"log_file", PATH(log_file), "",
+     "append the log to this file (relative to DIR) instead of stderr; reopened on SIGHUP"},
     {"rpc_max_body", NUM(OPT_SIZE, rpc_max_body), "1M",
      "largest request body accepted (413 beyond); K, M, G suffixes"},
     {"rpc_timeout", NUM(OPT_DURATION, rpc_timeout_ms), "30s",
@@ -201,13 +204,20 @@ static void usage(FILE *f)
     fprintf(f, "usage: permitd --home DIR [--OPTION VALUE]...\n\n"
                "Runs a PermitChain node: JSON-RPC server, mempool, block production and the\n"
                "ledger of DIR/data/db.  DIR/config/ holds genesis.json, node.key (mode 0600)\n"
-               "and permitd.conf (key = value lines; flags override them).\n\n"
+               "and permitd.conf (key = value lines, keys spelled rpc_listen; flags, spelled\n"
+               "--rpc-listen, override them).\n\n"
                "  --home DIR        the node's home (or PERMITD_HOME)\n"
                "  --print-config    print the effective configuration and exit\n"
                "  --help, --version\n\noptions:\n");
-    for (size_t i = 0; i < N_OPTIONS; i++)
-        fprintf(f, "  --%-18s %s (default %s)\n", options[i].name, options[i].help,
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        char flag[64];
+        size_t k = 0;
+        for (; options[i].name[k] && k + 1 < sizeof flag; k++)
+            flag[k] = options[i].name[k] == '_' ? '-' : options[i].name[k];
+        flag[k] = '\0';
+        fprintf(f, "  --%-18s %s (default %s)\n", flag, options[i].help,
                 options[i].def[0] ? options[i].def : "none");
+    }
     fprintf(f, "\nSIGINT or SIGTERM stops the node after the block in progress is written.\n");
 }
 
@@ -256,10 +266,27 @@ int node_config_load(node_config *c, int argc, char **argv, ledger_err *err)
             return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "unexpected argument \"%s\"", a);
         const char *name = a + 2, *eq = strchr(name, '=');
         size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
-        const option *o = find(name, nlen);
+        /* flags are spelled with dashes (--rpc-listen), config keys with
+         * underscores (rpc_listen); the old flag spelling still works */
+        char key[64];
+        const option *o = NULL;
+        if (nlen < sizeof key) {
+            for (size_t k = 0; k < nlen; k++)
+                key[k] = name[k] == '-' ? '_' : name[k];
+            key[nlen] = '\0';
+            o = find(key, nlen);
+        }
         if (o == NULL)
             return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "unknown option \"%s\" (see --help)",
                                a);
+        if (memchr(name, '_', nlen)) {
+            char dashed[64];
+            for (size_t k = 0; k <= nlen; k++)
+                dashed[k] = k == nlen ? '\0' : key[k] == '_' ? '-' : key[k];
+            fprintf(stderr, "permitd: warning: --%s is spelled --%s (the old spelling still "
+                            "works, for now)\n",
+                    key, dashed);
+        }
         const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
         if (val == NULL)
             return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "--%s needs a value", o->name);

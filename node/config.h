@@ -21,6 +21,8 @@ typedef struct {
     char rpc_tokens[NODE_PATH_MAX];   /* "" unless bearer tokens are required */
     char p2p_listen[256];
     int log_level;
+    char log_format[8];          /* "text" or "json" */
+    char log_file[NODE_PATH_MAX]; /* "": stderr */
     uint64_t rpc_max_body;       /* bytes */
     uint64_t rpc_timeout_ms;     /* idle/slow connections are dropped after this */
     uint64_t rpc_workers;        /* 0: one per core */

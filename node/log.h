@@ -1,9 +1,11 @@
-/* node/log.h: leveled logging to stderr, one line per message, safe from
- * any thread. */
+/* node/log.h: leveled logging to stderr or a file, one line per message
+ * (text, or a JSON object with time, level and msg), safe from any
+ * thread. */
 #ifndef PERMIT_NODE_LOG_H
 #define PERMIT_NODE_LOG_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum { NODE_LOG_ERROR = 0, NODE_LOG_WARN, NODE_LOG_INFO, NODE_LOG_DEBUG };
@@ -13,6 +15,14 @@ int node_log_parse_level(const char *s);
 void node_log_set_level(int level);
 int node_log_enabled(int level);
 void node_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Lines as JSON objects (json = 1) or text, to the file at path (appended;
+ * NULL or "": stderr).  -1 with the reason in why when the file cannot be
+ * opened (nothing changes then). */
+int node_log_configure(int json, const char *path, char *why, size_t cap);
+/* Open the log file again (after logrotate moved it; SIGHUP): -1, and the
+ * old file kept, when it cannot be. */
+int node_log_reopen(void);
 
 #define LOG_ERROR(...) node_log(NODE_LOG_ERROR, __VA_ARGS__)
 #define LOG_WARN(...) node_log(NODE_LOG_WARN, __VA_ARGS__)

@@ -21,6 +21,20 @@ int main(int argc, char **argv)
         fprintf(stderr, "permitd: %s\n", err.msg);
         return 1;
     }
+    int json = strcmp(cfg.log_format, "json") == 0;
+    if (!json && strcmp(cfg.log_format, "text") != 0) {
+        fprintf(stderr, "permitd: log_format: \"%s\" is not text or json\n", cfg.log_format);
+        return 1;
+    }
+    char logpath[2 * NODE_PATH_MAX], why[2 * NODE_PATH_MAX + 64];
+    if (cfg.log_file[0] == '/' || cfg.log_file[0] == '\0')
+        snprintf(logpath, sizeof logpath, "%s", cfg.log_file);
+    else
+        snprintf(logpath, sizeof logpath, "%s/%s", cfg.home, cfg.log_file);
+    if (node_log_configure(json, logpath, why, sizeof why) != 0) {
+        fprintf(stderr, "permitd: %s\n", why);
+        return 1;
+    }
     /* a server holding blocks of megabytes: keep freed memory for reuse
      * instead of faulting it in again for every block */
     mallopt(M_MMAP_THRESHOLD, 256 << 20);

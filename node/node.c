@@ -87,6 +87,13 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     (void)what;
     node *n = arg;
+    if (sig == SIGHUP) {
+        if (node_log_reopen() != 0)
+            LOG_WARN("SIGHUP: cannot open the log file again; still writing to the old one");
+        else
+            LOG_INFO("SIGHUP: log file opened again");
+        return;
+    }
     LOG_INFO("received %s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
     node_stop(n);
 }
@@ -157,6 +164,7 @@ int node_start(node *n, const node_config *cfg, ledger_err *err)
     LOG_INFO("chain %s (%s %s): height %llu, block %.16s", n->g->chain_id, n->g->region,
              n->g->region_name, (unsigned long long)tip.height, hash);
 
+    n->started_ms = node_now_ms();
     evthread_use_pthreads();
     n->base = event_base_new();
     if (n->base == NULL)
@@ -164,8 +172,10 @@ int node_start(node *n, const node_config *cfg, ledger_err *err)
     n->post_ev = event_new(n->base, -1, 0, on_post, n);
     n->sigint_ev = evsignal_new(n->base, SIGINT, on_signal, n);
     n->sigterm_ev = evsignal_new(n->base, SIGTERM, on_signal, n);
-    if (!n->post_ev || !n->sigint_ev || !n->sigterm_ev || evsignal_add(n->sigint_ev, NULL) != 0 ||
-        evsignal_add(n->sigterm_ev, NULL) != 0)
+    n->sighup_ev = evsignal_new(n->base, SIGHUP, on_signal, n);
+    if (!n->post_ev || !n->sigint_ev || !n->sigterm_ev || !n->sighup_ev ||
+        evsignal_add(n->sigint_ev, NULL) != 0 || evsignal_add(n->sigterm_ev, NULL) != 0 ||
+        evsignal_add(n->sighup_ev, NULL) != 0)
         return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "cannot set up the event loop");
     n->n_waiter_buckets = 4096;
     n->waiters = calloc(n->n_waiter_buckets, sizeof *n->waiters);
@@ -231,6 +241,8 @@ void node_close(node *n)
         event_free(n->sigint_ev);
     if (n->sigterm_ev)
         event_free(n->sigterm_ev);
+    if (n->sighup_ev)
+        event_free(n->sighup_ev);
     if (n->post_ev)
         event_free(n->post_ev);
     if (n->base)

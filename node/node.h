@@ -50,7 +50,7 @@ struct node {
     struct evhttp *http;
     struct rpc_auth *rpc_auth;   /* HTTPS and bearer tokens (rpc_auth.h) */
     struct node_listen_guard *rpc_guard; /* pauses accept() at the descriptor limit */
-    struct event *sigint_ev, *sigterm_ev, *post_ev;
+    struct event *sigint_ev, *sigterm_ev, *sighup_ev, *post_ev;
     node_mempool *mp;
     node_workers *workers;
     node_engine *engine;
@@ -61,6 +61,9 @@ struct node {
     /* the engine's view, for other threads */
     _Atomic unsigned peers;
     _Atomic int syncing;
+    _Atomic uint32_t round;          /* the consensus round of the height being decided */
+    _Atomic uint64_t sync_target;    /* the highest height known decided (BFT) */
+    uint64_t started_ms;             /* wall clock at start: /health's grace */
 
     /* clients waiting for a transaction's block: loop-owned hash table */
     waiter **waiters;

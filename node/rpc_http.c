@@ -520,16 +520,31 @@ static void on_rpc(struct evhttp_request *req, void *arg)
     n->rpc_active = rr;
 }
 
+/* The node's state for /health: "ok", or why a load balancer should look
+ * elsewhere: "stopping", "syncing", or "stale" (no block for three
+ * heartbeats, counted from the later of the last block and the start). */
+static const char *health_of(node *n, const ledger_tip *tip)
+{
+    if (n->stopping)
+        return "stopping";
+    if (atomic_load(&n->syncing))
+        return "syncing";
+    uint64_t now = node_now_ms(), last = tip->time > n->started_ms ? tip->time : n->started_ms;
+    if (now > last && now - last > 3 * n->g->params.heartbeat_ms)
+        return "stale";
+    return "ok";
+}
+
 static void on_health(struct evhttp_request *req, void *arg)
 {
     node *n = arg;
     ledger_tip tip;
     ledger_get_tip(n->L, &tip);
-    json_t *j = json_pack("{s:s, s:I, s:I, s:b, s:i}", "status",
-                          n->stopping ? "stopping" : "ok", "height", (json_int_t)tip.height,
-                          "block_time", (json_int_t)tip.time, "syncing",
+    const char *status = health_of(n, &tip);
+    json_t *j = json_pack("{s:s, s:I, s:I, s:b, s:i}", "status", status, "height",
+                          (json_int_t)tip.height, "block_time", (json_int_t)tip.time, "syncing",
                           atomic_load(&n->syncing), "peers", (int)atomic_load(&n->peers));
-    send_json(req, n->stopping ? 503 : 200, j);
+    send_json(req, strcmp(status, "ok") == 0 ? 200 : 503, j);
     json_decref(j);
 }
 
@@ -546,6 +561,24 @@ static void on_metrics(struct evhttp_request *req, void *arg)
     }
     node_metrics_render(&n->metrics, buf, ledger_height(n->L), node_mempool_size(n->mp),
                         node_mempool_bytes(n->mp));
+    ledger_tip tip;
+    ledger_get_tip(n->L, &tip);
+    uint64_t now = node_now_ms(), target = atomic_load(&n->sync_target);
+    evbuffer_add_printf(
+        buf,
+        "# HELP permit_peers Validators this node has a link with.\n"
+        "# TYPE permit_peers gauge\npermit_peers %u\n"
+        "# HELP permit_consensus_round The round of the height being decided.\n"
+        "# TYPE permit_consensus_round gauge\npermit_consensus_round %u\n"
+        "# HELP permit_last_block_age_seconds Time since the last block's time.\n"
+        "# TYPE permit_last_block_age_seconds gauge\npermit_last_block_age_seconds %.3f\n"
+        "# HELP permit_syncing 1 while a block sync is under way.\n"
+        "# TYPE permit_syncing gauge\npermit_syncing %d\n"
+        "# HELP permit_sync_behind_blocks Heights known decided that this node lacks.\n"
+        "# TYPE permit_sync_behind_blocks gauge\npermit_sync_behind_blocks %llu\n",
+        atomic_load(&n->peers), (unsigned)atomic_load(&n->round),
+        now > tip.time ? (double)(now - tip.time) / 1000.0 : 0.0, atomic_load(&n->syncing),
+        (unsigned long long)(target > tip.height ? target - tip.height : 0));
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
                       "text/plain; version=0.0.4");
     evhttp_send_reply(req, 200, "OK", buf);

@@ -470,7 +470,7 @@ static void test_second_instance_refuses_to_start(void **state)
     nt_node *nd = *state;
     char cmd[1200], out[600];
     nt_path(nd, "second.log", out, sizeof out);
-    snprintf(cmd, sizeof cmd, "%s/permitd --home %s --rpc_listen 127.0.0.1:%d >%s 2>&1",
+    snprintf(cmd, sizeof cmd, "%s/permitd --home %s --rpc-listen 127.0.0.1:%d >%s 2>&1",
              PERMIT_BIN_DIR, nd->home, nt_free_port(), out);
     int rc = system(cmd);
     assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 1);
