@@ -5,6 +5,7 @@
 
 const cli_section cli_sections[] = {
     {"Keys and test networks", cli_key_commands},
+    {"Genesis ceremony (public keys only)", cli_genesis_commands},
     {"Filing (registrar key)", cli_filing_commands},
     {"Decisions (department seal key)", cli_decision_commands},
     {"Queries", cli_query_commands},

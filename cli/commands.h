@@ -8,6 +8,7 @@
 
 /* Each table ends with an entry whose name is NULL. */
 extern const cli_command cli_key_commands[];      /* keygen, pubkey, testnet (cmd_keys.c) */
+extern const cli_command cli_genesis_commands[];  /* genesis init, add-*, hash (cmd_genesis.c) */
 extern const cli_command cli_filing_commands[];   /* apply, address add/remove, amend, renew,
                                                      cancel (cmd_license.c) */
 extern const cli_command cli_decision_commands[]; /* approve ... revoke (cmd_license.c) */
