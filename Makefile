@@ -4,6 +4,9 @@
 #                 short libFuzzer run of the bundle decoder (clang)
 #   make bench    every benchmark under bench/, each ending in a RESULT line
 #   make demo     a local multi-department network running the license workflow
+#   make install  binaries, man pages, completion under PREFIX (default /usr/local);
+#                 settings, unit, logrotate at their system places (DESTDIR=... to stage)
+#   make deb      build/permitchain_<version>_amd64.deb
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
@@ -11,7 +14,7 @@ FUZZ_SECONDS ?= 25
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_GEN  := -G "Unix Makefiles"
 
-.PHONY: all deps build build-asan check check-release check-asan check-fuzz bench demo clean
+.PHONY: all deps build build-asan check check-release check-asan check-fuzz bench demo clean install deb
 
 all: build
 
@@ -63,6 +66,13 @@ bench: build
 
 demo: build
 	@scripts/demo.sh $(BUILD)
+
+PREFIX ?= /usr/local
+install: build
+	@cmake --install $(BUILD) --prefix $(PREFIX)
+
+deb: build
+	@cd $(BUILD) && cpack -G DEB >/dev/null && ls -1 $(abspath $(BUILD))/permitchain_*.deb
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

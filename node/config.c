@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ledger/text.h"
 #include "log.h"
@@ -207,6 +208,8 @@ static void usage(FILE *f)
                "and permitd.conf (key = value lines, keys spelled rpc_listen; flags, spelled\n"
                "--rpc-listen, override them).\n\n"
                "  --home DIR        the node's home (or PERMITD_HOME)\n"
+               "  --config FILE     read the settings from FILE instead of DIR/config/permitd.conf\n"
+               "  init --home DIR --genesis FILE [--node-key FILE]   lay out a new home\n"
                "  --print-config    print the effective configuration and exit\n"
                "  --help, --version\n\noptions:\n");
     for (size_t i = 0; i < N_OPTIONS; i++) {
@@ -224,7 +227,7 @@ static void usage(FILE *f)
 int node_config_load(node_config *c, int argc, char **argv, ledger_err *err)
 {
     node_config_defaults(c);
-    const char *home = getenv("PERMITD_HOME");
+    const char *home = getenv("PERMITD_HOME"), *conf = NULL;
     int print = 0;
     /* first pass: --home, --help, --version */
     for (int i = 1; i < argc; i++) {
@@ -240,6 +243,10 @@ int node_config_load(node_config *c, int argc, char **argv, ledger_err *err)
             home = argv[++i];
         else if (strncmp(argv[i], "--home=", 7) == 0)
             home = argv[i] + 7;
+        else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            conf = argv[++i];
+        else if (strncmp(argv[i], "--config=", 9) == 0)
+            conf = argv[i] + 9;
     }
     if (home == NULL || *home == '\0')
         return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "--home DIR is required (see --help)");
@@ -247,16 +254,23 @@ int node_config_load(node_config *c, int argc, char **argv, ledger_err *err)
         return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "--home: path too long");
     strcpy(c->home, home);
     char path[NODE_PATH_MAX + 64];
-    snprintf(path, sizeof path, "%s/config/permitd.conf", c->home);
+    if (conf) {
+        if (access(conf, R_OK) != 0)
+            return ledger_fail(err, LEDGER_ERR_IO, NULL, "--config %s: %s", conf,
+                               strerror(errno));
+        snprintf(path, sizeof path, "%s", conf);
+    } else {
+        snprintf(path, sizeof path, "%s/config/permitd.conf", c->home);
+    }
     if (load_file(c, path, err) != 0)
         return -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "--home") == 0) {
+        if (strcmp(a, "--home") == 0 || strcmp(a, "--config") == 0) {
             i++;
             continue;
         }
-        if (strncmp(a, "--home=", 7) == 0)
+        if (strncmp(a, "--home=", 7) == 0 || strncmp(a, "--config=", 9) == 0)
             continue;
         if (strcmp(a, "--print-config") == 0) {
             print = 1;

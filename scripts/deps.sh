@@ -10,6 +10,7 @@ pkgs=(
   libssl-dev libjansson-dev libcmocka-dev
   clang libclang-rt-14-dev
   curl python3
+  dpkg-dev systemd
 )
 
 missing=()
