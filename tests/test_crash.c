@@ -5,6 +5,7 @@
  * second ledger must reproduce every header. */
 #include "testutil.h"
 
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,10 +168,15 @@ static void test_sigkill_at_random_moments(void **state)
     unsigned rng = seed;
     uint64_t acked_total = 0;
     int killed_mid_run = 0;
+    int stuck = 0;
     for (int k = 0; k < KILLS; k++) {
-        /* the child owns the database while it runs */
+        /* the child owns the database while it runs; the replica is closed
+         * too, so that no RocksDB thread of ours is in the middle of
+         * something when we fork (a child that inherits a held lock hangs) */
         ledger_close(env.L);
         env.L = NULL;
+        ledger_close(replica);
+        replica = NULL;
         int fds[2];
         assert_int_equal(pipe(fds), 0);
         pid_t pid = fork();
@@ -180,10 +186,16 @@ static void test_sigkill_at_random_moments(void **state)
             child_main(&env, fds[1], seed + (unsigned)k);
         }
         close(fds[1]);
-        /* wait for at least one block, then a random moment */
+        /* wait for at least one block (20 s at most: a child that makes
+         * none is killed all the same, and counted), then a random moment */
         uint64_t acked = 0, h;
-        if (read(fds[0], &h, sizeof h) == sizeof h)
+        struct pollfd pf = {.fd = fds[0], .events = POLLIN};
+        if (poll(&pf, 1, 20000) <= 0) {
+            stuck++;
+            printf("kill %d: the child made no block within 20 s: killed\n", k);
+        } else if (read(fds[0], &h, sizeof h) == sizeof h) {
             acked = h;
+        }
         struct timespec ts = {0, (long)(rand_r(&rng) % 40000) * 1000L};
         nanosleep(&ts, NULL);
         kill(pid, SIGKILL);
@@ -203,9 +215,12 @@ static void test_sigkill_at_random_moments(void **state)
                      (unsigned long long)acked, (unsigned long long)height);
         if (ledger_check_integrity(env.L, &err) != 0)
             fail_msg("kill %d at height %llu: %s", k, (unsigned long long)height, err.msg);
+        assert_int_equal(ledger_open(&replica, rdb, env.g, &err), 0);
         replay(env.L, replica, height);
         acked_total = height;
     }
+    if (stuck > KILLS / 10)
+        fail_msg("%d of %d children made no block within 20 s", stuck, KILLS);
     printf("%d kills, %llu blocks committed\n", killed_mid_run, (unsigned long long)acked_total);
     assert_true(killed_mid_run >= 50);
     assert_true(acked_total >= (uint64_t)KILLS);
