@@ -12,6 +12,7 @@
 #include "ledger/bundle.h"
 #include "ledger/hash.h"
 #include "ledger/hex.h"
+#include "ledger/tx.h"
 #include "ledgertest.h"
 
 #define N_VAL 4 /* approval, market, tobacco, fire */
@@ -658,6 +659,204 @@ static void test_random_byte_flips_never_verify(void **state)
     free(b);
 }
 
+/* ---- check 0: one bundle, one encoding ---- */
+
+/* The top-level fields of a bundle as they lie in its bytes. */
+typedef struct {
+    uint32_t num;
+    size_t start, end;      /* the whole field, tag included */
+    size_t val;             /* where its value (or length-delimited payload) starts */
+} wire_field;
+
+static uint64_t wire_varint(const uint8_t *p, size_t *off)
+{
+    uint64_t v = 0;
+    for (unsigned sh = 0;; sh += 7) {
+        uint8_t b = p[(*off)++];
+        v |= (uint64_t)(b & 0x7f) << sh;
+        if (!(b & 0x80))
+            return v;
+    }
+}
+
+static size_t wire_split(const uint8_t *p, size_t len, wire_field *out, size_t cap)
+{
+    size_t n = 0, off = 0;
+    while (off < len) {
+        assert_true(n < cap);
+        wire_field *w = &out[n++];
+        w->start = off;
+        uint64_t tag = wire_varint(p, &off);
+        w->num = (uint32_t)(tag >> 3);
+        if ((tag & 7) == 0) {
+            w->val = off;
+            (void)wire_varint(p, &off);
+        } else {
+            assert_int_equal(tag & 7, 2);
+            uint64_t l = wire_varint(p, &off);
+            w->val = off;
+            off += (size_t)l;
+        }
+        w->end = off;
+    }
+    assert_int_equal(off, len);
+    return n;
+}
+
+static size_t wire_put_varint(uint8_t *p, uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+/* A growing byte string for rebuilding bundles. */
+typedef struct {
+    uint8_t *p;
+    size_t n;
+} wbuf;
+
+static void wb_put(wbuf *w, const void *p, size_t n)
+{
+    w->p = realloc(w->p, w->n + n + 1);
+    assert_non_null(w->p);
+    memcpy(w->p + w->n, p, n);
+    w->n += n;
+}
+
+static void wb_varint(wbuf *w, uint64_t v)
+{
+    uint8_t b[10];
+    wb_put(w, b, wire_put_varint(b, v));
+}
+
+/* Verify the encoding `bad` and require check 0 with `needle`; and the
+ * same bundle in its one encoding verifies (so the refusal is about the
+ * encoding alone). */
+static void expect_noncanonical(wbuf *bad, const char *needle)
+{
+    expect_fail(bad->p, bad->n, NULL, AUDIT_BUNDLE, -1, needle);
+    ledger_bundle b;
+    ledger_err err;
+    assert_int_equal(ledger_bundle_decode(&b, bad->p, bad->n, &err), -1);
+    ledger_bundle_free(&b);
+    free(bad->p);
+    bad->p = NULL;
+    bad->n = 0;
+}
+
+static void test_each_noncanonical_encoding_fails_the_bundle_check(void **state)
+{
+    (void)state;
+    /* the old bundle carries no consistency proof: it verifies without a
+     * checkpoint, so each encoding below would verify if it were accepted */
+    const uint8_t *g = g_old;
+    wire_field w[64];
+    size_t n = wire_split(g, g_old_len, w, 64);
+    assert_true(n >= 5);
+    assert_int_equal(w[0].num, 1); /* version */
+    assert_int_equal(w[1].num, 2); /* license_id */
+    size_t idlen = w[1].end - w[1].val;
+    wbuf b = {NULL, 0};
+
+    /* a NUL and more bytes inside license_id: protobuf-c's string ends at
+     * the NUL, the rest would ride along unseen */
+    wb_put(&b, g, w[1].start);
+    wb_varint(&b, (2 << 3) | 2);
+    wb_varint(&b, idlen + 4);
+    wb_put(&b, g + w[1].val, idlen);
+    wb_put(&b, "\0XYZ", 4);
+    wb_put(&b, g + w[1].end, g_old_len - w[1].end);
+    expect_noncanonical(&b, "NUL");
+
+    /* a NUL first: an empty id with junk after it */
+    wb_put(&b, g, w[1].start);
+    wb_varint(&b, (2 << 3) | 2);
+    wb_varint(&b, idlen + 1);
+    wb_put(&b, "\0", 1);
+    wb_put(&b, g + w[1].val, idlen);
+    wb_put(&b, g + w[1].end, g_old_len - w[1].end);
+    expect_noncanonical(&b, "NUL");
+
+    /* the version as a padded varint: 0x81 0x00 reads as 1 */
+    wb_put(&b, "\x08\x81\x00", 3);
+    wb_put(&b, g + w[1].start, g_old_len - w[1].start);
+    expect_noncanonical(&b, "shortest form");
+
+    /* license_id's length padded */
+    wb_put(&b, g, w[1].start);
+    wb_varint(&b, (2 << 3) | 2);
+    uint8_t pad[2] = {(uint8_t)(idlen | 0x80), 0x00};
+    wb_put(&b, pad, 2);
+    wb_put(&b, g + w[1].val, g_old_len - w[1].val);
+    expect_noncanonical(&b, "shortest form");
+
+    /* a field tag padded */
+    wb_put(&b, "\x88\x00\x01", 3);
+    wb_put(&b, g + w[1].start, g_old_len - w[1].start);
+    expect_noncanonical(&b, "shortest form");
+
+    /* license_id before version */
+    wb_put(&b, g + w[1].start, w[1].end - w[1].start);
+    wb_put(&b, g + w[0].start, w[0].end - w[0].start);
+    wb_put(&b, g + w[1].end, g_old_len - w[1].end);
+    expect_noncanonical(&b, "out of order");
+
+    /* the last field (an event) moved first */
+    wb_put(&b, g + w[n - 1].start, w[n - 1].end - w[n - 1].start);
+    wb_put(&b, g, w[n - 1].start);
+    expect_noncanonical(&b, "out of order");
+
+    /* since_log_size = 0 written out: a default value is never written */
+    size_t first_event = 0;
+    while (w[first_event].num != 9)
+        first_event++;
+    wb_put(&b, g, w[first_event].start);
+    wb_put(&b, "\x38\x00", 2);
+    wb_put(&b, g + w[first_event].start, g_old_len - w[first_event].start);
+    expect_noncanonical(&b, "default value");
+
+    /* and inside a message: the first event's log_index 0 written out */
+    const wire_field *ev = &w[first_event];
+    wire_field iw[16];
+    size_t in = wire_split(g + ev->val, ev->end - ev->val, iw, 16);
+    assert_true(in >= 2 && iw[0].num == 1 && iw[1].num != 2); /* log_index 0 is not written */
+    wb_put(&b, g, ev->start);
+    wb_varint(&b, (9 << 3) | 2);
+    wb_varint(&b, ev->end - ev->val + 2);
+    wb_put(&b, g + ev->val, iw[0].end);
+    wb_put(&b, "\x10\x00", 2);
+    wb_put(&b, g + ev->val + iw[0].end, g_old_len - (ev->val + iw[0].end));
+    expect_noncanonical(&b, "default value");
+
+    /* the same rule holds for transaction bodies: one shared check
+     * (ledger/pbcheck.h); a body with a padded varint is refused there */
+    ledger_bundle dec;
+    ledger_err err;
+    assert_int_equal(ledger_bundle_decode(&dec, g_old, g_old_len, &err), 0);
+    const ledger_bundle_event *e0 = &dec.events[0];
+    wire_field bw[32];
+    size_t bn = wire_split(e0->tx + LEDGER_ENVELOPE_HEADER, e0->tx_len - LEDGER_ENVELOPE_HEADER,
+                           bw, 32);
+    assert_true(bn > 0 && bw[0].num == 1); /* kind */
+    const uint8_t *body = e0->tx + LEDGER_ENVELOPE_HEADER;
+    wb_put(&b, e0->tx, LEDGER_ENVELOPE_HEADER);
+    wb_put(&b, body, bw[0].val);
+    uint8_t k[3] = {(uint8_t)(body[bw[0].val] | 0x80), 0x00};
+    wb_put(&b, k, 2);
+    wb_put(&b, body + bw[0].end, e0->tx_len - LEDGER_ENVELOPE_HEADER - bw[0].end);
+    ledger_tx tx;
+    assert_int_equal(ledger_tx_decode(&tx, b.p, b.n, g_env.g->chain_id, &err), -1);
+    assert_string_equal(err.rule, "body_noncanonical");
+    ledger_tx_release(&tx);
+    free(b.p);
+    ledger_bundle_free(&dec);
+}
+
 /* ---- check 6: consistency with a checkpoint ---- */
 
 static void test_consistency_with_a_checkpoint(void **state)
@@ -680,9 +879,14 @@ static void test_consistency_with_a_checkpoint(void **state)
     memcpy(cp.log_root, tip.header.log_root, 32);
     snprintf(cp.chain_id, sizeof cp.chain_id, "%s", g_env.g->chain_id);
     expect_fail(g_old, g_old_len, &cp, AUDIT_CONSISTENCY, -1, "newer");
-    /* the same log: the roots must agree */
-    assert_int_equal(ledger_audit_verify(g_env.g, g_bundle, g_bundle_len, &cp, &rep, &f), 0);
+    /* the same log: the roots must agree (the other license's bundle is of
+     * the same header, and carries no proof) */
+    assert_int_equal(ledger_audit_verify(g_env.g, g_bundle_b, g_bundle_b_len, &cp, &rep, &f), 0);
+    assert_int_equal(rep.consistency_checked, 1);
     ledger_audit_report_clear(&rep);
+    /* a proof carried from another log size than the checkpoint's: nothing
+     * could check it, so it is refused rather than ignored */
+    expect_fail(g_bundle, g_bundle_len, &cp, AUDIT_CONSISTENCY, -1, "nothing can check");
     /* a bundle without a proof from the checkpoint's size */
     expect_fail(g_bundle_b, g_bundle_b_len, &g_cp, AUDIT_CONSISTENCY, -1, "no consistency proof");
     /* a consistency proof hash flipped */
@@ -695,9 +899,10 @@ static void test_consistency_with_a_checkpoint(void **state)
     size_t len;
     assert_int_equal(ledger_bundle_encode(&b, &out, &len, &err), 0);
     expect_fail(out, len, &g_cp, AUDIT_CONSISTENCY, -1, NULL);
-    /* without a checkpoint the proof is not looked at */
-    assert_int_equal(ledger_audit_verify(g_env.g, out, len, NULL, &rep, &f), 0);
-    ledger_audit_report_clear(&rep);
+    /* without a checkpoint a carried proof is refused, flipped or not: a
+     * bundle holds no bytes the verifier ignores */
+    expect_fail(out, len, NULL, AUDIT_CONSISTENCY, -1, "no checkpoint was given");
+    expect_fail(g_bundle, g_bundle_len, NULL, AUDIT_CONSISTENCY, -1, "no checkpoint was given");
     free(out);
     ledger_bundle_free(&b);
 }
@@ -742,6 +947,7 @@ int main(void)
         cmocka_unit_test(test_a_status_that_does_not_follow_from_the_transactions_fails_the_replay_check),
         cmocka_unit_test(test_a_truncated_or_padded_bundle_fails_the_bundle_check),
         cmocka_unit_test(test_random_byte_flips_never_verify),
+        cmocka_unit_test(test_each_noncanonical_encoding_fails_the_bundle_check),
         cmocka_unit_test(test_consistency_with_a_checkpoint),
         cmocka_unit_test(test_failures_format_as_one_line),
     };
