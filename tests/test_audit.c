@@ -901,6 +901,134 @@ static void test_consistency_with_a_checkpoint(void **state)
     ledger_bundle_free(&b);
 }
 
+/* ---- check 7: a checkpoint never moves back ---- */
+
+static void checkpoint_of(ledger_audit_checkpoint *cp, const ledger_audit_report *r)
+{
+    memset(cp, 0, sizeof *cp);
+    snprintf(cp->chain_id, sizeof cp->chain_id, "%s", r->header.chain_id);
+    cp->height = r->header.height;
+    cp->log_size = r->header.log_size;
+    memcpy(cp->log_root, r->header.log_root, 32);
+    cp->has_block = 1;
+    memcpy(cp->block_hash, r->block_hash, 32);
+    cp->time = r->header.time;
+}
+
+/* Moves the tip: keep it after every test that compares with the tip. */
+static void test_an_older_header_with_the_same_log_fails_the_rollback_check(void **state)
+{
+    (void)state;
+    lt_env *e = &g_env;
+    ledger_err err;
+    uint64_t h;
+    /* a bundle of the latest certified block, without a consistency proof */
+    uint8_t *older;
+    size_t older_len;
+    assert_int_equal(ledger_bundle_build(e->L, g_a, 0, &older, &older_len, &h, &err), 0);
+    ledger_audit_report rep;
+    ledger_audit_failure f;
+    assert_int_equal(ledger_audit_verify(e->g, older, older_len, NULL, &rep, &f), 0);
+    ledger_audit_checkpoint at_older;
+    checkpoint_of(&at_older, &rep);
+    ledger_audit_report_clear(&rep);
+    /* heartbeats: three blocks with no event, then a certificate */
+    lt_tick(e, 1000);
+    lt_tick(e, 1000);
+    lt_tick(e, 1000);
+    uint64_t top = certify_tip(e);
+    uint8_t *newer;
+    size_t newer_len;
+    assert_int_equal(ledger_bundle_build(e->L, g_a, 0, &newer, &newer_len, &h, &err), 0);
+    assert_int_equal(h, top);
+    assert_int_equal(ledger_audit_verify(e->g, newer, newer_len, &at_older, &rep, &f), 0);
+    assert_int_equal(rep.header.log_size, at_older.log_size); /* the same log */
+    assert_true(rep.header.height > at_older.height);
+    ledger_audit_checkpoint cp;
+    checkpoint_of(&cp, &rep);
+    ledger_audit_report_clear(&rep);
+    /* the regression: the older header against the newer checkpoint, with
+     * the same log size and root.  Comparing log sizes alone accepted it
+     * (and moved the checkpoint back). */
+    expect_fail(older, older_len, &cp, AUDIT_ROLLBACK, -1, "the checkpoint held is newer");
+    /* a checkpoint file from before block_hash and time were kept */
+    ledger_audit_checkpoint bare = cp;
+    bare.has_block = 0;
+    expect_fail(older, older_len, &bare, AUDIT_ROLLBACK, -1, "newer");
+    /* the checkpoint's own block again: fine */
+    assert_int_equal(ledger_audit_verify(e->g, newer, newer_len, &cp, &rep, &f), 0);
+    ledger_audit_report_clear(&rep);
+    /* another block at the checkpoint's height: a fork */
+    ledger_audit_checkpoint fork = cp;
+    fork.block_hash[0] ^= 1;
+    expect_fail(newer, newer_len, &fork, AUDIT_CONSISTENCY, -1, "forked");
+    /* a later block with an earlier time than the checkpoint's */
+    ledger_audit_checkpoint early = at_older;
+    early.time = cp.time + 1;
+    expect_fail(newer, newer_len, &early, AUDIT_CONSISTENCY, -1, "time is earlier");
+    free(older);
+    free(newer);
+}
+
+/* ---- check 8: freshness ---- */
+
+static void test_a_stale_verdict_is_flagged_and_refused_past_max_age(void **state)
+{
+    (void)state;
+    ledger_audit_report rep;
+    ledger_audit_failure f;
+    ledger_audit_age age;
+    /* the old bundle: ISSUED, while a later block revoked the license */
+    assert_int_equal(ledger_audit_verify(g_env.g, g_old, g_old_len, NULL, &rep, &f), 0);
+    assert_int_equal(rep.status, LIC_ISSUED);
+    uint64_t t = rep.header.time;
+    uint64_t limit = ledger_audit_stale_after_ms(g_env.g);
+    assert_int_equal(limit, 3 * g_env.g->params.heartbeat_ms);
+    /* within three heartbeats: no warning */
+    assert_int_equal(ledger_audit_freshness(g_env.g, &rep, t + limit, 0, &age, &f), 0);
+    assert_int_equal(age.age_ms, limit);
+    assert_int_equal(age.stale, 0);
+    assert_int_equal(age.status_now, LIC_ISSUED);
+    /* past them: warned, still verified */
+    assert_int_equal(ledger_audit_freshness(g_env.g, &rep, t + limit + 1, 0, &age, &f), 0);
+    assert_int_equal(age.stale, 1);
+    assert_int_equal(age.max_age_ms, 0);
+    /* --max-age: refused, naming the check */
+    uint64_t day = 86400000;
+    assert_int_equal(ledger_audit_freshness(g_env.g, &rep, t + 2 * day, day, &age, &f), -1);
+    assert_int_equal(f.check, AUDIT_FRESHNESS);
+    assert_int_equal(f.height, rep.header.height);
+    assert_non_null(strstr(f.reason, "2d old, more than the 1d allowed"));
+    char line[600];
+    ledger_audit_failure_format(&f, line, sizeof line);
+    assert_non_null(strstr(line, "check 8 (freshness) failed at block"));
+    /* exactly max-age old passes */
+    assert_int_equal(ledger_audit_freshness(g_env.g, &rep, t + day, day, &age, &f), 0);
+    /* a block ahead of the auditor's clock is not stale */
+    assert_int_equal(ledger_audit_freshness(g_env.g, &rep, t - 5000, day, &age, &f), 0);
+    assert_int_equal(age.age_ms, 0);
+    assert_int_equal(age.ahead_ms, 5000);
+    assert_int_equal(age.stale, 0);
+    /* an expiry the block's time hid shows at the auditor's clock */
+    assert_true(rep.record.expires_at > t);
+    assert_int_equal(ledger_audit_freshness(g_env.g, &rep, rep.record.expires_at, 0, &age, &f),
+                     0);
+    assert_int_equal(rep.status, LIC_ISSUED);
+    assert_int_equal(age.status_now, LIC_EXPIRED);
+    ledger_audit_report_clear(&rep);
+    /* ages for people */
+    static const struct {
+        uint64_t ms;
+        const char *s;
+    } ages[] = {{850, "850ms"},    {41000, "41s"},        {725000, "12m 5s"},
+                {11520000, "3h 12m"}, {183600000, "2d 3h"}, {86400000, "1d"}};
+    for (size_t i = 0; i < sizeof ages / sizeof ages[0]; i++) {
+        char a[32];
+        ledger_audit_age_format(ages[i].ms, a, sizeof a);
+        assert_string_equal(a, ages[i].s);
+    }
+}
+
 static void test_failures_format_as_one_line(void **state)
 {
     (void)state;
@@ -915,6 +1043,8 @@ static void test_failures_format_as_one_line(void **state)
     assert_string_equal(line, "check 1 (certificate) failed at block 17: prev is not the hash "
                               "of event 3");
     assert_string_equal(ledger_audit_check_name(AUDIT_STATE), "state");
+    assert_string_equal(ledger_audit_check_name(AUDIT_ROLLBACK), "rollback");
+    assert_string_equal(ledger_audit_check_name(AUDIT_FRESHNESS), "freshness");
     assert_string_equal(ledger_audit_check_name(99), "?");
 }
 
@@ -944,6 +1074,8 @@ int main(void)
         cmocka_unit_test(test_each_noncanonical_encoding_fails_the_bundle_check),
         cmocka_unit_test(test_consistency_with_a_checkpoint),
         cmocka_unit_test(test_failures_format_as_one_line),
+        cmocka_unit_test(test_a_stale_verdict_is_flagged_and_refused_past_max_age),
+        cmocka_unit_test(test_an_older_header_with_the_same_log_fails_the_rollback_check),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
