@@ -226,12 +226,13 @@ static void stale_warning(char *buf, size_t cap, const ledger_audit_age *age)
     ledger_audit_age_format(age->age_ms, a, sizeof a);
     ledger_audit_age_format(age->stale_after_ms, lim, sizeof lim);
     snprintf(buf, cap, "the certified block is %s old, more than three heartbeats (%s): the "
-             "status above is as of that block, and a revocation or expiry since would not "
-             "show; audit a fresh bundle, or refuse old ones with --max-age", a, lim);
+             "status is as of that block, and a revocation or expiry since would not show; "
+             "audit a fresh bundle, or refuse old ones with --max-age", a, lim);
 }
 
 static void print_report(FILE *f, const ledger_genesis *g, const ledger_audit_report *r,
-                         const ledger_audit_age *age, const char *bundle_file, int have_cp,
+                         const ledger_audit_age *age, const char *clock,
+                         const char *bundle_file, int have_cp,
                          const ledger_audit_checkpoint *cp, const char *cp_path)
 {
     char buf[600], t[CLI_TIME_LEN], hx[65], a[32];
@@ -250,11 +251,11 @@ static void print_report(FILE *f, const ledger_genesis *g, const ledger_audit_re
     cli_fmt_time(age->now, t);
     if (age->ahead_ms > 0) {
         ledger_audit_age_format(age->ahead_ms, a, sizeof a);
-        snprintf(buf, sizeof buf, "the block's time is %s ahead of this machine's clock (%s)",
-                 a, t);
+        snprintf(buf, sizeof buf, "none: the block's time is %s ahead of %s (%s)", a,
+                 clock, t);
     } else {
         ledger_audit_age_format(age->age_ms, a, sizeof a);
-        snprintf(buf, sizeof buf, "%s at %s (this machine's clock)", a, t);
+        snprintf(buf, sizeof buf, "%s, by %s (%s)", a, clock, t);
     }
     line(f, "Age", buf);
     stale_warning(buf, sizeof buf, age);
@@ -263,7 +264,7 @@ static void print_report(FILE *f, const ledger_genesis *g, const ledger_audit_re
     if (age->status_now == LIC_EXPIRED && r->status != LIC_EXPIRED) {
         cli_fmt_time(r->record.expires_at, t);
         snprintf(buf, sizeof buf, "the license expired at %s, after the certified block: by "
-                 "this machine's clock it is EXPIRED unless it was renewed since", t);
+                 "%s it is EXPIRED unless it was renewed since", t, clock);
         line(f, "Expired", buf);
     }
     snprintf(buf, sizeof buf, "the license as it stood at block %llu; not that nothing changed "
@@ -463,7 +464,9 @@ static int cmd_audit(cli_ctx *ctx, const cli_args *a, cli_error *err)
         cli_print_json(stdout, j);
         json_decref(j);
     } else {
-        print_report(stdout, g, &rep, &age, out_path, have_cp, &cp, cp_path);
+        print_report(stdout, g, &rep, &age,
+                     cli_arg(a, "now") ? "the clock of --now" : "this machine's clock", out_path,
+                     have_cp, &cp, cp_path);
     }
     rc = CLI_EXIT_OK;
 out:
