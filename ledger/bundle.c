@@ -243,6 +243,10 @@ static int decode_state(smt_proof *s, const Permit__ProofState *ps, ledger_err *
     if (ps->n_siblings > SMT_MAX_PROOF)
         return malformed(err, "state proof has more than 256 siblings");
     for (size_t i = 0; i < ps->n_siblings; i++) {
+        if (ps->siblings[i].len == 32 &&
+            memcmp(ps->siblings[i].data, LEDGER_SMT_EMPTY, 32) == 0)
+            return malformed(err, "a state proof sibling spells out the empty subtree, which "
+                                  "travels as an empty string (one bundle, one encoding)");
         if (ps->siblings[i].len == 32)
             memcpy(s->siblings[i], ps->siblings[i].data, 32);
         else if (ps->siblings[i].len == 0)

@@ -827,6 +827,25 @@ static void test_each_noncanonical_encoding_fails_the_bundle_check(void **state)
     wb_put(&b, g + ev->val + iw[0].end, g_old_len - (ev->val + iw[0].end));
     expect_noncanonical(&b, "default value");
 
+    /* a state proof sibling of 32 zero bytes: that is the empty subtree,
+     * which travels as an empty string; decoded, it re-encoded shorter (a
+     * second encoding found by fuzz_bundle) */
+    size_t st = 0;
+    while (w[st].num != 6)
+        st++;
+    wire_field sw[300];
+    size_t sn = wire_split(g + w[st].val, w[st].end - w[st].val, sw, 300);
+    assert_true(sn > 0 && sw[0].num == 1);
+    size_t sib_len = sw[0].end - sw[0].val;
+    static const uint8_t zero32[32];
+    wb_put(&b, g, w[st].start);
+    wb_varint(&b, (6 << 3) | 2);
+    wb_varint(&b, w[st].end - w[st].val - sib_len + 32);
+    wb_put(&b, "\x0a\x20", 2);
+    wb_put(&b, zero32, 32);
+    wb_put(&b, g + w[st].val + sw[0].end, g_old_len - (w[st].val + sw[0].end));
+    expect_noncanonical(&b, "empty subtree");
+
     /* the same rule holds for transaction bodies: one shared check
      * (ledger/pbcheck.h); a body with a padded varint is refused there */
     ledger_bundle dec;
