@@ -201,8 +201,9 @@ static void checkpoint_line(char *buf, size_t cap, const ledger_audit_report *r,
         snprintf(buf, cap, "%s created at block %llu", cp_path,
                  (unsigned long long)r->header.height);
     else if (r->header.height == cp->height)
-        snprintf(buf, cap, "block %llu is the checkpoint's own block; %s unchanged",
-                 (unsigned long long)r->header.height, cp_path);
+        snprintf(buf, cap, "block %llu is the checkpoint's own block; %s %s",
+                 (unsigned long long)r->header.height, cp_path,
+                 cp->has_block ? "unchanged" : "now also holds its hash and time");
     else if (r->header.log_size == cp->log_size)
         snprintf(buf, cap, "block %llu is newer than checkpoint block %llu, with the same log "
                  "(%llu events); %s now holds block %llu", (unsigned long long)r->header.height,

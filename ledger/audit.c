@@ -1,5 +1,6 @@
-/* ledger/audit.c: the five checks of DESIGN §9 over a decoded bundle, and
- * the consistency check against a checkpoint (audit.h). */
+/* ledger/audit.c: the five checks of DESIGN §9 over a decoded bundle, the
+ * checks against a checkpoint (consistency, rollback) and the freshness of
+ * a verdict against the caller's clock (audit.h). */
 #include "audit.h"
 
 #include <stdarg.h>
