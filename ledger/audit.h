@@ -72,7 +72,7 @@ typedef struct {
 } ledger_audit_failure;
 
 /* A certified block the auditor verified before: what `permit audit
- * --checkpoint` keeps (docs/formats.md "Checkpoint file"). */
+ * --checkpoint` keeps (docs/formats.md "Audit checkpoint"). */
 typedef struct {
     char chain_id[LEDGER_MAX_CHAIN_ID + 1];
     uint64_t height;
