@@ -669,8 +669,8 @@ static const cli_option audit_opts[] = {
     {"bundle", "FILE", 0, "verify this bundle file; no node is contacted"},
     {"out", "FILE", 0, "also write the fetched bundle to FILE (kept even if it fails)"},
     {"checkpoint", "FILE", 0,
-     "refuse a bundle older than the block saved in FILE, prove the log extends its log, "
-     "then save the newer block"},
+     "refuse a bundle older than the block saved in FILE, prove the event log extends the "
+     "saved one, then save the newer block"},
     {"max-age", "DURATION", 0,
      "refuse (check 8, freshness) a certified block older than this, e.g. 10m or 1d"},
     {"now", "MS", 0,
