@@ -77,7 +77,7 @@ static int write_file_atomic(const char *opt, const char *path, const void *data
 
 /* ---- checkpoints: {chain_id, height, log_size, log_root, block_hash, time} ----
  *
- * docs/formats.md "Checkpoint file".  block_hash and time were added later:
+ * docs/formats.md "Audit checkpoint".  block_hash and time were added later:
  * a file without them is still read (and written back with them). */
 
 /* 1 loaded, 0 no such file, or an exit code (negated) */
