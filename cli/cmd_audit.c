@@ -3,7 +3,9 @@
  * `audit` fetches a license's proof bundle with license.proof (or reads one
  * from a file) and verifies it offline against the genesis file alone
  * (ledger/audit.h); with --checkpoint it also proves that the event log
- * extends the one the auditor saw last, and remembers the newer one.
+ * extends the one the auditor saw last, refuses a bundle older than it, and
+ * remembers the newer one.  Every verdict states its age against this
+ * machine's clock (--max-age refuses old ones: check 8, freshness).
  * `verify-chain` re-executes a node's whole chain from genesis into a fresh
  * ledger and checks every root and every certificate. */
 #include "commands.h"
@@ -21,6 +23,7 @@
 #include "ledger/hash.h"
 #include "ledger/hex.h"
 #include "ledger/ledger.h"
+#include "ledger/text.h"
 #include "output.h"
 #include "rpc_client.h"
 
@@ -72,7 +75,10 @@ static int write_file_atomic(const char *opt, const char *path, const void *data
     return CLI_EXIT_OK;
 }
 
-/* ---- checkpoints: {chain_id, height, log_size, log_root} ---- */
+/* ---- checkpoints: {chain_id, height, log_size, log_root, block_hash, time} ----
+ *
+ * docs/formats.md "Audit checkpoint".  block_hash and time were added later:
+ * a file without them is still read (and written back with them). */
 
 /* 1 loaded, 0 no such file, or an exit code (negated) */
 static int checkpoint_load(const char *path, ledger_audit_checkpoint *cp, cli_error *err)
@@ -87,34 +93,40 @@ static int checkpoint_load(const char *path, ledger_audit_checkpoint *cp, cli_er
     json_error_t je;
     json_t *j = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &je);
     free(buf);
-    const char *chain = NULL, *root = NULL;
-    json_int_t height = -1, size = -1;
+    const char *chain = NULL, *root = NULL, *hash = NULL;
+    json_int_t height = -1, size = -1, tm = -1;
     memset(cp, 0, sizeof *cp);
     if (j == NULL ||
-        json_unpack(j, "{s:s, s:I, s:I, s:s}", "chain_id", &chain, "height", &height,
-                    "log_size", &size, "log_root", &root) != 0 ||
+        json_unpack(j, "{s:s, s:I, s:I, s:s, s?s, s?I !}", "chain_id", &chain, "height", &height,
+                    "log_size", &size, "log_root", &root, "block_hash", &hash, "time",
+                    &tm) != 0 ||
         strlen(chain) > LEDGER_MAX_CHAIN_ID || height < 0 || size < 0 ||
-        ledger_hex_decode_exact(root, cp->log_root, 32) != 0) {
+        ledger_hex_decode_exact(root, cp->log_root, 32) != 0 || (hash == NULL) != (tm < 0) ||
+        (hash && ledger_hex_decode_exact(hash, cp->block_hash, 32) != 0)) {
         json_decref(j);
         return -cli_fail(err, CLI_EXIT_USAGE,
                          "--checkpoint %s: not a checkpoint (a JSON object with chain_id, "
-                         "height, log_size and log_root)", path);
+                         "height, log_size, log_root, and block_hash with time)", path);
     }
     snprintf(cp->chain_id, sizeof cp->chain_id, "%s", chain);
     cp->height = (uint64_t)height;
     cp->log_size = (uint64_t)size;
+    cp->has_block = hash != NULL;
+    cp->time = hash ? (uint64_t)tm : 0;
     json_decref(j);
     return 1;
 }
 
-static int checkpoint_save(const char *path, const ledger_header *h, cli_error *err)
+static int checkpoint_save(const char *path, const ledger_audit_report *r, cli_error *err)
 {
-    char root[65];
-    ledger_hex_encode(h->log_root, 32, root);
-    json_t *j = json_pack("{s:s, s:I, s:I, s:s}", "chain_id", h->chain_id, "height",
-                          (json_int_t)h->height, "log_size", (json_int_t)h->log_size,
-                          "log_root", root);
-    char *s = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
+    char root[65], hash[65];
+    ledger_hex_encode(r->header.log_root, 32, root);
+    ledger_hex_encode(r->block_hash, 32, hash);
+    json_t *j = json_pack("{s:s, s:I, s:I, s:s, s:s, s:I}", "chain_id", r->header.chain_id,
+                          "height", (json_int_t)r->header.height, "log_size",
+                          (json_int_t)r->header.log_size, "log_root", root, "block_hash", hash,
+                          "time", (json_int_t)r->header.time);
+    char *s = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
     json_decref(j);
     if (s == NULL)
         return cli_fail(err, CLI_EXIT_UNAVAILABLE, "out of memory");
@@ -181,11 +193,50 @@ static void line(FILE *f, const char *label, const char *value)
     fprintf(f, "%-14s %s\n", label, value);
 }
 
-static void print_report(FILE *f, const ledger_genesis *g, const ledger_audit_report *r,
-                         const char *bundle_file, const ledger_audit_checkpoint *cp,
-                         const char *cp_path)
+/* What the verdict says about the checkpoint. */
+static void checkpoint_line(char *buf, size_t cap, const ledger_audit_report *r, int have_cp,
+                            const ledger_audit_checkpoint *cp, const char *cp_path)
 {
-    char buf[600], t[CLI_TIME_LEN], hx[65];
+    if (!have_cp)
+        snprintf(buf, cap, "%s created at block %llu", cp_path,
+                 (unsigned long long)r->header.height);
+    else if (r->header.height == cp->height)
+        snprintf(buf, cap, "block %llu is the checkpoint's own block; %s %s",
+                 (unsigned long long)r->header.height, cp_path,
+                 cp->has_block ? "unchanged" : "now also holds its hash and time");
+    else if (r->header.log_size == cp->log_size)
+        snprintf(buf, cap, "block %llu is newer than checkpoint block %llu, with the same log "
+                 "(%llu events); %s now holds block %llu", (unsigned long long)r->header.height,
+                 (unsigned long long)cp->height, (unsigned long long)cp->log_size, cp_path,
+                 (unsigned long long)r->header.height);
+    else
+        snprintf(buf, cap, "block %llu is newer than checkpoint block %llu and its log (%llu "
+                 "events) extends the checkpoint's (%llu events); %s now holds block %llu",
+                 (unsigned long long)r->header.height, (unsigned long long)cp->height,
+                 (unsigned long long)r->header.log_size, (unsigned long long)cp->log_size,
+                 cp_path, (unsigned long long)r->header.height);
+}
+
+/* The warning a stale verdict carries (empty when it is fresh). */
+static void stale_warning(char *buf, size_t cap, const ledger_audit_age *age)
+{
+    char a[32], lim[32];
+    buf[0] = '\0';
+    if (!age->stale)
+        return;
+    ledger_audit_age_format(age->age_ms, a, sizeof a);
+    ledger_audit_age_format(age->stale_after_ms, lim, sizeof lim);
+    snprintf(buf, cap, "the certified block is %s old, more than three heartbeats (%s): the "
+             "status is as of that block, and a revocation or expiry since would not show; "
+             "audit a fresh bundle, or refuse old ones with --max-age", a, lim);
+}
+
+static void print_report(FILE *f, const ledger_genesis *g, const ledger_audit_report *r,
+                         const ledger_audit_age *age, const char *clock,
+                         const char *bundle_file, int have_cp,
+                         const ledger_audit_checkpoint *cp, const char *cp_path)
+{
+    char buf[600], t[CLI_TIME_LEN], hx[65], a[32];
     line(f, "License", r->license_id);
     line(f, "Status", ledger_status_name(r->status));
     cli_clean_text(buf, sizeof buf, r->record.name);
@@ -198,6 +249,28 @@ static void print_report(FILE *f, const ledger_genesis *g, const ledger_audit_re
     snprintf(buf, sizeof buf, "block %llu, %s (hash %.16s…)", (unsigned long long)r->header.height,
              t, hx);
     line(f, "Certified at", buf);
+    cli_fmt_time(age->now, t);
+    if (age->ahead_ms > 0) {
+        ledger_audit_age_format(age->ahead_ms, a, sizeof a);
+        snprintf(buf, sizeof buf, "none: the block's time is %s ahead of %s (%s)", a,
+                 clock, t);
+    } else {
+        ledger_audit_age_format(age->age_ms, a, sizeof a);
+        snprintf(buf, sizeof buf, "%s, by %s (%s)", a, clock, t);
+    }
+    line(f, "Age", buf);
+    stale_warning(buf, sizeof buf, age);
+    if (buf[0])
+        line(f, "Warning", buf);
+    if (age->status_now == LIC_EXPIRED && r->status != LIC_EXPIRED) {
+        cli_fmt_time(r->record.expires_at, t);
+        snprintf(buf, sizeof buf, "the license expired at %s, after the certified block: by "
+                 "%s it is EXPIRED unless it was renewed since", t, clock);
+        line(f, "Expired", buf);
+    }
+    snprintf(buf, sizeof buf, "the license as it stood at block %llu; not that nothing changed "
+             "since", (unsigned long long)r->header.height);
+    line(f, "Proves", buf);
     int n = snprintf(buf, sizeof buf, "%zu of %zu validators:", r->n_signers, g->n_validators);
     for (size_t i = 0; i < r->n_signers && n > 0 && (size_t)n < sizeof buf; i++) {
         const ledger_department *d = &g->departments[r->signers[i]];
@@ -214,24 +287,20 @@ static void print_report(FILE *f, const ledger_genesis *g, const ledger_audit_re
     snprintf(buf, sizeof buf, "%.16s…", hx);
     line(f, "State root", buf);
     if (cp_path) {
-        if (r->consistency_checked)
-            snprintf(buf, sizeof buf, "the log extends checkpoint block %llu (%llu events); "
-                     "%s now holds block %llu", (unsigned long long)cp->height,
-                     (unsigned long long)cp->log_size, cp_path,
-                     (unsigned long long)r->header.height);
-        else
-            snprintf(buf, sizeof buf, "%s created at block %llu", cp_path,
-                     (unsigned long long)r->header.height);
+        checkpoint_line(buf, sizeof buf, r, have_cp, cp, cp_path);
         line(f, "Checkpoint", buf);
     }
     if (bundle_file)
         line(f, "Bundle", bundle_file);
-    line(f, "Checks", r->consistency_checked
-                          ? "1 certificate, 2 log, 3 chain, 4 state, 5 replay, 6 consistency: passed"
-                          : "1 certificate, 2 log, 3 chain, 4 state, 5 replay: passed");
+    const char *checks = "1 certificate, 2 log, 3 chain, 4 state, 5 replay";
+    snprintf(buf, sizeof buf, "%s%s%s: passed", checks,
+             r->consistency_checked ? ", 6 consistency, 7 rollback" : "",
+             age->max_age_ms ? ", 8 freshness" : "");
+    line(f, "Checks", buf);
 }
 
-static json_t *report_json(const ledger_genesis *g, const ledger_audit_report *r)
+static json_t *report_json(const ledger_genesis *g, const ledger_audit_report *r,
+                           const ledger_audit_age *age)
 {
     json_t *signers = json_array();
     for (size_t i = 0; signers && i < r->n_signers; i++) {
@@ -243,19 +312,66 @@ static json_t *report_json(const ledger_genesis *g, const ledger_audit_report *r
     ledger_hex_encode(r->block_hash, 32, hash);
     ledger_hex_encode(r->header.log_root, 32, lroot);
     ledger_hex_encode(r->header.state_root, 32, sroot);
-    return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:I, s:o, s:I, s:I, s:s, s:s, s:b}",
-                     "license_id", r->license_id, "status", ledger_status_name(r->status),
-                     "stored_status", ledger_status_name(r->record.status), "name",
-                     r->record.name, "events", (json_int_t)r->n_events, "height",
-                     (json_int_t)r->header.height, "block_hash", hash, "time",
-                     (json_int_t)r->header.time, "certified_by",
-                     signers ? signers : json_null(), "validators",
-                     (json_int_t)g->n_validators, "log_size", (json_int_t)r->header.log_size,
-                     "log_root", lroot, "state_root", sroot, "consistency_checked",
-                     r->consistency_checked);
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:I, s:o, s:I, s:I, s:s, s:s, s:b}",
+                          "license_id", r->license_id, "status", ledger_status_name(r->status),
+                          "stored_status", ledger_status_name(r->record.status), "name",
+                          r->record.name, "events", (json_int_t)r->n_events, "height",
+                          (json_int_t)r->header.height, "block_hash", hash, "time",
+                          (json_int_t)r->header.time, "certified_by",
+                          signers ? signers : json_null(), "validators",
+                          (json_int_t)g->n_validators, "log_size",
+                          (json_int_t)r->header.log_size, "log_root", lroot, "state_root",
+                          sroot, "consistency_checked", r->consistency_checked);
+    json_t *fresh = json_pack("{s:I, s:I, s:I, s:I, s:b, s:o, s:s}", "now", (json_int_t)age->now,
+                              "age_ms", (json_int_t)age->age_ms, "ahead_ms",
+                              (json_int_t)age->ahead_ms, "stale_after_ms",
+                              (json_int_t)age->stale_after_ms, "stale", age->stale,
+                              "max_age_ms",
+                              age->max_age_ms ? json_integer((json_int_t)age->max_age_ms)
+                                              : json_null(),
+                              "status_now", ledger_status_name(age->status_now));
+    if (j == NULL || fresh == NULL || json_object_update(j, fresh) != 0) {
+        json_decref(j);
+        json_decref(fresh);
+        return NULL;
+    }
+    json_decref(fresh);
+    return j;
 }
 
 /* ---- audit ---- */
+
+/* The clock the verdict's age is measured against: this machine's, or
+ * --now (for tests and for re-reading a verdict as of a given moment). */
+static int audit_clock(const cli_args *a, uint64_t *now, cli_error *err)
+{
+    const char *s = cli_arg(a, "now");
+    if (s == NULL) {
+        *now = cli_now_ms();
+        return CLI_EXIT_OK;
+    }
+    return cli_parse_u64("--now", s, 1, UINT64_MAX / 2, now, err);
+}
+
+static int audit_max_age(const cli_args *a, uint64_t *max_age, cli_error *err)
+{
+    const char *s = cli_arg(a, "max-age");
+    *max_age = 0;
+    if (s == NULL)
+        return CLI_EXIT_OK;
+    if (ledger_duration_parse(s, max_age) != 0 || *max_age == 0)
+        return cli_fail(err, CLI_EXIT_USAGE, "--max-age %.40s: not a duration above zero "
+                        "(digits and a unit: ms, s, m, h, d or y, e.g. 10m)", s);
+    return CLI_EXIT_OK;
+}
+
+static int audit_failed(const ledger_audit_failure *f, const char *what, cli_error *err)
+{
+    char msg[600], clean[600];
+    ledger_audit_failure_format(f, msg, sizeof msg);
+    cli_clean_text(clean, sizeof clean, msg);
+    return cli_fail(err, CLI_EXIT_VERIFY, "audit of %s failed: %s", what, clean);
+}
 
 static int cmd_audit(cli_ctx *ctx, const cli_args *a, cli_error *err)
 {
@@ -271,12 +387,18 @@ static int cmd_audit(cli_ctx *ctx, const cli_args *a, cli_error *err)
                         "audit: missing argument LICENSE (or --bundle FILE to verify offline)");
     if (bundle_path && out_path)
         return cli_fail(err, CLI_EXIT_USAGE, "audit: --out goes with LICENSE, not --bundle");
+    uint64_t now, max_age;
+    int rc;
+    if ((rc = audit_clock(a, &now, err)) != CLI_EXIT_OK ||
+        (rc = audit_max_age(a, &max_age, err)) != CLI_EXIT_OK)
+        return rc;
     ledger_genesis *g = NULL;
     ledger_err le;
     if (ledger_genesis_load(cli_arg(a, "genesis"), &g, &le) != 0)
         return cli_fail(err, CLI_EXIT_USAGE, "--genesis: %s", le.msg);
     ledger_audit_checkpoint cp;
-    int have_cp = 0, rc;
+    memset(&cp, 0, sizeof cp);
+    int have_cp = 0;
     uint8_t *bundle = NULL;
     size_t len = 0;
     ledger_audit_report rep;
@@ -288,9 +410,16 @@ static int cmd_audit(cli_ctx *ctx, const cli_args *a, cli_error *err)
             goto out;
         }
     }
-    rc = bundle_path
-             ? cli_read_file("--bundle", bundle_path, LEDGER_MAX_BUNDLE_BYTES, &bundle, &len, err)
-             : fetch_bundle(ctx, id, have_cp ? &cp : NULL, &bundle, &len, err);
+    if (bundle_path) {
+        rc = cli_read_file("--bundle", bundle_path, LEDGER_MAX_BUNDLE_BYTES, &bundle, &len, err);
+    } else {
+        rc = fetch_bundle(ctx, id, have_cp ? &cp : NULL, &bundle, &len, err);
+        /* a node whose log is shorter than the checkpoint's refuses to
+         * prove consistency from it: fetch what it has, so the verdict
+         * names the lag (check 7) instead of blaming the command line */
+        if (rc == CLI_EXIT_USAGE && have_cp && cp.log_size > 0)
+            rc = fetch_bundle(ctx, id, NULL, &bundle, &len, err);
+    }
     if (rc != CLI_EXIT_OK)
         goto out;
     /* kept whatever the verdict: a bundle that fails is evidence */
@@ -298,12 +427,7 @@ static int cmd_audit(cli_ctx *ctx, const cli_args *a, cli_error *err)
         goto out;
     ledger_audit_failure f;
     if (ledger_audit_verify(g, bundle, len, have_cp ? &cp : NULL, &rep, &f) != 0) {
-        char msg[600];
-        ledger_audit_failure_format(&f, msg, sizeof msg);
-        char clean[600];
-        cli_clean_text(clean, sizeof clean, msg);
-        rc = cli_fail(err, CLI_EXIT_VERIFY, "audit of %s failed: %s", id ? id : bundle_path,
-                      clean);
+        rc = audit_failed(&f, id ? id : bundle_path, err);
         goto out;
     }
     if (id && strcmp(rep.license_id, id) != 0) {
@@ -311,13 +435,29 @@ static int cmd_audit(cli_ctx *ctx, const cli_args *a, cli_error *err)
                       "not %s", rep.license_id, id);
         goto out;
     }
-    if (cp_path && (!have_cp || rep.header.log_size >= cp.log_size) &&
-        (rc = checkpoint_save(cp_path, &rep.header, err)) != CLI_EXIT_OK)
+    ledger_audit_age age;
+    if (ledger_audit_freshness(g, &rep, now, max_age, &age, &f) != 0) {
+        rc = audit_failed(&f, id ? id : bundle_path, err);
         goto out;
+    }
+    /* only forward: ledger_audit_verify refused anything older, and the
+     * checkpoint's own block is written again only to add what an older
+     * file lacks */
+    if (cp_path && (!have_cp || rep.header.height > cp.height || !cp.has_block) &&
+        (rc = checkpoint_save(cp_path, &rep, err)) != CLI_EXIT_OK)
+        goto out;
+    char warn[600];
+    stale_warning(warn, sizeof warn, &age);
+    if (warn[0])
+        fprintf(stderr, "permit: warning: %s\n", warn);
     if (ctx->json) {
-        json_t *j = report_json(g, &rep);
-        if (j && cp_path)
+        json_t *j = report_json(g, &rep, &age);
+        if (j && cp_path) {
+            char buf[600];
+            checkpoint_line(buf, sizeof buf, &rep, have_cp, &cp, cp_path);
             json_object_set_new(j, "checkpoint", json_string(cp_path));
+            json_object_set_new(j, "checkpoint_note", json_string(buf));
+        }
         if (j == NULL) {
             rc = cli_fail(err, CLI_EXIT_UNAVAILABLE, "out of memory");
             goto out;
@@ -325,7 +465,9 @@ static int cmd_audit(cli_ctx *ctx, const cli_args *a, cli_error *err)
         cli_print_json(stdout, j);
         json_decref(j);
     } else {
-        print_report(stdout, g, &rep, out_path, have_cp ? &cp : NULL, cp_path);
+        print_report(stdout, g, &rep, &age,
+                     cli_arg(a, "now") ? "the clock of --now" : "this machine's clock", out_path,
+                     have_cp, &cp, cp_path);
     }
     rc = CLI_EXIT_OK;
 out:
@@ -526,7 +668,14 @@ static const cli_option audit_opts[] = {
     {"genesis", "FILE", CLI_OPT_REQUIRED, "the chain's genesis file: the only thing trusted"},
     {"bundle", "FILE", 0, "verify this bundle file; no node is contacted"},
     {"out", "FILE", 0, "also write the fetched bundle to FILE (kept even if it fails)"},
-    {"checkpoint", "FILE", 0, "prove the log extends the one saved in FILE, then save the newer"},
+    {"checkpoint", "FILE", 0,
+     "refuse a bundle older than the block saved in FILE, prove the event log extends the "
+     "saved one, then save the newer block"},
+    {"max-age", "DURATION", 0,
+     "refuse (check 8, freshness) a certified block older than this, e.g. 10m or 1d"},
+    {"now", "MS", 0,
+     "measure the age against this time (ms since the epoch) instead of this machine's "
+     "clock: for tests"},
     {NULL},
 };
 
@@ -544,9 +693,14 @@ const cli_command cli_audit_commands[] = {
      "the header), 2 log (every event is in the event log), 3 chain (an unbroken chain from\n"
      "APPLY to the record's head), 4 state (the record is current under state_root), 5 replay\n"
      "(the status follows from the transactions under the ledger rules); with --checkpoint\n"
-     "also 6 consistency (the event log extends the checkpoint's: history was not\n"
-     "rewritten).  A failure names the check, the event or block and the reason, and\n"
-     "exits 4.  The checkpoint file is written (again) only after a successful audit.",
+     "also 7 rollback (the block is not older than the checkpoint's) and 6 consistency\n"
+     "(the event log extends the checkpoint's: history was not rewritten); with --max-age\n"
+     "also 8 freshness.  A failure names the check, the event or block and the reason, and\n"
+     "exits 4.  The checkpoint file is written only after a successful audit, and only\n"
+     "forward.\n"
+     "Exit 0 proves the license as it stood at the certified block, not that nothing\n"
+     "changed since: the verdict states the block's time and its age by this machine's\n"
+     "clock, and warns when it is older than three heartbeats of the chain.",
      cmd_audit},
     {"verify-chain", NULL, 0, 0, verify_chain_opts, 0, 0,
      "re-execute a node's chain from genesis and check every root and certificate",

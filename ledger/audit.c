@@ -1,5 +1,6 @@
-/* ledger/audit.c: the five checks of DESIGN §9 over a decoded bundle, and
- * the consistency check against a checkpoint (audit.h). */
+/* ledger/audit.c: the five checks of DESIGN §9 over a decoded bundle, the
+ * checks against a checkpoint (consistency, rollback) and the freshness of
+ * a verdict against the caller's clock (audit.h). */
 #include "audit.h"
 
 #include <stdarg.h>
@@ -15,12 +16,13 @@
 #include "smt.h"
 #include "tx.h"
 
-static const char *const check_names[] = {"bundle", "certificate", "log",        "chain",
-                                          "state",  "replay",      "consistency"};
+static const char *const check_names[] = {"bundle", "certificate", "log",
+                                          "chain",  "state",       "replay",
+                                          "consistency", "rollback", "freshness"};
 
 const char *ledger_audit_check_name(int check)
 {
-    return check >= 0 && check <= AUDIT_CONSISTENCY ? check_names[check] : "?";
+    return check >= 0 && check <= AUDIT_FRESHNESS ? check_names[check] : "?";
 }
 
 static int failed(ledger_audit_failure *f, int check, long event, uint64_t height,
@@ -278,21 +280,46 @@ out:
     return rc;
 }
 
-/* ---- 6: consistency with a checkpoint -------------------------------------- */
+/* ---- 7 and 6: the checkpoint -------------------------------------------------- */
 
-static int check_consistency(const ledger_genesis *g, const ledger_bundle *b,
-                             const ledger_header *h, const ledger_audit_checkpoint *cp,
-                             ledger_audit_report *rep, ledger_audit_failure *f)
+static int check_checkpoint(const ledger_genesis *g, const ledger_bundle *b,
+                            const ledger_header *h, const uint8_t block_hash[32],
+                            const ledger_audit_checkpoint *cp, ledger_audit_report *rep,
+                            ledger_audit_failure *f)
 {
     if (strcmp(cp->chain_id, g->chain_id) != 0)
         return failed(f, AUDIT_CONSISTENCY, -1, 0,
                       "the checkpoint is of chain \"%s\", not \"%s\"", cp->chain_id, g->chain_id);
+    /* 7: never back.  With blocks that carry no event (heartbeats) an older
+     * header has the checkpoint's log size and root: only the height tells. */
+    if (h->height < cp->height)
+        return failed(f, AUDIT_ROLLBACK, -1, h->height,
+                      "the checkpoint held is newer: it is of block %llu (log size %llu), the "
+                      "bundle's header of block %llu (log size %llu); a bundle from an older "
+                      "block (a stale bundle, or a node that lags) cannot take the checkpoint "
+                      "back", (unsigned long long)cp->height, (unsigned long long)cp->log_size,
+                      (unsigned long long)h->height, (unsigned long long)h->log_size);
+    if (cp->has_block && h->height == cp->height && memcmp(block_hash, cp->block_hash, 32) != 0)
+        return failed(f, AUDIT_CONSISTENCY, -1, h->height,
+                      "another block than the checkpoint's is certified at height %llu: the "
+                      "chain forked", (unsigned long long)h->height);
+    if (cp->has_block && h->time < cp->time)
+        return failed(f, AUDIT_CONSISTENCY, -1, h->height,
+                      "block %llu is later than the checkpoint's block %llu but its time is "
+                      "earlier: not the chain the checkpoint saw",
+                      (unsigned long long)h->height, (unsigned long long)cp->height);
+    /* 6 */
     if (cp->log_size > h->log_size)
         return failed(f, AUDIT_CONSISTENCY, -1, h->height,
                       "the checkpoint (block %llu, log size %llu) is newer than the bundle's "
                       "header (log size %llu): the bundle cannot prove it extends it",
                       (unsigned long long)cp->height, (unsigned long long)cp->log_size,
                       (unsigned long long)h->log_size);
+    if (b->since_log_size != 0 && b->since_log_size != cp->log_size)
+        return failed(f, AUDIT_CONSISTENCY, -1, h->height,
+                      "the bundle carries a consistency proof from log size %llu, the "
+                      "checkpoint is at log size %llu: nothing can check that proof",
+                      (unsigned long long)b->since_log_size, (unsigned long long)cp->log_size);
     rep->since_log_size = cp->log_size;
     rep->consistency_checked = 1;
     if (cp->log_size == h->log_size) {
@@ -375,8 +402,17 @@ int ledger_audit_verify(const ledger_genesis *g, const uint8_t *bytes, size_t le
         check_state(&b, &h, f) != 0 ||
         check_replay(g, &b, (const uint8_t(*)[32])hashes, evs, &rec, f) != 0)
         goto out;
-    if (cp != NULL && check_consistency(g, &b, &h, cp, rep, f) != 0)
+    if (cp != NULL && check_checkpoint(g, &b, &h, block_hash, cp, rep, f) != 0)
         goto out;
+    /* a proof from an older log is only worth its checkpoint: without one,
+     * a bundle carrying it would hold bytes nothing checks */
+    if (cp == NULL && b.since_log_size != 0) {
+        failed(f, AUDIT_CONSISTENCY, -1, h.height,
+               "the bundle carries a consistency proof from log size %llu and no checkpoint "
+               "was given to check it against: verify it with the checkpoint it was fetched "
+               "for, or fetch a bundle without one", (unsigned long long)b.since_log_size);
+        goto out;
+    }
     snprintf(rep->license_id, sizeof rep->license_id, "%s", b.license_id);
     rep->record = rec;
     memset(&rec, 0, sizeof rec);
@@ -393,4 +429,68 @@ out:
     free(evs);
     ledger_bundle_free(&b);
     return rc;
+}
+
+/* ---- 8: freshness ------------------------------------------------------------ */
+
+#define STALE_HEARTBEATS 3
+
+uint64_t ledger_audit_stale_after_ms(const ledger_genesis *g)
+{
+    /* genesis bounds every duration far below overflow (genesis.h) */
+    return STALE_HEARTBEATS * g->params.heartbeat_ms;
+}
+
+void ledger_audit_age_format(uint64_t ms, char *out, size_t cap)
+{
+    static const struct {
+        uint64_t ms;
+        const char *unit;
+    } units[] = {{86400000, "d"}, {3600000, "h"}, {60000, "m"}, {1000, "s"}};
+    if (ms < 1000) {
+        snprintf(out, cap, "%llums", (unsigned long long)ms);
+        return;
+    }
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (ms < units[i].ms)
+            continue;
+        uint64_t hi = ms / units[i].ms;
+        if (i + 1 < sizeof units / sizeof units[0]) {
+            uint64_t lo = ms % units[i].ms / units[i + 1].ms;
+            if (lo) {
+                snprintf(out, cap, "%llu%s %llu%s", (unsigned long long)hi, units[i].unit,
+                         (unsigned long long)lo, units[i + 1].unit);
+                return;
+            }
+        }
+        snprintf(out, cap, "%llu%s", (unsigned long long)hi, units[i].unit);
+        return;
+    }
+}
+
+int ledger_audit_freshness(const ledger_genesis *g, const ledger_audit_report *rep,
+                           uint64_t now_ms, uint64_t max_age_ms, ledger_audit_age *age,
+                           ledger_audit_failure *f)
+{
+    memset(age, 0, sizeof *age);
+    memset(f, 0, sizeof *f);
+    f->event = -1;
+    uint64_t t = rep->header.time;
+    age->now = now_ms;
+    age->age_ms = now_ms > t ? now_ms - t : 0;
+    age->ahead_ms = t > now_ms ? t - now_ms : 0;
+    age->stale_after_ms = ledger_audit_stale_after_ms(g);
+    age->max_age_ms = max_age_ms;
+    age->stale = age->age_ms > age->stale_after_ms;
+    age->status_now = ledger_license_status_at(&rep->record, now_ms);
+    if (max_age_ms > 0 && age->age_ms > max_age_ms) {
+        char a[32], m[32];
+        ledger_audit_age_format(age->age_ms, a, sizeof a);
+        ledger_audit_age_format(max_age_ms, m, sizeof m);
+        return failed(f, AUDIT_FRESHNESS, -1, rep->header.height,
+                      "the certified block is %s old, more than the %s allowed: it shows the "
+                      "license as it stood then, and says nothing of what happened since", a,
+                      m);
+    }
+    return 0;
 }

@@ -8,6 +8,7 @@
 
 #include "hash.h"
 #include "license.h"
+#include "pbcheck.h"
 #include "permit.pb-c.h"
 
 /* ---- a bounded scan of the protobuf wire format ---------------------------
@@ -83,7 +84,9 @@ static const scan_field bundle_fields[] = {
 };
 static const scan_msg bundle_msg = {"ProofBundle", bundle_fields, N_OF(bundle_fields)};
 
-/* Read a varint of at most 10 bytes; 0 or -1. */
+/* Read a varint of at most 10 bytes: 0, -1 (cut off or beyond 64 bits) or
+ * -2 (not minimal: a last byte of 0 after the first pads the number, and
+ * protobuf-c would read the padded and the plain form alike). */
 static int rd_varint(const uint8_t *p, size_t len, size_t *off, uint64_t *v)
 {
     uint64_t x = 0;
@@ -95,6 +98,8 @@ static int rd_varint(const uint8_t *p, size_t len, size_t *off, uint64_t *v)
             return -1; /* beyond 64 bits */
         x |= (uint64_t)(b & 0x7f) << (7 * i);
         if (!(b & 0x80)) {
+            if (i > 0 && b == 0)
+                return -2;
             *v = x;
             return 0;
         }
@@ -102,15 +107,28 @@ static int rd_varint(const uint8_t *p, size_t len, size_t *off, uint64_t *v)
     return -1;
 }
 
+static int bad_varint(ledger_err *err, int r, const scan_msg *m, const char *field,
+                      const char *what)
+{
+    if (r == -2)
+        return ledger_fail(err, LEDGER_ERR_INVALID, "bundle_malformed",
+                           "bundle: %s%s%s: %s is not in its shortest form (one bundle, one "
+                           "encoding)", m->name, field ? "." : "", field ? field : "", what);
+    return ledger_fail(err, LEDGER_ERR_INVALID, "bundle_malformed",
+                       "bundle: %s%s%s: %s is cut off or too long", m->name, field ? "." : "",
+                       field ? field : "", what);
+}
+
 static int scan(const uint8_t *p, size_t len, const scan_msg *m, ledger_err *err)
 {
     size_t counts[16] = {0};
     size_t off = 0;
+    uint64_t last = 0;
     while (off < len) {
         uint64_t tag;
-        if (rd_varint(p, len, &off, &tag) != 0)
-            return ledger_fail(err, LEDGER_ERR_INVALID, "bundle_malformed",
-                               "bundle: %s: a field tag is cut off or too long", m->name);
+        int r = rd_varint(p, len, &off, &tag);
+        if (r != 0)
+            return bad_varint(err, r, m, NULL, "a field tag");
         uint64_t num = tag >> 3;
         unsigned wire = (unsigned)(tag & 7);
         const scan_field *f = NULL;
@@ -132,16 +150,23 @@ static int scan(const uint8_t *p, size_t len, const scan_msg *m, ledger_err *err
                                f->max_count == 1 ? "bundle: %s.%s: given more than once"
                                                  : "bundle: %s.%s: more than the allowed number",
                                m->name, f->name);
+        /* one order: fields by number, a repeated field's items together */
+        if (num < last)
+            return ledger_fail(err, LEDGER_ERR_INVALID, "bundle_malformed",
+                               "bundle: %s.%s: fields out of order (one bundle, one encoding: "
+                               "fields by number, each repeated field's items together)",
+                               m->name, f->name);
+        last = num;
         uint64_t v;
         if (wire == WT_VARINT) {
-            if (rd_varint(p, len, &off, &v) != 0)
-                return ledger_fail(err, LEDGER_ERR_INVALID, "bundle_malformed",
-                                   "bundle: %s.%s: a number is cut off or too long", m->name,
-                                   f->name);
+            if ((r = rd_varint(p, len, &off, &v)) != 0)
+                return bad_varint(err, r, m, f->name, "a number");
             continue;
         }
         /* WT_LEN: every field of the schema */
-        if (rd_varint(p, len, &off, &v) != 0 || v > len - off)
+        if ((r = rd_varint(p, len, &off, &v)) == -2)
+            return bad_varint(err, r, m, f->name, "a length");
+        if (r != 0 || v > len - off)
             return ledger_fail(err, LEDGER_ERR_INVALID, "bundle_malformed",
                                "bundle: %s.%s: truncated", m->name, f->name);
         if (v > f->max_len)
@@ -218,6 +243,10 @@ static int decode_state(smt_proof *s, const Permit__ProofState *ps, ledger_err *
     if (ps->n_siblings > SMT_MAX_PROOF)
         return malformed(err, "state proof has more than 256 siblings");
     for (size_t i = 0; i < ps->n_siblings; i++) {
+        if (ps->siblings[i].len == 32 &&
+            memcmp(ps->siblings[i].data, LEDGER_SMT_EMPTY, 32) == 0)
+            return malformed(err, "a state proof sibling spells out the empty subtree, which "
+                                  "travels as an empty string (one bundle, one encoding)");
         if (ps->siblings[i].len == 32)
             memcpy(s->siblings[i], ps->siblings[i].data, 32);
         else if (ps->siblings[i].len == 0)
@@ -276,6 +305,21 @@ int ledger_bundle_decode(ledger_bundle *b, const uint8_t *p, size_t len, ledger_
     if (pb == NULL)
         return malformed(err, "not a ProofBundle message");
     int rc = -1;
+    /* the scan has ruled out unknown fields, repeats, disorder and padded
+     * numbers; what is left to tell apart is what protobuf-c drops while
+     * decoding: bytes after a NUL inside a string, a default value written
+     * out (the shared check of pbcheck.h, as for transaction bodies) */
+    switch (ledger_pb_check(&pb->base, p, len)) {
+    case LEDGER_PB_CANONICAL:
+        break;
+    case LEDGER_PB_NOMEM:
+        ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+        goto out;
+    default:
+        malformed(err, "not in its one encoding: a string holds a NUL byte and more after "
+                       "it, or a field holds its default value written out");
+        goto out;
+    }
     if (pb->version != LEDGER_BUNDLE_VERSION) {
         ledger_fail(err, LEDGER_ERR_INVALID, "bundle_malformed",
                     "bundle: version %u; this verifier knows version %d", pb->version,

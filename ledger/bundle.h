@@ -8,7 +8,11 @@
  * format bounds every length, every count and the nesting, and refuses
  * unknown fields and repeated singular fields, so a hostile file can neither
  * make the decoder allocate without bound nor carry data the verifier
- * ignores.  The decoded struct owns copies of everything. */
+ * ignores.  A bundle has one encoding, the one ledger_bundle_encode writes:
+ * fields out of order, padded varints, strings with bytes after a NUL,
+ * default values written out and an empty subtree spelled out are refused
+ * (the scan, then the shared check of pbcheck.h).  The decoded struct owns
+ * copies of everything. */
 #ifndef PERMIT_LEDGER_BUNDLE_H
 #define PERMIT_LEDGER_BUNDLE_H
 
@@ -67,10 +71,11 @@ typedef struct {
 int ledger_bundle_build(ledger *L, const char *id, uint64_t since_log_size, uint8_t **out,
                         size_t *len, uint64_t *height, ledger_err *err) LEDGER_WUR;
 
-/* Decode bundle bytes, bounded as above; *b is zeroed first and owns its
- * memory afterwards (free it with ledger_bundle_free on success and on
- * failure alike).  Errors are LEDGER_ERR_INVALID with a message saying what
- * is malformed (rule "bundle_malformed"). */
+/* Decode bundle bytes, bounded and in their one encoding as above; *b is
+ * zeroed first and owns its memory afterwards (free it with
+ * ledger_bundle_free on success and on failure alike).  What decodes
+ * encodes back into exactly p.  Errors are LEDGER_ERR_INVALID with a message
+ * saying what is malformed (rule "bundle_malformed"), or LEDGER_ERR_NOMEM. */
 int ledger_bundle_decode(ledger_bundle *b, const uint8_t *p, size_t len,
                          ledger_err *err) LEDGER_WUR;
 

@@ -5,6 +5,7 @@
 
 #include "hash.h"
 #include "hex.h"
+#include "pbcheck.h"
 #include "permit.pb-c.h"
 #include "text.h"
 
@@ -77,40 +78,6 @@ static int kind_payload(int kind)
     }
 }
 
-/* protobuf-c keeps fields it does not know; a body carrying any is refused
- * (DESIGN §4), at every level of nesting. */
-static int has_unknown_fields(const ProtobufCMessage *m, int depth)
-{
-    if (m == NULL)
-        return 0;
-    if (m->n_unknown_fields > 0 || depth > 8)
-        return 1;
-    const ProtobufCMessageDescriptor *d = m->descriptor;
-    for (unsigned i = 0; i < d->n_fields; i++) {
-        const ProtobufCFieldDescriptor *f = &d->fields[i];
-        if (f->type != PROTOBUF_C_TYPE_MESSAGE)
-            continue;
-        const char *base = (const char *)m;
-        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-            size_t n = *(const size_t *)(base + f->quantifier_offset);
-            ProtobufCMessage *const *arr = *(ProtobufCMessage *const *const *)(base + f->offset);
-            for (size_t k = 0; k < n; k++)
-                if (has_unknown_fields(arr[k], depth + 1))
-                    return 1;
-        } else {
-            if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
-                uint32_t which = *(const uint32_t *)(base + f->quantifier_offset);
-                if (which != f->id)
-                    continue;
-            }
-            const ProtobufCMessage *sub = *(ProtobufCMessage *const *)(base + f->offset);
-            if (has_unknown_fields(sub, depth + 1))
-                return 1;
-        }
-    }
-    return 0;
-}
-
 void ledger_tx_sighash(const char *chain_id, const uint8_t *body, size_t len,
                        uint8_t out[32])
 {
@@ -159,26 +126,21 @@ int ledger_tx_decode(ledger_tx *tx, const uint8_t *env, size_t len,
         return ledger_fail(err, LEDGER_ERR_RULE, "body_malformed",
                            "transaction body is not a valid permit.TxBody");
     tx->body = b;
-    if (has_unknown_fields(&b->base, 0))
+    /* one encoding per body (pbcheck.h): no unknown field at any depth
+     * (DESIGN §4), no duplicate field, non-minimal varint, default value
+     * written out or embedded NUL */
+    switch (ledger_pb_check(&b->base, body, blen)) {
+    case LEDGER_PB_CANONICAL:
+        break;
+    case LEDGER_PB_UNKNOWN:
         return ledger_fail(err, LEDGER_ERR_RULE, "body_unknown_field",
                            "transaction body carries fields this ledger does not know");
-    /* the one encoding protobuf-c produces: refuses duplicate fields,
-     * non-minimal varints, default values written out, embedded NULs ... */
-    size_t packed = permit__tx_body__get_packed_size(b);
-    int canonical = packed == blen;
-    if (canonical) {
-        uint8_t stackbuf[1024];
-        uint8_t *buf = packed <= sizeof stackbuf ? stackbuf : malloc(packed);
-        if (buf == NULL)
-            return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
-        permit__tx_body__pack(b, buf);
-        canonical = memcmp(buf, body, blen) == 0;
-        if (buf != stackbuf)
-            free(buf);
-    }
-    if (!canonical)
+    case LEDGER_PB_NOMEM:
+        return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+    default:
         return ledger_fail(err, LEDGER_ERR_RULE, "body_noncanonical",
                            "transaction body is not in canonical encoding");
+    }
     if ((int)b->kind < KIND_MIN || (int)b->kind > KIND_MAX)
         return ledger_fail(err, LEDGER_ERR_RULE, "kind_unknown",
                            "transaction kind %d is unknown", (int)b->kind);

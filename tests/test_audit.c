@@ -12,6 +12,7 @@
 #include "ledger/bundle.h"
 #include "ledger/hash.h"
 #include "ledger/hex.h"
+#include "ledger/tx.h"
 #include "ledgertest.h"
 
 #define N_VAL 4 /* approval, market, tobacco, fire */
@@ -658,6 +659,217 @@ static void test_random_byte_flips_never_verify(void **state)
     free(b);
 }
 
+/* ---- check 0: one bundle, one encoding ---- */
+
+/* The top-level fields of a bundle as they lie in its bytes. */
+typedef struct {
+    uint32_t num;
+    size_t start, end;      /* the whole field, tag included */
+    size_t val;             /* where its value (or length-delimited payload) starts */
+} wire_field;
+
+static uint64_t wire_varint(const uint8_t *p, size_t *off)
+{
+    uint64_t v = 0;
+    for (unsigned sh = 0;; sh += 7) {
+        uint8_t b = p[(*off)++];
+        v |= (uint64_t)(b & 0x7f) << sh;
+        if (!(b & 0x80))
+            return v;
+    }
+}
+
+static size_t wire_split(const uint8_t *p, size_t len, wire_field *out, size_t cap)
+{
+    size_t n = 0, off = 0;
+    while (off < len) {
+        assert_true(n < cap);
+        wire_field *w = &out[n++];
+        w->start = off;
+        uint64_t tag = wire_varint(p, &off);
+        w->num = (uint32_t)(tag >> 3);
+        if ((tag & 7) == 0) {
+            w->val = off;
+            (void)wire_varint(p, &off);
+        } else {
+            assert_int_equal(tag & 7, 2);
+            uint64_t l = wire_varint(p, &off);
+            w->val = off;
+            off += (size_t)l;
+        }
+        w->end = off;
+    }
+    assert_int_equal(off, len);
+    return n;
+}
+
+static size_t wire_put_varint(uint8_t *p, uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+/* A growing byte string for rebuilding bundles. */
+typedef struct {
+    uint8_t *p;
+    size_t n;
+} wbuf;
+
+static void wb_put(wbuf *w, const void *p, size_t n)
+{
+    w->p = realloc(w->p, w->n + n + 1);
+    assert_non_null(w->p);
+    memcpy(w->p + w->n, p, n);
+    w->n += n;
+}
+
+static void wb_varint(wbuf *w, uint64_t v)
+{
+    uint8_t b[10];
+    wb_put(w, b, wire_put_varint(b, v));
+}
+
+/* Verify the encoding `bad` and require check 0 with `needle`; and the
+ * same bundle in its one encoding verifies (so the refusal is about the
+ * encoding alone). */
+static void expect_noncanonical(wbuf *bad, const char *needle)
+{
+    expect_fail(bad->p, bad->n, NULL, AUDIT_BUNDLE, -1, needle);
+    ledger_bundle b;
+    ledger_err err;
+    assert_int_equal(ledger_bundle_decode(&b, bad->p, bad->n, &err), -1);
+    ledger_bundle_free(&b);
+    free(bad->p);
+    bad->p = NULL;
+    bad->n = 0;
+}
+
+static void test_each_noncanonical_encoding_fails_the_bundle_check(void **state)
+{
+    (void)state;
+    /* the old bundle carries no consistency proof: it verifies without a
+     * checkpoint, so each encoding below would verify if it were accepted */
+    const uint8_t *g = g_old;
+    wire_field w[64];
+    size_t n = wire_split(g, g_old_len, w, 64);
+    assert_true(n >= 5);
+    assert_int_equal(w[0].num, 1); /* version */
+    assert_int_equal(w[1].num, 2); /* license_id */
+    size_t idlen = w[1].end - w[1].val;
+    wbuf b = {NULL, 0};
+
+    /* a NUL and more bytes inside license_id: protobuf-c's string ends at
+     * the NUL, the rest would ride along unseen */
+    wb_put(&b, g, w[1].start);
+    wb_varint(&b, (2 << 3) | 2);
+    wb_varint(&b, idlen + 4);
+    wb_put(&b, g + w[1].val, idlen);
+    wb_put(&b, "\0XYZ", 4);
+    wb_put(&b, g + w[1].end, g_old_len - w[1].end);
+    expect_noncanonical(&b, "NUL");
+
+    /* the version as a padded varint: 0x81 0x00 reads as 1 */
+    wb_put(&b, "\x08\x81\x00", 3);
+    wb_put(&b, g + w[1].start, g_old_len - w[1].start);
+    expect_noncanonical(&b, "shortest form");
+
+    /* license_id's length padded */
+    wb_put(&b, g, w[1].start);
+    wb_varint(&b, (2 << 3) | 2);
+    uint8_t pad[2] = {(uint8_t)(idlen | 0x80), 0x00};
+    wb_put(&b, pad, 2);
+    wb_put(&b, g + w[1].val, g_old_len - w[1].val);
+    expect_noncanonical(&b, "shortest form");
+
+    /* a field tag padded */
+    wb_put(&b, "\x88\x00\x01", 3);
+    wb_put(&b, g + w[1].start, g_old_len - w[1].start);
+    expect_noncanonical(&b, "shortest form");
+
+    /* license_id before version */
+    wb_put(&b, g + w[1].start, w[1].end - w[1].start);
+    wb_put(&b, g + w[0].start, w[0].end - w[0].start);
+    wb_put(&b, g + w[1].end, g_old_len - w[1].end);
+    expect_noncanonical(&b, "out of order");
+
+    /* the record (field 5) before the header (field 3) */
+    assert_true(w[2].num == 3 && w[3].num == 4 && w[4].num == 5);
+    wb_put(&b, g, w[2].start);
+    wb_put(&b, g + w[4].start, w[4].end - w[4].start);
+    wb_put(&b, g + w[2].start, w[4].start - w[2].start);
+    wb_put(&b, g + w[4].end, g_old_len - w[4].end);
+    expect_noncanonical(&b, "out of order");
+
+    /* since_log_size = 0 written out: a default value is never written */
+    size_t first_event = 0;
+    while (w[first_event].num != 9)
+        first_event++;
+    wb_put(&b, g, w[first_event].start);
+    wb_put(&b, "\x38\x00", 2);
+    wb_put(&b, g + w[first_event].start, g_old_len - w[first_event].start);
+    expect_noncanonical(&b, "default value");
+
+    /* and inside a message: the first event's log_index 0 written out */
+    const wire_field *ev = &w[first_event];
+    wire_field iw[16];
+    size_t in = wire_split(g + ev->val, ev->end - ev->val, iw, 16);
+    assert_true(in >= 2 && iw[0].num == 1 && iw[1].num != 2); /* log_index 0 is not written */
+    wb_put(&b, g, ev->start);
+    wb_varint(&b, (9 << 3) | 2);
+    wb_varint(&b, ev->end - ev->val + 2);
+    wb_put(&b, g + ev->val, iw[0].end);
+    wb_put(&b, "\x10\x00", 2);
+    wb_put(&b, g + ev->val + iw[0].end, g_old_len - (ev->val + iw[0].end));
+    expect_noncanonical(&b, "default value");
+
+    /* a state proof sibling of 32 zero bytes: that is the empty subtree,
+     * which travels as an empty string; decoded, it re-encoded shorter (a
+     * second encoding found by fuzz_bundle) */
+    size_t st = 0;
+    while (w[st].num != 6)
+        st++;
+    wire_field sw[300];
+    size_t sn = wire_split(g + w[st].val, w[st].end - w[st].val, sw, 300);
+    assert_true(sn > 0 && sw[0].num == 1);
+    size_t sib_len = sw[0].end - sw[0].val;
+    static const uint8_t zero32[32];
+    wb_put(&b, g, w[st].start);
+    wb_varint(&b, (6 << 3) | 2);
+    wb_varint(&b, w[st].end - w[st].val - sib_len + 32);
+    wb_put(&b, "\x0a\x20", 2);
+    wb_put(&b, zero32, 32);
+    wb_put(&b, g + w[st].val + sw[0].end, g_old_len - (w[st].val + sw[0].end));
+    expect_noncanonical(&b, "empty subtree");
+
+    /* the same rule holds for transaction bodies: one shared check
+     * (ledger/pbcheck.h); a body with a padded varint is refused there */
+    ledger_bundle dec;
+    ledger_err err;
+    assert_int_equal(ledger_bundle_decode(&dec, g_old, g_old_len, &err), 0);
+    const ledger_bundle_event *e0 = &dec.events[0];
+    wire_field bw[32];
+    size_t bn = wire_split(e0->tx + LEDGER_ENVELOPE_HEADER, e0->tx_len - LEDGER_ENVELOPE_HEADER,
+                           bw, 32);
+    assert_true(bn > 0 && bw[0].num == 1); /* kind */
+    const uint8_t *body = e0->tx + LEDGER_ENVELOPE_HEADER;
+    wb_put(&b, e0->tx, LEDGER_ENVELOPE_HEADER);
+    wb_put(&b, body, bw[0].val);
+    uint8_t k[3] = {(uint8_t)(body[bw[0].val] | 0x80), 0x00};
+    wb_put(&b, k, 2);
+    wb_put(&b, body + bw[0].end, e0->tx_len - LEDGER_ENVELOPE_HEADER - bw[0].end);
+    ledger_tx tx;
+    assert_int_equal(ledger_tx_decode(&tx, b.p, b.n, g_env.g->chain_id, &err), -1);
+    assert_string_equal(err.rule, "body_noncanonical");
+    ledger_tx_release(&tx);
+    free(b.p);
+    ledger_bundle_free(&dec);
+}
+
 /* ---- check 6: consistency with a checkpoint ---- */
 
 static void test_consistency_with_a_checkpoint(void **state)
@@ -680,9 +892,14 @@ static void test_consistency_with_a_checkpoint(void **state)
     memcpy(cp.log_root, tip.header.log_root, 32);
     snprintf(cp.chain_id, sizeof cp.chain_id, "%s", g_env.g->chain_id);
     expect_fail(g_old, g_old_len, &cp, AUDIT_CONSISTENCY, -1, "newer");
-    /* the same log: the roots must agree */
-    assert_int_equal(ledger_audit_verify(g_env.g, g_bundle, g_bundle_len, &cp, &rep, &f), 0);
+    /* the same log: the roots must agree (the other license's bundle is of
+     * the same header, and carries no proof) */
+    assert_int_equal(ledger_audit_verify(g_env.g, g_bundle_b, g_bundle_b_len, &cp, &rep, &f), 0);
+    assert_int_equal(rep.consistency_checked, 1);
     ledger_audit_report_clear(&rep);
+    /* a proof carried from another log size than the checkpoint's: nothing
+     * could check it, so it is refused rather than ignored */
+    expect_fail(g_bundle, g_bundle_len, &cp, AUDIT_CONSISTENCY, -1, "nothing can check");
     /* a bundle without a proof from the checkpoint's size */
     expect_fail(g_bundle_b, g_bundle_b_len, &g_cp, AUDIT_CONSISTENCY, -1, "no consistency proof");
     /* a consistency proof hash flipped */
@@ -695,11 +912,140 @@ static void test_consistency_with_a_checkpoint(void **state)
     size_t len;
     assert_int_equal(ledger_bundle_encode(&b, &out, &len, &err), 0);
     expect_fail(out, len, &g_cp, AUDIT_CONSISTENCY, -1, NULL);
-    /* without a checkpoint the proof is not looked at */
-    assert_int_equal(ledger_audit_verify(g_env.g, out, len, NULL, &rep, &f), 0);
-    ledger_audit_report_clear(&rep);
+    /* without a checkpoint a carried proof is refused, flipped or not: a
+     * bundle holds no bytes the verifier ignores */
+    expect_fail(out, len, NULL, AUDIT_CONSISTENCY, -1, "no checkpoint was given");
+    expect_fail(g_bundle, g_bundle_len, NULL, AUDIT_CONSISTENCY, -1, "no checkpoint was given");
     free(out);
     ledger_bundle_free(&b);
+}
+
+/* ---- check 7: a checkpoint never moves back ---- */
+
+static void checkpoint_of(ledger_audit_checkpoint *cp, const ledger_audit_report *r)
+{
+    memset(cp, 0, sizeof *cp);
+    snprintf(cp->chain_id, sizeof cp->chain_id, "%s", r->header.chain_id);
+    cp->height = r->header.height;
+    cp->log_size = r->header.log_size;
+    memcpy(cp->log_root, r->header.log_root, 32);
+    cp->has_block = 1;
+    memcpy(cp->block_hash, r->block_hash, 32);
+    cp->time = r->header.time;
+}
+
+/* Moves the tip: keep it after every test that compares with the tip. */
+static void test_an_older_header_with_the_same_log_fails_the_rollback_check(void **state)
+{
+    (void)state;
+    lt_env *e = &g_env;
+    ledger_err err;
+    uint64_t h;
+    /* a bundle of the latest certified block, without a consistency proof */
+    uint8_t *older;
+    size_t older_len;
+    assert_int_equal(ledger_bundle_build(e->L, g_a, 0, &older, &older_len, &h, &err), 0);
+    ledger_audit_report rep;
+    ledger_audit_failure f;
+    assert_int_equal(ledger_audit_verify(e->g, older, older_len, NULL, &rep, &f), 0);
+    ledger_audit_checkpoint at_older;
+    checkpoint_of(&at_older, &rep);
+    ledger_audit_report_clear(&rep);
+    /* heartbeats: three blocks with no event, then a certificate */
+    lt_tick(e, 1000);
+    lt_tick(e, 1000);
+    lt_tick(e, 1000);
+    uint64_t top = certify_tip(e);
+    uint8_t *newer;
+    size_t newer_len;
+    assert_int_equal(ledger_bundle_build(e->L, g_a, 0, &newer, &newer_len, &h, &err), 0);
+    assert_int_equal(h, top);
+    assert_int_equal(ledger_audit_verify(e->g, newer, newer_len, &at_older, &rep, &f), 0);
+    assert_int_equal(rep.header.log_size, at_older.log_size); /* the same log */
+    assert_true(rep.header.height > at_older.height);
+    ledger_audit_checkpoint cp;
+    checkpoint_of(&cp, &rep);
+    ledger_audit_report_clear(&rep);
+    /* the regression: the older header against the newer checkpoint, with
+     * the same log size and root.  Comparing log sizes alone accepted it
+     * (and moved the checkpoint back). */
+    expect_fail(older, older_len, &cp, AUDIT_ROLLBACK, -1, "the checkpoint held is newer");
+    /* a checkpoint file from before block_hash and time were kept */
+    ledger_audit_checkpoint bare = cp;
+    bare.has_block = 0;
+    expect_fail(older, older_len, &bare, AUDIT_ROLLBACK, -1, "newer");
+    /* the checkpoint's own block again: fine */
+    assert_int_equal(ledger_audit_verify(e->g, newer, newer_len, &cp, &rep, &f), 0);
+    ledger_audit_report_clear(&rep);
+    /* another block at the checkpoint's height: a fork */
+    ledger_audit_checkpoint fork = cp;
+    fork.block_hash[0] ^= 1;
+    expect_fail(newer, newer_len, &fork, AUDIT_CONSISTENCY, -1, "forked");
+    /* a later block with an earlier time than the checkpoint's */
+    ledger_audit_checkpoint early = at_older;
+    early.time = cp.time + 1;
+    expect_fail(newer, newer_len, &early, AUDIT_CONSISTENCY, -1, "time is earlier");
+    free(older);
+    free(newer);
+}
+
+/* ---- check 8: freshness ---- */
+
+static void test_a_stale_verdict_is_flagged_and_refused_past_max_age(void **state)
+{
+    (void)state;
+    ledger_audit_report rep;
+    ledger_audit_failure f;
+    ledger_audit_age age;
+    /* the old bundle: ISSUED, while a later block revoked the license */
+    assert_int_equal(ledger_audit_verify(g_env.g, g_old, g_old_len, NULL, &rep, &f), 0);
+    assert_int_equal(rep.status, LIC_ISSUED);
+    uint64_t t = rep.header.time;
+    uint64_t limit = ledger_audit_stale_after_ms(g_env.g);
+    assert_int_equal(limit, 3 * g_env.g->params.heartbeat_ms);
+    /* within three heartbeats: no warning */
+    assert_int_equal(ledger_audit_freshness(g_env.g, &rep, t + limit, 0, &age, &f), 0);
+    assert_int_equal(age.age_ms, limit);
+    assert_int_equal(age.stale, 0);
+    assert_int_equal(age.status_now, LIC_ISSUED);
+    /* past them: warned, still verified */
+    assert_int_equal(ledger_audit_freshness(g_env.g, &rep, t + limit + 1, 0, &age, &f), 0);
+    assert_int_equal(age.stale, 1);
+    assert_int_equal(age.max_age_ms, 0);
+    /* --max-age: refused, naming the check */
+    uint64_t day = 86400000;
+    assert_int_equal(ledger_audit_freshness(g_env.g, &rep, t + 2 * day, day, &age, &f), -1);
+    assert_int_equal(f.check, AUDIT_FRESHNESS);
+    assert_int_equal(f.height, rep.header.height);
+    assert_non_null(strstr(f.reason, "2d old, more than the 1d allowed"));
+    char line[600];
+    ledger_audit_failure_format(&f, line, sizeof line);
+    assert_non_null(strstr(line, "check 8 (freshness) failed at block"));
+    /* exactly max-age old passes */
+    assert_int_equal(ledger_audit_freshness(g_env.g, &rep, t + day, day, &age, &f), 0);
+    /* a block ahead of the auditor's clock is not stale */
+    assert_int_equal(ledger_audit_freshness(g_env.g, &rep, t - 5000, day, &age, &f), 0);
+    assert_int_equal(age.age_ms, 0);
+    assert_int_equal(age.ahead_ms, 5000);
+    assert_int_equal(age.stale, 0);
+    /* an expiry the block's time hid shows at the auditor's clock */
+    assert_true(rep.record.expires_at > t);
+    assert_int_equal(ledger_audit_freshness(g_env.g, &rep, rep.record.expires_at, 0, &age, &f),
+                     0);
+    assert_int_equal(rep.status, LIC_ISSUED);
+    assert_int_equal(age.status_now, LIC_EXPIRED);
+    ledger_audit_report_clear(&rep);
+    /* ages for people */
+    static const struct {
+        uint64_t ms;
+        const char *s;
+    } ages[] = {{850, "850ms"},    {41000, "41s"},        {725000, "12m 5s"},
+                {11520000, "3h 12m"}, {183600000, "2d 3h"}, {86400000, "1d"}};
+    for (size_t i = 0; i < sizeof ages / sizeof ages[0]; i++) {
+        char a[32];
+        ledger_audit_age_format(ages[i].ms, a, sizeof a);
+        assert_string_equal(a, ages[i].s);
+    }
 }
 
 static void test_failures_format_as_one_line(void **state)
@@ -716,6 +1062,8 @@ static void test_failures_format_as_one_line(void **state)
     assert_string_equal(line, "check 1 (certificate) failed at block 17: prev is not the hash "
                               "of event 3");
     assert_string_equal(ledger_audit_check_name(AUDIT_STATE), "state");
+    assert_string_equal(ledger_audit_check_name(AUDIT_ROLLBACK), "rollback");
+    assert_string_equal(ledger_audit_check_name(AUDIT_FRESHNESS), "freshness");
     assert_string_equal(ledger_audit_check_name(99), "?");
 }
 
@@ -742,8 +1090,11 @@ int main(void)
         cmocka_unit_test(test_a_status_that_does_not_follow_from_the_transactions_fails_the_replay_check),
         cmocka_unit_test(test_a_truncated_or_padded_bundle_fails_the_bundle_check),
         cmocka_unit_test(test_random_byte_flips_never_verify),
+        cmocka_unit_test(test_each_noncanonical_encoding_fails_the_bundle_check),
         cmocka_unit_test(test_consistency_with_a_checkpoint),
         cmocka_unit_test(test_failures_format_as_one_line),
+        cmocka_unit_test(test_a_stale_verdict_is_flagged_and_refused_past_max_age),
+        cmocka_unit_test(test_an_older_header_with_the_same_log_fails_the_rollback_check),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -227,7 +227,7 @@ static void test_a_checkpoint_is_created_extended_and_catches_a_rewrite(void **s
     json_decref(j);
     /* the chain goes on: the next audit proves the log extends the saved one */
     must(0, NULL, "resume", g_id, "--key", g_market, "--reason", "整改完成", NULL);
-    must(0, "the log extends checkpoint block", "audit", g_id, "--genesis", g_genesis,
+    must(0, "extends the checkpoint's", "audit", g_id, "--genesis", g_genesis,
          "--checkpoint", cp, NULL);
     raw = tu_read_file(cp, &len);
     j = json_loads(raw, 0, NULL);
@@ -255,6 +255,210 @@ static void test_a_checkpoint_is_created_extended_and_catches_a_rewrite(void **s
     fclose(f);
     must(1, "not a checkpoint", "audit", g_id, "--genesis", g_genesis, "--checkpoint", forged,
          NULL);
+}
+
+/* Run permit with --json; the JSON value of its output (a warning on
+ * stderr may come first or after).  Requires exit code `want`. */
+static json_t *cli_json(int want, ...)
+{
+    va_list ap;
+    va_start(ap, want);
+    char *out = NULL;
+    int rc = nt_vpermit(g_rpc, &out, ap);
+    va_end(ap);
+    if (rc != want) {
+        char msg[3000];
+        snprintf(msg, sizeof msg, "%s", out);
+        free(out);
+        fail_msg("permit exited %d (expected %d):\n%s", rc, want, msg);
+    }
+    json_error_t je;
+    const char *start = strstr(out, "\n{");
+    start = out[0] == '{' || start == NULL ? out : start + 1;
+    json_t *j = json_loads(start, JSON_DISABLE_EOF_CHECK, &je);
+    if (j == NULL)
+        fail_msg("not JSON: %s", out);
+    free(out);
+    return j;
+}
+
+static json_int_t jint(json_t *j, const char *k)
+{
+    json_t *v = json_object_get(j, k);
+    if (!json_is_integer(v))
+        fail_msg("no integer \"%s\"", k);
+    return json_integer_value(v);
+}
+
+static json_t *read_json(const char *path)
+{
+    size_t len;
+    char *raw = tu_read_file(path, &len);
+    assert_non_null(raw);
+    json_t *j = json_loadb(raw, len, 0, NULL);
+    free(raw);
+    assert_non_null(j);
+    return j;
+}
+
+static void test_a_verdict_states_its_age_and_max_age_refuses_a_stale_one(void **state)
+{
+    (void)state;
+    char bundle[700];
+    path_in(bundle, sizeof bundle, "age.bundle");
+    json_t *j = cli_json(0, "--json", "audit", g_id, "--genesis", g_genesis, "--out", bundle,
+                         NULL);
+    json_int_t t = jint(j, "time");
+    assert_int_equal(jint(j, "stale_after_ms"), 3 * 2000); /* three heartbeats of 2s */
+    json_decref(j);
+    char now[32];
+    /* just certified: the age, no warning */
+    snprintf(now, sizeof now, "%lld", (long long)t + 1500);
+    char *out;
+    assert_int_equal(cli(&out, "audit", "--bundle", bundle, "--genesis", g_genesis, "--now",
+                         now, NULL), 0);
+    assert_non_null(strstr(out, "Age            1s, by the clock of --now ("));
+    assert_null(strstr(out, "Warning"));
+    assert_null(strstr(out, "warning"));
+    assert_non_null(strstr(out, "Proves         the license as it stood at block"));
+    free(out);
+    /* seven hours later: still exit 0 (it is genuine), with a clear warning */
+    snprintf(now, sizeof now, "%lld", (long long)t + 7 * 3600000LL);
+    assert_int_equal(cli(&out, "audit", "--bundle", bundle, "--genesis", g_genesis, "--now",
+                         now, NULL), 0);
+    assert_non_null(strstr(out, "Age            7h, by the clock of --now ("));
+    assert_non_null(strstr(out, "Warning        the certified block is 7h old, more than three "
+                                "heartbeats (6s)"));
+    assert_non_null(strstr(out, "permit: warning: the certified block is 7h old"));
+    free(out);
+    j = cli_json(0, "--json", "audit", "--bundle", bundle, "--genesis", g_genesis, "--now", now,
+                 NULL);
+    assert_int_equal(jint(j, "age_ms"), 7 * 3600000LL);
+    assert_int_equal(jint(j, "now"), t + 7 * 3600000LL);
+    assert_true(json_is_true(json_object_get(j, "stale")));
+    assert_true(json_is_null(json_object_get(j, "max_age_ms")));
+    assert_string_equal(json_string_value(json_object_get(j, "status_now")), "ISSUED");
+    json_decref(j);
+    /* --max-age refuses it, naming the check; within it, it passes */
+    must(4, "check 8 (freshness) failed at block", "audit", "--bundle", bundle, "--genesis",
+         g_genesis, "--now", now, "--max-age", "1h", NULL);
+    must(4, "7h old, more than the 1h allowed", "audit", "--bundle", bundle, "--genesis",
+         g_genesis, "--now", now, "--max-age", "1h", NULL);
+    must(0, "8 freshness: passed", "audit", "--bundle", bundle, "--genesis", g_genesis, "--now",
+         now, "--max-age", "8h", NULL);
+    j = cli_json(0, "--json", "audit", "--bundle", bundle, "--genesis", g_genesis, "--now", now,
+                 "--max-age", "1d", NULL);
+    assert_int_equal(jint(j, "max_age_ms"), 86400000);
+    json_decref(j);
+    /* an expiry the block's time hid: twenty years on */
+    snprintf(now, sizeof now, "%lld", (long long)t + 20 * 365 * 86400000LL);
+    must(0, "Expired        the license expired at", "audit", "--bundle", bundle, "--genesis",
+         g_genesis, "--now", now, NULL);
+    j = cli_json(0, "--json", "audit", "--bundle", bundle, "--genesis", g_genesis, "--now", now,
+                 NULL);
+    assert_string_equal(json_string_value(json_object_get(j, "status")), "ISSUED");
+    assert_string_equal(json_string_value(json_object_get(j, "status_now")), "EXPIRED");
+    json_decref(j);
+    /* usage */
+    must(1, "--max-age", "audit", "--bundle", bundle, "--genesis", g_genesis, "--max-age", "7",
+         NULL);
+    must(1, "--max-age", "audit", "--bundle", bundle, "--genesis", g_genesis, "--max-age", "0s",
+         NULL);
+    must(1, "--now", "audit", "--bundle", bundle, "--genesis", g_genesis, "--now", "yesterday",
+         NULL);
+}
+
+/* The defect of the attack review: blocks without events (heartbeats) keep
+ * the log size, and a bundle of an older block was accepted against a newer
+ * checkpoint, which then moved back. */
+static void test_a_checkpoint_never_moves_back(void **state)
+{
+    (void)state;
+    char old[700], cp[700];
+    path_in(old, sizeof old, "older.bundle");
+    path_in(cp, sizeof cp, "forward.json");
+    json_t *j = cli_json(0, "--json", "audit", g_id, "--genesis", g_genesis, "--out", old, NULL);
+    json_int_t h1 = jint(j, "height"), s1 = jint(j, "log_size");
+    json_decref(j);
+    /* wait for a newer certified block: heartbeats every 2s, no event */
+    json_int_t h2 = h1, s2 = s1;
+    for (int i = 0; i < 150 && h2 <= h1; i++) {
+        nt_sleep_ms(100);
+        j = cli_json(0, "--json", "audit", g_id, "--genesis", g_genesis, "--checkpoint", cp,
+                     NULL);
+        h2 = jint(j, "height");
+        s2 = jint(j, "log_size");
+        json_decref(j);
+    }
+    assert_true(h2 > h1);
+    assert_int_equal(s2, s1); /* the same log: only the height tells them apart */
+    j = read_json(cp);
+    assert_int_equal(jint(j, "height"), h2);
+    assert_int_equal(jint(j, "log_size"), s1);
+    assert_int_equal(strlen(json_string_value(json_object_get(j, "block_hash"))), 64);
+    assert_true(jint(j, "time") > 0);
+    json_decref(j);
+    /* the older bundle against the newer checkpoint: refused, saying which
+     * is newer, and the checkpoint stays */
+    char want[200];
+    snprintf(want, sizeof want, "check 7 (rollback) failed at block %lld: the checkpoint held "
+             "is newer: it is of block %lld", (long long)h1, (long long)h2);
+    must(4, want, "audit", "--bundle", old, "--genesis", g_genesis, "--checkpoint", cp, NULL);
+    j = read_json(cp);
+    assert_int_equal(jint(j, "height"), h2);
+    json_decref(j);
+    /* the same from a checkpoint written before block_hash and time were
+     * kept: still refused; a newer bundle upgrades the file */
+    char bare[700];
+    path_in(bare, sizeof bare, "bare.json");
+    j = read_json(cp);
+    json_object_del(j, "block_hash");
+    json_object_del(j, "time");
+    assert_int_equal(json_dump_file(j, bare, 0), 0);
+    json_decref(j);
+    must(4, "check 7 (rollback)", "audit", "--bundle", old, "--genesis", g_genesis,
+         "--checkpoint", bare, NULL);
+    must(0, NULL, "audit", g_id, "--genesis", g_genesis, "--checkpoint", bare, NULL);
+    j = read_json(bare);
+    assert_non_null(json_object_get(j, "block_hash"));
+    assert_true(jint(j, "height") >= h2);
+    json_decref(j);
+    /* a checkpoint that is neither whole nor old: block_hash without time */
+    j = read_json(cp);
+    json_object_del(j, "time");
+    assert_int_equal(json_dump_file(j, bare, 0), 0);
+    json_decref(j);
+    must(1, "not a checkpoint", "audit", g_id, "--genesis", g_genesis, "--checkpoint", bare,
+         NULL);
+}
+
+/* A node that lags behind the checkpoint: at the same log size it answers
+ * with an older block; with a shorter log it cannot prove consistency and
+ * the audit fetches what it has.  Either way: refused, check 7, exit 4. */
+static void test_a_node_behind_the_checkpoint_is_refused_as_rollback(void **state)
+{
+    (void)state;
+    char cp[700];
+    path_in(cp, sizeof cp, "ahead.json");
+    must(0, NULL, "audit", g_id, "--genesis", g_genesis, "--checkpoint", cp, NULL);
+    json_t *j = read_json(cp);
+    json_int_t h = jint(j, "height"), s = jint(j, "log_size");
+    /* as if this auditor had seen block h+1000 of the same log */
+    json_object_set_new(j, "height", json_integer(h + 1000));
+    json_object_set_new(j, "time", json_integer(jint(j, "time") + 2000000));
+    assert_int_equal(json_dump_file(j, cp, 0), 0);
+    must(4, "check 7 (rollback)", "audit", g_id, "--genesis", g_genesis, "--checkpoint", cp,
+         NULL);
+    /* and of a longer log */
+    json_object_set_new(j, "log_size", json_integer(s + 5));
+    assert_int_equal(json_dump_file(j, cp, 0), 0);
+    json_decref(j);
+    must(4, "the checkpoint held is newer", "audit", g_id, "--genesis", g_genesis,
+         "--checkpoint", cp, NULL);
+    j = read_json(cp);
+    assert_int_equal(jint(j, "height"), h + 1000);
+    assert_int_equal(jint(j, "log_size"), s + 5);
+    json_decref(j);
 }
 
 static void test_license_proof_rpc(void **state)
@@ -378,6 +582,9 @@ int main(void)
         cmocka_unit_test(test_audit_online_then_offline_from_the_saved_bundle),
         cmocka_unit_test(test_a_tampered_bundle_file_fails_naming_the_check),
         cmocka_unit_test(test_a_checkpoint_is_created_extended_and_catches_a_rewrite),
+        cmocka_unit_test(test_a_verdict_states_its_age_and_max_age_refuses_a_stale_one),
+        cmocka_unit_test(test_a_checkpoint_never_moves_back),
+        cmocka_unit_test(test_a_node_behind_the_checkpoint_is_refused_as_rollback),
         cmocka_unit_test(test_license_proof_rpc),
         cmocka_unit_test(test_audit_exit_codes),
         cmocka_unit_test(test_verify_chain_while_running_and_after_tampering),
