@@ -4,6 +4,8 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <unistd.h>
 
 #include "ledger/hex.h"
 #include "ledger/tx.h"
@@ -172,6 +174,46 @@ static const cli_option submit_opts[] = {
     {NULL},
 };
 
+/* ---- backup ---- */
+
+static void print_backup(FILE *f, json_t *r)
+{
+    fprintf(f, "backup of chain %s at height %lld in %s (%lld ms)\n",
+            json_string_value(json_object_get(r, "chain_id")),
+            (long long)json_integer_value(json_object_get(r, "height")),
+            json_string_value(json_object_get(r, "dir")),
+            (long long)json_integer_value(json_object_get(r, "ms")));
+}
+
+static int cmd_backup(cli_ctx *ctx, const cli_args *a, cli_error *err)
+{
+    /* the node writes the copy on its own machine: the folder is named
+     * absolutely, as it is on this one (the node is on loopback, or the path
+     * means the same there) */
+    const char *out = cli_arg(a, "out");
+    char abs[PATH_MAX];
+    if (out[0] == '/') {
+        if (strlen(out) >= sizeof abs)
+            return cli_fail(err, CLI_EXIT_USAGE, "--out: path too long");
+        snprintf(abs, sizeof abs, "%s", out);
+    } else {
+        char cwd[PATH_MAX];
+        if (getcwd(cwd, sizeof cwd) == NULL ||
+            snprintf(abs, sizeof abs, "%s/%s", cwd, out) >= (int)sizeof abs)
+            return cli_fail(err, CLI_EXIT_USAGE, "--out: path too long");
+    }
+    if (access(abs, F_OK) == 0)
+        return cli_fail(err, CLI_EXIT_USAGE, "--out %s exists already: a backup goes into a new "
+                                             "folder",
+                        abs);
+    return cli_query(ctx, "node.backup", json_pack("{s:s}", "dir", abs), print_backup, err);
+}
+
+static const cli_option backup_opts[] = {
+    {"out", "DIR", CLI_OPT_REQUIRED, "folder to create with the copy (on the node's machine)"},
+    {NULL},
+};
+
 const cli_command cli_chain_commands[] = {
     {"block", "[HEIGHT]", 0, 1, NULL, 0, 0, "a block header, its transactions and commit",
      "Without HEIGHT, the latest block.", cmd_block},
@@ -184,5 +226,12 @@ const cli_command cli_chain_commands[] = {
      "(with --json: one JSON result per line) and exits with the worst code.  After a\n"
      "transport failure it stops: later lines are not submitted.",
      cmd_tx_submit},
+    {"backup", "", 0, 0, backup_opts, 0, 0,
+     "a consistent copy of a running node's database (node.backup)",
+     "The node (on loopback, or with a submit token) copies its database, as it is between\n"
+     "two blocks, into DIR on its own machine while it keeps serving.  Restore: make a new\n"
+     "home with permitd init and put DIR in place of its data/db (docs/operations.md,\n"
+     "\"Backup and restore\").",
+     cmd_backup},
     {NULL},
 };

@@ -257,8 +257,8 @@ static int cmd_add_department(cli_ctx *ctx, const cli_args *a, cli_error *err)
         if (validator) {
             json_t *v = json_pack("{s:o, s:s}", "node_key", hexkey(node), "p2p",
                                   cli_arg(a, "p2p"));
-            if (cli_arg(a, "rpc"))
-                json_object_set_new(v, "rpc", json_string(cli_arg(a, "rpc")));
+            if (cli_arg(a, "rpc-address"))
+                json_object_set_new(v, "rpc", json_string(cli_arg(a, "rpc-address")));
             json_object_set_new(d, "validator", v);
         }
         json_array_append_new(depts, d);
@@ -403,7 +403,7 @@ static const cli_option dept_opts[] = {
     {"seal", "PUB", CLI_OPT_REQUIRED, "public seal key (permit pubkey)"},
     {"node", "PUB", 0, "public node key: the department runs a validator"},
     {"p2p", "HOST:PORT", 0, "the validator's p2p address"},
-    {"rpc", "HOST:PORT", 0, "the validator's RPC address (informative)"},
+    {"rpc-address", "HOST:PORT", 0, "the validator's RPC address (informative)"},
     {NULL},
 };
 

@@ -201,3 +201,17 @@ int ledger_put_commit(ledger *L, const ledger_commit *cert, ledger_err *err)
     ledger_batch_free(b);
     return rc;
 }
+
+int ledger_backup(ledger *L, const char *dir, uint64_t *height, ledger_err *err)
+{
+    /* each block is one write: the copy holds whole blocks; which ones, its
+     * own height record says */
+    if (ledger_store_checkpoint(L->st, dir, err) != 0)
+        return -1;
+    ledger_store *copy;
+    if (ledger_store_open(&copy, dir, err) != 0) /* nobody else has it open */
+        return -1;
+    int rc = ledger_meta_get_u64(copy, META_HEIGHT, height, err);
+    ledger_store_close(copy);
+    return rc < 0 ? -1 : 0;
+}

@@ -121,6 +121,12 @@ int ledger_exec_commit_async(ledger_exec *x, const ledger_commit *cert,
  * at the last durable block). */
 int ledger_sync(ledger *L, ledger_err *err) LEDGER_WUR;
 
+/* A consistent copy of the database in dir (which must not exist; its parent
+ * must), made while the ledger serves: every block committed before the call
+ * is in it (*height, at least), none is in it in part.  The copy is a
+ * database folder: a home's data/db restored from it opens as it was. */
+int ledger_backup(ledger *L, const char *dir, uint64_t *height, ledger_err *err) LEDGER_WUR;
+
 /* Total time this ledger spent on state_root since it was opened, in
  * nanoseconds: updating the sparse Merkle tree (hashing the changed records
  * included) and keeping its node cache.  For metrics and benchmarks; any

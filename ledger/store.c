@@ -179,6 +179,22 @@ int ledger_store_open_readonly(ledger_store **out, const char *path, const char 
     return store_open(out, path, secondary_path, err);
 }
 
+int ledger_store_checkpoint(ledger_store *s, const char *dir, ledger_err *err)
+{
+    char *rerr = NULL;
+    rocksdb_checkpoint_t *cp = rocksdb_checkpoint_object_create(s->db, &rerr);
+    if (cp != NULL && rerr == NULL)
+        rocksdb_checkpoint_create(cp, dir, 0 /* flush the memtables into it */, &rerr);
+    if (cp)
+        rocksdb_checkpoint_object_destroy(cp);
+    if (rerr != NULL) {
+        ledger_fail(err, LEDGER_ERR_IO, NULL, "checkpoint into %s: %s", dir, rerr);
+        rocksdb_free(rerr);
+        return -1;
+    }
+    return 0;
+}
+
 void ledger_store_close(ledger_store *s)
 {
     if (s == NULL)

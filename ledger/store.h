@@ -51,6 +51,10 @@ int ledger_store_open_readonly(ledger_store **out, const char *path,
 /* Close; NULL-safe. */
 void ledger_store_close(ledger_store *s);
 
+/* A consistent copy of the whole database in dir (which must not exist), made
+ * while it serves: RocksDB's checkpoint (hard links where it can). */
+int ledger_store_checkpoint(ledger_store *s, const char *dir, ledger_err *err) LEDGER_WUR;
+
 /* Point read.  Returns 1 and a malloc'd value (free with free()) when found,
  * 0 when absent, -1 on error. */
 int ledger_store_get(ledger_store *s, ledger_cf cf, const void *key, size_t klen,

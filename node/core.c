@@ -214,6 +214,25 @@ static void sign_and_send(core *c, const cons_msg *m, const node_sign_evidence *
                   (unsigned long long)m->height, m->round);
         return;
     }
+    if (c->quarantine) {
+        if (c->ledger_height > c->quarantine_height && c->ledger_height >= c->own_seen_height &&
+            m->height > c->own_seen_height) {
+            c->quarantine = 0;
+            core_logf(c, NODE_LOG_INFO,
+                      "consensus: synced past height %llu (the ledger's at start) and every "
+                      "height this validator was seen voting at: signing again",
+                      (unsigned long long)c->quarantine_height);
+        } else {
+            c->st.sign_refused++;
+            core_logf(c, NODE_LOG_WARN,
+                      "consensus: not signing %s %llu/%u: no sign state, and not yet synced past "
+                      "height %llu and the votes of this validator seen up to height %llu",
+                      type_name(m->type), (unsigned long long)m->height, m->round,
+                      (unsigned long long)c->quarantine_height,
+                      (unsigned long long)c->own_seen_height);
+            return;
+        }
+    }
     const char *why = node_sign_refusal(&c->ss, c->g, m->height, m->round, step, m->value.b, ev,
                                         verify_for_signer, c);
     if (why) {
@@ -443,6 +462,14 @@ core *core_new(const core_config *cfg, const core_hooks *hooks, node_mempool *mp
     c->mp = mp;
     c->ss = *ss;
     c->ledger_height = ledger_height;
+    /* a validator whose ledger has blocks but whose sign state is gone (a
+     * home restored from a backup, say) does not know what it signed after
+     * the copy was made: it signs nothing until it has synced past that
+     * height and past every height it is seen to have voted at (DESIGN §13) */
+    if (cfg->self >= 0 && !ss->present && ledger_height > 0) {
+        c->quarantine = 1;
+        c->quarantine_height = ledger_height;
+    }
     cons_config cc = {.n = c->n, .self = cfg->self,
                       .propose_ms = cfg->propose_ms, .propose_delta_ms = cfg->delta_ms,
                       .prevote_ms = cfg->vote_ms, .prevote_delta_ms = cfg->delta_ms,

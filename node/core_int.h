@@ -158,6 +158,9 @@ struct core {
 
     core_stats st;
     char why[256];
+    int quarantine;              /* no sign state at start on a ledger with blocks: */
+    uint64_t quarantine_height;  /* ... sign nothing until past this height */
+    uint64_t own_seen_height;    /* ... and past the highest height seen with our vote */
     uint8_t *lock_rec;           /* the lock record handed to core_new, until core_start */
     size_t lock_rec_len;
     uint8_t *lock_last;          /* the lock record on disk that the sign state agrees with */

@@ -475,6 +475,8 @@ void core_on_consensus(core *c, uint32_t peer, const Permit__ConsensusMsg *cm)
                   m.validator, peer);
         return;
     }
+    if ((int)m.validator == c->cfg.self && m.height > c->own_seen_height)
+        c->own_seen_height = m.height; /* signed before a restart (or a restore) */
     if (m.height > h + 1) {
         /* a validator signed for a later height: those below are decided */
         core_behind(c, m.validator, m.height - 1, CORE_SIGNED);

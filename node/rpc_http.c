@@ -283,14 +283,6 @@ static void rr_complete(node *n, void *arg)
     for (size_t i = 0; i < rr->ncalls && rr->whole_error == NULL; i++) {
         rpc_call *c = &rr->calls[i];
         rpc_outcome *o = &c->out;
-        if (o->submit && rr->role != RPC_ROLE_SUBMIT) {
-            char msg[160];
-            snprintf(msg, sizeof msg, "forbidden: the token \"%s\" has role read; tx.submit "
-                     "needs a token of role submit", rr->token_name ? rr->token_name : "?");
-            call_answer(c, error_response(c->id, RPC_FORBIDDEN, msg, NULL));
-            node_metrics_rpc(&n->metrics, c->method, RPC_FORBIDDEN);
-            continue;
-        }
         if (!o->submit) {
             if (o->result)
                 call_answer(c, result_response(c->id, o->result));
@@ -364,7 +356,7 @@ static int valid_id(json_t *id)
     return json_is_string(id) || json_is_integer(id) || json_is_real(id) || json_is_null(id);
 }
 
-static void run_call(node *n, json_t *req, rpc_call *c)
+static void run_call(node *n, json_t *req, rpc_call *c, rpc_role role, const char *token)
 {
     json_t *id = json_is_object(req) ? json_object_get(req, "id") : NULL;
     c->method = -1;
@@ -387,6 +379,13 @@ static void run_call(node *n, json_t *req, rpc_call *c)
         node_rpc_outcome_error(&c->out, RPC_UNKNOWN_METHOD,
                           json_pack("{s:s}", "method", json_string_value(m)),
                           "unknown method \"%.64s\"", json_string_value(m));
+        return;
+    }
+    if (role != RPC_ROLE_SUBMIT && node_rpc_method_needs_submit(c->method)) {
+        node_rpc_outcome_error(&c->out, RPC_FORBIDDEN, NULL,
+                               "forbidden: the token \"%s\" has role read; %s needs a token of "
+                               "role submit",
+                               token ? token : "?", node_rpc_method_name(c->method));
         return;
     }
     node_rpc_call(n, c->method, params, &c->out);
@@ -430,7 +429,7 @@ static void rr_work(void *arg)
         }
         rr->ncalls = k;
         for (size_t i = 0; i < k; i++)
-            run_call(n, json_array_get(doc, i), &rr->calls[i]);
+            run_call(n, json_array_get(doc, i), &rr->calls[i], rr->role, rr->token_name);
     } else {
         rr->calls = calloc(1, sizeof *rr->calls);
         if (rr->calls == NULL) {
@@ -438,7 +437,7 @@ static void rr_work(void *arg)
             goto done;
         }
         rr->ncalls = 1;
-        run_call(n, doc, &rr->calls[0]);
+        run_call(n, doc, &rr->calls[0], rr->role, rr->token_name);
     }
 done:
     json_decref(doc);

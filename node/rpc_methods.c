@@ -4,10 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ledger/hex.h"
 #include "ledger/query.h"
 #include "ledger/tx.h"
+#include "log.h"
 #include "node.h"
 #include "permit.pb-c.h"
 #include "rpc_json.h"
@@ -505,6 +507,45 @@ static void m_departments(node *n, json_t *params, rpc_outcome *o)
     set_result(o, json_pack("{s:o}", "departments", node_json_departments(n->g)));
 }
 
+/* node.backup {dir}: a consistent copy of the database in dir, on the node's
+ * machine (docs/operations.md, "Backup and restore"). */
+static const char *const backup_params[] = {"dir", NULL};
+
+static void m_backup(node *n, json_t *params, rpc_outcome *o)
+{
+    const char *dir;
+    if (str_param(params, "dir", 1, 4000, &dir, o) < 0)
+        return;
+    if (dir[0] != '/') {
+        node_rpc_outcome_error(o, RPC_INVALID_PARAMS, json_pack("{s:s}", "param", "dir"),
+                               "dir must be an absolute path on the node's machine");
+        return;
+    }
+    if (access(dir, F_OK) == 0) {
+        node_rpc_outcome_error(o, RPC_INVALID_PARAMS, json_pack("{s:s}", "param", "dir"),
+                               "%.200s exists already: a backup goes into a new folder", dir);
+        return;
+    }
+    uint64_t h, t0 = node_now_ms();
+    ledger_err err;
+    if (ledger_backup(n->L, dir, &h, &err) != 0) {
+        node_rpc_outcome_error(o, RPC_INTERNAL, NULL, "backup failed: %s", err.msg);
+        return;
+    }
+    LOG_INFO("backup: the database at height %llu copied into %s", (unsigned long long)h, dir);
+    set_result(o, json_pack("{s:s, s:I, s:s, s:I}", "dir", dir, "height", (json_int_t)h,
+                            "chain_id", n->g->chain_id, "ms", (json_int_t)(node_now_ms() - t0)));
+}
+
+int node_rpc_method_needs_submit(int m)
+{
+    static const char *const writes[] = {"tx.submit", "node.backup"};
+    for (size_t i = 0; i < sizeof writes / sizeof writes[0]; i++)
+        if (m >= 0 && strcmp(node_rpc_method_name(m), writes[i]) == 0)
+            return 1;
+    return 0;
+}
+
 static const rpc_method methods[] = {
     {"status", m_status, no_params},
     {"tx.submit", m_tx_submit, submit_params},
@@ -519,6 +560,7 @@ static const rpc_method methods[] = {
     {"license.proof", node_rpc_license_proof, node_rpc_proof_params},
     {"industries.list", m_industries, no_params},
     {"departments.list", m_departments, no_params},
+    {"node.backup", m_backup, backup_params},
 };
 #define N_METHODS ((int)(sizeof methods / sizeof methods[0]))
 _Static_assert(N_METHODS < NODE_RPC_MAX_METHODS, "metrics table too small");

@@ -53,6 +53,10 @@ const char *node_rpc_method_name(int i);
 /* Index of a method name; -1 when unknown. */
 int node_rpc_method_index(const char *name);
 
+/* 1 when method m writes (tx.submit, node.backup): a bearer token of role
+ * read may not call it. */
+int node_rpc_method_needs_submit(int m);
+
 /* Run method `m` with params (may be NULL) into *out (zeroed first). */
 void node_rpc_call(node *n, int m, json_t *params, rpc_outcome *out);
 

@@ -456,6 +456,37 @@ static uint64_t mempool_of(unsigned i)
     return k;
 }
 
+/* The harness, as validator 1 of a two-validator chain whose validator 0
+ * runs alone (nothing commits: the mempool shows what was admitted), gossips
+ * envelopes to it and waits until `want` of them are in its mempool. */
+static void gossip_until(tp_conn *c, uint8_t *const *tx, const size_t *len, size_t n,
+                         uint64_t want)
+{
+    ProtobufCBinaryData v[8];
+    assert_true(n <= 8);
+    for (size_t i = 0; i < n; i++) {
+        v[i].data = tx[i];
+        v[i].len = len[i];
+    }
+    Permit__TxGossip g = PERMIT__TX_GOSSIP__INIT;
+    g.n_txs = n;
+    g.txs = v;
+    Permit__Frame f = PERMIT__FRAME__INIT;
+    f.msg_case = PERMIT__FRAME__MSG_TXS;
+    f.txs = &g;
+    assert_int_equal(tp_send_frame(c, &f, 5000), 0);
+    uint64_t until = nt_now_ms() + 5000;
+    while (mempool_of(0) < want && nt_now_ms() < until)
+        pump(c, 100, 0, 0, 0, NULL, NULL);
+}
+
+static tp_conn *gossip_harness(void)
+{
+    nt_cluster_init(&g_c, 2, NULL);
+    nt_cluster_start(&g_c, 0);
+    return join_as(1, 0, 0);
+}
+
 /* Issue 9, item 6: gossiped transactions skipped the time window and the
  * state check that tx.submit applies.  A validator (the harness, validator
  * 1 of 2, so that nothing commits and the mempool shows what was admitted)
@@ -465,10 +496,8 @@ static uint64_t mempool_of(unsigned i)
 static void test_gossiped_transactions_pass_the_checks_of_tx_submit(void **state)
 {
     (void)state;
-    nt_cluster_init(&g_c, 2, NULL);
-    nt_cluster_start(&g_c, 0);
+    tp_conn *c = gossip_harness();
     lt_env *env = &g_c.env;
-    tp_conn *c = join_as(1, 0, 0);
     uint8_t *tx[4];
     size_t len[4];
     char u[19];
@@ -483,21 +512,7 @@ static void test_gossiped_transactions_pass_the_checks_of_tx_submit(void **state
     tx[2][40] ^= 1; /* inside the signature */
     lt_uscc(3, u);
     tx[3] = lt_apply(env, u, "convenience-store", 0, &len[3]);
-    ProtobufCBinaryData v[4];
-    for (int i = 0; i < 4; i++) {
-        v[i].data = tx[i];
-        v[i].len = len[i];
-    }
-    Permit__TxGossip g = PERMIT__TX_GOSSIP__INIT;
-    g.n_txs = 4;
-    g.txs = v;
-    Permit__Frame f = PERMIT__FRAME__INIT;
-    f.msg_case = PERMIT__FRAME__MSG_TXS;
-    f.txs = &g;
-    assert_int_equal(tp_send_frame(c, &f, 5000), 0);
-    uint64_t until = nt_now_ms() + 5000;
-    while (mempool_of(0) < 1 && nt_now_ms() < until)
-        pump(c, 100, 0, 0, 0, NULL, NULL);
+    gossip_until(c, tx, len, 4, 1);
     pump(c, 500, 0, 0, 0, NULL, NULL); /* time for the others, if they were let in */
     assert_int_equal(mempool_of(0), 1);
     for (int i = 0; i < 4; i++)
@@ -514,26 +529,14 @@ static void test_gossiped_transactions_pass_the_checks_of_tx_submit(void **state
 static void test_a_transaction_asked_for_many_times_is_sent_once_per_request(void **state)
 {
     (void)state;
-    nt_cluster_init(&g_c, 2, NULL);
-    nt_cluster_start(&g_c, 0);
+    tp_conn *c = gossip_harness();
     lt_env *env = &g_c.env;
-    tp_conn *c = join_as(1, 0, 0);
     char u[19];
     size_t len;
     env->now = nt_now_ms() - 1000;
     lt_uscc(7, u);
     uint8_t *tx = lt_apply(env, u, "convenience-store", 0, &len);
-    ProtobufCBinaryData v = {.data = tx, .len = len};
-    Permit__TxGossip g = PERMIT__TX_GOSSIP__INIT;
-    g.n_txs = 1;
-    g.txs = &v;
-    Permit__Frame f = PERMIT__FRAME__INIT;
-    f.msg_case = PERMIT__FRAME__MSG_TXS;
-    f.txs = &g;
-    assert_int_equal(tp_send_frame(c, &f, 5000), 0);
-    uint64_t until = nt_now_ms() + 5000;
-    while (mempool_of(0) < 1 && nt_now_ms() < until)
-        pump(c, 100, 0, 0, 0, NULL, NULL);
+    gossip_until(c, &tx, &len, 1, 1);
     assert_int_equal(mempool_of(0), 1);
     enum { COPIES = 4096, ASKS = 10 };
     uint8_t id[32];
@@ -551,7 +554,7 @@ static void test_a_transaction_asked_for_many_times_is_sent_once_per_request(voi
     for (int i = 0; i < ASKS; i++)
         assert_int_equal(tp_send_frame(c, &r, 5000), 0);
     size_t envelopes = 0;
-    until = nt_now_ms() + 3000;
+    uint64_t until = nt_now_ms() + 3000;
     while (nt_now_ms() < until) {
         Permit__Frame *in = tp_recv_frame(c, 200);
         if (in == NULL)
