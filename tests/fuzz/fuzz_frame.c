@@ -10,7 +10,9 @@
  * ledger holding the chain.
  *
  * Invariants: protobuf-c packs what it unpacked to bytes that unpack and
- * pack to the same bytes; a Hello accepted names another validator by its
+ * pack to the same bytes (unless the frame carries unknown fields, which
+ * protobuf-c keeps as it read them, tag 0 included, and which no node code
+ * reads or forwards); a Hello accepted names another validator by its
  * genesis node key. */
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +87,32 @@ static uint8_t *pack(const Permit__Frame *f, size_t *len)
     return b;
 }
 
+/* 1 when m or a message inside it kept unknown fields. */
+static int has_unknown(const ProtobufCMessage *m)
+{
+    if (m == NULL)
+        return 0;
+    if (m->n_unknown_fields)
+        return 1;
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        const char *base = (const char *)m + f->offset;
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
+            ProtobufCMessage *const *v = *(ProtobufCMessage *const *const *)base;
+            for (size_t k = 0; k < n; k++)
+                if (has_unknown(v[k]))
+                    return 1;
+        } else if (has_unknown(*(ProtobufCMessage *const *)base)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static void handshake(const Permit__Frame *f)
 {
     uint8_t own[32], peer[32], exporter[32];
@@ -149,12 +177,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t l1, l2;
     uint8_t *p1 = pack(f, &l1);
     Permit__Frame *f2 = permit__frame__unpack(NULL, l1, p1);
-    FZ_CHECK(f2 != NULL);
-    uint8_t *p2 = pack(f2, &l2);
-    FZ_CHECK(l1 == l2 && memcmp(p1, p2, l1) == 0);
+    if (f2 != NULL) {
+        uint8_t *p2 = pack(f2, &l2);
+        FZ_CHECK(l1 == l2 && memcmp(p1, p2, l1) == 0);
+        free(p2);
+        permit__frame__free_unpacked(f2, NULL);
+    } else {
+        FZ_CHECK(has_unknown(&f->base));
+    }
     free(p1);
-    free(p2);
-    permit__frame__free_unpacked(f2, NULL);
     if (f->msg_case == PERMIT__FRAME__MSG_HELLO || f->msg_case == PERMIT__FRAME__MSG_AUTH)
         handshake(f);
     else
