@@ -10,7 +10,7 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
-FUZZ_SECONDS ?= 20
+FUZZ_SECONDS ?= 18
 FUZZ_LONG_SECONDS ?= 600
 FUZZ_TARGETS ?= bundle tx header block commit record frame rpc genesis
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
