@@ -197,6 +197,16 @@ static void consensus_seed(const char *root, lt_env *env, const char *name, int 
     f.msg_case = PERMIT__FRAME__MSG_CONSENSUS;
     f.consensus = &cm;
     seed_frame(root, name, &f);
+    /* the message alone, behind fuzz_frame's selector byte 0 */
+    size_t n = permit__consensus_msg__get_packed_size(&cm);
+    uint8_t *b = malloc(n + 1);
+    assert_non_null(b);
+    b[0] = 0;
+    permit__consensus_msg__pack(&cm, b + 1);
+    char inner[64];
+    snprintf(inner, sizeof inner, "inner-%s", name);
+    seed(root, "frame", inner, b, n + 1);
+    free(b);
 }
 
 static void rpc_seeds(const char *root, const char *lic, const char *uscc, const uint8_t *tx,
@@ -309,6 +319,16 @@ static void make_seeds(const char *root)
     seed(root, "frame", "sync-response", frame, flen);
     Permit__Frame *sf = permit__frame__unpack(NULL, flen, frame);
     assert_non_null(sf);
+    {
+        /* the answer alone, behind fuzz_frame's selector byte 1 */
+        size_t n_in = permit__sync_response__get_packed_size(sf->sync_response);
+        uint8_t *ib = malloc(n_in + 1);
+        assert_non_null(ib);
+        ib[0] = 1;
+        permit__sync_response__pack(sf->sync_response, ib + 1);
+        seed(root, "frame", "inner-sync-response", ib, n_in + 1);
+        free(ib);
+    }
     assert_int_equal(sf->sync_response->n_blocks, n);
     char name[64];
     for (size_t i = 0; i < n; i++) {

@@ -9,6 +9,12 @@
  * out as far as they need no network: sync requests are answered from a
  * ledger holding the chain.
  *
+ * An input whose first byte is below 8 (no Frame starts so: that would be
+ * field 0) is an inner message the harness wraps into a Frame: 0, a
+ * ConsensusMsg; 1, a SyncResponse.  Without the outer length to keep
+ * consistent, byte mutations reach the fields of votes, proposals and
+ * synced blocks far more often.
+ *
  * Invariants: protobuf-c packs what it unpacked to bytes that unpack and
  * pack to the same bytes (unless the frame carries unknown fields, which
  * protobuf-c keeps as it read them, tag 0 included, and which no node code
@@ -167,11 +173,37 @@ static void to_core(const Permit__Frame *f)
     node_mempool_free(mp);
 }
 
+/* Selector byte 0 / 1: wrap the rest into Frame field 3 / 6 (*out malloc'd). */
+static uint8_t *wrap_inner(const uint8_t *data, size_t size, size_t *out_len)
+{
+    static const uint8_t tags[2] = {3 << 3 | 2, 6 << 3 | 2};
+    size_t n = size - 1;
+    uint8_t *b = malloc(n + 11);
+    FZ_CHECK(b != NULL);
+    size_t k = 0;
+    b[k++] = tags[data[0]];
+    for (size_t v = n;; v >>= 7) {
+        b[k++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+        if (v <= 0x7f)
+            break;
+    }
+    memcpy(b + k, data + 1, n);
+    *out_len = k + n;
+    return b;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size > NODE_HS_MAX_FRAME * 256) /* keeps one run fast; the limits are the core's */
         return 0;
+    uint8_t *wrapped = NULL;
+    if (size >= 1 && data[0] < 2) {
+        data = wrapped = wrap_inner(data, size, &size);
+    } else if (size >= 1 && data[0] < 8) {
+        return 0;
+    }
     Permit__Frame *f = permit__frame__unpack(NULL, size, data);
+    free(wrapped);
     if (f == NULL)
         return 0;
     size_t l1, l2;
