@@ -1,7 +1,10 @@
 # PermitChain: a thin wrapper around CMake.  See README.md.
 #   make          build everything (binaries in build/bin/)
 #   make check    the full test suite, then again under ASan+UBSan, then a
-#                 short libFuzzer run of the bundle decoder (clang)
+#                 short libFuzzer run of every decoder (clang; check-fuzz)
+#   make fuzz     every libFuzzer target for FUZZ_LONG_SECONDS each (600)
+#   make fuzz-seeds  remake the seed corpora tests/fuzz/corpus and data
+#   make vectors  remake tests/vectors from docs/formats.md (python3)
 #   make bench    every benchmark under bench/, each ending in a RESULT line
 #   make demo     a local multi-department network running the license workflow
 #   make install  binaries, man pages, completion under PREFIX (default /usr/local);
@@ -10,11 +13,14 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
-FUZZ_SECONDS ?= 25
+FUZZ_SECONDS ?= 18
+FUZZ_LONG_SECONDS ?= 600
+FUZZ_TARGETS ?= bundle tx header block commit record frame rpc genesis
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_GEN  := -G "Unix Makefiles"
 
-.PHONY: all deps build build-asan check check-release check-asan check-fuzz bench demo clean install deb
+.PHONY: all deps build build-asan check check-release check-asan check-fuzz fuzz fuzz-seeds \
+        vectors bench demo clean install deb
 
 all: build
 
@@ -44,22 +50,30 @@ check-asan: build-asan
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 PERMIT_SANITIZED=1 \
 	  ctest --output-on-failure -j$(JOBS)
 
-# libFuzzer on the proof bundle decoder and verifier, seeded with real
-# bundles that the release build's test_audit writes
-check-fuzz: build $(FUZZ_BUILD)/Makefile
-	@$(MAKE) --no-print-directory -C $(FUZZ_BUILD) -j$(JOBS) fuzz_bundle
-	@rm -rf $(FUZZ_BUILD)/fuzz-seed && mkdir -p $(FUZZ_BUILD)/fuzz-seed/corpus
-	@PERMIT_FUZZ_SEED_DIR=$(abspath $(FUZZ_BUILD))/fuzz-seed $(BUILD)/tests/test_audit >/dev/null 2>&1 \
-	  || { echo "test_audit failed: no fuzz seeds"; exit 1; }
-	@cd $(FUZZ_BUILD)/fuzz-seed && PERMIT_FUZZ_GENESIS=genesis.json \
-	  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	  ../fuzz/fuzz_bundle -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \
-	  -print_final_stats=1 corpus >fuzz.log 2>&1; rc=$$?; \
-	  grep -E "^(Done|stat::number_of_executed_units|stat::peak_rss_mb)" fuzz.log; \
-	  if [ $$rc -ne 0 ]; then tail -60 fuzz.log; echo "fuzz_bundle failed: $(FUZZ_BUILD)/fuzz-seed/fuzz.log"; exit 1; fi
+build-fuzz: deps $(FUZZ_BUILD)/Makefile
+	@$(MAKE) --no-print-directory -C $(FUZZ_BUILD) -j$(JOBS) fuzz_all
+
+# libFuzzer on every decoder (tests/fuzz/README.md), FUZZ_SECONDS each,
+# from the seeds committed under tests/fuzz/corpus
+check-fuzz: build-fuzz
+	@scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz: build-fuzz
+	@scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_LONG_SECONDS) $(FUZZ_TARGETS)
+
+# the seeds are made by the real code on a certified chain (tests/test_fuzz_seeds.c)
+fuzz-seeds: build
+	@rm -rf tests/fuzz/corpus tests/fuzz/data
+	@PERMIT_FUZZ_SEED_DIR=$(abspath tests/fuzz) $(BUILD)/tests/test_fuzz_seeds >/dev/null \
+	  || { echo "test_fuzz_seeds failed"; exit 1; }
+	@echo "seeds written to tests/fuzz/corpus and tests/fuzz/data"
+
+# known-answer vectors from an independent Python reading of docs/formats.md
+vectors:
+	@python3 tests/vectors/gen.py tests/vectors
 
 check: check-release check-asan check-fuzz
-	@echo "make check: all tests passed (release and ASan+UBSan builds, bundle fuzzing)"
+	@echo "make check: all tests passed (release and ASan+UBSan builds, fuzzing)"
 
 bench: build
 	@scripts/bench.sh $(BUILD)

@@ -25,24 +25,13 @@
 
 #define RPC_LISTEN_BACKLOG 4096
 
-typedef struct {
-    json_t *id;          /* NULL for a notification (no answer) */
-    int method;          /* index, or -1 */
-    rpc_outcome out;
-    json_t *response;    /* the answer once known */
-    int waiting;         /* for its transaction's block */
-} rpc_call;
-
 struct rpc_req {
     node *n;
     struct evhttp_request *req;  /* NULL once the client has gone */
     struct evhttp_connection *conn;
     char *body;
     size_t len;
-    int batch;
-    rpc_call *calls;
-    size_t ncalls;
-    json_t *whole_error;         /* an error about the request as a whole */
+    rpc_body b;                  /* the calls, once a worker has run them */
     size_t pending;              /* calls waiting for a block */
     rpc_role role;               /* of its bearer token (submit when none is needed) */
     const char *token_name;
@@ -102,13 +91,7 @@ static json_t *result_response(json_t *id, json_t *result)
 
 static void rr_free(rpc_req *rr)
 {
-    for (size_t i = 0; i < rr->ncalls; i++) {
-        json_decref(rr->calls[i].id);
-        json_decref(rr->calls[i].response);
-        node_rpc_outcome_clear(&rr->calls[i].out);
-    }
-    free(rr->calls);
-    json_decref(rr->whole_error);
+    node_rpc_body_clear(&rr->b);
     free(rr->body);
     if (rr->timer)
         event_free(rr->timer);
@@ -166,19 +149,19 @@ static void rr_finish(rpc_req *rr)
     if (rr->conn)
         evhttp_connection_set_closecb(rr->conn, NULL, NULL);
     json_t *body = NULL;
-    if (rr->whole_error) {
-        body = json_incref(rr->whole_error);
-    } else if (rr->batch) {
+    if (rr->b.whole_error) {
+        body = json_incref(rr->b.whole_error);
+    } else if (rr->b.batch) {
         body = json_array();
-        for (size_t i = 0; body && i < rr->ncalls; i++)
-            if (rr->calls[i].id && rr->calls[i].response)
-                json_array_append(body, rr->calls[i].response);
+        for (size_t i = 0; body && i < rr->b.ncalls; i++)
+            if (rr->b.calls[i].id && rr->b.calls[i].response)
+                json_array_append(body, rr->b.calls[i].response);
         if (body && json_array_size(body) == 0) {
             json_decref(body);
             body = NULL;
         }
-    } else if (rr->ncalls == 1 && rr->calls[0].id && rr->calls[0].response) {
-        body = json_incref(rr->calls[0].response);
+    } else if (rr->b.ncalls == 1 && rr->b.calls[0].id && rr->b.calls[0].response) {
+        body = json_incref(rr->b.calls[0].response);
     }
     send_json(rr->req, body ? 200 : 204, body);
     json_decref(body);
@@ -194,7 +177,7 @@ static size_t waiter_bucket(node *n, const uint8_t id[32])
 
 static void waiter_remove(node *n, rpc_req *rr, size_t call)
 {
-    uint8_t *id = rr->calls[call].out.tx_id;
+    uint8_t *id = rr->b.calls[call].out.tx_id;
     waiter **pp = &n->waiters[waiter_bucket(n, id)];
     while (*pp) {
         if ((*pp)->rr == rr && (*pp)->call == call) {
@@ -218,8 +201,8 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     rpc_req *rr = arg;
-    for (size_t i = 0; i < rr->ncalls; i++) {
-        rpc_call *c = &rr->calls[i];
+    for (size_t i = 0; i < rr->b.ncalls; i++) {
+        rpc_call *c = &rr->b.calls[i];
         if (!c->waiting)
             continue;
         waiter_remove(rr->n, rr, i);
@@ -247,7 +230,7 @@ void node_tx_finished(node *n, const uint8_t tx_id[32], const ledger_tx_result *
         }
         *pp = w->next;
         rpc_req *rr = w->rr;
-        rpc_call *c = &rr->calls[w->call];
+        rpc_call *c = &rr->b.calls[w->call];
         free(w);
         c->waiting = 0;
         if (err) {
@@ -280,14 +263,11 @@ static void rr_complete(node *n, void *arg)
     rpc_req *rr = arg;
     uint64_t deadline = 0;
     int added = 0;
-    for (size_t i = 0; i < rr->ncalls && rr->whole_error == NULL; i++) {
-        rpc_call *c = &rr->calls[i];
+    for (size_t i = 0; i < rr->b.ncalls && rr->b.whole_error == NULL; i++) {
+        rpc_call *c = &rr->b.calls[i];
         rpc_outcome *o = &c->out;
         if (!o->submit) {
-            if (o->result)
-                call_answer(c, result_response(c->id, o->result));
-            else
-                call_answer(c, error_response(c->id, o->code, o->msg, o->data));
+            call_answer(c, node_rpc_call_response(c));
             node_metrics_rpc(&n->metrics, c->method, o->result ? 0 : o->code);
             continue;
         }
@@ -391,59 +371,84 @@ static void run_call(node *n, json_t *req, rpc_call *c, rpc_role role, const cha
     node_rpc_call(n, c->method, params, &c->out);
 }
 
-static void rr_work(void *arg)
+void node_rpc_run_body(node *n, const char *body, size_t len, rpc_role role, const char *token,
+                       rpc_body *out)
 {
-    rpc_req *rr = arg;
-    node *n = rr->n;
+    memset(out, 0, sizeof *out);
     json_error_t jerr;
     json_t *doc = NULL;
-    if (node_json_too_deep(rr->body, rr->len, RPC_MAX_DEPTH)) {
-        rr->whole_error = error_response(NULL, RPC_PARSE_ERROR,
-                                         "JSON nested deeper than 32 levels", NULL);
+    if (node_json_too_deep(body, len, RPC_MAX_DEPTH)) {
+        out->whole_error = error_response(NULL, RPC_PARSE_ERROR,
+                                          "JSON nested deeper than 32 levels", NULL);
         node_metrics_rpc(&n->metrics, node_rpc_method_count() - 1, RPC_PARSE_ERROR);
         goto done;
     }
-    doc = json_loadb(rr->body, rr->len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    doc = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (doc == NULL) {
         char msg[300];
         snprintf(msg, sizeof msg, "parse error: %s", jerr.text);
-        rr->whole_error = error_response(NULL, RPC_PARSE_ERROR, msg, NULL);
+        out->whole_error = error_response(NULL, RPC_PARSE_ERROR, msg, NULL);
         node_metrics_rpc(&n->metrics, node_rpc_method_count() - 1, RPC_PARSE_ERROR);
         goto done;
     }
     if (json_is_array(doc)) {
         size_t k = json_array_size(doc);
         if (k == 0 || k > RPC_MAX_BATCH) {
-            rr->whole_error = error_response(NULL, RPC_INVALID_REQUEST,
-                                             k ? "batch of more than 100 requests"
-                                               : "empty batch",
-                                             NULL);
+            out->whole_error = error_response(NULL, RPC_INVALID_REQUEST,
+                                              k ? "batch of more than 100 requests"
+                                                : "empty batch",
+                                              NULL);
             node_metrics_rpc(&n->metrics, node_rpc_method_count() - 1, RPC_INVALID_REQUEST);
             goto done;
         }
-        rr->batch = 1;
-        rr->calls = calloc(k, sizeof *rr->calls);
-        if (rr->calls == NULL) {
-            rr->whole_error = error_response(NULL, RPC_INTERNAL, "out of memory", NULL);
+        out->batch = 1;
+        out->calls = calloc(k, sizeof *out->calls);
+        if (out->calls == NULL) {
+            out->whole_error = error_response(NULL, RPC_INTERNAL, "out of memory", NULL);
             goto done;
         }
-        rr->ncalls = k;
+        out->ncalls = k;
         for (size_t i = 0; i < k; i++)
-            run_call(n, json_array_get(doc, i), &rr->calls[i], rr->role, rr->token_name);
+            run_call(n, json_array_get(doc, i), &out->calls[i], role, token);
     } else {
-        rr->calls = calloc(1, sizeof *rr->calls);
-        if (rr->calls == NULL) {
-            rr->whole_error = error_response(NULL, RPC_INTERNAL, "out of memory", NULL);
+        out->calls = calloc(1, sizeof *out->calls);
+        if (out->calls == NULL) {
+            out->whole_error = error_response(NULL, RPC_INTERNAL, "out of memory", NULL);
             goto done;
         }
-        rr->ncalls = 1;
-        run_call(n, doc, &rr->calls[0], rr->role, rr->token_name);
+        out->ncalls = 1;
+        run_call(n, doc, &out->calls[0], role, token);
     }
 done:
     json_decref(doc);
+}
+
+void node_rpc_body_clear(rpc_body *b)
+{
+    for (size_t i = 0; i < b->ncalls; i++) {
+        json_decref(b->calls[i].id);
+        json_decref(b->calls[i].response);
+        node_rpc_outcome_clear(&b->calls[i].out);
+    }
+    free(b->calls);
+    json_decref(b->whole_error);
+    memset(b, 0, sizeof *b);
+}
+
+json_t *node_rpc_call_response(const rpc_call *c)
+{
+    const rpc_outcome *o = &c->out;
+    return o->result ? result_response(c->id, o->result)
+                     : error_response(c->id, o->code, o->msg, o->data);
+}
+
+static void rr_work(void *arg)
+{
+    rpc_req *rr = arg;
+    node_rpc_run_body(rr->n, rr->body, rr->len, rr->role, rr->token_name, &rr->b);
     free(rr->body); /* the text is not needed any more */
     rr->body = NULL;
-    node_post(n, rr_complete, rr);
+    node_post(rr->n, rr_complete, rr);
 }
 
 /* ---- HTTP callbacks (loop thread) ---- */
@@ -668,8 +673,8 @@ void node_rpc_drain(node *n)
         next = rr->next_active;
         if (rr->pending == 0)
             continue; /* still with a worker: answered when it returns */
-        for (size_t i = 0; i < rr->ncalls; i++) {
-            rpc_call *c = &rr->calls[i];
+        for (size_t i = 0; i < rr->b.ncalls; i++) {
+            rpc_call *c = &rr->b.calls[i];
             if (!c->waiting)
                 continue;
             waiter_remove(n, rr, i);

@@ -11,6 +11,8 @@
 #include <stddef.h>
 
 #include "ledger/err.h"
+#include "rpc_auth.h"
+#include "rpc_methods.h"
 
 typedef struct node node;
 
@@ -31,5 +33,37 @@ void node_rpc_free(node *n);
  * skipped correctly); checked before parsing so the parser's own recursion
  * stays shallow. */
 int node_json_too_deep(const char *s, size_t len, int max);
+
+/* One call of a request body. */
+typedef struct {
+    json_t *id;          /* NULL for a notification (no answer) */
+    int method;          /* index, or -1 */
+    rpc_outcome out;
+    json_t *response;    /* the answer once known (loop thread) */
+    int waiting;         /* for its transaction's block (loop thread) */
+} rpc_call;
+
+/* A request body once parsed and run: either whole_error (a parse error, an
+ * empty or oversized batch: the answer to the request as a whole) or ncalls
+ * calls with their outcomes. */
+typedef struct {
+    int batch;
+    rpc_call *calls;
+    size_t ncalls;
+    json_t *whole_error;
+} rpc_body;
+
+/* The worker's half of POST /rpc: bound the nesting, parse the body, check
+ * each request's form and run its method (node_rpc_call) into *out (zeroed
+ * first; clear it with node_rpc_body_clear).  Touches no libevent object and
+ * not the mempool: a tx.submit only says in its outcome what to add.  role is
+ * the bearer token's (a write needs RPC_ROLE_SUBMIT), token its name. */
+void node_rpc_run_body(node *n, const char *body, size_t len, rpc_role role, const char *token,
+                       rpc_body *out);
+void node_rpc_body_clear(rpc_body *b);
+
+/* The JSON-RPC answer to a call whose outcome is final (not a tx.submit
+ * still to be added to the mempool): a new reference. */
+json_t *node_rpc_call_response(const rpc_call *c);
 
 #endif

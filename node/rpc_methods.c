@@ -516,6 +516,10 @@ static void m_backup(node *n, json_t *params, rpc_outcome *o)
     const char *dir;
     if (str_param(params, "dir", 1, 4000, &dir, o) < 0)
         return;
+    if (n->cfg.home[0] == '\0') {
+        node_rpc_outcome_error(o, RPC_INTERNAL, NULL, "this node has no home to back up");
+        return;
+    }
     if (dir[0] != '/') {
         node_rpc_outcome_error(o, RPC_INVALID_PARAMS, json_pack("{s:s}", "param", "dir"),
                                "dir must be an absolute path on the node's machine");

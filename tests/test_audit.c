@@ -90,31 +90,6 @@ static uint8_t *g_bundle, *g_old, *g_bundle_b;
 static size_t g_bundle_len, g_old_len, g_bundle_b_len;
 static ledger_audit_checkpoint g_cp;   /* at the old bundle's header */
 
-static void write_to(const char *dir, const char *name, const void *p, size_t n)
-{
-    char path[1024];
-    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path)
-        fail_msg("path too long: %s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    if (f == NULL || fwrite(p, 1, n, f) != n || fclose(f) != 0)
-        fail_msg("cannot write %s", path);
-}
-
-/* With PERMIT_FUZZ_SEED_DIR set, leave the genesis and the bundles there:
- * the seed corpus of tests/fuzz/fuzz_bundle (make check-fuzz). */
-static void export_fuzz_seeds(void)
-{
-    const char *dir = getenv("PERMIT_FUZZ_SEED_DIR");
-    if (dir == NULL || *dir == '\0')
-        return;
-    char corpus[1024];
-    snprintf(corpus, sizeof corpus, "%s/corpus", dir);
-    write_to(dir, "genesis.json", g_env.genesis_json, strlen(g_env.genesis_json));
-    write_to(corpus, "bundle-revoked", g_bundle, g_bundle_len);
-    write_to(corpus, "bundle-issued", g_old, g_old_len);
-    write_to(corpus, "bundle-other", g_bundle_b, g_bundle_b_len);
-}
-
 static int setup(void **state)
 {
     (void)state;
@@ -160,7 +135,6 @@ static int setup(void **state)
     if (ledger_bundle_build(e->L, g_a, g_cp.log_size, &g_bundle, &g_bundle_len, &h, &err) != 0 ||
         ledger_bundle_build(e->L, g_b, 0, &g_bundle_b, &g_bundle_b_len, &h, &err) != 0)
         fail_msg("build: %s", err.msg);
-    export_fuzz_seeds();
     return 0;
 }
 

@@ -1,39 +1,28 @@
-/* libFuzzer target: the proof bundle decoder (ledger/bundle.h) and, when
- * PERMIT_FUZZ_GENESIS names the genesis the seed bundles were made under,
- * the whole offline verifier (ledger/audit.h).
+/* libFuzzer target: the proof bundle decoder (ledger/bundle.h) and the
+ * whole offline verifier (ledger/audit.h) under the genesis the seed bundles
+ * were made under (tests/fuzz/data/genesis.json).
  *
  * Invariants checked beyond "no crash, no leak, no undefined behaviour":
  * whatever decodes re-encodes into exactly the bytes it was decoded from
  * (one bundle, one encoding), which decode again to the same bundle; and
- * the verifier's answer, without a checkpoint, is one of its checks 0..6.
- *
- *   PERMIT_FUZZ_GENESIS=seed/genesis.json fuzz_bundle seed/corpus
- * (make check-fuzz makes the seeds from real bundles: tests/test_audit.c). */
+ * the verifier's answer, without a checkpoint, is one of its checks.
+ * Seeds: tests/fuzz/corpus/bundle (real bundles: tests/test_fuzz_seeds.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzzcommon.h"
 #include "ledger/audit.h"
 #include "ledger/bundle.h"
 #include "ledger/genesis.h"
 
-static ledger_genesis *g_genesis;
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+static const ledger_genesis *g_genesis;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    const char *path = getenv("PERMIT_FUZZ_GENESIS");
-    if (path && *path) {
-        ledger_err err;
-        if (ledger_genesis_load(path, &g_genesis, &err) != 0) {
-            fprintf(stderr, "fuzz_bundle: %s\n", err.msg);
-            abort();
-        }
-    }
+    g_genesis = fz_genesis();
     return 0;
 }
 
@@ -75,13 +64,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(out);
     }
     ledger_bundle_free(&b);
-    if (g_genesis != NULL) {
-        ledger_audit_report rep;
-        ledger_audit_failure f;
-        if (ledger_audit_verify(g_genesis, data, size, NULL, &rep, &f) == 0)
-            ledger_audit_report_clear(&rep);
-        else if (f.check < AUDIT_BUNDLE || f.check > AUDIT_CONSISTENCY)
-            abort();
-    }
+    ledger_audit_report rep;
+    ledger_audit_failure f;
+    if (ledger_audit_verify(g_genesis, data, size, NULL, &rep, &f) == 0)
+        ledger_audit_report_clear(&rep);
+    else if (f.check < AUDIT_BUNDLE || f.check > AUDIT_CONSISTENCY)
+        abort();
     return 0;
 }
