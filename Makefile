@@ -7,6 +7,7 @@
 #   make install  binaries, man pages, completion under PREFIX (default /usr/local);
 #                 settings, unit, logrotate at their system places (DESTDIR=... to stage)
 #   make deb      build/permitchain_<version>_amd64.deb
+#   make soak     SOAK_KILLS (1000) SIGKILLs of a validator among four under load
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
@@ -14,7 +15,7 @@ FUZZ_SECONDS ?= 25
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_GEN  := -G "Unix Makefiles"
 
-.PHONY: all deps build build-asan check check-release check-asan check-fuzz bench demo clean install deb
+.PHONY: all deps build build-asan check check-release check-asan check-fuzz bench demo soak clean install deb
 
 all: build
 
@@ -73,6 +74,11 @@ install: build
 
 deb: build
 	@cd $(BUILD) && cpack -G DEB >/dev/null && ls -1 $(abspath $(BUILD))/permitchain_*.deb
+
+# not part of check: about 1.5 s a kill (see tests/README.md)
+SOAK_KILLS ?= 1000
+soak: build
+	@SOAK_KILLS=$(SOAK_KILLS) CMOCKA_MESSAGE_OUTPUT=stdout $(BUILD)/tests/soak_kill
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
