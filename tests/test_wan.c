@@ -643,6 +643,23 @@ static void test_wide_area_partitions_and_kill(void **state)
         atomic_store(&g_up[i], 0);
         nt_cluster_stop_clean(&g_c, i);
     }
+    if (g_mode == MODE_RELAY) {
+        /* the relay's own count: the loss was in force too */
+        net_down();
+        char p[600];
+        snprintf(p, sizeof p, "%s/wanrelay.log", g_c.home[0]);
+        char *log = tu_read_file(p, NULL);
+        const char *line = log ? strstr(log, "wanrelay: ") : NULL;
+        unsigned long long conns = 0, chunks = 0, held = 0;
+        if (line == NULL ||
+            sscanf(line, "wanrelay: %llu connections (%*u refused), %llu chunks, %*u bytes, "
+                         "%llu stalled",
+                   &conns, &chunks, &held) != 3)
+            fail_msg("no summary from wanrelay in %s", p);
+        printf("%.*s\n", (int)strcspn(line, "\n"), line);
+        free(log);
+        assert_true(chunks > 1000 && held > 0);
+    }
     g_passed = 1;
 }
 
