@@ -125,7 +125,7 @@ static void remove_stale_namespaces(void)
         char rest[32];
         if (sscanf(e->d_name, "pw%d-%31s", &pid, rest) == 2 && pid > 0 && pid != getpid() &&
             kill(pid, 0) != 0 && errno == ESRCH && strlen(e->d_name) < 64)
-            snprintf(stale[n++], 64, "%s", e->d_name);
+            memcpy(stale[n++], e->d_name, strlen(e->d_name) + 1);
     }
     closedir(d);
     for (unsigned i = 0; i < n; i++) {
