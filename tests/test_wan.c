@@ -712,12 +712,13 @@ static void test_wide_area_partitions_and_kill(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    cl_free(g_load);
-    g_load = NULL;
-    nt_connect_hook = NULL;
+    /* the nodes first: a client waiting on one returns when it dies */
     for (unsigned i = 0; i < N; i++)
         if (g_c.pid[i] > 0)
             nt_cluster_signal(&g_c, i, SIGKILL);
+    cl_free(g_load);
+    g_load = NULL;
+    nt_connect_hook = NULL;
     net_down();
     if (!g_passed)
         setenv("PERMIT_TEST_KEEP", "1", 1);
