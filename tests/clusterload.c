@@ -29,6 +29,7 @@ struct cl_load {
     cl_ack *acks;
     size_t n_acks, cap_acks;
     _Atomic uint64_t failures;
+    _Atomic uint64_t fail_by[6]; /* no answer, 1005, 1003, 1002, 1001, other */
     struct client {
         cl_load *l;
         unsigned me;
@@ -100,8 +101,17 @@ static void *client_main(void *arg)
         uint64_t t1 = nt_now_ms();
         free(tx);
         json_t *res = json_object_get(r, "result");
-        if (res == NULL)
+        if (res == NULL) {
+            int code = r ? nt_error_code(r) : 0;
             atomic_fetch_add(&l->failures, 1);
+            atomic_fetch_add(&l->fail_by[r == NULL ? 0
+                                         : code == 1005 ? 1
+                                         : code == 1003 ? 2
+                                         : code == 1002 ? 3
+                                         : code == 1001 ? 4
+                                                        : 5],
+                             1);
+        }
         if (r == NULL) {
             nt_sleep_ms(100); /* no node answered */
             continue;
@@ -168,6 +178,23 @@ size_t cl_acks(cl_load *l)
 uint64_t cl_failures(cl_load *l)
 {
     return atomic_load(&l->failures);
+}
+
+void cl_failures_print(cl_load *l, const char *label)
+{
+    printf("%s: %llu submissions without an acknowledgement: %llu no node answered or the "
+           "connection broke, %llu not committed within the timeout (1005), %llu duplicates "
+           "(1003: a resubmission of one in a mempool), %llu refused by a ledger rule (1002: "
+           "a decision on a license decided meanwhile), %llu not found (1001: a decision sent to "
+           "a node that has not yet applied the application's block), %llu other\n",
+           label, (unsigned long long)atomic_load(&l->failures),
+           (unsigned long long)atomic_load(&l->fail_by[0]),
+           (unsigned long long)atomic_load(&l->fail_by[1]),
+           (unsigned long long)atomic_load(&l->fail_by[2]),
+           (unsigned long long)atomic_load(&l->fail_by[3]),
+           (unsigned long long)atomic_load(&l->fail_by[4]),
+           (unsigned long long)atomic_load(&l->fail_by[5]));
+    fflush(stdout);
 }
 
 static int cmp_u32(const void *a, const void *b)

@@ -30,6 +30,8 @@ void cl_free(cl_load *l);
 size_t cl_acks(cl_load *l);
 /* Submissions that were answered with an error or not at all. */
 uint64_t cl_failures(cl_load *l);
+/* One line: the failures by kind (no answer, 1005, 1003, 1002, 1001, other). */
+void cl_failures_print(cl_load *l, const char *label);
 
 /* Commit latency (submit to acknowledgement) percentiles, in ms, of the
  * transactions submitted in [from_ms, to_ms) of the wall clock (0, UINT64_MAX

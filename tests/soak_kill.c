@@ -161,6 +161,7 @@ static void test_sigkill_soak(void **state)
     for (size_t k = 0; k < n; k += step)
         cl_check_acks(l, k, k + 1);
     cl_latency_print(l, "soak commit latency (all)", 0, UINT64_MAX);
+    cl_failures_print(l, "soak");
     for (unsigned i = 0; i < N; i++) {
         atomic_store(&g_up[i], 0);
         nt_cluster_stop_clean(&g_c, i);

@@ -672,6 +672,7 @@ static void test_wide_area_partitions_and_kill(void **state)
            "transaction in its block and index on every node\n",
            secs(), (unsigned long long)final_h);
     cl_latency_print(g_load, "commit latency, whole test", 0, UINT64_MAX);
+    cl_failures_print(g_load, "clients");
     static const unsigned pc[] = {50, 90, 99};
     uint64_t hp[3] = {0}, wp[3] = {0};
     cl_latency(g_load, t_h0, t_h1, pc, 3, hp);
