@@ -78,6 +78,10 @@ void nt_path(const nt_node *nd, const char *rel, char *out, size_t cap);
 
 /* A blocking TCP connection to 127.0.0.1:port; -1 on failure. */
 int nt_connect(int port);
+/* When set, nt_connect (so every RPC helper here) returns hook(port)
+ * instead: a test whose nodes listen in other network namespaces makes the
+ * socket there (tests/test_wan.c).  Set it before any thread uses it. */
+extern int (*nt_connect_hook)(int port);
 
 /* One HTTP/1.1 request on a fresh connection.  Returns the status code (or
  * -1 if the connection failed) and the body (malloc'd, may be NULL). */
