@@ -364,7 +364,10 @@ def bundle_vectors(headers, records, events, certs, smt):
     for s in c["sigs"]:
         commit += pb_msg(4, pb_varint(1, s["validator"]) + pb_bytes(2, bytes.fromhex(s["sig"])))
     proof = smt["trees"][1]["proofs"][0]
-    state = b"".join(pb_bytes(1, bytes.fromhex(x)) for x in proof["siblings"])
+    # an empty subtree travels as an empty string (one bundle, one encoding): a
+    # repeated element is there even when empty
+    state = b"".join(pb_msg(1, b"" if bytes.fromhex(x) == bytes(32) else bytes.fromhex(x))
+                     for x in proof["siblings"])
     state += pb_bytes(2, bytes.fromhex(proof["leaf_key"])) + pb_bytes(3, bytes.fromhex(
         proof["leaf_value"]))
     consistency = [seq(0xD0), seq(0xD1)]
