@@ -311,12 +311,14 @@ static int cmd_add_industry(cli_ctx *ctx, const cli_args *a, cli_error *err)
     json_error_t je;
     json_t *ind = json_loadb((const char *)text, len, JSON_REJECT_DUPLICATES, &je);
     free(text);
-    const char *code = json_string_value(json_object_get(ind, "code"));
-    if (!json_is_object(ind) || code == NULL) {
+    char code[129];
+    const char *c = json_string_value(json_object_get(ind, "code"));
+    if (!json_is_object(ind) || c == NULL || strlen(c) >= sizeof code) {
         json_decref(ind);
         return cli_fail(err, CLI_EXIT_USAGE,
                         "--industry: one industry object as in docs/genesis.md, with a code");
     }
+    memcpy(code, c, strlen(c) + 1); /* it outlives ind */
     json_t *root;
     if ((rc = load(path, &root, err)) != CLI_EXIT_OK) {
         json_decref(ind);
