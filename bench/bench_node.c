@@ -248,6 +248,31 @@ static void *verify_thread(void *arg)
     return NULL;
 }
 
+/* CPU time (user + system, seconds) the node processes have used so far:
+ * fields 14 and 15 of /proc/PID/stat.  Unlike a rate, it hardly depends on
+ * what else the machine runs, so it shows the work a transaction costs. */
+static double nodes_cpu_s(const pid_t *pids, unsigned n)
+{
+    double sum = 0;
+    long tick = sysconf(_SC_CLK_TCK);
+    for (unsigned i = 0; i < n; i++) {
+        char path[64], buf[1024];
+        snprintf(path, sizeof path, "/proc/%d/stat", (int)pids[i]);
+        FILE *f = fopen(path, "r");
+        if (f == NULL)
+            continue;
+        size_t got = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[got] = 0;
+        const char *p = strrchr(buf, ')'); /* the command may hold spaces */
+        unsigned long long ut = 0, st = 0;
+        if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+                        &st) == 2)
+            sum += (double)(ut + st) / (double)(tick > 0 ? tick : 100);
+    }
+    return sum;
+}
+
 static double verify_rate(void)
 {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -454,9 +479,17 @@ int main(void)
     /* 1. peak: the first half of the transactions, back to back */
     load peak = {.reqs = reqs, .n_reqs = n_req / 2, .lat = calloc(n_req, sizeof(double)),
                  .batch = batch};
+#if BENCH_NODES == 1
+    pid_t pids[1] = {nd.pid};
+#else
+    pid_t *pids = cl.pid;
+#endif
+    double cpu0 = nodes_cpu_s(pids, BENCH_NODES);
     double t0 = bench_now_s();
     run_load(ports, BENCH_NODES, &peak, nconn);
     double t_peak = bench_now_s() - t0;
+    double cpu_us_tx = (nodes_cpu_s(pids, BENCH_NODES) - cpu0) * 1e6 /
+                       (double)(peak.committed ? peak.committed : 1);
     double committed = (double)peak.committed / t_peak;
     fflush(stdout);
     printf("peak: %zu committed, %zu errors in %.2f s over %zu connections, %zu per request: "
@@ -497,15 +530,27 @@ int main(void)
            verify_after);
     if (verify_after > verify)
         verify = verify_after;
+    /* the nodes' CPU per committed transaction, in units of one BIP340
+     * verification on one core (all nodes together: ideally a little over
+     * one verification per node) */
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    double verif_us = 1e6 * (double)(cores > 0 ? cores : 1) / verify;
+    printf("peak: the nodes used %.0f us of CPU per committed transaction, %.1f "
+           "verifications' worth\n",
+           cpu_us_tx, cpu_us_tx / verif_us);
 #if BENCH_NODES == 1
     printf("RESULT bench=node batch=%zu connections=%zu committed_tx_per_s=%.0f p50_ms=%.1f "
-           "p99_ms=%.1f verify_per_s_all_cores=%.0f ratio=%.3f\n",
-           batch, nconn, committed, p50, p99, verify, committed / verify);
+           "p99_ms=%.1f verify_per_s_all_cores=%.0f ratio=%.3f cpu_us_per_tx=%.0f "
+           "cpu_verifs_per_tx=%.1f\n",
+           batch, nconn, committed, p50, p99, verify, committed / verify, cpu_us_tx,
+           cpu_us_tx / verif_us);
 #else
     double bound = verify / BENCH_NODES;
     printf("RESULT bench=cluster%d batch=%zu connections=%zu committed_tx_per_s=%.0f p50_ms=%.1f "
-           "p99_ms=%.1f verify_per_s_all_cores=%.0f bound_tx_per_s=%.0f ratio=%.3f\n",
-           BENCH_NODES, batch, nconn, committed, p50, p99, verify, bound, committed / bound);
+           "p99_ms=%.1f verify_per_s_all_cores=%.0f bound_tx_per_s=%.0f ratio=%.3f "
+           "cpu_us_per_tx=%.0f cpu_verifs_per_tx=%.1f\n",
+           BENCH_NODES, batch, nconn, committed, p50, p99, verify, bound, committed / bound,
+           cpu_us_tx, cpu_us_tx / verif_us);
 #endif
     return peak.errors || half.errors ? 1 : 0;
 }

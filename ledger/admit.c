@@ -32,15 +32,17 @@ int ledger_admit(ledger *L, const uint8_t *env, size_t len, uint64_t now, int sk
         ledger_tx_check_fields(g, tx, err) != 0 ||
         ledger_tx_check_time(tx, now, g->params.tx_window_ms, err) != 0)
         return -1;
-    if (!skip_sig && !ledger_tx_sig_ok(tx, pk))
-        return ledger_fail(err, LEDGER_ERR_RULE, "signature_invalid",
-                           "the signature does not verify for this chain and signer");
+    /* committed before the signature: a lookup is cheaper than a BIP340
+     * check, and the same bytes (the id is their hash) verified once */
     int r = ledger_get_tx(L, tx->id, NULL, NULL, NULL, NULL, err);
     if (r < 0)
         return -1;
     if (r > 0)
         return ledger_fail(err, LEDGER_ERR_DUPLICATE, "tx_duplicate",
                            "the transaction is already committed");
+    if (!skip_sig && !ledger_tx_sig_ok(tx, pk))
+        return ledger_fail(err, LEDGER_ERR_RULE, "signature_invalid",
+                           "the signature does not verify for this chain and signer");
     ledger_tip tip;
     ledger_get_tip(L, &tip);
     return ledger_precheck(L, tx, *dept, tip.time > now ? tip.time : now, err);

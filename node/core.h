@@ -266,6 +266,7 @@ typedef struct {
     uint64_t sign_refused, bad_sigs, bad_blocks, blocks_dropped, msgs_dropped;
     uint64_t synced_blocks, sync_refused;
     uint64_t equivocations;
+    uint64_t gossip_dup;         /* envelopes not checked: a copy was being admitted */
 } core_stats;
 
 void core_get_stats(const core *c, core_stats *out);

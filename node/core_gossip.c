@@ -268,8 +268,26 @@ static int asked_lately(core *c, const uint8_t id[32], uint32_t peer, uint64_t n
     size_t s = slot_of(id);
     if (c->requested_at[s] == 0 || memcmp(c->requested[s], id, 32) != 0)
         return 0;
-    uint64_t wait = c->requested_of[s] == peer ? CORE_REQUEST_MS : CORE_REREQUEST_MS;
+    uint64_t wait = c->requested_of[s] == peer || c->requested_of[s] == CORE_ARRIVED
+                        ? CORE_REQUEST_MS
+                        : CORE_REREQUEST_MS;
     return now - c->requested_at[s] < wait;
+}
+
+static void mark_asked(core *c, const uint8_t id[32], uint32_t peer, uint64_t now)
+{
+    size_t s = slot_of(id);
+    memcpy(c->requested[s], id, 32);
+    c->requested_at[s] = now;
+    c->requested_of[s] = peer;
+}
+
+/* Its envelope arrived lately and is being admitted (CORE_ARRIVED). */
+static int arriving(core *c, const uint8_t id[32], uint64_t now)
+{
+    size_t s = slot_of(id);
+    return c->requested_of[s] == CORE_ARRIVED && c->requested_at[s] != 0 &&
+           memcmp(c->requested[s], id, 32) == 0 && now - c->requested_at[s] < CORE_REQUEST_MS;
 }
 
 void core_on_tx_gossip(core *c, uint32_t peer, const Permit__TxGossip *g)
@@ -284,15 +302,20 @@ void core_on_tx_gossip(core *c, uint32_t peer, const Permit__TxGossip *g)
     size_t k = g->n_txs < CORE_GOSSIP_TXS ? g->n_txs : CORE_GOSSIP_TXS;
     uint8_t **txs = calloc(k, sizeof *txs);
     size_t *lens = calloc(k, sizeof *lens), n = 0;
-    if (txs == NULL || lens == NULL)
+    uint8_t(*ids)[32] = malloc(k * sizeof *ids);
+    uint64_t now = core_mono(c);
+    if (txs == NULL || lens == NULL || ids == NULL)
         goto fail;
     for (size_t i = 0; i < k; i++) {
         if (g->txs[i].len == 0 || g->txs[i].len > LEDGER_MAX_ENVELOPE)
             continue;
-        uint8_t id[32];
-        ledger_sha256(g->txs[i].data, g->txs[i].len, id);
-        if (node_mempool_contains(c->mp, id))
+        ledger_sha256(g->txs[i].data, g->txs[i].len, ids[n]);
+        if (node_mempool_contains(c->mp, ids[n]))
             continue; /* here already: verified once, not again */
+        if (arriving(c, ids[n], now)) {
+            c->st.gossip_dup++; /* another peer's copy is being checked */
+            continue;
+        }
         txs[n] = malloc(g->txs[i].len);
         if (txs[n] == NULL)
             break;
@@ -304,6 +327,10 @@ void core_on_tx_gossip(core *c, uint32_t peer, const Permit__TxGossip *g)
     core_action *a = core_push(c, CORE_ACT_ADMIT);
     if (a == NULL)
         goto fail;
+    /* until admitted, announcements of these ids ask no one */
+    for (size_t i = 0; i < n; i++)
+        mark_asked(c, ids[i], CORE_ARRIVED, now);
+    free(ids);
     a->peer = peer;
     a->txs = txs;
     a->lens = lens;
@@ -315,20 +342,13 @@ fail:
         free(txs[i]);
     free(txs);
     free(lens);
+    free(ids);
 }
 
 void core_on_admitted(core *c, uint32_t peer)
 {
     if (peer < c->n && c->peers[peer].admitting > 0)
         c->peers[peer].admitting--;
-}
-
-static void mark_asked(core *c, const uint8_t id[32], uint32_t peer, uint64_t now)
-{
-    size_t s = slot_of(id);
-    memcpy(c->requested[s], id, 32);
-    c->requested_at[s] = now;
-    c->requested_of[s] = peer;
 }
 
 /* Another peer announced an id already asked of someone: if that one never
@@ -379,8 +399,9 @@ static void ask_alternates(core *c, uint64_t now)
             }
             if (asked_lately(c, a->id, p, now)) {
                 size_t sl = slot_of(a->id);
-                if (c->requested_of[sl] == p) {
-                    alt_release(c, i); /* it was asked itself meanwhile */
+                if (c->requested_of[sl] == p || c->requested_of[sl] == CORE_ARRIVED) {
+                    /* it was asked itself meanwhile, or a copy arrived */
+                    alt_release(c, i);
                     continue;
                 }
                 /* another alternate was just asked: this one's turn comes
@@ -422,7 +443,8 @@ void core_on_tx_announce(core *c, uint32_t peer, const Permit__TxIds *t)
         if (t->ids[i].len != 32 || node_mempool_contains(c->mp, t->ids[i].data))
             continue;
         if (asked_lately(c, t->ids[i].data, peer, now)) {
-            if (c->requested_of[slot_of(t->ids[i].data)] != peer)
+            uint32_t of = c->requested_of[slot_of(t->ids[i].data)];
+            if (of != peer && of != CORE_ARRIVED)
                 remember_alternate(c, t->ids[i].data, peer, now);
             continue;
         }

@@ -26,6 +26,9 @@
 #define CORE_REQUESTED 8192           /* ids asked for lately, not asked again soon */
 #define CORE_REQUEST_MS 5000         /* ... of the same peer */
 #define CORE_REREQUEST_MS 500         /* ... of another peer that announces it */
+/* requested_of of an id whose envelope arrived and is being admitted: asked
+ * of no one for CORE_REQUEST_MS (its checks may queue behind others) */
+#define CORE_ARRIVED UINT32_MAX
 #define CORE_ALT_MAX 4096             /* other announcers of ids asked, remembered */
 #define CORE_ADMIT_INFLIGHT 8         /* ADMIT actions under way per peer */
 #define CORE_TX_SERVE_BYTES (16u << 20) /* envelopes sent on request, per peer per second */
