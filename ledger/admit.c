@@ -43,7 +43,7 @@ int ledger_admit(ledger *L, const uint8_t *env, size_t len, uint64_t now, int sk
     const ledger_pubkey *pk = NULL;
     *dept = -1;
     if (ledger_tx_decode(tx, env, len, g->chain_id, err) != 0 ||
-        ledger_tx_authorize(g, tx, &pk, dept, err) != 0 ||
+        ledger_gov_authorize(gv, tx, &pk, dept, err) != 0 ||
         ledger_tx_check_fields(g, tx, err) != 0 ||
         ledger_tx_check_time(tx, now, g->params.tx_window_ms, err) != 0) {
         ledger_gov_release(gv);

@@ -507,7 +507,7 @@ int ledger_exec_tx(ledger_exec *x, const uint8_t *env, size_t len, ledger_sig_mo
     const ledger_pubkey *pk = NULL;
     int dept, rc = -1;
     if (ledger_tx_decode(&tx, env, len, x->L->g->chain_id, err) != 0 ||
-        ledger_tx_authorize(x->gov->m, &tx, &pk, &dept, err) != 0)
+        ledger_gov_authorize(x->gov, &tx, &pk, &dept, err) != 0)
         goto out;
     if (mode == LEDGER_SIG_CHECK && !ledger_tx_sig_ok(&tx, pk)) {
         ledger_fail(err, LEDGER_ERR_RULE, "signature_invalid",

@@ -12,6 +12,7 @@
 #include "codec.h"
 #include "genesis_int.h"
 #include "limits.h"
+#include "permit.pb-c.h"
 
 #define GOV_RECORD_VERSION 1
 #define GOV_STR_MAX 512
@@ -644,4 +645,20 @@ size_t ledger_gov_approvals(const ledger_gov *gv, const ledger_gov_proposal *p)
 size_t ledger_gov_needed(const ledger_gov *gv)
 {
     return gv->m->n_departments * 2 / 3 + 1;
+}
+
+int ledger_gov_authorize(const ledger_gov *gv, const ledger_tx *tx, const ledger_pubkey **pk,
+                         int *dept, ledger_err *err)
+{
+    if (ledger_tx_authorize(gv->m, tx, pk, dept, err) == 0)
+        return 0;
+    if (tx->kind != PERMIT__TX_KIND__RETIRE_KEY)
+        return -1;
+    int o = ledger_gov_observer(gv, tx->signer); /* observers are not in m */
+    if (o < 0)
+        return -1;
+    ledger_err_clear(err);
+    *pk = &gv->observers[o].node;
+    *dept = -1;
+    return 0;
 }

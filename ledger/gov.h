@@ -166,6 +166,11 @@ int ledger_gov_get_proposal(struct ledger *L, uint32_t id, ledger_gov_proposal *
 const char *ledger_gov_change_name(uint32_t type);
 int ledger_gov_change_parse(const char *name);
 
+/* ledger_tx_authorize against the membership gv (an observer's key may
+ * also retire itself).  *pk points into gv. */
+int ledger_gov_authorize(const ledger_gov *gv, const ledger_tx *tx, const ledger_pubkey **pk,
+                         int *dept, ledger_err *err) LEDGER_WUR;
+
 /* Index of the observer with this node key, or -1. */
 int ledger_gov_observer(const ledger_gov *gv, const uint8_t key[32]);
 /* 1 when the key was retired or replaced (never usable again). */
