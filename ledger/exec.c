@@ -536,6 +536,8 @@ int ledger_exec_finish(ledger_exec *x, ledger_header *hdr, ledger_err *err)
             goto fail;
         ledger_batch_put(x->batch, CF_LICENSES, e->id, strlen(e->id), e->cur, e->cur_len);
     }
+    if (ledger_gov_finish(x, err) != 0)
+        goto fail;
     if (x->seq_dirty) {
         char key[16];
         uint8_t v[8];

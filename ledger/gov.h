@@ -161,6 +161,11 @@ struct ledger;
 int ledger_gov_get_proposal(struct ledger *L, uint32_t id, ledger_gov_proposal *out,
                             ledger_err *err) LEDGER_WUR;
 
+/* The membership in force at block `height` (the record after the last
+ * block before it that changed it; genesis before any): *out with refs 1. */
+int ledger_gov_at(struct ledger *L, uint64_t height, ledger_gov **out, ledger_err *err)
+    LEDGER_WUR;
+
 /* Name of a change type ("add_registrar", ...), "unknown" otherwise; and
  * the inverse (-1 when unknown).  Parameter names settable by set_param. */
 const char *ledger_gov_change_name(uint32_t type);

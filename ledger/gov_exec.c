@@ -14,6 +14,70 @@
 #include "store.h"
 
 #define GOV_META_PREFIX "gov/p/"
+#define GOV_VERSION_PREFIX "gov/v/"
+
+static void version_key(uint8_t key[16], size_t *klen, uint64_t height)
+{
+    size_t n = strlen(GOV_VERSION_PREFIX);
+    memcpy(key, GOV_VERSION_PREFIX, n);
+    ledger_be64(key + n, height);
+    *klen = n + 8;
+}
+
+int ledger_gov_finish(ledger_exec *x, ledger_err *err)
+{
+    if (x->gov_cur == NULL)
+        return 0;
+    char id[LEDGER_MAX_LICENSE_ID + 1];
+    ledger_gov_record_id(x->L->g, id, sizeof id);
+    uint8_t *rec;
+    size_t n;
+    if (ledger_gov_encode(x->gov_cur, id, &rec, &n, err) != 0)
+        return -1;
+    uint8_t key[16];
+    size_t klen;
+    version_key(key, &klen, x->height);
+    ledger_batch_put(x->batch, CF_META, key, klen, rec, n);
+    free(rec);
+    return 0;
+}
+
+int ledger_gov_at(ledger *L, uint64_t height, ledger_gov **out, ledger_err *err)
+{
+    *out = NULL;
+    uint8_t key[16];
+    size_t klen;
+    version_key(key, &klen, height);
+    ledger_iter *it = ledger_iter_new(L->st, CF_META);
+    if (it == NULL)
+        return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+    ledger_iter_seek(it, key, klen);
+    if (ledger_iter_valid(it))
+        ledger_iter_prev(it);
+    else
+        ledger_iter_seek_last(it);
+    int rc = 0, found = 0;
+    size_t pn = strlen(GOV_VERSION_PREFIX);
+    if (ledger_iter_valid(it)) {
+        size_t kl, vl;
+        const uint8_t *k = ledger_iter_key(it, &kl);
+        const uint8_t *v = ledger_iter_value(it, &vl);
+        if (kl == klen && memcmp(k, GOV_VERSION_PREFIX, pn) == 0) {
+            found = 1;
+            rc = ledger_gov_decode(L->g, v, vl, out, err);
+        }
+    }
+    if (rc == 0 && ledger_iter_status(it, err) != 0)
+        rc = -1;
+    ledger_iter_free(it);
+    if (rc == 0 && !found)
+        rc = ledger_gov_from_genesis(L->g, out, err);
+    if (rc != 0) {
+        ledger_gov_release(*out);
+        *out = NULL;
+    }
+    return rc;
+}
 
 static void proposal_key(uint8_t key[16], size_t *klen, uint32_t id)
 {

@@ -183,6 +183,9 @@ int ledger_exec_record_tx(ledger_exec *x, const ledger_tx *tx, const ledger_even
  * transaction passes): the governance record and its event. */
 int ledger_gov_exec(ledger_exec *x, const ledger_tx *tx, int dept, ledger_tx_result *res,
                     ledger_err *err);
+/* Keep the record after block x (if it changed) as the version of x's
+ * height, for ledger_gov_at. */
+int ledger_gov_finish(ledger_exec *x, ledger_err *err);
 /* The membership recorded in the store (genesis when there is no record). */
 int ledger_gov_load(ledger *L, ledger_gov **out, ledger_err *err);
 
