@@ -134,19 +134,22 @@ static int self_check(const ledger_genesis *g, const char *chain, const uint8_t 
         const ledger_pubkey *pk;
         int dept;
         /* genesis is where the membership started, not necessarily where it
-         * is (governance, DESIGN §11): who may sign and the catalogue are
-         * the node's to judge, so only the other rules refuse here */
+         * is (governance, DESIGN §11): a key genesis does not know at all
+         * may have been added since, so the node judges it; a key genesis
+         * gives another role (a registrar's key on a decision) is refused */
         ledger_pubkey own;
         if (ledger_tx_authorize(g, &tx, &pk, &dept, &le) != 0) {
-            if (le.code != LEDGER_ERR_UNAUTHORIZED || ledger_pubkey_parse(&own, tx.signer) != 0) {
+            int known = ledger_genesis_seal_dept(g, tx.signer) >= 0 ||
+                        ledger_genesis_registrar(g, tx.signer) != NULL ||
+                        ledger_genesis_validator_index(g, tx.signer) >= 0;
+            if (le.code != LEDGER_ERR_UNAUTHORIZED || known ||
+                ledger_pubkey_parse(&own, tx.signer) != 0) {
                 rc = local_refusal(err, &le, "checked locally against --genesis");
                 goto out;
             }
             pk = &own;
         }
-        if (ledger_tx_check_fields(g, &tx, &le) != 0 &&
-            !(le.rule && (strcmp(le.rule, "industry_unknown") == 0 ||
-                          strcmp(le.rule, "commitment_not_allowed") == 0))) {
+        if (ledger_tx_check_fields(g, &tx, &le) != 0) {
             rc = local_refusal(err, &le, "checked locally against --genesis");
             goto out;
         }
