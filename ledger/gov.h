@@ -161,6 +161,11 @@ struct ledger;
 int ledger_gov_get_proposal(struct ledger *L, uint32_t id, ledger_gov_proposal *out,
                             ledger_err *err) LEDGER_WUR;
 
+/* The governance record's stored bytes (the durable tip's): 1 (*out
+ * malloc'd), 0 when the chain has none yet, -1. */
+int ledger_gov_record_bytes(struct ledger *L, uint8_t **out, size_t *len, ledger_err *err)
+    LEDGER_WUR;
+
 /* The membership in force at block `height` (the record after the last
  * block before it that changed it; genesis before any): *out with refs 1. */
 int ledger_gov_at(struct ledger *L, uint64_t height, ledger_gov **out, ledger_err *err)

@@ -221,3 +221,10 @@ int ledger_gov_get_proposal(ledger *L, uint32_t id, ledger_gov_proposal *out, le
     free(v);
     return r == 0 ? 1 : -1;
 }
+
+int ledger_gov_record_bytes(ledger *L, uint8_t **out, size_t *len, ledger_err *err)
+{
+    char id[LEDGER_MAX_LICENSE_ID + 1];
+    ledger_gov_record_id(L->g, id, sizeof id);
+    return ledger_store_get(L->st, CF_LICENSES, id, strlen(id), out, len, err);
+}

@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ledger/audit.h"
+#include "ledger/block.h"
+#include "ledger/bundle.h"
 #include "ledger/gov.h"
 #include "ledger/hex.h"
 #include "ledger/ledger.h"
@@ -451,6 +454,152 @@ static void test_gov_record_codec_round_trip(void **state)
     ledger_gov_release(gv);
 }
 
+/* ---- audit across governance ------------------------------------------- */
+
+/* Certify the tip with the test chain's one validator (market's node). */
+static void certify_tip(lt_env *env)
+{
+    ledger_tip tip;
+    ledger_get_tip(env->L, &tip);
+    ledger_commit c;
+    memset(&c, 0, sizeof c);
+    c.height = tip.height;
+    memcpy(c.block_hash, tip.hash, 32);
+    uint8_t msg[32];
+    ledger_vote_sighash(env->g->chain_id, LEDGER_VOTE_PRECOMMIT, tip.height, 0, tip.hash, msg);
+    c.sigs[0].validator = 0;
+    assert_int_equal(ledger_sign(&env->node[LT_MARKET], msg, NULL, c.sigs[0].sig), 0);
+    c.n_sigs = 1;
+    ledger_err err;
+    if (ledger_put_commit(env->L, &c, &err) != 0)
+        fail_msg("put_commit: %s", err.msg);
+}
+
+static void bundle_of(lt_env *env, const char *id, uint8_t **out, size_t *len)
+{
+    certify_tip(env);
+    uint64_t h;
+    ledger_err err;
+    if (ledger_bundle_build(env->L, id, 0, out, len, &h, &err) != 0)
+        fail_msg("bundle: %s", err.msg);
+}
+
+static int verify(lt_env *env, const uint8_t *b, size_t len, ledger_audit_failure *f)
+{
+    ledger_audit_report rep;
+    int rc = ledger_audit_verify(env->g, b, len, NULL, &rep, f);
+    ledger_audit_report_clear(&rep);
+    return rc;
+}
+
+static void test_audit_follows_a_seal_key_rotation(void **state)
+{
+    lt_env *env = *state;
+    char before[80], after[80];
+    ledger_err err;
+    size_t len;
+    /* one license approved by market's old key, before the rotation */
+    assert_non_null(apply_with(env, &env->registrar, 1, "convenience-store", &err, before));
+    run_ok(env, lt_decision(env, lt_dept(env, LT_MARKET), PERMIT__TX_KIND__APPROVE, before, NULL,
+                            0, NULL, &len), &len);
+    assert_non_null(apply_with(env, &env->registrar, 2, "convenience-store", &err, after));
+    ledger_keypair nk = fresh_key();
+    change c = {.type = LEDGER_GOV_ROTATE_KEY, .department = "market", .key = nk.pub};
+    pass(env, LT_APPROVAL, &c, QUORUM);
+    /* another approved by the new key, after it */
+    run_ok(env, lt_decision(env, &nk, PERMIT__TX_KIND__APPROVE, after, NULL, 0, NULL, &len),
+           &len);
+    uint8_t *b1, *b2;
+    size_t l1, l2;
+    bundle_of(env, before, &b1, &l1);
+    bundle_of(env, after, &b2, &l2);
+    ledger_audit_failure f;
+    if (verify(env, b1, l1, &f) != 0 || verify(env, b2, l2, &f) != 0) {
+        char msg[600];
+        ledger_audit_failure_format(&f, msg, sizeof msg);
+        fail_msg("%s", msg);
+    }
+    /* the bundle carries the governance record: without it, the new key is
+     * no department's (genesis alone) */
+    ledger_bundle b;
+    assert_int_equal(ledger_bundle_decode(&b, b2, l2, &err), 0);
+    assert_non_null(b.gov_record);
+    assert_int_equal(b.n_gov_events, QUORUM);
+    ledger_bundle_event *keep = b.gov_events;
+    size_t nkeep = b.n_gov_events;
+    uint8_t *rec = b.gov_record;
+    b.gov_events = NULL;
+    b.n_gov_events = 0;
+    b.gov_record = NULL;
+    uint8_t *stripped;
+    size_t sl;
+    assert_int_equal(ledger_bundle_encode(&b, &stripped, &sl, &err), 0);
+    assert_int_equal(verify(env, stripped, sl, &f), -1);
+    assert_int_equal(f.check, AUDIT_REPLAY);
+    assert_non_null(strstr(f.reason, "signer_not_department"));
+    free(stripped);
+    /* a governance event left out at the end: the record's head says so */
+    b.gov_record = rec;
+    b.gov_events = keep;
+    b.n_gov_events = nkeep - 1;
+    assert_int_equal(ledger_bundle_encode(&b, &stripped, &sl, &err), 0);
+    assert_int_equal(verify(env, stripped, sl, &f), -1);
+    assert_int_equal(f.check, AUDIT_REPLAY);
+    free(stripped);
+    /* a governance event's transaction swapped for another: its id differs */
+    b.n_gov_events = nkeep;
+    uint8_t *t = b.gov_events[1].tx;
+    b.gov_events[1].tx = b.gov_events[2].tx;
+    assert_int_equal(ledger_bundle_encode(&b, &stripped, &sl, &err), 0);
+    b.gov_events[1].tx = t;
+    assert_int_equal(verify(env, stripped, sl, &f), -1);
+    assert_int_equal(f.check, AUDIT_REPLAY);
+    assert_non_null(strstr(f.reason, "governance event 1"));
+    free(stripped);
+    /* a flipped byte in the record: no longer the one under state_root */
+    b.gov_record[b.gov_record_len - 1] ^= 1;
+    assert_int_equal(ledger_bundle_encode(&b, &stripped, &sl, &err), 0);
+    assert_int_equal(verify(env, stripped, sl, &f), -1);
+    assert_int_equal(f.check, AUDIT_STATE);
+    free(stripped);
+    ledger_bundle_free(&b);
+    free(b1);
+    free(b2);
+}
+
+static void test_membership_history_holds_each_key_while_in_force(void **state)
+{
+    lt_env *env = *state;
+    /* the ledger refuses the old key after the rotation; the history of
+     * the membership (what chain.membership and the auditor's replay of the
+     * governance record rest on) holds each key while it was in force */
+    char lic[80];
+    ledger_err err;
+    size_t len;
+    assert_non_null(apply_with(env, &env->registrar, 1, "convenience-store", &err, lic));
+    ledger_keypair nk = fresh_key();
+    change c = {.type = LEDGER_GOV_ROTATE_KEY, .department = "market", .key = nk.pub};
+    pass(env, LT_APPROVAL, &c, QUORUM);
+    uint8_t *tx = lt_decision(env, lt_dept(env, LT_MARKET), PERMIT__TX_KIND__APPROVE, lic, NULL, 0,
+                              NULL, &len);
+    expect_refused(env, tx, &len, LEDGER_ERR_UNAUTHORIZED, "signer_not_department");
+    /* the gov history a bundle yields: old key in force before, not after */
+    uint8_t *b;
+    size_t l;
+    bundle_of(env, lic, &b, &l);
+    ledger_audit_failure f;
+    assert_int_equal(verify(env, b, l, &f), 0);
+    free(b);
+    ledger_gov *at0 = NULL, *now = NULL;
+    assert_int_equal(ledger_gov_at(env->L, 1, &at0, &err), 0);
+    assert_int_equal(ledger_gov_at(env->L, ledger_height(env->L) + 1, &now, &err), 0);
+    assert_int_equal(ledger_genesis_seal_dept(at0->m, lt_dept(env, LT_MARKET)->pub), LT_MARKET);
+    assert_int_equal(ledger_genesis_seal_dept(now->m, lt_dept(env, LT_MARKET)->pub), -1);
+    assert_int_equal(ledger_genesis_seal_dept(now->m, nk.pub), LT_MARKET);
+    ledger_gov_release(at0);
+    ledger_gov_release(now);
+}
+
 /* ---- one test per rule --------------------------------------------------- */
 
 static void test_rule_gov_signer_not_department(void **state)
@@ -745,6 +894,8 @@ int main(void)
         T(test_gov_add_department_without_validator),
         T(test_gov_add_observer),
         T(test_gov_record_codec_round_trip),
+        T(test_audit_follows_a_seal_key_rotation),
+        T(test_membership_history_holds_each_key_while_in_force),
         T(test_rule_gov_signer_not_department),
         T(test_rule_retire_key_unknown),
         T(test_rule_gov_change_invalid),
