@@ -200,8 +200,11 @@ static void apply(const char *key, const char *uscc, const char *industry, char 
 static void test_rotate_the_market_seal_key(void **state)
 {
     (void)state;
-    char lic[64];
+    char lic[64], old[64];
     apply(REG, "91350100M000100Y43", "convenience-store", lic);
+    /* one license's market item approved with the old key, before the rotation */
+    apply(REG, "91350100M000100Y43", "bakery", old);
+    must(0, NULL, "approve", old, "--key", KEY(LT_MARKET), NULL);
     uint64_t before = nt_status_u64(g_c.rpc_port[0], "height");
     char nkey[600], npub[65], opub[65];
     new_key("market-2", nkey, npub);
@@ -234,7 +237,12 @@ static void test_rotate_the_market_seal_key(void **state)
     assert_non_null(strstr(m, opub));
     assert_null(strstr(m, npub));
     free(m);
-    /* every node's store passes its integrity check later (teardown stops them cleanly) */
+    /* offline audits from genesis alone: the old key's approval before the
+     * rotation and the new key's after it both verify */
+    char gpath[600];
+    snprintf(gpath, sizeof gpath, "%s/config/genesis.json", g_c.home[0]);
+    must(0, NULL, "audit", old, "--genesis", gpath, NULL);
+    must(0, NULL, "audit", lic, "--genesis", gpath, NULL);
 }
 
 static void test_add_and_remove_a_registrar(void **state)
