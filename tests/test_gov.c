@@ -804,6 +804,34 @@ static void test_rule_gov_quorum_unreachable(void **state)
                    "gov_quorum_unreachable");
 }
 
+/* genesis with the most registrars allowed */
+static void full_registrars(json_t *root)
+{
+    json_t *regs = json_object_get(root, "registrars");
+    while (json_array_size(regs) < LEDGER_MAX_REGISTRARS) {
+        ledger_keypair kp = fresh_key();
+        char hex[65];
+        ledger_hex_encode(kp.pub, 32, hex);
+        json_array_append_new(regs, json_pack("{s:s, s:s, s:s}", "name", "窗口", "department",
+                                              "approval", "key", hex));
+    }
+}
+
+static void test_rule_gov_limit(void **state)
+{
+    (void)state;
+    lt_env *env = calloc(1, sizeof *env);
+    lt_setup(env, full_registrars);
+    size_t len;
+    ledger_keypair k = fresh_key();
+    change c = {.type = LEDGER_GOV_ADD_REGISTRAR, .name = "x", .department = "approval",
+                .key = k.pub};
+    expect_refused(env, propose(env, lt_dept(env, LT_MARKET), &c, 0, &len), &len,
+                   LEDGER_ERR_RULE, "gov_limit");
+    lt_teardown(env);
+    free(env);
+}
+
 static void test_rule_gov_expiry_invalid(void **state)
 {
     lt_env *env = *state;
@@ -915,6 +943,7 @@ int main(void)
         T(test_rule_gov_no_validator),
         T(test_rule_gov_quorum_unreachable),
         T(test_rule_gov_expiry_invalid),
+        cmocka_unit_test(test_rule_gov_limit),
         T(test_rule_gov_proposals_full),
         T(test_rule_gov_proposal_not_found),
         T(test_rule_gov_already_approved),
