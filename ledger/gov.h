@@ -30,6 +30,9 @@
 #define LEDGER_GOV_MAX_RETIRED 4096   /* keys retired or replaced, never used again */
 #define LEDGER_MAX_OBSERVERS 256
 #define LEDGER_MAX_GOV_RECORD (8u << 20)
+/* Governance transactions in one block: each rewrites the whole record, so
+ * a department's key cannot make a block slow with thousands of them. */
+#define LEDGER_GOV_MAX_PER_BLOCK 64
 #define LEDGER_GOV_ID_PREFIX "GOV-"
 
 /* The changes of DESIGN §11 (permit.GovChange.type). */

@@ -107,6 +107,10 @@ int ledger_gov_exec(ledger_exec *x, const ledger_tx *tx, int dept, ledger_tx_res
                     ledger_err *err)
 {
     const ledger_gov *base = x->gov_cur ? x->gov_cur : x->gov;
+    if (x->n_gov >= LEDGER_GOV_MAX_PER_BLOCK)
+        return ledger_fail(err, LEDGER_ERR_RULE, "gov_block_full",
+                           "the block already holds %d governance transactions",
+                           LEDGER_GOV_MAX_PER_BLOCK);
     ledger_gov_outcome o;
     if (ledger_gov_step(base, x->gov, tx, dept, x->ctx.time, x->height, &o, err) != 0)
         return -1;
@@ -179,6 +183,7 @@ int ledger_gov_exec(ledger_exec *x, const ledger_tx *tx, int dept, ledger_tx_res
     }
     ledger_gov_release(x->gov_cur);
     x->gov_cur = ledger_gov_ref(after);
+    x->n_gov++;
     uint32_t pid = o.proposal_id;
     int executed = o.executed;
     ledger_gov_outcome_clear(&o);

@@ -619,6 +619,14 @@ int ledger_gov_step(const ledger_gov *base, const ledger_gov *inforce, const led
         if (i < 0)
             return ledger_fail(err, LEDGER_ERR_NOTFOUND, "gov_proposal_not_found",
                                "there is no proposal %u", (unsigned)approve_id);
+        const char *sd = dept >= 0 && (size_t)dept < inforce->m->n_departments
+                             ? inforce->m->departments[dept].id
+                             : "";
+        for (size_t k = 0; k < base->open[i].n_approvals; k++)
+            if (strcmp(base->open[i].approvals[k], sd) == 0)
+                return ledger_fail(err, LEDGER_ERR_RULE, "gov_already_approved",
+                                   "department %s already approved proposal %u", sd,
+                                   (unsigned)approve_id);
     }
     if (ledger_gov_copy(base->m, base, &out->after, err) != 0)
         return -1;

@@ -122,6 +122,7 @@ struct ledger_exec {
      * governance transactions it executed so far (NULL: none yet) */
     ledger_gov *gov;
     ledger_gov *gov_cur;
+    size_t n_gov;         /* governance transactions in the block so far */
 
     unsigned year;        /* of the block time: every APPLY in the block */
     uint64_t next_seq;    /* next license sequence number; 0 = not loaded */

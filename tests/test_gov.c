@@ -843,6 +843,41 @@ static void test_rule_gov_expiry_invalid(void **state)
                    LEDGER_ERR_RULE, "gov_expiry_invalid");
 }
 
+static void test_rule_gov_block_full(void **state)
+{
+    lt_env *env = *state;
+    ledger_block_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.time = env->now + LT_SEC;
+    memcpy(ctx.proposer, env->node[LT_MARKET].pub, 32);
+    ledger_exec *x = NULL;
+    ledger_err err;
+    assert_int_equal(ledger_exec_begin(env->L, &ctx, &x, &err), 0);
+    for (int i = 0; i <= LEDGER_GOV_MAX_PER_BLOCK; i++) {
+        change c = {.type = LEDGER_GOV_SET_PARAM, .name = "max_addresses", .value = 2 + i};
+        size_t len;
+        uint8_t *tx = propose(env, lt_dept(env, LT_MARKET), &c, 0, &len);
+        int r = ledger_exec_tx(x, tx, len, LEDGER_SIG_CHECK, NULL, &err);
+        free(tx);
+        if (i < LEDGER_GOV_MAX_PER_BLOCK) {
+            if (r != 0)
+                fail_msg("governance transaction %d refused: %s", i, err.msg);
+            continue;
+        }
+        assert_int_equal(r, -1);
+        assert_string_equal(err.rule, "gov_block_full");
+    }
+    /* the block holds the 64 and commits */
+    ledger_header h;
+    assert_int_equal(ledger_exec_finish(x, &h, &err), 0);
+    assert_int_equal(ledger_exec_commit(x, NULL, &err), 0);
+    ledger_exec_free(x);
+    env->now = ctx.time;
+    ledger_gov *gv = ledger_gov_acquire(env->L);
+    assert_int_equal(gv->n_open, LEDGER_GOV_MAX_PER_BLOCK);
+    ledger_gov_release(gv);
+}
+
 static void test_rule_gov_proposals_full(void **state)
 {
     lt_env *env = *state;
@@ -945,6 +980,7 @@ int main(void)
         T(test_rule_gov_expiry_invalid),
         cmocka_unit_test(test_rule_gov_limit),
         T(test_rule_gov_proposals_full),
+        T(test_rule_gov_block_full),
         T(test_rule_gov_proposal_not_found),
         T(test_rule_gov_already_approved),
         T(test_rule_gov_proposal_closed),
