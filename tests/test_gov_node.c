@@ -340,6 +340,24 @@ static void test_a_proposal_expires(void **state)
     assert_int_equal(cli(&out, "gov", "list", NULL), 0);
     assert_non_null(strstr(out, "expired"));
     free(out);
+    /* the RPC's refusals */
+    json_t *p = json_pack("{s:i}", "id", 9999);
+    json_t *r = nt_rpc(g_c.rpc_port[1], "gov.get", p);
+    assert_int_equal(nt_error_code(r), 1001);
+    assert_string_equal(nt_error_rule(r), "gov_proposal_not_found");
+    json_decref(r);
+    json_decref(p);
+    p = json_pack("{s:s}", "status", "pending");
+    r = nt_rpc(g_c.rpc_port[1], "gov.list", p);
+    assert_int_equal(nt_error_code(r), -32602);
+    json_decref(r);
+    json_decref(p);
+    p = json_pack("{s:i}", "height", 1000000);
+    r = nt_rpc(g_c.rpc_port[1], "chain.membership", p);
+    assert_int_equal(nt_error_code(r), 1001);
+    json_decref(r);
+    json_decref(p);
+    must(5, NULL, "gov", "show", "9999", NULL);
 }
 
 static void test_a_retired_registrar_key_files_nothing(void **state)
