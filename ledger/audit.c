@@ -425,6 +425,7 @@ int ledger_audit_verify(const ledger_genesis *g, const uint8_t *bytes, size_t le
     memset(&rec, 0, sizeof rec);
     rep->status = ledger_license_status_at(&rep->record, h.time);
     rep->n_events = b.n_events;
+    rep->n_gov_events = b.n_gov_events;
     rep->header = h;
     memcpy(rep->block_hash, block_hash, 32);
     rc = 0;

@@ -242,7 +242,7 @@ static void test_rotate_the_market_seal_key(void **state)
     char gpath[600];
     snprintf(gpath, sizeof gpath, "%s/config/genesis.json", g_c.home[0]);
     must(0, NULL, "audit", old, "--genesis", gpath, NULL);
-    must(0, NULL, "audit", lic, "--genesis", gpath, NULL);
+    must(0, "Governance", "audit", lic, "--genesis", gpath, NULL);
 }
 
 static void test_add_and_remove_a_registrar(void **state)
