@@ -245,6 +245,12 @@ static void print_report(FILE *f, const ledger_genesis *g, const ledger_audit_re
     snprintf(buf, sizeof buf, "%zu, one unbroken chain from APPLY to the record's head, "
              "replayed under the ledger rules", r->n_events);
     line(f, "Events", buf);
+    if (r->n_gov_events > 0) {
+        snprintf(buf, sizeof buf, "%zu events of the governance record replayed from genesis: "
+                 "each signer checked against the membership in force at its block",
+                 r->n_gov_events);
+        line(f, "Governance", buf);
+    }
     cli_fmt_time(r->header.time, t);
     ledger_hex_encode(r->block_hash, 32, hx);
     snprintf(buf, sizeof buf, "block %llu, %s (hash %.16s…)", (unsigned long long)r->header.height,
@@ -323,6 +329,8 @@ static json_t *report_json(const ledger_genesis *g, const ledger_audit_report *r
                           (json_int_t)g->n_validators, "log_size",
                           (json_int_t)r->header.log_size, "log_root", lroot, "state_root",
                           sroot, "consistency_checked", r->consistency_checked);
+    if (j != NULL)
+        json_object_set_new(j, "gov_events", json_integer((json_int_t)r->n_gov_events));
     json_t *fresh = json_pack("{s:I, s:I, s:I, s:I, s:b, s:o, s:s}", "now", (json_int_t)age->now,
                               "age_ms", (json_int_t)age->age_ms, "ahead_ms",
                               (json_int_t)age->ahead_ms, "stale_after_ms",

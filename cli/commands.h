@@ -15,6 +15,9 @@ extern const cli_command cli_decision_commands[]; /* approve ... revoke (cmd_lic
 extern const cli_command cli_query_commands[];    /* status, show, history, ... (cmd_query.c) */
 extern const cli_command cli_chain_commands[];    /* block, tx, tx submit (cmd_chain.c) */
 extern const cli_command cli_audit_commands[];    /* audit, verify-chain (cmd_audit.c) */
+extern const cli_command cli_gov_commands[];      /* gov propose/approve/list/show, key retire,
+                                                     industries, departments, registrars,
+                                                     observers (cmd_gov.c) */
 
 typedef struct {
     const char *title;

@@ -133,8 +133,23 @@ static int self_check(const ledger_genesis *g, const char *chain, const uint8_t 
     if (g) {
         const ledger_pubkey *pk;
         int dept;
-        if (ledger_tx_authorize(g, &tx, &pk, &dept, &le) != 0 ||
-            ledger_tx_check_fields(g, &tx, &le) != 0) {
+        /* genesis is where the membership started, not necessarily where it
+         * is (governance, DESIGN §11): a key genesis does not know at all
+         * may have been added since, so the node judges it; a key genesis
+         * gives another role (a registrar's key on a decision) is refused */
+        ledger_pubkey own;
+        if (ledger_tx_authorize(g, &tx, &pk, &dept, &le) != 0) {
+            int known = ledger_genesis_seal_dept(g, tx.signer) >= 0 ||
+                        ledger_genesis_registrar(g, tx.signer) != NULL ||
+                        ledger_genesis_validator_index(g, tx.signer) >= 0;
+            if (le.code != LEDGER_ERR_UNAUTHORIZED || known ||
+                ledger_pubkey_parse(&own, tx.signer) != 0) {
+                rc = local_refusal(err, &le, "checked locally against --genesis");
+                goto out;
+            }
+            pk = &own;
+        }
+        if (ledger_tx_check_fields(g, &tx, &le) != 0) {
             rc = local_refusal(err, &le, "checked locally against --genesis");
             goto out;
         }
@@ -260,6 +275,10 @@ int cli_write(cli_ctx *ctx, const cli_args *a, Permit__TxBody *body, cli_error *
         printf("%s\n", lic);
     } else {
         cli_print_submit(stdout, res, kind, body->license_id);
+        json_t *pid = json_object_get(res, "proposal_id");
+        if (json_is_integer(pid))
+            printf("proposal %lld %s\n", (long long)json_integer_value(pid),
+                   json_is_true(json_object_get(res, "executed")) ? "executed" : "open");
     }
 out:
     ledger_keypair_wipe(&kp);

@@ -2,6 +2,7 @@
  * mempool (ledger.h, ledger_admit, ledger_precheck). */
 #include <string.h>
 
+#include "gov.h"
 #include "ledger.h"
 #include "rules.h"
 
@@ -9,6 +10,17 @@ int ledger_precheck(ledger *L, const ledger_tx *tx, int dept, uint64_t now, ledg
 {
     if (tx->kind == PERMIT__TX_KIND__APPLY)
         return 0; /* nothing stateful: the id is assigned by the block */
+    if (ledger_tx_kind_is_gov(tx->kind)) {
+        /* the rules of the block, against the membership of the tip */
+        ledger_gov *gv = ledger_gov_acquire(L);
+        ledger_tip tip;
+        ledger_get_tip(L, &tip);
+        ledger_gov_outcome o;
+        int rc = ledger_gov_step(gv, gv, tx, dept, now, tip.height + 1, &o, err);
+        ledger_gov_outcome_clear(&o);
+        ledger_gov_release(gv);
+        return rc;
+    }
     ledger_license lic;
     int r = ledger_get_license(L, tx->body->license_id, &lic, err);
     if (r < 0)
@@ -16,7 +28,9 @@ int ledger_precheck(ledger *L, const ledger_tx *tx, int dept, uint64_t now, ledg
     if (r == 0)
         return ledger_fail(err, LEDGER_ERR_NOTFOUND, "license_not_found",
                            "license %.64s does not exist", tx->body->license_id);
-    int rc = ledger_rules_apply(ledger_genesis_of(L), tx, dept, now, NULL, &lic, err);
+    ledger_gov *gv = ledger_gov_acquire(L);
+    int rc = ledger_rules_apply(gv->m, tx, dept, now, NULL, &lic, err);
+    ledger_gov_release(gv);
     ledger_license_clear(&lic);
     return rc;
 }
@@ -24,23 +38,30 @@ int ledger_precheck(ledger *L, const ledger_tx *tx, int dept, uint64_t now, ledg
 int ledger_admit(ledger *L, const uint8_t *env, size_t len, uint64_t now, int skip_sig,
                  ledger_tx *tx, int *dept, ledger_err *err)
 {
-    const ledger_genesis *g = ledger_genesis_of(L);
+    ledger_gov *gv = ledger_gov_acquire(L);
+    const ledger_genesis *g = gv->m; /* the membership in force at the tip */
     const ledger_pubkey *pk = NULL;
     *dept = -1;
     if (ledger_tx_decode(tx, env, len, g->chain_id, err) != 0 ||
-        ledger_tx_authorize(g, tx, &pk, dept, err) != 0 ||
+        ledger_gov_authorize(gv, tx, &pk, dept, err) != 0 ||
         ledger_tx_check_fields(g, tx, err) != 0 ||
-        ledger_tx_check_time(tx, now, g->params.tx_window_ms, err) != 0)
+        ledger_tx_check_time(tx, now, g->params.tx_window_ms, err) != 0) {
+        ledger_gov_release(gv);
         return -1;
+    }
     /* committed before the signature: a lookup is cheaper than a BIP340
      * check, and the same bytes (the id is their hash) verified once */
     int r = ledger_get_tx(L, tx->id, NULL, NULL, NULL, NULL, err);
-    if (r < 0)
-        return -1;
-    if (r > 0)
-        return ledger_fail(err, LEDGER_ERR_DUPLICATE, "tx_duplicate",
-                           "the transaction is already committed");
-    if (!skip_sig && !ledger_tx_sig_ok(tx, pk))
+    if (r != 0) {
+        ledger_gov_release(gv);
+        return r < 0 ? -1
+                     : ledger_fail(err, LEDGER_ERR_DUPLICATE, "tx_duplicate",
+                                   "the transaction is already committed");
+    }
+    /* pk lives in the membership: checked before it is released */
+    int sig_ok = skip_sig || ledger_tx_sig_ok(tx, pk);
+    ledger_gov_release(gv);
+    if (!sig_ok)
         return ledger_fail(err, LEDGER_ERR_RULE, "signature_invalid",
                            "the signature does not verify for this chain and signer");
     ledger_tip tip;

@@ -156,7 +156,7 @@ int ledger_validate_block(ledger *L, const uint8_t *hb, size_t hlen,
         for (size_t i = start; i < end; i++) {
             const ledger_pubkey *pk = NULL;
             if (ledger_tx_decode(&dec[i], txs[i], tx_lens[i], g->chain_id, err) != 0 ||
-                ledger_tx_authorize(g, &dec[i], &pk, &depts[i], err) != 0) {
+                ledger_gov_authorize(x->gov, &dec[i], &pk, &depts[i], err) != 0) {
                 block_tx_invalid(err, i);
                 goto out;
             }

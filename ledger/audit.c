@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit_int.h"
 #include "bundle.h"
 #include "hash.h"
 #include "merkle.h"
@@ -25,11 +26,10 @@ const char *ledger_audit_check_name(int check)
     return check >= 0 && check <= AUDIT_FRESHNESS ? check_names[check] : "?";
 }
 
-static int failed(ledger_audit_failure *f, int check, long event, uint64_t height,
-                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+#define failed ledger_audit_failed
 
-static int failed(ledger_audit_failure *f, int check, long event, uint64_t height,
-                  const char *fmt, ...)
+int ledger_audit_failed(ledger_audit_failure *f, int check, long event, uint64_t height,
+                        const char *fmt, ...)
 {
     f->check = check;
     f->event = event;
@@ -199,9 +199,10 @@ static const char *first_difference(const ledger_license *a, const ledger_licens
     return "record bytes";
 }
 
-static int check_replay(const ledger_genesis *g, const ledger_bundle *b,
-                        const uint8_t (*hashes)[32], const ledger_event *evs,
-                        const ledger_license *rec, ledger_audit_failure *f)
+static int check_replay(const ledger_genesis *g, const audit_gov_history *hist,
+                        const ledger_bundle *b, const uint8_t (*hashes)[32],
+                        const ledger_event *evs, const ledger_license *rec,
+                        ledger_audit_failure *f)
 {
     ledger_license lic;
     memset(&lic, 0, sizeof lic);
@@ -227,6 +228,9 @@ static int check_replay(const ledger_genesis *g, const ledger_bundle *b,
             goto out;
         }
         int bad = 0;
+        /* the membership in force at the event's block (governance) */
+        const ledger_gov *gv = ledger_audit_gov_at(hist, ev->height);
+        const ledger_genesis *m = gv->m;
         if (tx.kind != ev->kind)
             bad = failed(f, AUDIT_REPLAY, (long)i, ev->height,
                          "the transaction is a %s, the event says %s",
@@ -235,15 +239,15 @@ static int check_replay(const ledger_genesis *g, const ledger_bundle *b,
                  strcmp(tx.body->license_id, b->license_id) != 0)
             bad = failed(f, AUDIT_REPLAY, (long)i, ev->height,
                          "the transaction is for another license");
-        else if (ledger_tx_authorize(g, &tx, &pk, &dept, &e) != 0 ||
-                 ledger_tx_check_fields(g, &tx, &e) != 0 ||
-                 ledger_tx_check_time(&tx, ev->time, g->params.tx_window_ms, &e) != 0)
+        else if (ledger_gov_authorize(gv, &tx, &pk, &dept, &e) != 0 ||
+                 ledger_tx_check_fields(m, &tx, &e) != 0 ||
+                 ledger_tx_check_time(&tx, ev->time, m->params.tx_window_ms, &e) != 0)
             bad = failed(f, AUDIT_REPLAY, (long)i, ev->height, "the %s is refused (rule %s): %s",
                          ledger_tx_kind_name(tx.kind), e.rule ? e.rule : "-", e.msg);
         else if (!ledger_tx_sig_ok(&tx, pk))
             bad = failed(f, AUDIT_REPLAY, (long)i, ev->height,
                          "the %s signature does not verify", ledger_tx_kind_name(tx.kind));
-        else if (ledger_rules_apply(g, &tx, dept, ev->time, b->license_id, &lic, &e) != 0)
+        else if (ledger_rules_apply(m, &tx, dept, ev->time, b->license_id, &lic, &e) != 0)
             bad = failed(f, AUDIT_REPLAY, (long)i, ev->height,
                          "the rules of the ledger refuse this %s (rule %s): %s",
                          ledger_tx_kind_name(tx.kind), e.rule ? e.rule : "-", e.msg);
@@ -367,6 +371,8 @@ int ledger_audit_verify(const ledger_genesis *g, const uint8_t *bytes, size_t le
     memset(&rec, 0, sizeof rec);
     ledger_header h;
     uint8_t block_hash[32];
+    audit_gov_history hist;
+    memset(&hist, 0, sizeof hist);
     if (hashes == NULL || evs == NULL) {
         failed(f, AUDIT_BUNDLE, -1, 0, "out of memory");
         goto out;
@@ -400,7 +406,8 @@ int ledger_audit_verify(const ledger_genesis *g, const uint8_t *bytes, size_t le
     }
     if (check_chain(&b, &h, (const uint8_t(*)[32])hashes, evs, &rec, f) != 0 ||
         check_state(&b, &h, f) != 0 ||
-        check_replay(g, &b, (const uint8_t(*)[32])hashes, evs, &rec, f) != 0)
+        ledger_audit_gov(g, &b, &h, &hist, f) != 0 ||
+        check_replay(g, &hist, &b, (const uint8_t(*)[32])hashes, evs, &rec, f) != 0)
         goto out;
     if (cp != NULL && check_checkpoint(g, &b, &h, block_hash, cp, rep, f) != 0)
         goto out;
@@ -418,6 +425,7 @@ int ledger_audit_verify(const ledger_genesis *g, const uint8_t *bytes, size_t le
     memset(&rec, 0, sizeof rec);
     rep->status = ledger_license_status_at(&rep->record, h.time);
     rep->n_events = b.n_events;
+    rep->n_gov_events = b.n_gov_events;
     rep->header = h;
     memcpy(rep->block_hash, block_hash, 32);
     rc = 0;
@@ -425,6 +433,7 @@ out:
     if (rc != 0)
         ledger_audit_report_clear(rep);
     ledger_license_clear(&rec);
+    ledger_audit_gov_free(&hist);
     free(hashes);
     free(evs);
     ledger_bundle_free(&b);

@@ -90,6 +90,7 @@ typedef struct {
     ledger_license record;      /* the verified record (ledger_audit_report_clear) */
     int status;                 /* as of the header's time: EXPIRED derived */
     size_t n_events;
+    size_t n_gov_events;        /* governance events replayed from genesis (0: none) */
     ledger_header header;       /* the certified header */
     uint8_t block_hash[32];
     size_t n_signers;

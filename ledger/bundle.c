@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gov.h"
 #include "hash.h"
 #include "license.h"
 #include "pbcheck.h"
@@ -81,6 +82,11 @@ static const scan_field bundle_fields[] = {
     {9, WT_LEN, LEDGER_MAX_BUNDLE_EVENTS,
      16 + LEDGER_EVENT_MAX_BYTES + 12 + MERKLE_MAX_PROOF * 34 + LEDGER_MAX_ENVELOPE, &event_msg,
      "events"},
+    {10, WT_LEN, 1, LEDGER_MAX_GOV_RECORD, NULL, "gov_record"},
+    {11, WT_LEN, 1, (SMT_MAX_PROOF + 2) * 36, &state_msg, "gov_state"},
+    {12, WT_LEN, LEDGER_MAX_BUNDLE_EVENTS,
+     16 + LEDGER_EVENT_MAX_BYTES + 12 + MERKLE_MAX_PROOF * 34 + LEDGER_MAX_ENVELOPE, &event_msg,
+     "gov_events"},
 };
 static const scan_msg bundle_msg = {"ProofBundle", bundle_fields, N_OF(bundle_fields)};
 
@@ -224,6 +230,13 @@ void ledger_bundle_free(ledger_bundle *b)
         free(b->events[i].tx);
     }
     free(b->events);
+    free(b->gov_record);
+    for (size_t i = 0; i < b->n_gov_events; i++) {
+        free(b->gov_events[i].event);
+        free(b->gov_events[i].path);
+        free(b->gov_events[i].tx);
+    }
+    free(b->gov_events);
     memset(b, 0, sizeof *b);
 }
 
@@ -362,6 +375,32 @@ int ledger_bundle_decode(ledger_bundle *b, const uint8_t *p, size_t len, ledger_
         if (decode_event(&b->events[i], pb->events[i], err) != 0)
             goto out;
     }
+    if (pb->gov_record.len > 0) {
+        if (pb->gov_state == NULL || pb->n_gov_events == 0 ||
+            pb->n_gov_events > LEDGER_MAX_BUNDLE_EVENTS) {
+            malformed(err, "a governance record without its state proof or its events");
+            goto out;
+        }
+        if (copy_bytes(&b->gov_record, &b->gov_record_len, &pb->gov_record) != 0) {
+            ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+            goto out;
+        }
+        if (decode_state(&b->gov_state, pb->gov_state, err) != 0)
+            goto out;
+        b->gov_events = calloc(pb->n_gov_events, sizeof *b->gov_events);
+        if (b->gov_events == NULL) {
+            ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+            goto out;
+        }
+        for (size_t i = 0; i < pb->n_gov_events; i++) {
+            b->n_gov_events = i + 1;
+            if (decode_event(&b->gov_events[i], pb->gov_events[i], err) != 0)
+                goto out;
+        }
+    } else if (pb->gov_state != NULL || pb->n_gov_events != 0) {
+        malformed(err, "governance events or a state proof without the governance record");
+        goto out;
+    }
     b->since_log_size = pb->since_log_size;
     for (size_t i = 0; i < pb->n_consistency; i++) {
         if (pb->consistency[i].len != 32) {
@@ -391,53 +430,41 @@ static ProtobufCBinaryData bin(const void *p, size_t n)
     return d;
 }
 
-int ledger_bundle_encode(const ledger_bundle *b, uint8_t **out, size_t *len, ledger_err *err)
+/* A state proof in its wire form (siblings: SMT_MAX_PROOF slots). */
+static void wire_state(const smt_proof *s, Permit__ProofState *ps, ProtobufCBinaryData *siblings)
 {
-    int rc = -1;
-    Permit__ProofBundle pb = PERMIT__PROOF_BUNDLE__INIT;
-    ledger_commit_pb pc;
-    Permit__ProofState ps = PERMIT__PROOF_STATE__INIT;
-    ProtobufCBinaryData siblings[SMT_MAX_PROOF];
-    ProtobufCBinaryData cons[MERKLE_MAX_PROOF];
-    Permit__ProofEvent *evs = NULL, **evp = NULL;
-    ProtobufCBinaryData *paths = NULL;
-    if (b->n_events > LEDGER_MAX_BUNDLE_EVENTS || b->commit.n_sigs > LEDGER_MAX_DEPARTMENTS ||
-        b->state.n_siblings > SMT_MAX_PROOF || b->n_consistency > MERKLE_MAX_PROOF)
-        return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "bundle too large to encode");
-    pb.version = b->version;
-    pb.license_id = (char *)b->license_id;
-    pb.header = bin(b->header, b->header_len);
-    ledger_commit_to_pb(&b->commit, &pc);
-    pb.commit = &pc.pc;
-    pb.record = bin(b->record, b->record_len);
-    for (size_t i = 0; i < b->state.n_siblings; i++) {
+    for (size_t i = 0; i < s->n_siblings; i++) {
         /* an empty subtree travels as an empty string */
-        int empty = memcmp(b->state.siblings[i], LEDGER_SMT_EMPTY, 32) == 0;
-        siblings[i] = bin(b->state.siblings[i], empty ? 0 : 32);
+        int empty = memcmp(s->siblings[i], LEDGER_SMT_EMPTY, 32) == 0;
+        siblings[i] = bin(s->siblings[i], empty ? 0 : 32);
     }
-    ps.n_siblings = b->state.n_siblings;
-    ps.siblings = siblings;
-    if (b->state.end == SMT_END_LEAF) {
-        ps.leaf_key = bin(b->state.leaf_key, 32);
-        ps.leaf_value = bin(b->state.leaf_value, 32);
+    ps->n_siblings = s->n_siblings;
+    ps->siblings = siblings;
+    if (s->end == SMT_END_LEAF) {
+        ps->leaf_key = bin(s->leaf_key, 32);
+        ps->leaf_value = bin(s->leaf_value, 32);
     }
-    pb.state = &ps;
+}
+
+/* Events in their wire form; the three arrays are the caller's to free. */
+static int wire_events(const ledger_bundle_event *ev, size_t n, Permit__ProofEvent **evs_out,
+                       Permit__ProofEvent ***evp_out, ProtobufCBinaryData **paths_out,
+                       ledger_err *err)
+{
     size_t total_path = 0;
-    for (size_t i = 0; i < b->n_events; i++) {
-        if (b->events[i].n_path > MERKLE_MAX_PROOF)
+    for (size_t i = 0; i < n; i++) {
+        if (ev[i].n_path > MERKLE_MAX_PROOF)
             return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "bundle too large to encode");
-        total_path += b->events[i].n_path;
+        total_path += ev[i].n_path;
     }
-    evs = calloc(b->n_events ? b->n_events : 1, sizeof *evs);
-    evp = calloc(b->n_events ? b->n_events : 1, sizeof *evp);
-    paths = calloc(total_path ? total_path : 1, sizeof *paths);
-    if (evs == NULL || evp == NULL || paths == NULL) {
-        ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
-        goto out;
-    }
+    Permit__ProofEvent *evs = *evs_out = calloc(n ? n : 1, sizeof *evs);
+    Permit__ProofEvent **evp = *evp_out = calloc(n ? n : 1, sizeof *evp);
+    ProtobufCBinaryData *paths = *paths_out = calloc(total_path ? total_path : 1, sizeof *paths);
+    if (evs == NULL || evp == NULL || paths == NULL)
+        return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
     size_t k = 0;
-    for (size_t i = 0; i < b->n_events; i++) {
-        const ledger_bundle_event *e = &b->events[i];
+    for (size_t i = 0; i < n; i++) {
+        const ledger_bundle_event *e = &ev[i];
         permit__proof_event__init(&evs[i]);
         evs[i].event = bin(e->event, e->event_len);
         evs[i].log_index = e->log_index;
@@ -448,8 +475,47 @@ int ledger_bundle_encode(const ledger_bundle *b, uint8_t **out, size_t *len, led
             paths[k++] = bin(e->path[j], 32);
         evp[i] = &evs[i];
     }
+    return 0;
+}
+
+int ledger_bundle_encode(const ledger_bundle *b, uint8_t **out, size_t *len, ledger_err *err)
+{
+    int rc = -1;
+    Permit__ProofBundle pb = PERMIT__PROOF_BUNDLE__INIT;
+    ledger_commit_pb pc;
+    Permit__ProofState ps = PERMIT__PROOF_STATE__INIT;
+    ProtobufCBinaryData siblings[SMT_MAX_PROOF];
+    ProtobufCBinaryData cons[MERKLE_MAX_PROOF];
+    Permit__ProofEvent *evs = NULL, **evp = NULL, *gevs = NULL, **gevp = NULL;
+    ProtobufCBinaryData *paths = NULL, *gpaths = NULL;
+    Permit__ProofState gps = PERMIT__PROOF_STATE__INIT;
+    ProtobufCBinaryData gsiblings[SMT_MAX_PROOF];
+    if (b->n_gov_events > LEDGER_MAX_BUNDLE_EVENTS || b->gov_state.n_siblings > SMT_MAX_PROOF)
+        return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "bundle too large to encode");
+    if (b->n_events > LEDGER_MAX_BUNDLE_EVENTS || b->commit.n_sigs > LEDGER_MAX_DEPARTMENTS ||
+        b->state.n_siblings > SMT_MAX_PROOF || b->n_consistency > MERKLE_MAX_PROOF)
+        return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "bundle too large to encode");
+    pb.version = b->version;
+    pb.license_id = (char *)b->license_id;
+    pb.header = bin(b->header, b->header_len);
+    ledger_commit_to_pb(&b->commit, &pc);
+    pb.commit = &pc.pc;
+    pb.record = bin(b->record, b->record_len);
+    wire_state(&b->state, &ps, siblings);
+    pb.state = &ps;
+    if (wire_events(b->events, b->n_events, &evs, &evp, &paths, err) != 0)
+        goto out;
     pb.n_events = b->n_events;
     pb.events = evp;
+    if (b->gov_record != NULL) {
+        pb.gov_record = bin(b->gov_record, b->gov_record_len);
+        wire_state(&b->gov_state, &gps, gsiblings);
+        pb.gov_state = &gps;
+        if (wire_events(b->gov_events, b->n_gov_events, &gevs, &gevp, &gpaths, err) != 0)
+            goto out;
+        pb.n_gov_events = b->n_gov_events;
+        pb.gov_events = gevp;
+    }
     pb.since_log_size = b->since_log_size;
     for (size_t i = 0; i < b->n_consistency; i++)
         cons[i] = bin(b->consistency[i], 32);
@@ -474,6 +540,9 @@ out:
     free(evs);
     free(evp);
     free(paths);
+    free(gevs);
+    free(gevp);
+    free(gpaths);
     return rc;
 }
 
@@ -503,6 +572,102 @@ static int certified_block(ledger *L, ledger_bundle *b, ledger_header *h, ledger
         return 0;
     }
     return ledger_fail(err, LEDGER_ERR_NOTFOUND, NULL, "no certified block yet");
+}
+
+/* The events seq 0 .. seq of record id, each with its inclusion proof at
+ * the header's log size and its envelope: 0, or -1 (what was built is in
+ * *out / *n_out for the caller to free with the bundle). */
+static int build_events(ledger *L, const char *id, uint32_t seq, const ledger_header *hp,
+                        ledger_bundle_event **out, size_t *n_out, ledger_err *err)
+{
+    const ledger_header h = *hp;
+    int r;
+    ledger_event_rec *evs = NULL;
+    size_t n = 0;
+    if (ledger_get_events(L, id, &evs, &n, err) < 0)
+        return -1;
+    if (n < (size_t)seq + 1) {
+        free(evs);
+        return ledger_fail(err, LEDGER_ERR_INVALID, NULL,
+                           "license %s: %zu events stored, the record needs %u", id, n,
+                           seq + 1);
+    }
+    n = (size_t)seq + 1; /* events of later blocks are not under this header */
+    int rc = -1;
+    (*out) = calloc(n, sizeof *(*out));
+    if ((*out) == NULL) {
+        ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        ledger_bundle_event *e = &(*out)[i];
+        *n_out = i + 1;
+        uint8_t buf[LEDGER_EVENT_MAX_BYTES];
+        size_t elen;
+        if (ledger_event_encode(&evs[i].ev, buf, sizeof buf, &elen) != 0) {
+            ledger_fail(err, LEDGER_ERR_INVALID, NULL, "event %zu of %s cannot be encoded", i, id);
+            goto out;
+        }
+        e->event = malloc(elen);
+        e->path = malloc(MERKLE_MAX_PROOF * 32);
+        if (e->event == NULL || e->path == NULL) {
+            ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+            goto out;
+        }
+        memcpy(e->event, buf, elen);
+        e->event_len = elen;
+        e->log_index = evs[i].log_index;
+        if (ledger_merkle_inclusion_proof(e->log_index, h.log_size, ledger_mlog_get, L, e->path,
+                                   &e->n_path, err) != 0)
+            goto out;
+        uint64_t th;
+        r = ledger_get_tx(L, evs[i].ev.tx_id, &e->tx, &e->tx_len, &th, NULL, err);
+        if (r < 0)
+            goto out;
+        if (r == 0) {
+            ledger_fail(err, LEDGER_ERR_INVALID, NULL,
+                        "the transaction of event %zu of %s is missing", i, id);
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    free(evs);
+    return rc;
+}
+
+/* The governance record under the header's state root, its proof and its
+ * events, when the chain has one: 1 (built, or none to build), 0 the record
+ * changed under it (try again), -1. */
+static int build_gov(ledger *L, const ledger_header *h, ledger_bundle *b, ledger_err *err)
+{
+    const ledger_genesis *g = ledger_genesis_of(L);
+    char id[LEDGER_MAX_LICENSE_ID + 1];
+    ledger_gov_record_id(g, id, sizeof id);
+    smt_proof sp;
+    if (ledger_state_proof(L, h->state_root, id, &sp, err) != 0)
+        return -1;
+    uint8_t key[32];
+    ledger_sha256(id, strlen(id), key);
+    if (sp.end != SMT_END_LEAF || memcmp(sp.leaf_key, key, 32) != 0)
+        return 1; /* no governance yet at that block */
+    int r = ledger_gov_record_bytes(L, &b->gov_record, &b->gov_record_len, err);
+    if (r <= 0)
+        return r < 0 ? -1 : 0;
+    uint8_t v[32];
+    ledger_sha256(b->gov_record, b->gov_record_len, v);
+    if (memcmp(v, sp.leaf_value, 32) != 0)
+        return 0; /* a newer block changed it */
+    b->gov_state = sp;
+    ledger_gov *gv = NULL;
+    if (ledger_gov_decode(g, b->gov_record, b->gov_record_len, &gv, err) != 0)
+        return -1;
+    uint32_t seq = gv->seq;
+    ledger_gov_release(gv);
+    if ((size_t)seq + 1 > LEDGER_MAX_BUNDLE_EVENTS)
+        return ledger_fail(err, LEDGER_ERR_INVALID, NULL,
+                           "the governance record has more events than a bundle carries");
+    return build_events(L, id, seq, h, &b->gov_events, &b->n_gov_events, err) == 0 ? 1 : -1;
 }
 
 /* One attempt: 1 built, 0 the record changed under it (try again). */
@@ -540,54 +705,12 @@ static int build_once(ledger *L, const char *id, uint64_t since, ledger_bundle *
         return ledger_fail(err, LEDGER_ERR_INVALID, NULL,
                            "license %s has %llu events, more than a bundle carries", id,
                            (unsigned long long)seq + 1);
-    ledger_event_rec *evs = NULL;
-    size_t n = 0;
-    if (ledger_get_events(L, id, &evs, &n, err) < 0)
+    if (build_events(L, id, seq, &h, &b->events, &b->n_events, err) != 0)
         return -1;
-    if (n < (size_t)seq + 1) {
-        free(evs);
-        return ledger_fail(err, LEDGER_ERR_INVALID, NULL,
-                           "license %s: %zu events stored, the record needs %u", id, n,
-                           seq + 1);
-    }
-    n = (size_t)seq + 1; /* events of later blocks are not under this header */
+    r = build_gov(L, &h, b, err);
+    if (r <= 0)
+        return r;
     int rc = -1;
-    b->events = calloc(n, sizeof *b->events);
-    if (b->events == NULL) {
-        ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
-        goto out;
-    }
-    for (size_t i = 0; i < n; i++) {
-        ledger_bundle_event *e = &b->events[i];
-        b->n_events = i + 1;
-        uint8_t buf[LEDGER_EVENT_MAX_BYTES];
-        size_t elen;
-        if (ledger_event_encode(&evs[i].ev, buf, sizeof buf, &elen) != 0) {
-            ledger_fail(err, LEDGER_ERR_INVALID, NULL, "event %zu of %s cannot be encoded", i, id);
-            goto out;
-        }
-        e->event = malloc(elen);
-        e->path = malloc(MERKLE_MAX_PROOF * 32);
-        if (e->event == NULL || e->path == NULL) {
-            ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
-            goto out;
-        }
-        memcpy(e->event, buf, elen);
-        e->event_len = elen;
-        e->log_index = evs[i].log_index;
-        if (ledger_merkle_inclusion_proof(e->log_index, h.log_size, ledger_mlog_get, L, e->path,
-                                   &e->n_path, err) != 0)
-            goto out;
-        uint64_t th;
-        r = ledger_get_tx(L, evs[i].ev.tx_id, &e->tx, &e->tx_len, &th, NULL, err);
-        if (r < 0)
-            goto out;
-        if (r == 0) {
-            ledger_fail(err, LEDGER_ERR_INVALID, NULL,
-                        "the transaction of event %zu of %s is missing", i, id);
-            goto out;
-        }
-    }
     if (since > 0) {
         if (since > h.log_size) {
             ledger_fail(err, LEDGER_ERR_INVALID, NULL,
@@ -602,7 +725,6 @@ static int build_once(ledger *L, const char *id, uint64_t since, ledger_bundle *
     }
     rc = 1;
 out:
-    free(evs);
     return rc;
 }
 

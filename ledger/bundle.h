@@ -51,6 +51,13 @@ typedef struct {
     smt_proof state;
     size_t n_events;           /* <= LEDGER_MAX_BUNDLE_EVENTS */
     ledger_bundle_event *events;
+    /* the governance record (gov.h) at that block; gov_record NULL when the
+     * chain has none (then no gov_state and no gov_events) */
+    uint8_t *gov_record;
+    size_t gov_record_len;     /* <= LEDGER_MAX_GOV_RECORD */
+    smt_proof gov_state;
+    size_t n_gov_events;       /* <= LEDGER_MAX_BUNDLE_EVENTS */
+    ledger_bundle_event *gov_events;
     uint64_t since_log_size;   /* 0: no consistency proof */
     size_t n_consistency;      /* <= MERKLE_MAX_PROOF */
     uint8_t consistency[MERKLE_MAX_PROOF][32];

@@ -5,6 +5,7 @@
 #include "codec.h"
 #include "hash.h"
 #include "index.h"
+#include "gov.h"
 #include "ledger.h"
 #include "merkle.h"
 #include "permit.pb-c.h"
@@ -23,6 +24,9 @@ static int count_cf(ledger_store *st, ledger_cf cf, uint64_t *n, ledger_err *err
     ledger_iter_free(it);
     return rc;
 }
+
+static int check_events(ledger *L, const char *id, uint32_t seq, const uint8_t head[32],
+                        uint64_t log_size, uint64_t *events, ledger_err *err);
 
 static int check_license(ledger *L, const ledger_license *l, uint64_t log_size,
                          uint64_t *expected, uint64_t *events, ledger_err *err)
@@ -51,25 +55,32 @@ static int check_license(ledger *L, const ledger_license *l, uint64_t log_size,
     free(keys);
     if (rc != 0)
         return -1;
+    return check_events(L, l->id, l->seq, l->head, log_size, events, err);
+}
 
+/* The events of record id (a license or the governance record) form an
+ * unbroken chain to head, each at its place in the event log. */
+static int check_events(ledger *L, const char *id, uint32_t seq, const uint8_t head[32],
+                        uint64_t log_size, uint64_t *events, ledger_err *err)
+{
     ledger_event_rec *evs = NULL;
     size_t n = 0;
-    if (ledger_get_events(L, l->id, &evs, &n, err) < 0)
+    if (ledger_get_events(L, id, &evs, &n, err) < 0)
         return -1;
-    if (n != (size_t)l->seq + 1) {
+    if (n != (size_t)seq + 1) {
         free(evs);
         return ledger_fail(err, LEDGER_ERR_INVALID, "integrity",
-                           "license %s: %zu events stored but seq is %u", l->id, n, l->seq);
+                           "license %s: %zu events stored but seq is %u", id, n, seq);
     }
     for (size_t i = 0; i < n; i++) {
         const uint8_t *want_prev = i == 0 ? NULL : evs[i - 1].hash;
         uint8_t zero[32] = {0};
         if (memcmp(evs[i].ev.prev, want_prev ? want_prev : zero, 32) != 0 ||
-            strcmp(evs[i].ev.license_id, l->id) != 0) {
+            strcmp(evs[i].ev.license_id, id) != 0) {
             free(evs);
             return ledger_fail(err, LEDGER_ERR_INVALID, "integrity",
                                "license %s: event %zu does not chain to its predecessor",
-                               l->id, i);
+                               id, i);
         }
         uint8_t leaf[32];
         if (evs[i].log_index >= log_size ||
@@ -78,14 +89,14 @@ static int check_license(ledger *L, const ledger_license *l, uint64_t log_size,
             free(evs);
             return ledger_fail(err, LEDGER_ERR_INVALID, "integrity",
                                "license %s: event %zu is not at its place in the event log",
-                               l->id, i);
+                               id, i);
         }
     }
-    int head_ok = memcmp(evs[n - 1].hash, l->head, 32) == 0;
+    int head_ok = memcmp(evs[n - 1].hash, head, 32) == 0;
     free(evs);
     if (!head_ok)
         return ledger_fail(err, LEDGER_ERR_INVALID, "integrity",
-                           "license %s: head is not the hash of its last event", l->id);
+                           "license %s: head is not the hash of its last event", id);
     *events += n;
     return 0;
 }
@@ -237,6 +248,30 @@ int ledger_check_integrity(ledger *L, ledger_err *err)
         size_t kl, vl;
         const uint8_t *k = ledger_iter_key(it, &kl);
         const uint8_t *v = ledger_iter_value(it, &vl);
+        char kid[LEDGER_MAX_LICENSE_ID + 1];
+        if (kl <= LEDGER_MAX_LICENSE_ID) {
+            memcpy(kid, k, kl);
+            kid[kl] = '\0';
+        } else {
+            kid[0] = '\0';
+        }
+        if (ledger_gov_is_record_id(kid)) {
+            /* the governance record (gov.h): decodes, chains its events */
+            ledger_gov *gv = NULL;
+            char want[LEDGER_MAX_LICENSE_ID + 1];
+            ledger_gov_record_id(ledger_genesis_of(L), want, sizeof want);
+            if (strcmp(kid, want) != 0)
+                rc = ledger_fail(err, LEDGER_ERR_INVALID, "integrity",
+                                 "a governance record of another region (%s)", kid);
+            else if (ledger_gov_decode(ledger_genesis_of(L), v, vl, &gv, err) != 0)
+                rc = -1;
+            else
+                rc = check_events(L, kid, gv->seq, gv->head, log_size, &events, err);
+            ledger_gov_release(gv);
+            if (rc == 0)
+                rc = state_set_add(&leaves, kid, v, vl, err);
+            continue;
+        }
         ledger_license l;
         if (ledger_license_decode(&l, v, vl, err) != 0) {
             rc = -1;

@@ -43,6 +43,10 @@ static void advance_head(ledger *L, ledger_exec *x, const uint8_t hash[32])
     hd->log = x->log;
     hd->log.batch = NULL;
     ledger_state_root_advance(L, x);
+    if (x->gov_cur != NULL) {
+        ledger_gov_release(L->head_gov);
+        L->head_gov = ledger_gov_ref(x->gov_cur);
+    }
 }
 
 static void publish_tip(ledger *L, const ledger_exec *x)
@@ -52,6 +56,10 @@ static void publish_tip(ledger *L, const ledger_exec *x)
     ledger_header_hash(&x->hdr, L->tip.hash);
     L->tip.time = x->hdr.time;
     L->tip.header = x->hdr;
+    if (x->gov_cur != NULL) {
+        ledger_gov_release(L->tip_gov);
+        L->tip_gov = ledger_gov_ref(x->gov_cur);
+    }
     for (size_t i = 0; i < L->g->n_departments && i < LEDGER_MAX_DEPARTMENTS; i++)
         L->pending[i] = (uint64_t)((int64_t)L->pending[i] + x->pending_delta[i]);
 }

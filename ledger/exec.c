@@ -144,6 +144,7 @@ int ledger_exec_begin(ledger *L, const ledger_block_ctx *ctx, ledger_exec **out,
         return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
     }
     x->L = L;
+    x->gov = ledger_gov_ref(L->head_gov);
     x->prev = L->inflight;
     x->ctx = *ctx;
     x->height = L->head.tip.height + 1;
@@ -176,6 +177,8 @@ void ledger_exec_release(ledger_exec *x)
     ledger_smt_delta_clear(&x->smt_d);
     free(x->smt_write);
     ledger_batch_free(x->batch);
+    ledger_gov_release(x->gov);
+    ledger_gov_release(x->gov_cur);
     free(x);
 }
 
@@ -252,8 +255,7 @@ static int lic_append(ledger_exec *x, const char *id, uint64_t h, uint8_t *orig,
     return 0;
 }
 
-/* Find (loading from the store) the overlay entry of a license. */
-static int lic_lookup(ledger_exec *x, const char *id, lic_entry **out, ledger_err *err)
+int ledger_exec_lookup(ledger_exec *x, const char *id, lic_entry **out, ledger_err *err)
 {
     uint64_t h = fnv1a(id, strlen(id));
     long i = itab_find(&x->lic_index, h, lic_eq, x, id);
@@ -292,8 +294,8 @@ static int lic_lookup(ledger_exec *x, const char *id, lic_entry **out, ledger_er
     return 1;
 }
 
-static int lic_add_new(ledger_exec *x, const char *id, uint8_t *rec, size_t len,
-                       ledger_err *err)
+int ledger_exec_add_record(ledger_exec *x, const char *id, uint8_t *rec, size_t len,
+                           ledger_err *err)
 {
     return lic_append(x, id, fnv1a(id, strlen(id)), NULL, 0, rec, len, 1, err);
 }
@@ -343,7 +345,8 @@ int ledger_exec_decoded(ledger_exec *x, const ledger_tx *tx, int dept, ledger_tx
                         ledger_err *err)
 {
     ledger *L = x->L;
-    const ledger_genesis *g = L->g;
+    const ledger_genesis *g = L->g;    /* block bounds: the node reads them from genesis */
+    const ledger_genesis *m = x->gov->m; /* the membership in force at this block */
     if (x->n_txs >= g->params.max_block_txs)
         return ledger_fail(err, LEDGER_ERR_RULE, "block_full",
                            "the block already holds %zu transactions", x->n_txs);
@@ -352,8 +355,8 @@ int ledger_exec_decoded(ledger_exec *x, const ledger_tx *tx, int dept, ledger_tx
                            "the block already holds %llu bytes of %llu",
                            (unsigned long long)x->n_bytes,
                            (unsigned long long)g->params.max_block_bytes);
-    if (ledger_tx_check_fields(g, tx, err) != 0 ||
-        ledger_tx_check_time(tx, x->ctx.time, g->params.tx_window_ms, err) != 0)
+    if (ledger_tx_check_fields(m, tx, err) != 0 ||
+        ledger_tx_check_time(tx, x->ctx.time, m->params.tx_window_ms, err) != 0)
         return -1;
     if (tx_seen(x, tx->id))
         return ledger_fail(err, LEDGER_ERR_DUPLICATE, "tx_duplicate",
@@ -375,6 +378,9 @@ int ledger_exec_decoded(ledger_exec *x, const ledger_tx *tx, int dept, ledger_tx
                            (unsigned long long)h);
     }
 
+    if (ledger_tx_kind_is_gov(tx->kind))
+        return ledger_gov_exec(x, tx, dept, res, err);
+
     ledger_license lic;
     memset(&lic, 0, sizeof lic);
     lic_entry *e = NULL;
@@ -384,7 +390,9 @@ int ledger_exec_decoded(ledger_exec *x, const ledger_tx *tx, int dept, ledger_tx
         if (next_license_id(x, new_id, sizeof new_id, err) != 0)
             goto io;
     } else {
-        r = lic_lookup(x, tx->body->license_id, &e, err);
+        r = ledger_gov_is_record_id(tx->body->license_id)
+                ? 0 /* not a license */
+                : ledger_exec_lookup(x, tx->body->license_id, &e, err);
         if (r < 0)
             goto io;
         if (r == 0)
@@ -393,7 +401,7 @@ int ledger_exec_decoded(ledger_exec *x, const ledger_tx *tx, int dept, ledger_tx
         if (ledger_license_decode(&lic, e->cur, e->cur_len, err) != 0)
             goto io;
     }
-    if (ledger_rules_apply(g, tx, dept, x->ctx.time, new_id, &lic, err) != 0) {
+    if (ledger_rules_apply(m, tx, dept, x->ctx.time, new_id, &lic, err) != 0) {
         ledger_license_clear(&lic);
         return -1;
     }
@@ -425,10 +433,8 @@ int ledger_exec_decoded(ledger_exec *x, const ledger_tx *tx, int dept, ledger_tx
     ledger_license_clear(&lic);
     if (enc != 0)
         return -1;
-    uint8_t leaf[32];
-    ledger_merkle_leaf_hash(tx->env, tx->env_len, leaf);
     if (is_apply) {
-        if (lic_add_new(x, new_id, rec, reclen, err) != 0) {
+        if (ledger_exec_add_record(x, new_id, rec, reclen, err) != 0) {
             free(rec);
             return -1;
         }
@@ -440,6 +446,19 @@ int ledger_exec_decoded(ledger_exec *x, const ledger_tx *tx, int dept, ledger_tx
         e->cur_len = reclen;
         e->dirty = 1;
     }
+    return ledger_exec_record_tx(x, tx, &ev, evbytes, evlen, evhash, res, err);
+io:
+    x->broken = 1;
+    return -1;
+}
+
+int ledger_exec_record_tx(ledger_exec *x, const ledger_tx *tx, const ledger_event *evp,
+                          const uint8_t *evbytes, size_t evlen, const uint8_t evhash[32],
+                          ledger_tx_result *res, ledger_err *err)
+{
+    const ledger_event ev = *evp;
+    uint8_t leaf[32];
+    ledger_merkle_leaf_hash(tx->env, tx->env_len, leaf);
     if (tx_record(x, tx->id, leaf, err) != 0) {
         x->broken = 1; /* the overlay already moved on: the block cannot go on */
         return -1;
@@ -477,9 +496,6 @@ int ledger_exec_decoded(ledger_exec *x, const ledger_tx *tx, int dept, ledger_tx
         res->seq = ev.seq;
     }
     return 0;
-io:
-    x->broken = 1;
-    return -1;
 }
 
 int ledger_exec_tx(ledger_exec *x, const uint8_t *env, size_t len, ledger_sig_mode mode,
@@ -491,7 +507,7 @@ int ledger_exec_tx(ledger_exec *x, const uint8_t *env, size_t len, ledger_sig_mo
     const ledger_pubkey *pk = NULL;
     int dept, rc = -1;
     if (ledger_tx_decode(&tx, env, len, x->L->g->chain_id, err) != 0 ||
-        ledger_tx_authorize(x->L->g, &tx, &pk, &dept, err) != 0)
+        ledger_gov_authorize(x->gov, &tx, &pk, &dept, err) != 0)
         goto out;
     if (mode == LEDGER_SIG_CHECK && !ledger_tx_sig_ok(&tx, pk)) {
         ledger_fail(err, LEDGER_ERR_RULE, "signature_invalid",
@@ -522,11 +538,14 @@ int ledger_exec_finish(ledger_exec *x, ledger_header *hdr, ledger_err *err)
         lic_entry *e = &x->lics[i];
         if (!e->dirty)
             continue;
-        if (ledger_index_diff(x->batch, e->id, e->orig, e->orig_len, e->cur, e->cur_len,
+        if (!ledger_gov_is_record_id(e->id) &&
+            ledger_index_diff(x->batch, e->id, e->orig, e->orig_len, e->cur, e->cur_len,
                               count_pending, x, err) != 0)
             goto fail;
         ledger_batch_put(x->batch, CF_LICENSES, e->id, strlen(e->id), e->cur, e->cur_len);
     }
+    if (ledger_gov_finish(x, err) != 0)
+        goto fail;
     if (x->seq_dirty) {
         char key[16];
         uint8_t v[8];

@@ -30,7 +30,7 @@ static int parse_params(json_t *root, ledger_params *pp, ledger_err *err)
 {
     static const char *const fields[] = {"max_addresses", "tx_window", "max_block_txs",
                                          "max_block_bytes", "block_interval", "heartbeat",
-                                         NULL};
+                                         "gov_window", NULL};
     json_t *o;
     long long x;
     int present;
@@ -40,6 +40,7 @@ static int parse_params(json_t *root, ledger_params *pp, ledger_err *err)
     pp->tx_window_ms = 3600 * 1000;
     pp->block_interval_ms = 1000;
     pp->heartbeat_ms = 60 * 1000;
+    pp->gov_window_ms = UINT64_C(7) * 86400 * 1000;
     if (ledger_gj_object(root, "", "params", 0, &o, err) != 0)
         return -1;
     if (o == NULL)
@@ -68,7 +69,9 @@ static int parse_params(json_t *root, ledger_params *pp, ledger_err *err)
         ledger_gj_duration(o, "params", "block_interval", 0, pp->block_interval_ms,
                            &pp->block_interval_ms, NULL, err) != 0 ||
         ledger_gj_duration(o, "params", "heartbeat", 0, pp->heartbeat_ms, &pp->heartbeat_ms, NULL,
-                           err) != 0)
+                           err) != 0 ||
+        ledger_gj_duration(o, "params", "gov_window", 0, pp->gov_window_ms, &pp->gov_window_ms,
+                           NULL, err) != 0)
         return -1;
     if (pp->heartbeat_ms < pp->block_interval_ms)
         return ledger_gj_fail(err, "params.heartbeat", "must not be shorter than block_interval");

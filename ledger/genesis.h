@@ -31,6 +31,8 @@ typedef struct {
     ledger_pubkey node;  /* node key (validators only) */
     char *p2p;           /* "host:port" (validators only) */
     char *rpc;           /* "host:port" or NULL: where its node answers RPC */
+    int seal_retired;    /* the seal key retired itself (RETIRE_KEY, gov.h):
+                            it signs nothing and no lookup finds it */
 } ledger_department;
 
 typedef struct {
@@ -65,6 +67,7 @@ typedef struct {
     uint64_t max_block_bytes;    /* envelope bytes per block */
     uint64_t block_interval_ms;  /* target time between blocks */
     uint64_t heartbeat_ms;       /* empty block at most this far apart */
+    uint64_t gov_window_ms;      /* longest life of a governance proposal */
 } ledger_params;
 
 typedef struct ledger_genesis {

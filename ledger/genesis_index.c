@@ -84,10 +84,12 @@ int ledger_genesis_index_build(ledger_genesis *g, ledger_err *err)
     size_t v = 0;
     for (size_t i = 0; i < g->n_departments; i++) {
         key_entry *e = &ix->keys[k];
-        memcpy(e->key, g->departments[i].seal.raw, 32);
-        e->kind = KEY_SEAL;
-        e->idx = (uint32_t)i;
-        e->order = (uint32_t)k++;
+        if (!g->departments[i].seal_retired) {
+            memcpy(e->key, g->departments[i].seal.raw, 32);
+            e->kind = KEY_SEAL;
+            e->idx = (uint32_t)i;
+            e->order = (uint32_t)k++;
+        }
         if (g->departments[i].validator) {
             e = &ix->keys[k];
             memcpy(e->key, g->departments[i].node.raw, 32);
@@ -170,7 +172,7 @@ int ledger_genesis_seal_dept(const ledger_genesis *g, const uint8_t key[32])
         return e ? (int)e->idx : -1;
     }
     for (size_t i = 0; i < g->n_departments; i++)
-        if (memcmp(g->departments[i].seal.raw, key, 32) == 0)
+        if (!g->departments[i].seal_retired && memcmp(g->departments[i].seal.raw, key, 32) == 0)
             return (int)i;
     return -1;
 }

@@ -92,14 +92,23 @@ int ledger_load_tip(ledger *L, ledger_err *err)
                                "event log root does not match block %llu",
                                (unsigned long long)height);
     }
+    ledger_gov *gv = NULL;
+    if (ledger_gov_load(L, &gv, err) != 0)
+        return -1;
+    ledger_gov_release(L->head_gov);
+    L->head_gov = ledger_gov_ref(gv);
     pthread_mutex_lock(&L->mu);
     L->tip = hd->tip;
+    ledger_gov *old = L->tip_gov;
+    L->tip_gov = gv;
     pthread_mutex_unlock(&L->mu);
+    ledger_gov_release(old);
     return L->readonly ? 0 : pending_recount(L, err);
 }
 
-/* Refuse a database laid out by a newer release; one from before the format
- * was recorded is format 1 (and is marked so when opened for writing). */
+/* Refuse a database laid out by a newer release; mark an older one (or one
+ * from before the format was recorded) with this release's when opened for
+ * writing: from now on it may hold what only this release reads. */
 static int check_format(ledger *L, const char *db_path, ledger_err *err)
 {
     uint64_t fmt = 0;
@@ -112,7 +121,7 @@ static int check_format(ledger *L, const char *db_path, ledger_err *err)
                            "install the release that wrote it, or restore a backup made by "
                            "this one",
                            db_path, (unsigned long long)fmt, LEDGER_DB_FORMAT);
-    if (r == 1 || L->readonly)
+    if ((r == 1 && fmt == LEDGER_DB_FORMAT) || L->readonly)
         return 0;
     ledger_batch *b = ledger_batch_new(L->st);
     if (b == NULL)
@@ -212,6 +221,8 @@ void ledger_close(ledger *L)
     ledger_workq_free(L->helpers);
     ledger_smt_tree_free(L->smt_root, L->smt_mem);
     ledger_smt_mem_free(L->smt_mem);
+    ledger_gov_release(L->head_gov);
+    ledger_gov_release(L->tip_gov);
     ledger_store_close(L->st);
     pthread_mutex_destroy(&L->mu);
     free(L);
@@ -220,6 +231,14 @@ void ledger_close(ledger *L)
 const ledger_genesis *ledger_genesis_of(const ledger *L)
 {
     return L->g;
+}
+
+ledger_gov *ledger_gov_acquire(ledger *L)
+{
+    pthread_mutex_lock(&L->mu);
+    ledger_gov *gv = ledger_gov_ref(L->tip_gov);
+    pthread_mutex_unlock(&L->mu);
+    return gv;
 }
 
 ledger_store *ledger_store_of(ledger *L)
@@ -304,8 +323,8 @@ int ledger_get_license_bytes(ledger *L, const char *id, uint8_t **rec, size_t *l
                              ledger_err *err)
 {
     size_t n = strlen(id);
-    if (n == 0 || n > LEDGER_MAX_LICENSE_ID)
-        return 0;
+    if (n == 0 || n > LEDGER_MAX_LICENSE_ID || ledger_gov_is_record_id(id))
+        return 0; /* the governance record is no license: ledger_gov_load */
     return ledger_store_get(L->st, CF_LICENSES, id, n, rec, len, err);
 }
 

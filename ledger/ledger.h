@@ -48,6 +48,12 @@ int ledger_open_readonly(ledger **out, const char *db_path, const char *secondar
 void ledger_close(ledger *L);
 
 const ledger_genesis *ledger_genesis_of(const ledger *L);
+
+struct ledger_gov;
+/* The membership in force after the durable tip (gov.h): a reference the
+ * caller drops with ledger_gov_release.  Its `m` is what every "who may sign
+ * this" asks; genesis is only the chain's identity and starting point. */
+struct ledger_gov *ledger_gov_acquire(ledger *L);
 /* The store the ledger reads and writes (store.h), for the ledger's own
  * modules (bundles, queries, the integrity check) and tests. */
 ledger_store *ledger_store_of(ledger *L);
@@ -58,6 +64,14 @@ typedef struct {
     uint64_t time;            /* block time; genesis_time at height 0 */
     ledger_header header;     /* meaningful when height > 0 */
 } ledger_tip;
+
+/* The layout of the database (docs/formats.md, "Storage keys", db_format):
+ * a release that changes it raises this; opening a database for writing
+ * marks it with this release's format, and a database newer than this
+ * release reads (after a downgrade) is refused instead of misread.
+ *   1  the first recorded layout
+ *   2  the governance record GOV-<region> and the gov/ keys of meta */
+#define LEDGER_DB_FORMAT 2
 
 /* A consistent copy of the last committed block's identity. */
 void ledger_get_tip(ledger *L, ledger_tip *tip);
@@ -87,6 +101,8 @@ typedef struct {
     int kind;                     /* permit TxKind */
     char license_id[LEDGER_MAX_LICENSE_ID + 1];
     uint32_t seq;                 /* the event's seq on that license */
+    uint32_t proposal_id;         /* GOV_PROPOSE / GOV_APPROVE: the proposal */
+    int gov_executed;             /* the proposal's change was executed */
 } ledger_tx_result;
 
 /* Start executing block tip+1.  Only one exec may exist per ledger. */

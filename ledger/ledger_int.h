@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gov.h"
 #include "ledger.h"
 #include "mlog.h"
 #include "smt.h"
@@ -28,10 +29,6 @@
 #define META_GENESIS "genesis_hash"
 #define META_HEIGHT "height"
 #define META_FORMAT "db_format"
-/* The layout of the database (docs/formats.md, "Storage keys"): a release
- * that changes it raises this, and a binary refuses a database newer than
- * it knows (after a downgrade) instead of misreading it. */
-#define LEDGER_DB_FORMAT 1
 
 /* What the next block builds on: the last block executed and handed to the
  * store, durable or not yet.  Touched by the executing thread only. */
@@ -69,6 +66,11 @@ struct ledger {
     ledger_exec *inflight;   /* the last block handed over; freed by the executor */
     int failed;              /* a background write failed: reload before going on */
     ledger_err fail_err;
+
+    /* the membership (gov.h): in force for the block after the head
+     * (executing thread only), and after the durable tip (under mu) */
+    ledger_gov *head_gov;
+    ledger_gov *tip_gov;
 };
 
 /* A small open-addressing table of entry indices (exec.c): the licenses and
@@ -120,6 +122,11 @@ struct ledger_exec {
     int has_cert;
     ledger_commit cert;
 
+    /* the membership in force at this block, and the record after the
+     * governance transactions it executed so far (NULL: none yet) */
+    ledger_gov *gov;
+    ledger_gov *gov_cur;
+    size_t n_gov;         /* governance transactions in the block so far */
     /* how this block changes ledger.pending (ledger_index_diff) */
     int64_t pending_delta[LEDGER_MAX_DEPARTMENTS];
 
@@ -166,6 +173,31 @@ void ledger_exec_release(ledger_exec *x);
  * authorised.  Nothing is changed unless it succeeds. */
 int ledger_exec_decoded(ledger_exec *x, const ledger_tx *tx, int dept, ledger_tx_result *res,
                         ledger_err *err);
+
+/* The overlay entry of a record (a license or the governance record),
+ * loaded from the block before or the store: 1 found, 0 absent, -1 error. */
+int ledger_exec_lookup(ledger_exec *x, const char *id, lic_entry **out, ledger_err *err);
+/* A record new in this block (takes over rec). */
+int ledger_exec_add_record(ledger_exec *x, const char *id, uint8_t *rec, size_t len,
+                           ledger_err *err);
+/* What every accepted transaction leaves: its place in the block, the txs
+ * entry, its event under the record's id and the event log leaf.  After
+ * the record itself changed: a failure here breaks the block. */
+int ledger_exec_record_tx(ledger_exec *x, const ledger_tx *tx, const ledger_event *ev,
+                          const uint8_t *evbytes, size_t evlen, const uint8_t evhash[32],
+                          ledger_tx_result *res, ledger_err *err);
+
+/* ---- gov_exec.c ---- */
+
+/* GOV_PROPOSE, GOV_APPROVE, RETIRE_KEY in block x (after the checks every
+ * transaction passes): the governance record and its event. */
+int ledger_gov_exec(ledger_exec *x, const ledger_tx *tx, int dept, ledger_tx_result *res,
+                    ledger_err *err);
+/* Keep the record after block x (if it changed) as the version of x's
+ * height, for ledger_gov_at. */
+int ledger_gov_finish(ledger_exec *x, ledger_err *err);
+/* The membership recorded in the store (genesis when there is no record). */
+int ledger_gov_load(ledger *L, ledger_gov **out, ledger_err *err);
 
 /* ---- stateroot.c ---- */
 

@@ -22,10 +22,13 @@ static const char *const kind_names[] = {
     [PERMIT__TX_KIND__REVOKE] = "REVOKE",
     [PERMIT__TX_KIND__RENEW] = "RENEW",
     [PERMIT__TX_KIND__CANCEL] = "CANCEL",
+    [PERMIT__TX_KIND__GOV_PROPOSE] = "GOV_PROPOSE",
+    [PERMIT__TX_KIND__GOV_APPROVE] = "GOV_APPROVE",
+    [PERMIT__TX_KIND__RETIRE_KEY] = "RETIRE_KEY",
 };
 
 #define KIND_MIN PERMIT__TX_KIND__APPLY
-#define KIND_MAX PERMIT__TX_KIND__CANCEL
+#define KIND_MAX PERMIT__TX_KIND__RETIRE_KEY
 
 const char *ledger_tx_kind_name(int kind)
 {
@@ -51,7 +54,11 @@ ledger_role ledger_tx_kind_role(int kind)
     case PERMIT__TX_KIND__SUSPEND:
     case PERMIT__TX_KIND__RESUME:
     case PERMIT__TX_KIND__REVOKE:
+    case PERMIT__TX_KIND__GOV_PROPOSE:
+    case PERMIT__TX_KIND__GOV_APPROVE:
         return LEDGER_ROLE_DEPARTMENT;
+    case PERMIT__TX_KIND__RETIRE_KEY:
+        return LEDGER_ROLE_KEY;
     default:
         return LEDGER_ROLE_REGISTRAR;
     }
@@ -73,6 +80,10 @@ static int kind_payload(int kind)
         return PERMIT__TX_BODY__PAYLOAD_REMOVE_ADDRESS;
     case PERMIT__TX_KIND__AMEND:
         return PERMIT__TX_BODY__PAYLOAD_AMEND;
+    case PERMIT__TX_KIND__GOV_PROPOSE:
+        return PERMIT__TX_BODY__PAYLOAD_GOV_PROPOSE;
+    case PERMIT__TX_KIND__GOV_APPROVE:
+        return PERMIT__TX_BODY__PAYLOAD_GOV_APPROVE;
     default:
         return PERMIT__TX_BODY__PAYLOAD_REASON;
     }
@@ -153,10 +164,10 @@ int ledger_tx_decode(ledger_tx *tx, const uint8_t *env, size_t len,
                            "nonce must be exactly %d bytes, not %zu", LEDGER_NONCE_LEN,
                            b->nonce.len);
     size_t idlen = strlen(b->license_id);
-    if (tx->kind == PERMIT__TX_KIND__APPLY) {
+    if (tx->kind == PERMIT__TX_KIND__APPLY || ledger_tx_kind_is_gov(tx->kind)) {
         if (idlen != 0)
             return ledger_fail(err, LEDGER_ERR_RULE, "license_id_invalid",
-                               "APPLY must not name a license: the ledger assigns the id");
+                               "%s must not name a license", ledger_tx_kind_name(tx->kind));
     } else if (idlen == 0 || idlen > LEDGER_MAX_LICENSE_ID) {
         return ledger_fail(err, LEDGER_ERR_RULE, "license_id_invalid",
                            "%s needs a license id of 1 to %d characters",
@@ -175,10 +186,38 @@ void ledger_tx_release(ledger_tx *tx)
     tx->body = NULL;
 }
 
+int ledger_tx_kind_is_gov(int kind)
+{
+    return kind == PERMIT__TX_KIND__GOV_PROPOSE || kind == PERMIT__TX_KIND__GOV_APPROVE ||
+           kind == PERMIT__TX_KIND__RETIRE_KEY;
+}
+
 int ledger_tx_authorize(const ledger_genesis *g, const ledger_tx *tx,
                         const ledger_pubkey **pk, int *dept, ledger_err *err)
 {
     char hex[65];
+    if (ledger_tx_kind_role(tx->kind) == LEDGER_ROLE_KEY) {
+        /* any key in force may retire itself: a seal, a registrar's or a
+         * node key (observers' keys: ledger_gov_step) */
+        int d = ledger_genesis_seal_dept(g, tx->signer);
+        const ledger_registrar *r = d < 0 ? ledger_genesis_registrar(g, tx->signer) : NULL;
+        int v = d < 0 && r == NULL ? ledger_genesis_validator_index(g, tx->signer) : -1;
+        if (d >= 0) {
+            *pk = &g->departments[d].seal;
+        } else if (r != NULL) {
+            *pk = &r->key;
+        } else if (v >= 0) {
+            d = g->validators[v];
+            *pk = &g->departments[d].node;
+        } else {
+            ledger_hex_encode(tx->signer, 32, hex);
+            return ledger_fail(err, LEDGER_ERR_UNAUTHORIZED, "retire_key_unknown",
+                               "RETIRE_KEY must be signed by the key it retires, one with a "
+                               "role in force; key %s has none", hex);
+        }
+        *dept = d;
+        return 0;
+    }
     if (ledger_tx_kind_role(tx->kind) == LEDGER_ROLE_REGISTRAR) {
         const ledger_registrar *r = ledger_genesis_registrar(g, tx->signer);
         if (r == NULL) {
@@ -292,6 +331,8 @@ int ledger_tx_check_fields(const ledger_genesis *g, const ledger_tx *tx, ledger_
     case PERMIT__TX_KIND__ADD_ADDRESS:
         return check_address(g, b->add_address->address, err);
     case PERMIT__TX_KIND__REMOVE_ADDRESS:
+    case PERMIT__TX_KIND__GOV_PROPOSE: /* a change: ledger_gov_step */
+    case PERMIT__TX_KIND__GOV_APPROVE:
         return 0;
     case PERMIT__TX_KIND__AMEND: {
         const Permit__Amend *a = b->amend;
@@ -317,9 +358,11 @@ int ledger_tx_check_fields(const ledger_genesis *g, const ledger_tx *tx, ledger_
                                "an amendment must change the name, legal representative or scope");
         return 0;
     }
-    default: /* SUSPEND RESUME REVOKE CANCEL RENEW */
+    default: /* SUSPEND RESUME REVOKE CANCEL RENEW RETIRE_KEY */
         return check_text(b->reason->reason, "reason", LEDGER_MAX_REASON,
-                          tx->kind != PERMIT__TX_KIND__RENEW, 1, "reason_required", err);
+                          tx->kind != PERMIT__TX_KIND__RENEW &&
+                              tx->kind != PERMIT__TX_KIND__RETIRE_KEY,
+                          1, "reason_required", err);
     }
 }
 

@@ -34,7 +34,14 @@ typedef struct {
 } ledger_tx;
 
 /* Roles a signer can hold. */
-typedef enum { LEDGER_ROLE_REGISTRAR = 1, LEDGER_ROLE_DEPARTMENT = 2 } ledger_role;
+typedef enum {
+    LEDGER_ROLE_REGISTRAR = 1,
+    LEDGER_ROLE_DEPARTMENT = 2,
+    LEDGER_ROLE_KEY = 3, /* RETIRE_KEY: any key in force, retiring itself */
+} ledger_role;
+
+/* 1 for GOV_PROPOSE, GOV_APPROVE and RETIRE_KEY (gov.h). */
+int ledger_tx_kind_is_gov(int kind);
 
 /* Parse an envelope and decode its body strictly; computes id and sighash.
  * Checks only the form (sizes, canonical encoding, known kind, payload

@@ -247,6 +247,10 @@ void node_tx_finished(node *n, const uint8_t tx_id[32], const ledger_tx_result *
                                   ledger_tx_kind_name(res->kind));
             if (r && res->kind == 1 /* APPLY */)
                 json_object_set_new(r, "license_id", json_string(res->license_id));
+            if (r && res->proposal_id != 0) { /* GOV_PROPOSE, GOV_APPROVE */
+                json_object_set_new(r, "proposal_id", json_integer(res->proposal_id));
+                json_object_set_new(r, "executed", json_boolean(res->gov_executed));
+            }
             call_answer(c, result_response(c->id, r));
             json_decref(r);
             node_metrics_rpc(&n->metrics, c->method, 0);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ledger/gov.h"
 #include "ledger/hex.h"
 #include "ledger/text.h"
 #include "permit.pb-c.h"
@@ -169,6 +170,35 @@ json_t *node_json_tx_body(const ledger_tx *tx)
     }
     case PERMIT__TX_BODY__PAYLOAD_REASON:
         put(o, "reason", str_or_null(b->reason->reason), &ok);
+        break;
+    case PERMIT__TX_BODY__PAYLOAD_GOV_PROPOSE: {
+        const Permit__GovChange *c = b->gov_propose->change;
+        put(o, "expires_at", json_integer((json_int_t)b->gov_propose->expires_at), &ok);
+        if (c == NULL)
+            break;
+        json_t *ch = json_object();
+        if (ch != NULL) {
+            put(ch, "type", json_string(ledger_gov_change_name(c->type)), &ok);
+            if (c->name[0])
+                put(ch, "name", json_string(c->name), &ok);
+            if (c->department[0])
+                put(ch, "department", json_string(c->department), &ok);
+            if (c->key.len)
+                put(ch, "key", node_json_hex(c->key.data, c->key.len), &ok);
+            if (c->node_key.len)
+                put(ch, "node_key", node_json_hex(c->node_key.data, c->node_key.len), &ok);
+            if (c->code[0])
+                put(ch, "code", json_string(c->code), &ok);
+            if (c->industry)
+                put(ch, "industry", json_string(c->industry->code), &ok);
+            if (c->value)
+                put(ch, "value", json_integer((json_int_t)c->value), &ok);
+        }
+        put(o, "change", ch, &ok);
+        break;
+    }
+    case PERMIT__TX_BODY__PAYLOAD_GOV_APPROVE:
+        put(o, "proposal_id", json_integer(b->gov_approve->proposal_id), &ok);
         break;
     default:
         break;

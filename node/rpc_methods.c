@@ -13,6 +13,7 @@
 #include "node.h"
 #include "permit.pb-c.h"
 #include "rpc_json.h"
+#include "rpc_gov.h"
 #include "rpc_proof.h"
 
 typedef void (*rpc_handler)(node *n, json_t *params, rpc_outcome *out);
@@ -495,18 +496,6 @@ static void m_license_overdue(node *n, json_t *params, rpc_outcome *o)
     run_query(n, &q, params, o);
 }
 
-static void m_industries(node *n, json_t *params, rpc_outcome *o)
-{
-    (void)params;
-    set_result(o, json_pack("{s:o}", "industries", node_json_industries(n->g)));
-}
-
-static void m_departments(node *n, json_t *params, rpc_outcome *o)
-{
-    (void)params;
-    set_result(o, json_pack("{s:o}", "departments", node_json_departments(n->g)));
-}
-
 /* node.backup {dir}: a consistent copy of the database in dir, on the node's
  * machine (docs/operations.md, "Backup and restore"). */
 static const char *const backup_params[] = {"dir", NULL};
@@ -562,8 +551,13 @@ static const rpc_method methods[] = {
     {"license.expiring", m_license_expiring, expiring_params},
     {"license.overdue", m_license_overdue, page_params},
     {"license.proof", node_rpc_license_proof, node_rpc_proof_params},
-    {"industries.list", m_industries, no_params},
-    {"departments.list", m_departments, no_params},
+    {"industries.list", node_rpc_industries, no_params},
+    {"departments.list", node_rpc_departments, no_params},
+    {"registrars.list", node_rpc_registrars, no_params},
+    {"observers.list", node_rpc_observers, no_params},
+    {"gov.list", node_rpc_gov_list, node_rpc_gov_list_params},
+    {"gov.get", node_rpc_gov_get, node_rpc_gov_get_params},
+    {"chain.membership", node_rpc_membership, node_rpc_membership_params},
     {"node.backup", m_backup, backup_params},
 };
 #define N_METHODS ((int)(sizeof methods / sizeof methods[0]))

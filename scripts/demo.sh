@@ -130,4 +130,30 @@ show audit "$id" --genesis "$work/net/genesis.json" --out "$work/license.bundle"
 echo "(the bundle is a file: verified again with no network at all)"
 show --rpc http://127.0.0.1:1 audit --bundle "$work/license.bundle" --genesis "$work/net/genesis.json"
 
+say "10. Governance: the departments rotate market regulation's seal key (DESIGN §11)"
+"$bin/permit" keygen --out "$work/market-2.key" >/dev/null
+newpub=$("$bin/permit" pubkey --key "$work/market-2.key")
+depts=$(cd "$keys" && ls *.key | sed 's/\.key$//' | grep -v -e '^registrar$' -e '^market$')
+first=$(echo "$depts" | head -n 1)
+out=$(show gov propose rotate-key market --seal "$newpub" --key "$keys/$first.key")
+echo "$out"
+pid=$(echo "$out" | awk '/^proposal/ {print $2}')
+for d in $(echo "$depts" | tail -n +2); do
+  out=$(show gov approve "$pid" --key "$keys/$d.key")
+  echo "$out"
+  case "$out" in *executed*) break ;; esac
+done
+show gov show "$pid"
+id3=$(show apply --key "$keys/registrar.key" --uscc 91320411MA1MXL8Q2F \
+  --name "新北区麦香烘焙坊二店" --legal-rep "李四" --industry bakery --division 320411 \
+  --address "常州市新北区珠江路90号")
+echo "$id3"
+echo "(from the next block market's old seal key is refused:)"
+show approve "$id3" --key "$keys/market.key" || echo "  (exit code $?)"
+show approve "$id3" --key "$work/market-2.key"
+show departments
+echo "(audits from genesis alone: approved with the old key before the rotation, and with the new one after)"
+show audit "$id" --genesis "$work/net/genesis.json" --checkpoint "$work/checkpoint"
+show audit "$id3" --genesis "$work/net/genesis.json"
+
 say "Done: stopping the network"

@@ -22,6 +22,7 @@
 
 #include "ledger/audit.h"
 #include "ledger/bundle.h"
+#include "ledger/gov.h"
 #include "ledger/hash.h"
 #include "ledger/hex.h"
 #include "ledger/license.h"
@@ -384,6 +385,57 @@ static void make_seeds(const char *root)
         free(evs);
     }
 
+    /* a governance record (selector 2): genesis' membership with an
+     * observer, a retired key and an open proposal */
+    {
+        ledger_gov *gv = NULL;
+        assert_int_equal(ledger_gov_from_genesis(env->g, &gv, &err), 0);
+        gv->exists = 1;
+        gv->seq = 2;
+        memset(gv->head, 0x5a, 32);
+        gv->next_proposal = 2;
+        ledger_observer ob;
+        ob.name = "审计局";
+        assert_int_equal(ledger_pubkey_parse(&ob.node, env->outsider.pub), 0);
+        ledger_gov_proposal p;
+        memset(&p, 0, sizeof p);
+        p.id = 1;
+        snprintf(p.proposer, sizeof p.proposer, "%s", env->g->departments[0].id);
+        p.height = 3;
+        p.expires_at = env->now + 86400000;
+        p.ch.type = LEDGER_GOV_SET_PARAM;
+        p.ch.name = "max_addresses";
+        p.ch.value = 9;
+        p.n_approvals = 1;
+        snprintf(p.approvals[0], sizeof p.approvals[0], "%s", env->g->departments[0].id);
+        uint8_t retired[1][32];
+        memcpy(retired[0], env->node[LT_NDEPT - 1].pub, 32); /* no validator's key here */
+        size_t keep_obs = gv->n_observers, keep_ret = gv->n_retired, keep_open = gv->n_open;
+        ledger_observer *o0 = gv->observers;
+        uint8_t(*r0)[32] = gv->retired;
+        ledger_gov_proposal *p0 = gv->open;
+        gv->observers = &ob;
+        gv->n_observers = 1;
+        gv->retired = retired;
+        gv->n_retired = 1;
+        gv->open = &p;
+        gv->n_open = 1;
+        uint8_t *gb;
+        size_t gl;
+        assert_int_equal(ledger_gov_encode(gv, "GOV-320411", &gb, &gl, &err), 0);
+        gv->observers = o0, gv->n_observers = keep_obs;
+        gv->retired = r0, gv->n_retired = keep_ret;
+        gv->open = p0, gv->n_open = keep_open;
+        ledger_gov_release(gv);
+        uint8_t *buf = malloc(gl + 1);
+        assert_non_null(buf);
+        buf[0] = 2;
+        memcpy(buf + 1, gb, gl);
+        seed(root, "record", "govrecord-0", buf, gl + 1);
+        free(buf);
+        free(gb);
+    }
+
     /* bundles: the whole history, and one with a consistency proof */
     uint8_t *bundle;
     size_t bl;
@@ -563,7 +615,21 @@ static void test_record_seeds_round_trip(void **state)
     size_t n = read_dir("record", &f);
     for (size_t i = 0; i < n; i++) {
         assert_true(f[i].len > 1);
-        if (f[i].data[0] == 0) {
+        if (f[i].data[0] == 2) { /* a governance record */
+            ledger_genesis *g = load_genesis();
+            ledger_gov *gv = NULL;
+            ledger_err err;
+            uint8_t *out;
+            size_t len;
+            if (ledger_gov_decode(g, f[i].data + 1, f[i].len - 1, &gv, &err) != 0)
+                fail_msg("record seed %s: %s", f[i].name, err.msg);
+            assert_int_equal(ledger_gov_encode(gv, "GOV-320411", &out, &len, &err), 0);
+            assert_int_equal(len, f[i].len - 1);
+            assert_memory_equal(out, f[i].data + 1, len);
+            free(out);
+            ledger_gov_release(gv);
+            ledger_genesis_free(g);
+        } else if (f[i].data[0] == 0) {
             ledger_license l;
             ledger_err err;
             uint8_t *out;

@@ -1133,51 +1133,64 @@ static void test_database_of_another_chain_is_refused(void **state)
 }
 
 /* A database written by a newer release (db_format above what this one
- * reads) is refused with a message, not misread; an older one without the
- * record is format 1 and gets marked. */
+ * reads) is refused with a message, not misread; an older one, or one from
+ * before the record, is marked with this release's format when opened. */
+static uint64_t db_format(lt_env *env)
+{
+    ledger_err err;
+    uint8_t *v = NULL;
+    size_t n = 0;
+    assert_int_equal(ledger_store_get(ledger_store_of(env->L), CF_META, "db_format", 9, &v, &n,
+                                      &err),
+                     1);
+    assert_int_equal(n, 8);
+    uint64_t f = ledger_rd_be64(v);
+    free(v);
+    return f;
+}
+
+static void put_format(ledger_store *st, uint64_t f)
+{
+    ledger_err err;
+    uint8_t v[8];
+    ledger_be64(v, f);
+    ledger_batch *b = ledger_batch_new(st);
+    if (f == 0)
+        ledger_batch_delete(b, CF_META, "db_format", 9);
+    else
+        ledger_batch_put(b, CF_META, "db_format", 9, v, 8);
+    assert_int_equal(ledger_store_write(st, b, 1, &err), 0);
+    ledger_batch_free(b);
+}
+
 static void test_database_of_a_newer_format_is_refused(void **state)
 {
     lt_env *env = *state;
     lt_tick(env, LT_SEC);
-    ledger_store *st = ledger_store_of(env->L);
-    ledger_err err;
-    uint8_t *v = NULL;
-    size_t n = 0;
-    assert_int_equal(ledger_store_get(st, CF_META, "db_format", 9, &v, &n, &err), 1);
-    assert_int_equal(n, 8);
-    assert_int_equal(ledger_rd_be64(v), 1);
-    free(v);
-    /* from before the record: opened, and marked */
-    ledger_batch *b = ledger_batch_new(st);
-    ledger_batch_delete(b, CF_META, "db_format", 9);
-    assert_int_equal(ledger_store_write(st, b, 1, &err), 0);
-    ledger_batch_free(b);
+    assert_int_equal(db_format(env), LEDGER_DB_FORMAT);
+    /* from before the record, and from the release before: marked */
+    put_format(ledger_store_of(env->L), 0);
     lt_reopen(env);
-    st = ledger_store_of(env->L);
-    assert_int_equal(ledger_store_get(st, CF_META, "db_format", 9, &v, &n, &err), 1);
-    free(v);
+    assert_int_equal(db_format(env), LEDGER_DB_FORMAT);
+    put_format(ledger_store_of(env->L), LEDGER_DB_FORMAT - 1);
+    lt_reopen(env);
+    assert_int_equal(db_format(env), LEDGER_DB_FORMAT);
     /* from a newer release */
-    uint8_t two[8];
-    ledger_be64(two, 2);
-    b = ledger_batch_new(st);
-    ledger_batch_put(b, CF_META, "db_format", 9, two, 8);
-    assert_int_equal(ledger_store_write(st, b, 1, &err), 0);
-    ledger_batch_free(b);
-    char db[512];
+    put_format(ledger_store_of(env->L), LEDGER_DB_FORMAT + 1);
+    char db[512], want[80];
     snprintf(db, sizeof db, "%s/db", env->dir);
     ledger_close(env->L);
     env->L = NULL;
     ledger *L2 = NULL;
+    ledger_err err;
     assert_int_equal(ledger_open(&L2, db, env->g, &err), -1);
-    assert_non_null(strstr(err.msg, "has format 2, newer than this release reads"));
+    snprintf(want, sizeof want, "has format %d, newer than this release reads",
+             LEDGER_DB_FORMAT + 1);
+    assert_non_null(strstr(err.msg, want));
     /* put it back for the teardown */
     ledger_store *raw = NULL;
     assert_int_equal(ledger_store_open(&raw, db, &err), 0);
-    b = ledger_batch_new(raw);
-    ledger_be64(two, 1);
-    ledger_batch_put(b, CF_META, "db_format", 9, two, 8);
-    assert_int_equal(ledger_store_write(raw, b, 1, &err), 0);
-    ledger_batch_free(b);
+    put_format(raw, LEDGER_DB_FORMAT);
     ledger_store_close(raw);
     lt_reopen(env);
 }

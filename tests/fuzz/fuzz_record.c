@@ -1,6 +1,7 @@
 /* libFuzzer target: the canonical license record and event
- * (ledger/license.h).  The first byte chooses: even, a record; odd, an
- * event; the rest is the bytes.
+ * (ledger/license.h), and the governance record (ledger/gov.h).  The first
+ * byte chooses: odd, an event; 2 mod 4, a governance record (of the seeds'
+ * genesis); otherwise a license record; the rest is the bytes.
  *
  * Both layouts are canonical: whatever decodes encodes back to exactly the
  * input (state_root and the event log commit to these bytes).  A record
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "fuzzcommon.h"
+#include "ledger/gov.h"
 #include "ledger/license.h"
 #include "ledger/text.h"
 #include "node/rpc_json.h"
@@ -44,7 +46,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t *p = data + 1;
     size_t n = size - 1;
     ledger_err err;
-    if ((data[0] & 1) == 0) {
+    if ((data[0] & 3) == 2) {
+        ledger_gov *gv = NULL;
+        if (ledger_gov_decode(fz_genesis(), p, n, &gv, &err) != 0)
+            return 0;
+        char id[LEDGER_MAX_LICENSE_ID + 1];
+        ledger_gov_record_id(fz_genesis(), id, sizeof id);
+        uint8_t *out;
+        size_t len;
+        FZ_CHECK(ledger_gov_encode(gv, id, &out, &len, &err) == 0);
+        FZ_CHECK(len == n && memcmp(out, p, n) == 0);
+        free(out);
+        ledger_gov_release(gv);
+    } else if ((data[0] & 1) == 0) {
         ledger_license l;
         if (ledger_license_decode(&l, p, n, &err) != 0)
             return 0;

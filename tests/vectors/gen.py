@@ -392,6 +392,90 @@ def bundle_vectors(headers, records, events, certs, smt):
              "consistency": [x.hex() for x in consistency], "events": evs}]
 
 
+# ---- the governance record ----
+
+# x-only public keys from the BIP340 test vectors (indexes 0 to 3): the reader
+# checks that every key is a point, so these are real keys
+BIP340_PUB = [bytes.fromhex(h) for h in (
+    "F9308A019258C31049344F85F89D5229B531C845836F99B08601F113BCE036F9",
+    "DFF1D77F2A671C5F36183726DB2341BE58FEAE1DA2DECED843240F7B502BA659",
+    "DD308AFEC5777E13121FA72B9CC1B7CC0139715309B086C960E18FD969774EB8",
+    "25D1DFF95105F5253C4022F628A996AD3A0D95FBF21D468A1B33F8C160D8F517")]
+
+
+def gov_industry(i):
+    b = (str_(i["code"]) + str_(i["name"]) + u64(i["validity"]) + u64(i["renew_window"]) +
+         u64(i["grace"]) + u8(i["commitment_allowed"]) + u64(i["verify_within"]) +
+         u8(len(i["items"])))
+    for permit, dept in i["items"]:
+        b += str_(permit) + str_(dept)
+    return b
+
+
+def gov_change(c):
+    b = u8(c["type"]) + str_(c.get("name", "")) + str_(c.get("department", ""))
+    b += (u8(1) + h32(c["key"])) if "key" in c else u8(0)
+    b += (u8(1) + h32(c["node_key"])) if "node_key" in c else u8(0)
+    b += str_(c.get("p2p", "")) + str_(c.get("rpc", ""))
+    b += (u8(1) + gov_industry(c["industry"])) if "industry" in c else u8(0)
+    return b + str_(c.get("code", "")) + u64(c.get("value", 0))
+
+
+def gov_record_vectors():
+    k = BIP340_PUB
+    store = {"code": "convenience-store", "name": "便利店", "validity": 5 * 365 * 86400000,
+             "renew_window": 90 * 86400000, "grace": 180 * 86400000, "commitment_allowed": 1,
+             "verify_within": 30 * 86400000,
+             "items": [["食品经营许可", "market"], ["烟草专卖零售许可", "approval"]]}
+    gym = {"code": "gym", "name": "健身房", "validity": 3 * 365 * 86400000,
+           "renew_window": 90 * 86400000, "grace": 180 * 86400000, "commitment_allowed": 0,
+           "verify_within": 0, "items": [["高危险性体育项目经营许可", "market"]]}
+    r = {"id": "GOV-320411", "seq": 4, "head": seq(0x40), "next_proposal": 3,
+         "params": [32, 3600000, 10000, 16777216, 1000, 60000, 7 * 86400000],
+         "departments": [{"id": "approval", "name": "行政审批局", "seal": k[0],
+                          "seal_retired": 0},
+                         {"id": "market", "name": "市场监督管理局", "seal": k[1],
+                          "seal_retired": 1, "node": k[2], "p2p": "127.0.0.1:8646",
+                          "rpc": ""}],
+         "registrars": [["政务服务中心1号窗口", "approval", k[3]]],
+         "observers": [],
+         "industries": [store],
+         "retired": sorted([seq(0x01), seq(0x20)]),
+         "open": [{"id": 2, "proposer": "approval", "height": 7, "expires_at": 1764892800000,
+                   "change": {"type": 8, "industry": gym}, "approvals": ["approval"]}]}
+    p = r["params"]
+    b = u8(1) + str_(r["id"]) + u32(r["seq"]) + h32(r["head"]) + u32(r["next_proposal"])
+    b += u32(p[0]) + u64(p[1]) + u32(p[2]) + u64(p[3]) + u64(p[4]) + u64(p[5]) + u64(p[6])
+    b += u16(len(r["departments"]))
+    for d in r["departments"]:
+        b += str_(d["id"]) + str_(d["name"]) + h32(d["seal"]) + u8(d["seal_retired"])
+        if "node" in d:
+            b += u8(1) + h32(d["node"]) + str_(d["p2p"]) + str_(d["rpc"])
+        else:
+            b += u8(0)
+    b += u16(len(r["registrars"]))
+    for name, dept, key in r["registrars"]:
+        b += str_(name) + str_(dept) + h32(key)
+    b += u16(len(r["observers"]))
+    b += u16(len(r["industries"]))
+    for i in r["industries"]:
+        b += gov_industry(i)
+    b += u16(len(r["retired"]))
+    for key in r["retired"]:
+        b += h32(key)
+    b += u16(len(r["open"]))
+    for o in r["open"]:
+        b += (u32(o["id"]) + str_(o["proposer"]) + u64(o["height"]) + u64(o["expires_at"]) +
+              gov_change(o["change"]) + u8(len(o["approvals"])))
+        for a in o["approvals"]:
+            b += str_(a)
+    return [{"region": "320411", "seq": r["seq"], "next_proposal": r["next_proposal"],
+             "departments": [d["id"] for d in r["departments"]],
+             "market_seal": k[1].hex(), "registrar": k[3].hex(),
+             "open_proposal": 2, "open_change_type": 8, "open_industry": "gym",
+             "bytes": b.hex(), "hash": sha256(b).hex()}]
+
+
 def main():
     outdir = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
     records = record_vectors()
@@ -414,6 +498,7 @@ def main():
         "tx_root": tx_root_vectors(),
         "p2p_auth": p2p_vectors(),
         "bundle": bundle_vectors(headers, records, events, certs, smt),
+        "gov_record": gov_record_vectors(),
     }
     path = os.path.join(outdir, "formats.json")
     with open(path, "w", encoding="utf-8") as f:

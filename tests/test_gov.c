@@ -1,0 +1,990 @@
+/* tests/test_gov.c: governance (DESIGN §11, ledger/gov.h): the membership in
+ * state, GOV_PROPOSE / GOV_APPROVE with their quorum and expiry, RETIRE_KEY,
+ * and one test per governance rule of docs/rules.md that breaks it. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ledger/audit.h"
+#include "ledger/block.h"
+#include "ledger/bundle.h"
+#include "ledger/gov.h"
+#include "ledger/hex.h"
+#include "ledger/ledger.h"
+#include "ledgertest.h"
+#include "testutil.h"
+
+/* six departments: a quorum is 5 (more than 2/3 of 6) */
+#define QUORUM 5
+
+static int setup(void **state)
+{
+    lt_env *env = calloc(1, sizeof *env);
+    lt_setup(env, NULL);
+    env->now = LT_T0;
+    *state = env;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    lt_env *env = *state;
+    lt_teardown(env);
+    free(env);
+    return 0;
+}
+
+static void uscc(uint32_t n, char out[19])
+{
+    lt_uscc(n, out);
+}
+
+/* ---- builders ------------------------------------------------------------ */
+
+typedef struct {
+    uint32_t type;
+    const char *name, *department, *code, *p2p;
+    const uint8_t *key, *node_key;
+    uint64_t value;
+    Permit__GovIndustry *industry;
+} change;
+
+static uint8_t *propose(lt_env *env, const ledger_keypair *kp, const change *c,
+                        uint64_t expires_at, size_t *len)
+{
+    Permit__TxBody b;
+    uint8_t nonce[LEDGER_NONCE_LEN];
+    assert_int_equal(ledger_tx_body_init(&b, PERMIT__TX_KIND__GOV_PROPOSE, env->now + LT_SEC,
+                                         nonce), 0);
+    Permit__GovPropose gp = PERMIT__GOV_PROPOSE__INIT;
+    Permit__GovChange gc = PERMIT__GOV_CHANGE__INIT;
+    gc.type = c->type;
+    gc.name = (char *)(c->name ? c->name : "");
+    gc.department = (char *)(c->department ? c->department : "");
+    gc.code = (char *)(c->code ? c->code : "");
+    gc.p2p = (char *)(c->p2p ? c->p2p : "");
+    if (c->key) {
+        gc.key.data = (uint8_t *)c->key;
+        gc.key.len = 32;
+    }
+    if (c->node_key) {
+        gc.node_key.data = (uint8_t *)c->node_key;
+        gc.node_key.len = 32;
+    }
+    gc.value = c->value;
+    gc.industry = c->industry;
+    gp.change = &gc;
+    gp.expires_at = expires_at;
+    b.payload_case = PERMIT__TX_BODY__PAYLOAD_GOV_PROPOSE;
+    b.gov_propose = &gp;
+    return lt_sign(env, kp, &b, len);
+}
+
+static uint8_t *approve(lt_env *env, const ledger_keypair *kp, uint32_t id, size_t *len)
+{
+    Permit__TxBody b;
+    uint8_t nonce[LEDGER_NONCE_LEN];
+    assert_int_equal(ledger_tx_body_init(&b, PERMIT__TX_KIND__GOV_APPROVE, env->now + LT_SEC,
+                                         nonce), 0);
+    Permit__GovApprove ga = PERMIT__GOV_APPROVE__INIT;
+    ga.proposal_id = id;
+    b.payload_case = PERMIT__TX_BODY__PAYLOAD_GOV_APPROVE;
+    b.gov_approve = &ga;
+    return lt_sign(env, kp, &b, len);
+}
+
+static uint8_t *retire(lt_env *env, const ledger_keypair *kp, size_t *len)
+{
+    Permit__TxBody b;
+    uint8_t nonce[LEDGER_NONCE_LEN];
+    assert_int_equal(ledger_tx_body_init(&b, PERMIT__TX_KIND__RETIRE_KEY, env->now + LT_SEC,
+                                         nonce), 0);
+    Permit__Reason r = PERMIT__REASON__INIT;
+    r.reason = "";
+    b.payload_case = PERMIT__TX_BODY__PAYLOAD_REASON;
+    b.reason = &r;
+    return lt_sign(env, kp, &b, len);
+}
+
+static void run_ok(lt_env *env, uint8_t *tx, const size_t *lenp)
+{
+    size_t len = *lenp;
+    ledger_err err;
+    memset(&err, 0, sizeof err);
+    if (lt_run_free(env, 0, tx, len, NULL, &err) != 0)
+        fail_msg("refused by %s: %s", err.rule ? err.rule : "(none)", err.msg);
+}
+
+/* (the length by pointer: read after the builder that sets it ran) */
+static void expect_refused(lt_env *env, uint8_t *tx, const size_t *lenp, ledger_code code,
+                           const char *rule)
+{
+    size_t len = *lenp;
+    ledger_err err;
+    memset(&err, 0, sizeof err);
+    uint64_t h = ledger_height(env->L);
+    if (lt_run_free(env, 0, tx, len, NULL, &err) == 0)
+        fail_msg("expected refusal by rule %s, but the transaction was accepted", rule);
+    if (err.rule == NULL || strcmp(err.rule, rule) != 0)
+        fail_msg("expected rule %s, got %s (%s)", rule, err.rule ? err.rule : "(none)", err.msg);
+    if (err.code != code)
+        fail_msg("rule %s: expected code %s, got %s", rule, ledger_code_name(code),
+                 ledger_code_name(err.code));
+    assert_int_equal(ledger_height(env->L), h);
+}
+
+static uint32_t next_id(lt_env *env)
+{
+    ledger_gov *gv = ledger_gov_acquire(env->L);
+    uint32_t id = gv->next_proposal;
+    ledger_gov_release(gv);
+    return id;
+}
+
+/* Propose c by `by` and approve it with the next departments in genesis
+ * order until `approvals` departments (the proposer included) signed it. */
+static uint32_t pass(lt_env *env, int by, const change *c, int approvals)
+{
+    size_t len;
+    uint32_t id = next_id(env);
+    run_ok(env, propose(env, lt_dept(env, by), c, 0, &len), &len);
+    for (int d = 0, n = 1; n < approvals && d < LT_NDEPT; d++) {
+        if (d == by)
+            continue;
+        run_ok(env, approve(env, lt_dept(env, d), id, &len), &len);
+        n++;
+    }
+    return id;
+}
+
+static ledger_keypair fresh_key(void)
+{
+    ledger_keypair kp;
+    ledger_err err;
+    assert_int_equal(ledger_keygen(&kp, &err), 0);
+    return kp;
+}
+
+static int is_open(lt_env *env, uint32_t id)
+{
+    ledger_gov *gv = ledger_gov_acquire(env->L);
+    int open = 0;
+    for (size_t i = 0; i < gv->n_open; i++)
+        open |= gv->open[i].id == id;
+    ledger_gov_release(gv);
+    return open;
+}
+
+static char *apply_with(lt_env *env, const ledger_keypair *kp, uint32_t n, const char *industry,
+                        ledger_err *err, char id[80])
+{
+    char u[19];
+    uscc(n, u);
+    size_t len;
+    uint8_t *tx = lt_apply_full(env, kp, u, "店", "王五", industry, "320411", "新北区1号", 0, &len);
+    return lt_run_free(env, 0, tx, len, id, err) == 0 ? id : NULL;
+}
+
+/* ---- behaviour ----------------------------------------------------------- */
+
+static void test_gov_membership_starts_from_genesis(void **state)
+{
+    lt_env *env = *state;
+    ledger_gov *gv = ledger_gov_acquire(env->L);
+    assert_false(gv->exists);
+    assert_int_equal(gv->m->n_departments, LT_NDEPT);
+    assert_int_equal(gv->m->n_registrars, 1);
+    assert_int_equal(gv->m->n_industries, env->g->n_industries);
+    assert_int_equal(gv->m->params.gov_window_ms, 7 * LT_DAY);
+    assert_int_equal(ledger_gov_needed(gv), QUORUM);
+    ledger_gov_release(gv);
+}
+
+static void test_gov_rotate_seal_key_takes_effect_next_block(void **state)
+{
+    lt_env *env = *state;
+    char lic[80];
+    ledger_err err;
+    assert_non_null(apply_with(env, &env->registrar, 1, "convenience-store", &err, lic));
+    ledger_keypair nk = fresh_key();
+    change c = {.type = LEDGER_GOV_ROTATE_KEY, .department = "market", .key = nk.pub};
+    uint8_t root_before[32];
+    ledger_tip tip;
+    ledger_get_tip(env->L, &tip);
+    memcpy(root_before, tip.header.state_root, 32);
+    /* four approvals are not a quorum of six */
+    uint32_t id = pass(env, LT_APPROVAL, &c, QUORUM - 1);
+    assert_true(is_open(env, id));
+    size_t len;
+    uint8_t *tx = lt_decision(env, &nk, PERMIT__TX_KIND__APPROVE, lic, NULL, 0, NULL, &len);
+    expect_refused(env, tx, &len, LEDGER_ERR_UNAUTHORIZED, "signer_not_department");
+    /* the fifth executes it */
+    run_ok(env, approve(env, lt_dept(env, LT_HEALTH), id, &len), &len);
+    assert_false(is_open(env, id));
+    ledger_get_tip(env->L, &tip);
+    assert_memory_not_equal(root_before, tip.header.state_root, 32); /* state commits to it */
+    /* the old key is refused, the new one approves */
+    tx = lt_decision(env, lt_dept(env, LT_MARKET), PERMIT__TX_KIND__APPROVE, lic, NULL, 0, NULL,
+                     &len);
+    expect_refused(env, tx, &len, LEDGER_ERR_UNAUTHORIZED, "signer_not_department");
+    run_ok(env, lt_decision(env, &nk, PERMIT__TX_KIND__APPROVE, lic, NULL, 0, NULL, &len), &len);
+    ledger_license l;
+    lt_get(env, lic, &l);
+    assert_int_equal(l.items[0].decision, DEC_APPROVED);
+    ledger_license_clear(&l);
+    /* the membership outlives a restart, and the store passes its check */
+    lt_reopen(env);
+    ledger_gov *gv = ledger_gov_acquire(env->L);
+    assert_true(gv->exists);
+    assert_memory_equal(gv->m->departments[LT_MARKET].seal.raw, nk.pub, 32);
+    assert_true(ledger_gov_key_retired(gv, lt_dept(env, LT_MARKET)->pub));
+    assert_int_equal(gv->seq, QUORUM - 1); /* one event per governance transaction */
+    ledger_gov_release(gv);
+    assert_int_equal(ledger_check_integrity(env->L, &err), 0);
+    /* its events are the governance record's, chained, in the event log */
+    ledger_event_rec *evs = NULL;
+    size_t n = 0;
+    assert_true(ledger_get_events(env->L, "GOV-320411", &evs, &n, &err) >= 0);
+    assert_int_equal(n, QUORUM);
+    assert_int_equal(evs[0].ev.kind, PERMIT__TX_KIND__GOV_PROPOSE);
+    assert_memory_equal(evs[1].ev.prev, evs[0].hash, 32);
+    free(evs);
+    /* the proposal is kept, executed */
+    ledger_gov_proposal p;
+    assert_int_equal(ledger_gov_get_proposal(env->L, id, &p, &err), 1);
+    assert_int_equal(p.status, LEDGER_GOV_EXECUTED);
+    assert_int_equal(p.n_approvals, QUORUM);
+    assert_int_equal(p.ch.type, LEDGER_GOV_ROTATE_KEY);
+    ledger_gov_proposal_clear(&p);
+}
+
+static void test_gov_add_and_remove_registrar(void **state)
+{
+    lt_env *env = *state;
+    ledger_keypair r2 = fresh_key();
+    char lic[80];
+    ledger_err err;
+    assert_null(apply_with(env, &r2, 1, "convenience-store", &err, lic));
+    assert_string_equal(err.rule, "signer_not_registrar");
+    change c = {.type = LEDGER_GOV_ADD_REGISTRAR, .name = "2号窗口", .department = "approval",
+                .key = r2.pub};
+    pass(env, LT_MARKET, &c, QUORUM);
+    assert_non_null(apply_with(env, &r2, 2, "convenience-store", &err, lic));
+    change rm = {.type = LEDGER_GOV_REMOVE_REGISTRAR, .key = r2.pub};
+    pass(env, LT_MARKET, &rm, QUORUM);
+    assert_null(apply_with(env, &r2, 3, "convenience-store", &err, lic));
+    assert_string_equal(err.rule, "signer_not_registrar");
+    assert_int_equal(ledger_check_integrity(env->L, &err), 0);
+}
+
+static void test_gov_set_industry_then_apply(void **state)
+{
+    lt_env *env = *state;
+    char lic[80];
+    ledger_err err;
+    assert_null(apply_with(env, &env->registrar, 1, "gym", &err, lic));
+    assert_string_equal(err.rule, "industry_unknown");
+    Permit__GovItem it = PERMIT__GOV_ITEM__INIT;
+    it.permit = "高危险性体育项目经营许可";
+    it.department = "market";
+    Permit__GovItem *items[] = {&it};
+    Permit__GovIndustry ind = PERMIT__GOV_INDUSTRY__INIT;
+    ind.code = "gym";
+    ind.name = "健身房";
+    ind.validity_ms = 3 * 365 * LT_DAY;
+    ind.renew_window_ms = 90 * LT_DAY;
+    ind.grace_ms = 30 * LT_DAY;
+    ind.n_items = 1;
+    ind.items = items;
+    change c = {.type = LEDGER_GOV_SET_INDUSTRY, .industry = &ind};
+    pass(env, LT_MARKET, &c, QUORUM);
+    assert_non_null(apply_with(env, &env->registrar, 2, "gym", &err, lic));
+    ledger_license l;
+    lt_get(env, lic, &l);
+    assert_int_equal(l.n_items, 1);
+    assert_string_equal(l.items[0].department, "market");
+    ledger_license_clear(&l);
+    /* removed from the catalogue: no new applications, the license stays */
+    change rm = {.type = LEDGER_GOV_REMOVE_INDUSTRY, .code = "gym"};
+    pass(env, LT_MARKET, &rm, QUORUM);
+    assert_null(apply_with(env, &env->registrar, 3, "gym", &err, lic));
+    assert_string_equal(err.rule, "industry_unknown");
+}
+
+static void test_gov_set_param_max_addresses(void **state)
+{
+    lt_env *env = *state;
+    change c = {.type = LEDGER_GOV_SET_PARAM, .name = "max_addresses", .value = 7};
+    pass(env, LT_MARKET, &c, QUORUM);
+    ledger_gov *gv = ledger_gov_acquire(env->L);
+    assert_int_equal(gv->m->params.max_addresses, 7);
+    ledger_gov_release(gv);
+}
+
+static void test_gov_proposal_expires(void **state)
+{
+    lt_env *env = *state;
+    size_t len;
+    change c = {.type = LEDGER_GOV_SET_PARAM, .name = "max_addresses", .value = 9};
+    uint32_t id = next_id(env);
+    run_ok(env, propose(env, lt_dept(env, LT_MARKET), &c, env->now + 10 * LT_SEC, &len), &len);
+    lt_tick(env, 20 * LT_SEC);
+    expect_refused(env, approve(env, lt_dept(env, LT_FIRE), id, &len), &len, LEDGER_ERR_RULE,
+                   "gov_proposal_expired");
+    /* the next governance transaction drops it: it is closed, expired */
+    change c2 = {.type = LEDGER_GOV_SET_PARAM, .name = "max_addresses", .value = 8};
+    run_ok(env, propose(env, lt_dept(env, LT_MARKET), &c2, 0, &len), &len);
+    expect_refused(env, approve(env, lt_dept(env, LT_FIRE), id, &len), &len, LEDGER_ERR_RULE,
+                   "gov_proposal_closed");
+    ledger_gov_proposal p;
+    ledger_err err;
+    assert_int_equal(ledger_gov_get_proposal(env->L, id, &p, &err), 1);
+    assert_int_equal(p.status, LEDGER_GOV_EXPIRED);
+    ledger_gov_proposal_clear(&p);
+}
+
+static void test_gov_retire_registrar_key(void **state)
+{
+    lt_env *env = *state;
+    size_t len;
+    run_ok(env, retire(env, &env->registrar, &len), &len);
+    char lic[80];
+    ledger_err err;
+    assert_null(apply_with(env, &env->registrar, 1, "convenience-store", &err, lic));
+    assert_string_equal(err.rule, "signer_not_registrar");
+    /* once retired, it holds no role: it cannot retire again */
+    expect_refused(env, retire(env, &env->registrar, &len), &len, LEDGER_ERR_UNAUTHORIZED,
+                   "retire_key_unknown");
+}
+
+static void test_gov_retire_seal_key(void **state)
+{
+    lt_env *env = *state;
+    size_t len;
+    char lic[80];
+    ledger_err err;
+    assert_non_null(apply_with(env, &env->registrar, 1, "convenience-store", &err, lic));
+    run_ok(env, retire(env, lt_dept(env, LT_TOBACCO), &len), &len);
+    uint8_t *tx = lt_decision(env, lt_dept(env, LT_TOBACCO), PERMIT__TX_KIND__APPROVE, lic, NULL,
+                              0, NULL, &len);
+    expect_refused(env, tx, &len, LEDGER_ERR_UNAUTHORIZED, "signer_not_department");
+    /* the departments give tobacco a new seal key */
+    ledger_keypair nk = fresh_key();
+    change c = {.type = LEDGER_GOV_ROTATE_KEY, .department = "tobacco", .key = nk.pub};
+    uint32_t id = next_id(env);
+    run_ok(env, propose(env, lt_dept(env, LT_MARKET), &c, 0, &len), &len);
+    const int others[] = {LT_APPROVAL, LT_FIRE, LT_HEALTH, LT_POLICE}; /* not tobacco */
+    for (size_t i = 0; i < 4; i++)
+        run_ok(env, approve(env, lt_dept(env, others[i]), id, &len), &len);
+    assert_false(is_open(env, id));
+    run_ok(env, lt_decision(env, &nk, PERMIT__TX_KIND__APPROVE, lic, NULL, 0, NULL, &len), &len);
+}
+
+static void test_gov_add_department_without_validator(void **state)
+{
+    lt_env *env = *state;
+    ledger_keypair seal = fresh_key();
+    change c = {.type = LEDGER_GOV_ADD_DEPARTMENT, .department = "culture", .name = "文化广电旅游局",
+                .key = seal.pub};
+    pass(env, LT_MARKET, &c, QUORUM);
+    ledger_gov *gv = ledger_gov_acquire(env->L);
+    assert_int_equal(gv->m->n_departments, LT_NDEPT + 1);
+    assert_int_equal(ledger_gov_needed(gv), 5); /* more than 2/3 of 7 */
+    assert_int_equal(gv->m->n_validators, 1);
+    ledger_gov_release(gv);
+    /* the new department signs governance */
+    size_t len;
+    uint32_t id = next_id(env);
+    change o = {.type = LEDGER_GOV_SET_PARAM, .name = "tx_window", .value = 7200 * LT_SEC};
+    run_ok(env, propose(env, &seal, &o, 0, &len), &len);
+    assert_true(is_open(env, id));
+    /* and is removed again */
+    change rm = {.type = LEDGER_GOV_REMOVE_DEPARTMENT, .department = "culture"};
+    pass(env, LT_MARKET, &rm, QUORUM);
+    expect_refused(env, approve(env, &seal, id, &len), &len, LEDGER_ERR_UNAUTHORIZED,
+                   "signer_not_department");
+}
+
+static void test_gov_add_observer(void **state)
+{
+    lt_env *env = *state;
+    ledger_keypair nk = fresh_key();
+    change c = {.type = LEDGER_GOV_ADD_OBSERVER, .name = "审计局", .node_key = nk.pub};
+    pass(env, LT_MARKET, &c, QUORUM);
+    ledger_gov *gv = ledger_gov_acquire(env->L);
+    assert_int_equal(gv->n_observers, 1);
+    assert_int_equal(ledger_gov_observer(gv, nk.pub), 0);
+    ledger_gov_release(gv);
+    size_t len;
+    run_ok(env, retire(env, &nk, &len), &len); /* an observer's key may retire itself */
+    gv = ledger_gov_acquire(env->L);
+    assert_int_equal(gv->n_observers, 0);
+    ledger_gov_release(gv);
+}
+
+static void test_gov_record_codec_round_trip(void **state)
+{
+    lt_env *env = *state;
+    change c = {.type = LEDGER_GOV_SET_PARAM, .name = "max_addresses", .value = 9};
+    size_t len;
+    run_ok(env, propose(env, lt_dept(env, LT_MARKET), &c, 0, &len), &len);
+    ledger_gov *gv = ledger_gov_acquire(env->L);
+    uint8_t *a, *b;
+    size_t na, nb;
+    ledger_err err;
+    assert_int_equal(ledger_gov_encode(gv, "GOV-320411", &a, &na, &err), 0);
+    ledger_gov *back = NULL;
+    assert_int_equal(ledger_gov_decode(env->g, a, na, &back, &err), 0);
+    assert_int_equal(ledger_gov_encode(back, "GOV-320411", &b, &nb, &err), 0);
+    assert_int_equal(na, nb);
+    assert_memory_equal(a, b, na);
+    /* every truncation is refused, never read past */
+    for (size_t cut = 0; cut < na; cut += 7) {
+        ledger_gov *bad = NULL;
+        assert_int_equal(ledger_gov_decode(env->g, a, cut, &bad, &err), -1);
+    }
+    free(a);
+    free(b);
+    ledger_gov_release(back);
+    ledger_gov_release(gv);
+}
+
+/* ---- audit across governance ------------------------------------------- */
+
+/* Certify the tip with the test chain's one validator (market's node). */
+static void certify_tip(lt_env *env)
+{
+    ledger_tip tip;
+    ledger_get_tip(env->L, &tip);
+    ledger_commit c;
+    memset(&c, 0, sizeof c);
+    c.height = tip.height;
+    memcpy(c.block_hash, tip.hash, 32);
+    uint8_t msg[32];
+    ledger_vote_sighash(env->g->chain_id, LEDGER_VOTE_PRECOMMIT, tip.height, 0, tip.hash, msg);
+    c.sigs[0].validator = 0;
+    assert_int_equal(ledger_sign(&env->node[LT_MARKET], msg, NULL, c.sigs[0].sig), 0);
+    c.n_sigs = 1;
+    ledger_err err;
+    if (ledger_put_commit(env->L, &c, &err) != 0)
+        fail_msg("put_commit: %s", err.msg);
+}
+
+static void bundle_of(lt_env *env, const char *id, uint8_t **out, size_t *len)
+{
+    certify_tip(env);
+    uint64_t h;
+    ledger_err err;
+    if (ledger_bundle_build(env->L, id, 0, out, len, &h, &err) != 0)
+        fail_msg("bundle: %s", err.msg);
+}
+
+static int verify(lt_env *env, const uint8_t *b, size_t len, ledger_audit_failure *f)
+{
+    ledger_audit_report rep;
+    int rc = ledger_audit_verify(env->g, b, len, NULL, &rep, f);
+    ledger_audit_report_clear(&rep);
+    return rc;
+}
+
+static void test_audit_follows_a_seal_key_rotation(void **state)
+{
+    lt_env *env = *state;
+    char before[80], after[80];
+    ledger_err err;
+    size_t len;
+    /* one license approved by market's old key, before the rotation */
+    assert_non_null(apply_with(env, &env->registrar, 1, "convenience-store", &err, before));
+    run_ok(env, lt_decision(env, lt_dept(env, LT_MARKET), PERMIT__TX_KIND__APPROVE, before, NULL,
+                            0, NULL, &len), &len);
+    assert_non_null(apply_with(env, &env->registrar, 2, "convenience-store", &err, after));
+    ledger_keypair nk = fresh_key();
+    change c = {.type = LEDGER_GOV_ROTATE_KEY, .department = "market", .key = nk.pub};
+    pass(env, LT_APPROVAL, &c, QUORUM);
+    /* another approved by the new key, after it */
+    run_ok(env, lt_decision(env, &nk, PERMIT__TX_KIND__APPROVE, after, NULL, 0, NULL, &len),
+           &len);
+    uint8_t *b1, *b2;
+    size_t l1, l2;
+    bundle_of(env, before, &b1, &l1);
+    bundle_of(env, after, &b2, &l2);
+    ledger_audit_failure f;
+    if (verify(env, b1, l1, &f) != 0 || verify(env, b2, l2, &f) != 0) {
+        char msg[600];
+        ledger_audit_failure_format(&f, msg, sizeof msg);
+        fail_msg("%s", msg);
+    }
+    /* the bundle carries the governance record: without it, the new key is
+     * no department's (genesis alone) */
+    ledger_bundle b;
+    assert_int_equal(ledger_bundle_decode(&b, b2, l2, &err), 0);
+    assert_non_null(b.gov_record);
+    assert_int_equal(b.n_gov_events, QUORUM);
+    ledger_bundle_event *keep = b.gov_events;
+    size_t nkeep = b.n_gov_events;
+    uint8_t *rec = b.gov_record;
+    b.gov_events = NULL;
+    b.n_gov_events = 0;
+    b.gov_record = NULL;
+    uint8_t *stripped;
+    size_t sl;
+    assert_int_equal(ledger_bundle_encode(&b, &stripped, &sl, &err), 0);
+    assert_int_equal(verify(env, stripped, sl, &f), -1);
+    assert_int_equal(f.check, AUDIT_REPLAY);
+    assert_non_null(strstr(f.reason, "signer_not_department"));
+    free(stripped);
+    /* a governance event left out at the end: the record's head says so */
+    b.gov_record = rec;
+    b.gov_events = keep;
+    b.n_gov_events = nkeep - 1;
+    assert_int_equal(ledger_bundle_encode(&b, &stripped, &sl, &err), 0);
+    assert_int_equal(verify(env, stripped, sl, &f), -1);
+    assert_int_equal(f.check, AUDIT_REPLAY);
+    free(stripped);
+    /* a governance event's transaction swapped for another: its id differs */
+    b.n_gov_events = nkeep;
+    uint8_t *t = b.gov_events[1].tx;
+    b.gov_events[1].tx = b.gov_events[2].tx;
+    assert_int_equal(ledger_bundle_encode(&b, &stripped, &sl, &err), 0);
+    b.gov_events[1].tx = t;
+    assert_int_equal(verify(env, stripped, sl, &f), -1);
+    assert_int_equal(f.check, AUDIT_REPLAY);
+    assert_non_null(strstr(f.reason, "governance event 1"));
+    free(stripped);
+    /* a flipped byte in the record: no longer the one under state_root */
+    b.gov_record[b.gov_record_len - 1] ^= 1;
+    assert_int_equal(ledger_bundle_encode(&b, &stripped, &sl, &err), 0);
+    assert_int_equal(verify(env, stripped, sl, &f), -1);
+    assert_int_equal(f.check, AUDIT_STATE);
+    free(stripped);
+    ledger_bundle_free(&b);
+    free(b1);
+    free(b2);
+}
+
+static void test_membership_history_holds_each_key_while_in_force(void **state)
+{
+    lt_env *env = *state;
+    /* the ledger refuses the old key after the rotation; the history of
+     * the membership (what chain.membership and the auditor's replay of the
+     * governance record rest on) holds each key while it was in force */
+    char lic[80];
+    ledger_err err;
+    size_t len;
+    assert_non_null(apply_with(env, &env->registrar, 1, "convenience-store", &err, lic));
+    ledger_keypair nk = fresh_key();
+    change c = {.type = LEDGER_GOV_ROTATE_KEY, .department = "market", .key = nk.pub};
+    pass(env, LT_APPROVAL, &c, QUORUM);
+    uint8_t *tx = lt_decision(env, lt_dept(env, LT_MARKET), PERMIT__TX_KIND__APPROVE, lic, NULL, 0,
+                              NULL, &len);
+    expect_refused(env, tx, &len, LEDGER_ERR_UNAUTHORIZED, "signer_not_department");
+    /* the gov history a bundle yields: old key in force before, not after */
+    uint8_t *b;
+    size_t l;
+    bundle_of(env, lic, &b, &l);
+    ledger_audit_failure f;
+    assert_int_equal(verify(env, b, l, &f), 0);
+    free(b);
+    ledger_gov *at0 = NULL, *now = NULL;
+    assert_int_equal(ledger_gov_at(env->L, 1, &at0, &err), 0);
+    assert_int_equal(ledger_gov_at(env->L, ledger_height(env->L) + 1, &now, &err), 0);
+    assert_int_equal(ledger_genesis_seal_dept(at0->m, lt_dept(env, LT_MARKET)->pub), LT_MARKET);
+    assert_int_equal(ledger_genesis_seal_dept(now->m, lt_dept(env, LT_MARKET)->pub), -1);
+    assert_int_equal(ledger_genesis_seal_dept(now->m, nk.pub), LT_MARKET);
+    ledger_gov_release(at0);
+    ledger_gov_release(now);
+}
+
+/* ---- one test per rule --------------------------------------------------- */
+
+static void test_rule_gov_signer_not_department(void **state)
+{
+    lt_env *env = *state;
+    change c = {.type = LEDGER_GOV_SET_PARAM, .name = "max_addresses", .value = 9};
+    size_t len;
+    expect_refused(env, propose(env, &env->registrar, &c, 0, &len), &len,
+                   LEDGER_ERR_UNAUTHORIZED, "signer_not_department");
+    expect_refused(env, approve(env, &env->outsider, 1, &len), &len, LEDGER_ERR_UNAUTHORIZED,
+                   "signer_not_department");
+}
+
+static void test_rule_retire_key_unknown(void **state)
+{
+    lt_env *env = *state;
+    size_t len;
+    expect_refused(env, retire(env, &env->outsider, &len), &len, LEDGER_ERR_UNAUTHORIZED,
+                   "retire_key_unknown");
+}
+
+static void test_rule_gov_change_invalid(void **state)
+{
+    lt_env *env = *state;
+    size_t len;
+    change unknown = {.type = 99};
+    expect_refused(env, propose(env, lt_dept(env, LT_MARKET), &unknown, 0, &len), &len,
+                   LEDGER_ERR_RULE, "gov_change_invalid");
+    uint8_t bad[32];
+    memset(bad, 0xff, 32); /* not a point */
+    change badkey = {.type = LEDGER_GOV_ADD_REGISTRAR, .name = "x", .department = "approval",
+                     .key = bad};
+    expect_refused(env, propose(env, lt_dept(env, LT_MARKET), &badkey, 0, &len), &len,
+                   LEDGER_ERR_RULE, "gov_change_invalid");
+    ledger_keypair k = fresh_key();
+    change extra = {.type = LEDGER_GOV_REMOVE_REGISTRAR, .key = k.pub, .name = "stray"};
+    expect_refused(env, propose(env, lt_dept(env, LT_MARKET), &extra, 0, &len), &len,
+                   LEDGER_ERR_RULE, "gov_change_invalid");
+}
+
+static void test_rule_gov_key_in_use(void **state)
+{
+    lt_env *env = *state;
+    size_t len;
+    change c = {.type = LEDGER_GOV_ADD_REGISTRAR, .name = "x", .department = "approval",
+                .key = lt_dept(env, LT_FIRE)->pub};
+    expect_refused(env, propose(env, lt_dept(env, LT_MARKET), &c, 0, &len), &len, LEDGER_ERR_RULE,
+                   "gov_key_in_use");
+}
+
+static void test_rule_gov_key_retired(void **state)
+{
+    lt_env *env = *state;
+    size_t len;
+    ledger_keypair old = env->registrar;
+    run_ok(env, retire(env, &env->registrar, &len), &len);
+    change c = {.type = LEDGER_GOV_ADD_REGISTRAR, .name = "x", .department = "approval",
+                .key = old.pub};
+    expect_refused(env, propose(env, lt_dept(env, LT_MARKET), &c, 0, &len), &len, LEDGER_ERR_RULE,
+                   "gov_key_retired");
+}
+
+static void test_rule_gov_department_not_found(void **state)
+{
+    lt_env *env = *state;
+    size_t len;
+    ledger_keypair k = fresh_key();
+    change c = {.type = LEDGER_GOV_ROTATE_KEY, .department = "nosuch", .key = k.pub};
+    expect_refused(env, propose(env, lt_dept(env, LT_MARKET), &c, 0, &len), &len, LEDGER_ERR_RULE,
+                   "gov_department_not_found");
+}
+
+static void test_rule_gov_department_exists(void **state)
+{
+    lt_env *env = *state;
+    size_t len;
+    ledger_keypair k = fresh_key();
+    change c = {.type = LEDGER_GOV_ADD_DEPARTMENT, .department = "fire", .name = "消防",
+                .key = k.pub};
+    expect_refused(env, propose(env, lt_dept(env, LT_MARKET), &c, 0, &len), &len, LEDGER_ERR_RULE,
+                   "gov_department_exists");
+}
+
+static void test_rule_gov_department_in_use(void **state)
+{
+    lt_env *env = *state;
+    size_t len;
+    change c = {.type = LEDGER_GOV_REMOVE_DEPARTMENT, .department = "fire"};
+    expect_refused(env, propose(env, lt_dept(env, LT_MARKET), &c, 0, &len), &len, LEDGER_ERR_RULE,
+                   "gov_department_in_use");
+}
+
+static void test_rule_gov_registrar_not_found(void **state)
+{
+    lt_env *env = *state;
+    size_t len;
+    ledger_keypair k = fresh_key();
+    change c = {.type = LEDGER_GOV_REMOVE_REGISTRAR, .key = k.pub};
+    expect_refused(env, propose(env, lt_dept(env, LT_MARKET), &c, 0, &len), &len, LEDGER_ERR_RULE,
+                   "gov_registrar_not_found");
+}
+
+static void test_rule_gov_observer_not_found(void **state)
+{
+    lt_env *env = *state;
+    size_t len;
+    ledger_keypair k = fresh_key();
+    change c = {.type = LEDGER_GOV_REMOVE_OBSERVER, .node_key = k.pub};
+    expect_refused(env, propose(env, lt_dept(env, LT_MARKET), &c, 0, &len), &len, LEDGER_ERR_RULE,
+                   "gov_observer_not_found");
+}
+
+static void test_rule_gov_industry_not_found(void **state)
+{
+    lt_env *env = *state;
+    size_t len;
+    change c = {.type = LEDGER_GOV_REMOVE_INDUSTRY, .code = "nosuch"};
+    expect_refused(env, propose(env, lt_dept(env, LT_MARKET), &c, 0, &len), &len, LEDGER_ERR_RULE,
+                   "gov_industry_not_found");
+}
+
+static void test_rule_gov_industry_last(void **state)
+{
+    lt_env *env = *state;
+    /* remove all but one, then the last */
+    const char *codes[] = {"convenience-store", "hotel", "bakery"};
+    for (size_t i = 0; i < 3; i++) {
+        change c = {.type = LEDGER_GOV_REMOVE_INDUSTRY, .code = codes[i]};
+        pass(env, LT_MARKET, &c, QUORUM);
+    }
+    size_t len;
+    change c = {.type = LEDGER_GOV_REMOVE_INDUSTRY, .code = "kiosk"};
+    expect_refused(env, propose(env, lt_dept(env, LT_MARKET), &c, 0, &len), &len, LEDGER_ERR_RULE,
+                   "gov_industry_last");
+}
+
+static void test_rule_gov_param_unknown(void **state)
+{
+    lt_env *env = *state;
+    size_t len;
+    change c = {.type = LEDGER_GOV_SET_PARAM, .name = "colour", .value = 1};
+    expect_refused(env, propose(env, lt_dept(env, LT_MARKET), &c, 0, &len), &len, LEDGER_ERR_RULE,
+                   "gov_param_unknown");
+}
+
+static void test_rule_gov_param_unsupported(void **state)
+{
+    lt_env *env = *state;
+    size_t len;
+    const char *names[] = {"block_interval", "heartbeat", "max_block_txs", "max_block_bytes"};
+    for (size_t i = 0; i < 4; i++) {
+        change c = {.type = LEDGER_GOV_SET_PARAM, .name = names[i], .value = 5000};
+        expect_refused(env, propose(env, lt_dept(env, LT_MARKET), &c, 0, &len), &len,
+                       LEDGER_ERR_RULE, "gov_param_unsupported");
+    }
+}
+
+static void test_rule_gov_param_invalid(void **state)
+{
+    lt_env *env = *state;
+    size_t len;
+    change c = {.type = LEDGER_GOV_SET_PARAM, .name = "max_addresses", .value = 5000};
+    expect_refused(env, propose(env, lt_dept(env, LT_MARKET), &c, 0, &len), &len, LEDGER_ERR_RULE,
+                   "gov_param_invalid");
+}
+
+static void test_rule_gov_validator_change_unsupported(void **state)
+{
+    lt_env *env = *state;
+    size_t len;
+    ledger_keypair s = fresh_key(), n = fresh_key();
+    change add = {.type = LEDGER_GOV_ADD_DEPARTMENT, .department = "culture", .name = "文旅",
+                  .key = s.pub, .node_key = n.pub, .p2p = "127.0.0.1:9000"};
+    expect_refused(env, propose(env, lt_dept(env, LT_MARKET), &add, 0, &len), &len,
+                   LEDGER_ERR_RULE, "gov_validator_change_unsupported");
+    change rot = {.type = LEDGER_GOV_ROTATE_KEY, .department = "market", .node_key = n.pub};
+    expect_refused(env, propose(env, lt_dept(env, LT_MARKET), &rot, 0, &len), &len,
+                   LEDGER_ERR_RULE, "gov_validator_change_unsupported");
+    /* a validator's node key cannot retire itself either, yet */
+    expect_refused(env, retire(env, &env->node[LT_MARKET], &len), &len, LEDGER_ERR_RULE,
+                   "gov_validator_change_unsupported");
+}
+
+static void test_rule_gov_no_validator(void **state)
+{
+    lt_env *env = *state;
+    size_t len;
+    change c = {.type = LEDGER_GOV_REMOVE_DEPARTMENT, .department = "market"};
+    expect_refused(env, propose(env, lt_dept(env, LT_APPROVAL), &c, 0, &len), &len,
+                   LEDGER_ERR_RULE, "gov_no_validator");
+}
+
+static void test_rule_gov_quorum_unreachable(void **state)
+{
+    lt_env *env = *state;
+    size_t len;
+    /* two of six seal keys retire: four can sign, five are needed */
+    run_ok(env, retire(env, lt_dept(env, LT_FIRE), &len), &len);
+    run_ok(env, retire(env, lt_dept(env, LT_POLICE), &len), &len);
+    change c = {.type = LEDGER_GOV_SET_PARAM, .name = "max_addresses", .value = 9};
+    expect_refused(env, propose(env, lt_dept(env, LT_MARKET), &c, 0, &len), &len, LEDGER_ERR_RULE,
+                   "gov_quorum_unreachable");
+}
+
+/* genesis with the most registrars allowed */
+static void full_registrars(json_t *root)
+{
+    json_t *regs = json_object_get(root, "registrars");
+    while (json_array_size(regs) < LEDGER_MAX_REGISTRARS) {
+        ledger_keypair kp = fresh_key();
+        char hex[65];
+        ledger_hex_encode(kp.pub, 32, hex);
+        json_array_append_new(regs, json_pack("{s:s, s:s, s:s}", "name", "窗口", "department",
+                                              "approval", "key", hex));
+    }
+}
+
+static void test_rule_gov_limit(void **state)
+{
+    (void)state;
+    lt_env *env = calloc(1, sizeof *env);
+    lt_setup(env, full_registrars);
+    size_t len;
+    ledger_keypair k = fresh_key();
+    change c = {.type = LEDGER_GOV_ADD_REGISTRAR, .name = "x", .department = "approval",
+                .key = k.pub};
+    expect_refused(env, propose(env, lt_dept(env, LT_MARKET), &c, 0, &len), &len,
+                   LEDGER_ERR_RULE, "gov_limit");
+    lt_teardown(env);
+    free(env);
+}
+
+static void test_rule_gov_expiry_invalid(void **state)
+{
+    lt_env *env = *state;
+    size_t len;
+    change c = {.type = LEDGER_GOV_SET_PARAM, .name = "max_addresses", .value = 9};
+    expect_refused(env, propose(env, lt_dept(env, LT_MARKET), &c, env->now + 8 * LT_DAY, &len),
+                   &len, LEDGER_ERR_RULE, "gov_expiry_invalid");
+    expect_refused(env, propose(env, lt_dept(env, LT_MARKET), &c, env->now, &len), &len,
+                   LEDGER_ERR_RULE, "gov_expiry_invalid");
+}
+
+static void test_rule_gov_block_full(void **state)
+{
+    lt_env *env = *state;
+    ledger_block_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.time = env->now + LT_SEC;
+    memcpy(ctx.proposer, env->node[LT_MARKET].pub, 32);
+    ledger_exec *x = NULL;
+    ledger_err err;
+    assert_int_equal(ledger_exec_begin(env->L, &ctx, &x, &err), 0);
+    for (int i = 0; i <= LEDGER_GOV_MAX_PER_BLOCK; i++) {
+        change c = {.type = LEDGER_GOV_SET_PARAM, .name = "max_addresses", .value = 2 + i};
+        size_t len;
+        uint8_t *tx = propose(env, lt_dept(env, LT_MARKET), &c, 0, &len);
+        int r = ledger_exec_tx(x, tx, len, LEDGER_SIG_CHECK, NULL, &err);
+        free(tx);
+        if (i < LEDGER_GOV_MAX_PER_BLOCK) {
+            if (r != 0)
+                fail_msg("governance transaction %d refused: %s", i, err.msg);
+            continue;
+        }
+        assert_int_equal(r, -1);
+        assert_string_equal(err.rule, "gov_block_full");
+    }
+    /* the block holds the 64 and commits */
+    ledger_header h;
+    assert_int_equal(ledger_exec_finish(x, &h, &err), 0);
+    assert_int_equal(ledger_exec_commit(x, NULL, &err), 0);
+    ledger_exec_free(x);
+    env->now = ctx.time;
+    ledger_gov *gv = ledger_gov_acquire(env->L);
+    assert_int_equal(gv->n_open, LEDGER_GOV_MAX_PER_BLOCK);
+    ledger_gov_release(gv);
+}
+
+static void test_rule_gov_proposals_full(void **state)
+{
+    lt_env *env = *state;
+    size_t len;
+    for (int i = 0; i < LEDGER_GOV_MAX_OPEN; i++) {
+        change c = {.type = LEDGER_GOV_SET_PARAM, .name = "max_addresses", .value = 2 + i};
+        run_ok(env, propose(env, lt_dept(env, LT_MARKET), &c, 0, &len), &len);
+    }
+    change c = {.type = LEDGER_GOV_SET_PARAM, .name = "max_addresses", .value = 99};
+    expect_refused(env, propose(env, lt_dept(env, LT_MARKET), &c, 0, &len), &len, LEDGER_ERR_RULE,
+                   "gov_proposals_full");
+}
+
+static void test_rule_gov_proposal_not_found(void **state)
+{
+    lt_env *env = *state;
+    size_t len;
+    expect_refused(env, approve(env, lt_dept(env, LT_MARKET), 42, &len), &len,
+                   LEDGER_ERR_NOTFOUND, "gov_proposal_not_found");
+}
+
+static void test_rule_gov_already_approved(void **state)
+{
+    lt_env *env = *state;
+    size_t len;
+    change c = {.type = LEDGER_GOV_SET_PARAM, .name = "max_addresses", .value = 9};
+    uint32_t id = next_id(env);
+    run_ok(env, propose(env, lt_dept(env, LT_MARKET), &c, 0, &len), &len);
+    expect_refused(env, approve(env, lt_dept(env, LT_MARKET), id, &len), &len, LEDGER_ERR_RULE,
+                   "gov_already_approved");
+}
+
+static void test_rule_gov_proposal_closed(void **state)
+{
+    lt_env *env = *state;
+    change c = {.type = LEDGER_GOV_SET_PARAM, .name = "max_addresses", .value = 9};
+    uint32_t id = pass(env, LT_APPROVAL, &c, QUORUM);
+    size_t len;
+    expect_refused(env, approve(env, lt_dept(env, LT_POLICE), id, &len), &len, LEDGER_ERR_RULE,
+                   "gov_proposal_closed");
+}
+
+static void test_rule_gov_license_id_invalid(void **state)
+{
+    lt_env *env = *state;
+    /* a governance transaction names no license */
+    Permit__TxBody b;
+    uint8_t nonce[LEDGER_NONCE_LEN];
+    assert_int_equal(ledger_tx_body_init(&b, PERMIT__TX_KIND__RETIRE_KEY, env->now + LT_SEC,
+                                         nonce), 0);
+    Permit__Reason r = PERMIT__REASON__INIT;
+    b.payload_case = PERMIT__TX_BODY__PAYLOAD_REASON;
+    b.reason = &r;
+    b.license_id = "GOV-320411";
+    size_t len;
+    uint8_t *tx = lt_sign(env, &env->registrar, &b, &len);
+    expect_refused(env, tx, &len, LEDGER_ERR_RULE, "license_id_invalid");
+    /* and a license transaction cannot name the governance record */
+    tx = lt_decision(env, lt_dept(env, LT_MARKET), PERMIT__TX_KIND__APPROVE, "GOV-320411", NULL,
+                     0, NULL, &len);
+    expect_refused(env, tx, &len, LEDGER_ERR_NOTFOUND, "license_not_found");
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_gov_membership_starts_from_genesis),
+        T(test_gov_rotate_seal_key_takes_effect_next_block),
+        T(test_gov_add_and_remove_registrar),
+        T(test_gov_set_industry_then_apply),
+        T(test_gov_set_param_max_addresses),
+        T(test_gov_proposal_expires),
+        T(test_gov_retire_registrar_key),
+        T(test_gov_retire_seal_key),
+        T(test_gov_add_department_without_validator),
+        T(test_gov_add_observer),
+        T(test_gov_record_codec_round_trip),
+        T(test_audit_follows_a_seal_key_rotation),
+        T(test_membership_history_holds_each_key_while_in_force),
+        T(test_rule_gov_signer_not_department),
+        T(test_rule_retire_key_unknown),
+        T(test_rule_gov_change_invalid),
+        T(test_rule_gov_key_in_use),
+        T(test_rule_gov_key_retired),
+        T(test_rule_gov_department_not_found),
+        T(test_rule_gov_department_exists),
+        T(test_rule_gov_department_in_use),
+        T(test_rule_gov_registrar_not_found),
+        T(test_rule_gov_observer_not_found),
+        T(test_rule_gov_industry_not_found),
+        T(test_rule_gov_industry_last),
+        T(test_rule_gov_param_unknown),
+        T(test_rule_gov_param_unsupported),
+        T(test_rule_gov_param_invalid),
+        T(test_rule_gov_validator_change_unsupported),
+        T(test_rule_gov_no_validator),
+        T(test_rule_gov_quorum_unreachable),
+        T(test_rule_gov_expiry_invalid),
+        cmocka_unit_test(test_rule_gov_limit),
+        T(test_rule_gov_proposals_full),
+        T(test_rule_gov_block_full),
+        T(test_rule_gov_proposal_not_found),
+        T(test_rule_gov_already_approved),
+        T(test_rule_gov_proposal_closed),
+        T(test_rule_gov_license_id_invalid),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
