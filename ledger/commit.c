@@ -60,8 +60,12 @@ static void publish_tip(ledger *L, const ledger_exec *x)
         ledger_gov_release(L->tip_gov);
         L->tip_gov = ledger_gov_ref(x->gov_cur);
     }
-    for (size_t i = 0; i < L->g->n_departments && i < LEDGER_MAX_DEPARTMENTS; i++)
-        L->pending[i] = (uint64_t)((int64_t)L->pending[i] + x->pending_delta[i]);
+    for (size_t i = 0; i < x->pending_delta.len; i++)
+        if (x->pending_delta.v[i].n != 0) {
+            const char *id = x->pending_delta.v[i].id;
+            ledger_pending_add(&L->pending, (const uint8_t *)id, strlen(id) + 1,
+                               x->pending_delta.v[i].n);
+        }
 }
 
 static int prepare_commit(ledger_exec *x, const ledger_commit *cert, uint8_t hash[32],

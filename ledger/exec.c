@@ -523,9 +523,7 @@ out:
 static void count_pending(void *ctx, const uint8_t *key, size_t klen, int delta)
 {
     ledger_exec *x = ctx;
-    int d = ledger_pending_dept(x->L->g, key, klen);
-    if (d >= 0 && d < LEDGER_MAX_DEPARTMENTS)
-        x->pending_delta[d] += delta;
+    ledger_pending_add(&x->pending_delta, key, klen, delta);
 }
 
 int ledger_exec_finish(ledger_exec *x, ledger_header *hdr, ledger_err *err)

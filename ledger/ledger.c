@@ -253,51 +253,65 @@ void ledger_get_tip(ledger *L, ledger_tip *tip)
     pthread_mutex_unlock(&L->mu);
 }
 
-size_t ledger_pending_counts(ledger *L, uint64_t *out, size_t cap)
+uint64_t ledger_pending_of(ledger *L, const char *dept)
 {
-    size_t n = L->g->n_departments;
+    int64_t n = 0;
     pthread_mutex_lock(&L->mu);
-    for (size_t i = 0; i < n && i < cap; i++)
-        out[i] = L->pending[i];
+    for (size_t i = 0; i < L->pending.len; i++)
+        if (strcmp(L->pending.v[i].id, dept) == 0)
+            n = L->pending.v[i].n;
     pthread_mutex_unlock(&L->mu);
-    return n;
+    return n > 0 ? (uint64_t)n : 0;
 }
 
-int ledger_pending_dept(const ledger_genesis *g, const uint8_t *key, size_t klen)
+void ledger_pending_add(ledger_pending_tab *t, const uint8_t *key, size_t klen, int64_t delta)
 {
     const uint8_t *z = memchr(key, 0, klen);
-    char id[64];
     size_t n = z ? (size_t)(z - key) : 0;
-    if (n == 0 || n >= sizeof id)
-        return -1;
-    memcpy(id, key, n);
-    id[n] = 0;
-    return ledger_genesis_dept_index(g, id);
+    if (n == 0 || n >= sizeof t->v[0].id)
+        return;
+    size_t free_at = t->len;
+    for (size_t i = 0; i < t->len; i++) {
+        if (strncmp(t->v[i].id, (const char *)key, n) == 0 && t->v[i].id[n] == 0) {
+            t->v[i].n += delta;
+            return;
+        }
+        if (t->v[i].n == 0 && free_at == t->len)
+            free_at = i;
+    }
+    if (free_at == LEDGER_PENDING_IDS)
+        return; /* more departments with items than ever fit: not counted */
+    if (free_at == t->len)
+        t->len++;
+    memcpy(t->v[free_at].id, key, n);
+    t->v[free_at].id[n] = 0;
+    t->v[free_at].n = delta;
 }
 
 /* Count the pending index into L->pending (at open, and after a failed
  * background write put the tip back). */
 static int pending_recount(ledger *L, ledger_err *err)
 {
-    uint64_t counts[LEDGER_MAX_DEPARTMENTS] = {0};
-    ledger_iter *it = ledger_iter_new(L->st, CF_BY_PENDING);
-    if (it == NULL)
+    ledger_pending_tab *t = calloc(1, sizeof *t);
+    ledger_iter *it = t ? ledger_iter_new(L->st, CF_BY_PENDING) : NULL;
+    if (it == NULL) {
+        free(t);
         return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+    }
     for (ledger_iter_seek_first(it); ledger_iter_valid(it); ledger_iter_next(it)) {
         size_t klen;
         const uint8_t *k = ledger_iter_key(it, &klen);
-        int d = ledger_pending_dept(L->g, k, klen);
-        if (d >= 0 && d < LEDGER_MAX_DEPARTMENTS)
-            counts[d]++;
+        ledger_pending_add(t, k, klen, 1);
     }
     int rc = ledger_iter_status(it, err);
     ledger_iter_free(it);
-    if (rc != 0)
-        return -1;
-    pthread_mutex_lock(&L->mu);
-    memcpy(L->pending, counts, sizeof counts);
-    pthread_mutex_unlock(&L->mu);
-    return 0;
+    if (rc == 0) {
+        pthread_mutex_lock(&L->mu);
+        L->pending = *t;
+        pthread_mutex_unlock(&L->mu);
+    }
+    free(t);
+    return rc;
 }
 
 uint64_t ledger_height(ledger *L)

@@ -38,15 +38,27 @@ typedef struct {
     ledger_mlog log;
 } ledger_head;
 
+/* Counts by department id (departments come and go by governance; an id
+ * stays while it has items waiting).  Every department in force fits with
+ * room for as many removed ones. */
+#define LEDGER_PENDING_IDS (2 * LEDGER_MAX_DEPARTMENTS)
+typedef struct {
+    struct {
+        char id[33];   /* [a-z][a-z0-9_-]{0,31} */
+        int64_t n;
+    } v[LEDGER_PENDING_IDS];
+    size_t len;
+} ledger_pending_tab;
+
 /* An open ledger (ledger.h). */
 struct ledger {
     ledger_store *st;
     const ledger_genesis *g;
     pthread_mutex_t mu;      /* guards tip, pending, failed, fail_err */
     ledger_tip tip;          /* the last durable block: what readers see */
-    /* permit items waiting per department (genesis order) as of tip: the
-     * entries of CF_BY_PENDING, counted at open and kept by each block */
-    uint64_t pending[LEDGER_MAX_DEPARTMENTS];
+    /* permit items waiting per department as of tip: the entries of
+     * CF_BY_PENDING, counted at open and kept by each block */
+    ledger_pending_tab pending;
     ledger_head head;
     /* worker queues (workq.h), each started when first needed */
     ledger_workq *verifiers; /* signature checks of received blocks (vpool.h) */
@@ -128,7 +140,7 @@ struct ledger_exec {
     ledger_gov *gov_cur;
     size_t n_gov;         /* governance transactions in the block so far */
     /* how this block changes ledger.pending (ledger_index_diff) */
-    int64_t pending_delta[LEDGER_MAX_DEPARTMENTS];
+    ledger_pending_tab pending_delta;
 
     unsigned year;        /* of the block time: every APPLY in the block */
     uint64_t next_seq;    /* next license sequence number; 0 = not loaded */
@@ -153,8 +165,8 @@ struct ledger_exec {
 
 /* ---- ledger.c ---- */
 
-/* The department (index in genesis) of a CF_BY_PENDING key, or -1. */
-int ledger_pending_dept(const ledger_genesis *g, const uint8_t *key, size_t klen);
+/* Add delta to the count of the department a CF_BY_PENDING key names. */
+void ledger_pending_add(ledger_pending_tab *t, const uint8_t *key, size_t klen, int64_t delta);
 
 /* A u64 of CF_META (1 found, 0 absent, -1 error). */
 int ledger_meta_get_u64(ledger_store *st, const char *key, uint64_t *v, ledger_err *err);

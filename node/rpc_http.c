@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "ledger/gov.h"
 #include "ledger/hex.h"
 #include "listen.h"
 #include "log.h"
@@ -587,15 +588,16 @@ static void on_metrics(struct evhttp_request *req, void *arg)
         atomic_load(&n->peers), (unsigned)atomic_load(&n->round),
         now > tip.time ? (double)(now - tip.time) / 1000.0 : 0.0, atomic_load(&n->syncing),
         (unsigned long long)(target > tip.height ? target - tip.height : 0));
-    uint64_t pending[LEDGER_MAX_DEPARTMENTS];
-    size_t nd = ledger_pending_counts(n->L, pending, LEDGER_MAX_DEPARTMENTS);
-    const ledger_genesis *g = ledger_genesis_of(n->L);
+    /* the departments in force (governance adds and removes them) */
+    ledger_gov *gv = ledger_gov_acquire(n->L);
     evbuffer_add_printf(buf, "# HELP permit_pending_items Permit items waiting for a "
                              "department's decision or verification.\n"
                              "# TYPE permit_pending_items gauge\n");
-    for (size_t i = 0; i < nd && i < LEDGER_MAX_DEPARTMENTS; i++)
+    for (size_t i = 0; gv && i < gv->m->n_departments; i++)
         evbuffer_add_printf(buf, "permit_pending_items{department=\"%s\"} %llu\n",
-                            g->departments[i].id, (unsigned long long)pending[i]);
+                            gv->m->departments[i].id,
+                            (unsigned long long)ledger_pending_of(n->L, gv->m->departments[i].id));
+    ledger_gov_release(gv);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
                       "text/plain; version=0.0.4");
     evhttp_send_reply(req, 200, "OK", buf);

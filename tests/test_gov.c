@@ -410,6 +410,41 @@ static void test_gov_add_department_without_validator(void **state)
                    "signer_not_department");
 }
 
+/* The pending counts (permit_pending_items) follow departments by id: one
+ * added by governance is counted, also after a reopen counts them again. */
+static void test_gov_pending_items_of_an_added_department(void **state)
+{
+    lt_env *env = *state;
+    ledger_keypair seal = fresh_key();
+    change c = {.type = LEDGER_GOV_ADD_DEPARTMENT, .department = "culture", .name = "文化广电旅游局",
+                .key = seal.pub};
+    pass(env, LT_MARKET, &c, QUORUM);
+    Permit__GovItem it = PERMIT__GOV_ITEM__INIT;
+    it.permit = "娱乐场所经营许可";
+    it.department = "culture";
+    Permit__GovItem *items[] = {&it};
+    Permit__GovIndustry ind = PERMIT__GOV_INDUSTRY__INIT;
+    ind.code = "ktv";
+    ind.name = "歌舞娱乐场所";
+    ind.validity_ms = 3 * 365 * LT_DAY;
+    ind.renew_window_ms = 90 * LT_DAY;
+    ind.grace_ms = 30 * LT_DAY;
+    ind.n_items = 1;
+    ind.items = items;
+    change si = {.type = LEDGER_GOV_SET_INDUSTRY, .industry = &ind};
+    pass(env, LT_MARKET, &si, QUORUM);
+    assert_int_equal(ledger_pending_of(env->L, "culture"), 0);
+    char lic[80];
+    ledger_err err;
+    assert_non_null(apply_with(env, &env->registrar, 1, "ktv", &err, lic));
+    assert_non_null(apply_with(env, &env->registrar, 2, "ktv", &err, lic));
+    assert_int_equal(ledger_pending_of(env->L, "culture"), 2);
+    assert_int_equal(ledger_pending_of(env->L, "market"), 0);
+    lt_reopen(env);
+    assert_int_equal(ledger_pending_of(env->L, "culture"), 2);
+    assert_int_equal(ledger_pending_of(env->L, "nobody"), 0);
+}
+
 static void test_gov_add_observer(void **state)
 {
     lt_env *env = *state;
@@ -955,6 +990,7 @@ int main(void)
         T(test_gov_retire_registrar_key),
         T(test_gov_retire_seal_key),
         T(test_gov_add_department_without_validator),
+        T(test_gov_pending_items_of_an_added_department),
         T(test_gov_add_observer),
         T(test_gov_record_codec_round_trip),
         T(test_audit_follows_a_seal_key_rotation),
