@@ -57,7 +57,7 @@ static void queue_free(peer_state *p)
 
 void core_gossip_free(core *c)
 {
-    for (unsigned i = 0; i < c->n; i++)
+    for (unsigned i = 0; i < CORE_MAX_PEERS; i++)
         queue_free(&c->peers[i]);
     free(c->requested);
     free(c->requested_at);
@@ -319,7 +319,7 @@ fail:
 
 void core_on_admitted(core *c, uint32_t peer)
 {
-    if (peer < c->n && c->peers[peer].admitting > 0)
+    if (peer < c->n_peers && c->peers[peer].admitting > 0)
         c->peers[peer].admitting--;
 }
 
@@ -422,7 +422,8 @@ void core_on_tx_announce(core *c, uint32_t peer, const Permit__TxIds *t)
         if (t->ids[i].len != 32 || node_mempool_contains(c->mp, t->ids[i].data))
             continue;
         if (asked_lately(c, t->ids[i].data, peer, now)) {
-            if (c->requested_of[slot_of(t->ids[i].data)] != peer)
+            /* observers are asked once: alternates are validators */
+            if (c->requested_of[slot_of(t->ids[i].data)] != peer && peer < c->n)
                 remember_alternate(c, t->ids[i].data, peer, now);
             continue;
         }

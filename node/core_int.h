@@ -36,6 +36,7 @@
 #define CORE_SYNC_RETRY_MS 1000       /* behind, no request out: ask again this often */
 #define CORE_AHEAD_SYNC_MS 3000       /* still a height behind after this long: sync */
 #define CORE_MAX_QUEUE 65536          /* actions waiting; sends beyond it are dropped */
+#define CORE_MAX_PEERS (LEDGER_MAX_DEPARTMENTS + LEDGER_MAX_OBSERVERS) /* validators, observers */
 
 typedef struct {
     unsigned refs;
@@ -91,7 +92,8 @@ struct core {
     core_config cfg;
     core_hooks h;
     const ledger_genesis *g;
-    unsigned n;
+    unsigned n;                  /* validators */
+    unsigned n_peers;            /* peer indexes: validators, then observers (0 on an observer) */
     cons_engine *e;
     node_mempool *mp;
     node_sign_state ss;
@@ -149,7 +151,9 @@ struct core {
                                                 messages show decided */
 
     /* transactions between peers (core_gossip.c) */
-    peer_state peers[LEDGER_MAX_DEPARTMENTS];
+    peer_state peers[CORE_MAX_PEERS];
+    uint64_t hint_height;        /* observer: the highest height a validator said it holds */
+    uint32_t hint_peer;          /* ... and which (unsigned: a reason to ask, nothing more) */
     uint8_t (*requested)[32];
     uint64_t *requested_at;
     uint32_t *requested_of;      /* the peer asked */
@@ -229,6 +233,7 @@ void core_sync_tick(core *c, uint64_t now);
 void core_on_sync_request(core *c, uint32_t peer, const Permit__SyncRequest *r);
 void core_on_sync_response(core *c, uint32_t peer, const Permit__SyncResponse *r);
 void core_help_behind(core *c, uint32_t peer, uint64_t height);
+void core_push_observers(core *c, uint64_t height);
 uint64_t core_sync_deadline(const core *c);
 
 /* core_gossip.c */

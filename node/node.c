@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "handshake.h"
 #include "ledger/hex.h"
 #include "log.h"
 #include "rpc_auth.h"
@@ -137,7 +138,7 @@ int node_start(node *n, const node_config *cfg, ledger_err *err)
     memset(n, 0, sizeof *n);
     n->cfg = *cfg;
     n->lock_fd = -1;
-    n->validator = n->dept = -1;
+    n->validator = n->dept = n->observer = -1;
     pthread_mutex_init(&n->post_mu, NULL);
     node_log_set_level(cfg->log_level);
 
@@ -151,9 +152,22 @@ int node_start(node *n, const node_config *cfg, ledger_err *err)
     snprintf(path, sizeof path, "%s/config/node.key", cfg->home);
     if (ledger_keyfile_read(path, &n->key, err) != 0)
         return -1;
-    n->validator = ledger_genesis_validator_index(n->g, n->key.pub);
-    if (n->validator >= 0)
-        n->dept = n->g->validators[n->validator];
+    if (strcmp(cfg->role, "observer") == 0) {
+        /* the membership decides who may follow (DESIGN §6, §11) */
+        int peer = node_member_peer(n->g, n->key.pub);
+        if (peer < 0 || !node_member_is_observer(n->g, (unsigned)peer))
+            return ledger_fail(err, LEDGER_ERR_INVALID, NULL,
+                               "role = observer, but config/node.key is not an observer's node "
+                               "key in the genesis (observers[].node_key)");
+        n->observer = peer - (int)n->g->n_validators;
+    } else {
+        n->validator = ledger_genesis_validator_index(n->g, n->key.pub);
+        if (n->validator >= 0)
+            n->dept = n->g->validators[n->validator];
+        else if (ledger_genesis_observer_index(n->g, n->key.pub) >= 0)
+            return ledger_fail(err, LEDGER_ERR_INVALID, NULL,
+                               "config/node.key is an observer's node key: set role = observer");
+    }
     snprintf(path, sizeof path, "%s/data/db", cfg->home);
     if (ledger_open(&n->L, path, n->g, err) != 0)
         return -1;
@@ -193,8 +207,12 @@ int node_start(node *n, const node_config *cfg, ledger_err *err)
 
 int node_run(node *n)
 {
-    LOG_INFO("permitd %s running (department %s)", PERMIT_VERSION,
-             n->dept >= 0 ? n->g->departments[n->dept].id : "-");
+    if (n->observer >= 0)
+        LOG_INFO("permitd %s running (observer %s)", PERMIT_VERSION,
+                 n->g->observers[n->observer].name);
+    else
+        LOG_INFO("permitd %s running (department %s)", PERMIT_VERSION,
+                 n->dept >= 0 ? n->g->departments[n->dept].id : "-");
     int rc = event_base_dispatch(n->base);
     return rc < 0 ? -1 : 0;
 }

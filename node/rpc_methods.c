@@ -205,10 +205,11 @@ static void m_status(node *n, json_t *params, rpc_outcome *o)
     json_t *mp = json_pack("{s:I, s:I, s:I}", "size", (json_int_t)atomic_load(&n->mp_size),
                            "bytes", (json_int_t)atomic_load(&n->mp_bytes), "max_size",
                            (json_int_t)n->cfg.mempool_max_txs);
-    set_result(o, json_pack("{s:s, s:o, s:s?, s:I, s:o, s:I, s:o, s:i, s:o, s:b, s:s}",
+    set_result(o, json_pack("{s:s, s:o, s:s?, s:s, s:I, s:o, s:I, s:o, s:i, s:o, s:b, s:s}",
                             "chain_id", n->g->chain_id, "node_id",
                             node_json_hex(n->key.pub, 32), "department",
-                            n->dept >= 0 ? n->g->departments[n->dept].id : NULL, "height",
+                            n->dept >= 0 ? n->g->departments[n->dept].id : NULL, "role",
+                            n->observer >= 0 ? "observer" : "validator", "height",
                             (json_int_t)tip.height, "block_hash", node_json_hex(tip.hash, 32),
                             "block_time", (json_int_t)tip.time, "validators", vals, "peers",
                             (int)atomic_load(&n->peers), "mempool", mp, "syncing",
@@ -507,6 +508,17 @@ static void m_departments(node *n, json_t *params, rpc_outcome *o)
     set_result(o, json_pack("{s:o}", "departments", node_json_departments(n->g)));
 }
 
+static void m_observers(node *n, json_t *params, rpc_outcome *o)
+{
+    (void)params;
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n->g->n_observers; i++)
+        json_array_append_new(a, json_pack("{s:s, s:o}", "name", n->g->observers[i].name,
+                                           "node_key",
+                                           node_json_hex(n->g->observers[i].node.raw, 32)));
+    set_result(o, json_pack("{s:o}", "observers", a ? a : json_array()));
+}
+
 /* node.backup {dir}: a consistent copy of the database in dir, on the node's
  * machine (docs/operations.md, "Backup and restore"). */
 static const char *const backup_params[] = {"dir", NULL};
@@ -564,6 +576,7 @@ static const rpc_method methods[] = {
     {"license.proof", node_rpc_license_proof, node_rpc_proof_params},
     {"industries.list", m_industries, no_params},
     {"departments.list", m_departments, no_params},
+    {"observers.list", m_observers, no_params},
     {"node.backup", m_backup, backup_params},
 };
 #define N_METHODS ((int)(sizeof methods / sizeof methods[0]))

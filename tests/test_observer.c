@@ -1,0 +1,244 @@
+/* An observer (DESIGN §6, issue 12) beside four validators, each its own
+ * permitd, under a steady load of applications and approvals: it follows
+ * (the same block hashes as the validators), serves the read RPC, relays a
+ * tx.submit that commits, never signs, is not counted as a validators'
+ * peer; killed with SIGKILL and restarted it catches up.  A key that genesis
+ * does not admit cannot run as an observer. */
+#include "testutil.h"
+
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "clusterload.h"
+#include "ledger/hex.h"
+#include "nodetest.h"
+
+#define NV 4          /* validators */
+#define OBS NV        /* the observer's node index in the cluster */
+
+static nt_cluster g_c;
+static _Atomic int g_validators[NV + 1] = {1, 1, 1, 1, 0}; /* where clients submit */
+static _Atomic int g_all[NV + 1] = {1, 1, 1, 1, 1};
+
+/* The fifth department's node key becomes an observer's. */
+static void observer_genesis(json_t *root)
+{
+    json_t *d = json_array_get(json_object_get(root, "departments"), OBS);
+    json_t *v = json_object_get(d, "validator");
+    assert_non_null(v);
+    json_t *key = json_incref(json_object_get(v, "node_key"));
+    json_object_del(d, "validator");
+    json_object_set_new(root, "observers",
+                        json_pack("[{s:s, s:o}]", "name", "政务服务大厅查询节点", "node_key", key));
+}
+
+static json_t *call(unsigned i, const char *method, json_t *params)
+{
+    json_t *r = nt_rpc(g_c.rpc_port[i], method, params);
+    json_decref(params);
+    assert_non_null(r);
+    return r;
+}
+
+static const char *status_str(unsigned i, const char *field, char *buf, size_t cap)
+{
+    json_t *r = call(i, "status", NULL);
+    const char *s = json_string_value(json_object_get(json_object_get(r, "result"), field));
+    snprintf(buf, cap, "%s", s ? s : "");
+    json_decref(r);
+    return buf;
+}
+
+/* Wait until the observer is at least at `h` (fails after timeout_ms). */
+static uint64_t wait_observer(uint64_t h, long timeout_ms)
+{
+    uint64_t until = nt_now_ms() + (uint64_t)timeout_ms, oh = 0;
+    while ((oh = nt_status_u64(g_c.rpc_port[OBS], "height")) < h) {
+        if (nt_now_ms() > until)
+            fail_msg("the observer is at height %llu, the validators at %llu",
+                     (unsigned long long)oh, (unsigned long long)h);
+        nt_sleep_ms(50);
+    }
+    return oh;
+}
+
+/* No signature of a certificate is the observer's: validator indexes only. */
+static void check_signers(uint64_t from, uint64_t to)
+{
+    for (uint64_t h = from; h <= to; h++) {
+        json_t *r = call(OBS, "block.get", json_pack("{s:I}", "height", (json_int_t)h));
+        json_t *sigs = json_object_get(json_object_get(json_object_get(r, "result"), "commit"),
+                                       "signatures");
+        assert_true(json_array_size(sigs) >= 3);
+        size_t k;
+        json_t *s;
+        json_array_foreach(sigs, k, s)
+        {
+            json_int_t v = json_integer_value(json_object_get(s, "validator"));
+            assert_true(v >= 0 && v < NV);
+        }
+        json_decref(r);
+    }
+}
+
+static void test_observer_follows_serves_relays_and_recovers(void **state)
+{
+    (void)state;
+    nt_cluster_init(&g_c, NV + 1, observer_genesis);
+    for (unsigned i = 0; i < NV; i++)
+        nt_cluster_start(&g_c, i);
+    snprintf(g_c.extra_conf, sizeof g_c.extra_conf, "role = observer\n");
+    nt_cluster_start(&g_c, OBS);
+    g_c.extra_conf[0] = '\0';
+
+    char buf[64];
+    assert_string_equal(status_str(OBS, "role", buf, sizeof buf), "observer");
+    assert_string_equal(status_str(0, "role", buf, sizeof buf), "validator");
+    json_t *r = call(OBS, "observers.list", NULL);
+    assert_int_equal(json_array_size(json_object_get(json_object_get(r, "result"), "observers")),
+                     1);
+    json_decref(r);
+
+    cl_load *l = cl_start(&g_c, g_validators, 8, 20000);
+    nt_sleep_ms(6000);
+
+    /* a submit to the observer goes to the validators and commits */
+    char u[19];
+    lt_uscc(987654, u);
+    size_t len;
+    g_c.env.now = nt_now_ms() - 1000;
+    uint8_t *tx = lt_apply(&g_c.env, u, "convenience-store", 0, &len);
+    json_t *sub = nt_submit(g_c.rpc_port[OBS], tx, len, "commit");
+    free(tx);
+    assert_non_null(sub);
+    json_t *res = json_object_get(sub, "result");
+    if (res == NULL)
+        fail_msg("tx.submit on the observer: %s", json_dumps(sub, JSON_COMPACT));
+    const char *lic = json_string_value(json_object_get(res, "license_id"));
+    assert_non_null(lic);
+    uint64_t at = (uint64_t)json_integer_value(json_object_get(res, "height"));
+    assert_true(at > 0);
+    /* the validators hold it at that height, and the observer serves it */
+    for (unsigned i = 0; i <= OBS; i++) {
+        json_t *g = call(i, "license.get", json_pack("{s:s}", "id", lic));
+        json_t *gr = json_object_get(g, "result");
+        if (gr == NULL)
+            fail_msg("node %u: license.get %s: %s", i, lic, json_dumps(g, JSON_COMPACT));
+        assert_string_equal(json_string_value(json_object_get(gr, "uscc")), u);
+        json_decref(g);
+    }
+    json_t *sr = call(OBS, "license.search", json_pack("{s:s}", "uscc", u));
+    assert_int_equal(
+        json_array_size(json_object_get(json_object_get(sr, "result"), "licenses")), 1);
+    json_decref(sr);
+    json_decref(sub);
+
+    /* it follows under load: the validators are not counting it as a peer */
+    assert_int_equal(nt_status_u64(g_c.rpc_port[0], "peers"), NV - 1);
+    assert_int_equal(nt_status_u64(g_c.rpc_port[OBS], "peers"), NV);
+    uint64_t h1 = cl_max_height(&g_c, g_validators);
+    wait_observer(h1, 15000);
+
+    /* kill -9 and restart under load: it catches up */
+    assert_int_equal(kill(g_c.pid[OBS], SIGKILL), 0);
+    waitpid(g_c.pid[OBS], NULL, 0);
+    g_c.pid[OBS] = 0;
+    atomic_store(&g_all[OBS], 0);
+    nt_sleep_ms(3000);
+    snprintf(g_c.extra_conf, sizeof g_c.extra_conf, "role = observer\n");
+    nt_cluster_start(&g_c, OBS);
+    g_c.extra_conf[0] = '\0';
+    atomic_store(&g_all[OBS], 1);
+    nt_sleep_ms(3000);
+    cl_stop(l);
+    uint64_t h2 = cl_wait_same_height(&g_c, g_validators, 20000);
+    assert_true(h2 > h1);
+    uint64_t oh = wait_observer(h2, 20000);
+    assert_int_equal(oh, h2);
+    cl_check_agreement(&g_c, g_all, 1, h2);
+    size_t acks = cl_acks(l);
+    printf("observer: %zu acknowledged transactions, %llu blocks, the observer agrees on every "
+           "one\n",
+           acks, (unsigned long long)h2);
+    assert_true(acks > 50);
+    check_signers(h2 > 20 ? h2 - 20 : 1, h2);
+    cl_free(l);
+    for (unsigned i = 0; i <= OBS; i++)
+        nt_cluster_stop_clean(&g_c, i);
+    nt_cluster_cleanup(&g_c);
+}
+
+/* Run permitd on home until it exits; its exit code, its stderr in *out. */
+static int run_permitd(const char *home, char **out)
+{
+    char log[700];
+    snprintf(log, sizeof log, "%s/refused.log", home);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        FILE *f = freopen(log, "w", stderr);
+        (void)f;
+        execl(PERMIT_BIN_DIR "/permitd", "permitd", "--home", home, (char *)NULL);
+        _exit(127);
+    }
+    int st = 0;
+    uint64_t until = nt_now_ms() + 15000;
+    while (waitpid(pid, &st, WNOHANG) != pid) {
+        if (nt_now_ms() > until) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &st, 0);
+            fail_msg("permitd did not refuse to start");
+        }
+        nt_sleep_ms(20);
+    }
+    *out = tu_read_file(log, NULL);
+    assert_non_null(*out);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/* A key that genesis does not name as an observer does not run as one, and
+ * an observer's key cannot run as a validator. */
+static void test_observer_key_must_be_admitted(void **state)
+{
+    (void)state;
+    nt_cluster_init(&g_c, NV + 1, observer_genesis);
+    char p[700];
+    /* the observer's key with role validator */
+    snprintf(p, sizeof p, "%s/config/permitd.conf", g_c.home[OBS]);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fprintf(f, "rpc_listen = 127.0.0.1:%d\np2p_listen = 127.0.0.1:%d\n", g_c.rpc_port[OBS],
+            g_c.p2p_port[OBS]);
+    fclose(f);
+    char *out = NULL;
+    int rc = run_permitd(g_c.home[OBS], &out);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "set role = observer"));
+    free(out);
+    /* a validator's key with role observer */
+    snprintf(p, sizeof p, "%s/config/permitd.conf", g_c.home[0]);
+    f = fopen(p, "w");
+    assert_non_null(f);
+    fprintf(f, "rpc_listen = 127.0.0.1:%d\nrole = observer\n", g_c.rpc_port[0]);
+    fclose(f);
+    rc = run_permitd(g_c.home[0], &out);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "not an observer's node key"));
+    free(out);
+    nt_cluster_cleanup(&g_c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_observer_key_must_be_admitted),
+        cmocka_unit_test(test_observer_follows_serves_relays_and_recovers),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
