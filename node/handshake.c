@@ -27,7 +27,7 @@ const char *node_hs_result_str(node_hs_result r)
     case NODE_HS_OTHER_CHAIN:
         return "another chain";
     case NODE_HS_NOT_VALIDATOR:
-        return "not a validator's (or, to a validator, an observer's) node key";
+        return "not a validator's node key (nor, to a validator, an admitted observer's)";
     case NODE_HS_SELF:
         return "our own node key";
     }

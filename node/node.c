@@ -17,6 +17,7 @@
 #include "handshake.h"
 #include "ledger/hex.h"
 #include "log.h"
+#include "public.h"
 #include "rpc_auth.h"
 #include "rpc_http.h"
 
@@ -200,7 +201,7 @@ int node_start(node *n, const node_config *cfg, ledger_err *err)
     n->engine = node_engine_new(n, err);
     if (n->engine == NULL)
         return -1;
-    if (node_rpc_start(n, err) != 0)
+    if (node_rpc_start(n, err) != 0 || node_public_start(n, err) != 0)
         return -1;
     return 0;
 }
@@ -230,6 +231,7 @@ void node_close(node *n)
     /* order: no new blocks (the one in progress is written), answers for
      * what it committed, no new requests, workers drained, then storage */
     node_engine_stop(n->engine);
+    node_public_stop(n); /* the pages being made are finished, their answers posted */
     if (n->base)
         run_posts(n);
     if (n->workers) {
@@ -247,6 +249,7 @@ void node_close(node *n)
         run_posts(n);
         node_rpc_free(n);
     }
+    node_public_free(n);
     node_engine_free(n->engine);
     n->engine = NULL; /* what its threads still post finds no engine, and is freed */
     if (n->base)

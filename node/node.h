@@ -51,6 +51,7 @@ struct node {
     struct evhttp *http;
     struct rpc_auth *rpc_auth;   /* HTTPS and bearer tokens (rpc_auth.h) */
     struct node_listen_guard *rpc_guard; /* pauses accept() at the descriptor limit */
+    struct node_public *pub;     /* the public site (public.h), or NULL when off */
     struct event *sigint_ev, *sigterm_ev, *sighup_ev, *post_ev;
     node_mempool *mp;
     node_workers *workers;
