@@ -836,7 +836,9 @@ void core_get_stats(const core *c, core_stats *out)
     out->height = cons_height(c->e);
     out->round = cons_round(c->e);
     out->ledger_height = c->ledger_height;
-    out->syncing = c->sync_inflight || c->applying;
+    /* an observer applies every block as a push: that is following, not
+     * catching up (its /health stays 200) */
+    out->syncing = c->sync_inflight || (c->applying && (!c->cfg.observer || c->applying_asked));
     out->sync_target = c->sync_target;
     out->equivocations = cons_equivocations(c->e);
 }

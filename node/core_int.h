@@ -140,6 +140,7 @@ struct core {
     /* block sync (core_sync.c) */
     int sync_inflight;           /* a request is out */
     int applying;                /* an answer is being applied */
+    int applying_asked;          /* ... one we asked for (not a block pushed to an observer) */
     core_block **applying_blocks; /* ... these (references) */
     size_t n_applying;
     uint32_t sync_peer;

@@ -292,6 +292,7 @@ void core_on_sync_response(core *c, uint32_t peer, const Permit__SyncResponse *r
     for (size_t i = 0; i < c->n_applying; i++)
         c->applying_blocks[i] = core_block_ref(blocks[i]);
     c->applying = 1;
+    c->applying_asked = asked;
     return;
 ask:
     if (c->cfg.observer && c->hint_height > c->ledger_height)

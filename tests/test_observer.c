@@ -126,6 +126,10 @@ static void test_observer_follows_serves_relays_and_recovers(void **state)
     assert_true(at > 0);
     /* the validators hold it at that height, and the observer serves it */
     for (unsigned i = 0; i <= OBS; i++) {
+        /* a validator may still be writing the block the observer applied */
+        uint64_t until = nt_now_ms() + 10000;
+        while (nt_status_u64(g_c.rpc_port[i], "height") < at && nt_now_ms() < until)
+            nt_sleep_ms(20);
         json_t *g = call(i, "license.get", json_pack("{s:s}", "id", lic));
         json_t *gr = json_object_get(g, "result");
         if (gr == NULL)
@@ -159,8 +163,7 @@ static void test_observer_follows_serves_relays_and_recovers(void **state)
     cl_stop(l);
     uint64_t h2 = cl_wait_same_height(&g_c, g_validators, 20000);
     assert_true(h2 > h1);
-    uint64_t oh = wait_observer(h2, 20000);
-    assert_int_equal(oh, h2);
+    wait_observer(h2, 20000); /* heartbeats may add blocks meanwhile: h2 is on every node */
     cl_check_agreement(&g_c, g_all, 1, h2);
     size_t acks = cl_acks(l);
     printf("observer: %zu acknowledged transactions, %llu blocks, the observer agrees on every "
