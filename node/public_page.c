@@ -466,7 +466,15 @@ static int render_license(const public_site *s, const char *id, const char *nonc
     put(&b, head);
     putf(&b, "</td></tr><tr><th>数据截至</th><td>区块高度 %llu，", (unsigned long long)tip.height);
     put_date(&b, tip.time, 1);
-    put(&b, "（北京时间）</td></tr><tr><th>二维码内容</th><td class=\"mono\">");
+    put(&b, "（北京时间）");
+    /* a node that stopped following shows old data: say so (DESIGN §12) */
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    uint64_t now_ms = (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
+    if (now_ms > tip.time && now_ms - tip.time > 3 * s->g->params.heartbeat_ms)
+        put(&b, "<br><span class=\"bad\">注意：本节点最近的区块已超过三个心跳周期，"
+                "数据可能不是最新的。</span>");
+    put(&b, "</td></tr><tr><th>二维码内容</th><td class=\"mono\">");
     ESC(&b, url.p ? url.p : "");
     put(&b, "</td></tr></table>");
     put(&b, "<p class=\"foot\">本页由区块链节点依据已确认的区块生成。核验材料：<a href=\"/l/");
