@@ -282,6 +282,8 @@ static int render_search(const public_site *s, const char *q, const char *nonce,
     }
     ledger_err e;
     int uscc = q && *q && ledger_uscc_check(q, &e) == 0;
+    if (q && !ledger_utf8_valid(q, strlen(q)))
+        q = "?"; /* not text: nothing of it is echoed */
     page_start(&b, "电子证照查询", nonce);
     put(&b, "<h1>电子证照查询</h1><p class=\"sub\">");
     ESC(&b, s->g->region_name);

@@ -177,17 +177,20 @@ static void test_observer_follows_serves_relays_and_recovers(void **state)
     nt_cluster_cleanup(&g_c);
 }
 
-/* Run permitd on home until it exits; its exit code, its stderr in *out. */
-static int run_permitd(const char *home, char **out)
+/* Run permitd with args (after argv[0]) until it exits; its exit code, its
+ * stdout and stderr in *out (log: where they go). */
+static int run_permitd_args(const char *log, const char *const *args, char **out)
 {
-    char log[700];
-    snprintf(log, sizeof log, "%s/refused.log", home);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         FILE *f = freopen(log, "w", stderr);
         (void)f;
-        execl(PERMIT_BIN_DIR "/permitd", "permitd", "--home", home, (char *)NULL);
+        dup2(2, 1);
+        const char *argv[16] = {"permitd"};
+        for (size_t i = 0; args[i] && i < 14; i++)
+            argv[i + 1] = args[i];
+        execv(PERMIT_BIN_DIR "/permitd", (char *const *)argv);
         _exit(127);
     }
     int st = 0;
@@ -196,13 +199,22 @@ static int run_permitd(const char *home, char **out)
         if (nt_now_ms() > until) {
             kill(pid, SIGKILL);
             waitpid(pid, &st, 0);
-            fail_msg("permitd did not refuse to start");
+            fail_msg("permitd did not exit");
         }
         nt_sleep_ms(20);
     }
     *out = tu_read_file(log, NULL);
     assert_non_null(*out);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/* Run permitd on home until it exits (it must refuse to start). */
+static int run_permitd(const char *home, char **out)
+{
+    char log[700];
+    snprintf(log, sizeof log, "%s/refused.log", home);
+    const char *args[] = {"--home", home, NULL};
+    return run_permitd_args(log, args, out);
 }
 
 /* A key that genesis does not name as an observer does not run as one, and
@@ -234,6 +246,23 @@ static void test_observer_key_must_be_admitted(void **state)
     assert_int_equal(rc, 1);
     assert_non_null(strstr(out, "not an observer's node key"));
     free(out);
+    /* permitd init with the observer's key writes role = observer */
+    char home[600], gen[700], key[700], log[700];
+    snprintf(home, sizeof home, "%s/initobs", g_c.home[OBS]);
+    snprintf(gen, sizeof gen, "%s/config/genesis.json", g_c.home[OBS]);
+    snprintf(key, sizeof key, "%s/config/node.key", g_c.home[OBS]);
+    snprintf(log, sizeof log, "%s/init.log", g_c.home[OBS]);
+    const char *init[] = {"init", "--home", home, "--genesis", gen, "--node-key", key, NULL};
+    rc = run_permitd_args(log, init, &out);
+    if (rc != 0)
+        fail_msg("permitd init: %d: %s", rc, out);
+    assert_non_null(strstr(out, "an observer of the genesis"));
+    free(out);
+    snprintf(p, sizeof p, "%s/config/permitd.conf", home);
+    char *conf = tu_read_file(p, NULL);
+    assert_non_null(conf);
+    assert_non_null(strstr(conf, "\nrole = observer"));
+    free(conf);
     nt_cluster_cleanup(&g_c);
 }
 

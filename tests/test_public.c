@@ -355,6 +355,38 @@ static void test_bundle_and_genesis(void **state)
     resp_free(&r);
 }
 
+/* Odd and hostile request targets: every one gets an answer with the
+ * security headers, none echoes markup, and the node serves on. */
+static void test_odd_targets_never_break_the_site(void **state)
+{
+    (void)state;
+    char longid[128];
+    snprintf(longid, sizeof longid, "/l/PL-%s/bundle",
+             "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+    const char *targets[] = {"//", "/l//bundle", "/l/PL-/bundle", "/%00", "/l/PL-1%00",
+                             "/?q=", "/?q=%FF%FE", "/?q&q=1", "/?q=%", "/?a=1&b=2&q=x",
+                             "/l/PL-320411-2026-000001/bundle/x", "/l/PL-320411-2026-000001/",
+                             "/genesis.json/x", "/?q=%3Cimg%20src%3Dx%3E", longid,
+                             "/l/PL-320411-2026-000001?q=%3Cscript%3E", "/..%2f..%2fetc/passwd",
+                             "/l/../genesis.json"};
+    for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
+        resp r;
+        fetch("GET", targets[i], &r);
+        if (r.status < 200 || r.status >= 500)
+            fail_msg("GET %s: %d", targets[i], r.status);
+        char v[256];
+        if (!header(&r, "X-Content-Type-Options", v, sizeof v))
+            fail_msg("GET %s: no nosniff", targets[i]);
+        if (strstr(r.body, "<script") || strstr(r.body, "<img"))
+            fail_msg("GET %s: markup echoed", targets[i]);
+        resp_free(&r);
+    }
+    resp r;
+    fetch("GET", "/", &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+}
+
 /* The escaping itself, every character that matters. */
 static void test_escape(void **state)
 {
@@ -375,6 +407,7 @@ int main(void)
         cmocka_unit_test(test_unknown_and_malformed_are_404),
         cmocka_unit_test(test_requests_are_bounded_and_read_only),
         cmocka_unit_test(test_bundle_and_genesis),
+        cmocka_unit_test(test_odd_targets_never_break_the_site),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
