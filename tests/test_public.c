@@ -6,6 +6,8 @@
 #include "testutil.h"
 
 #include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <qrencode.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,6 +143,18 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
+    /* a clean exit: under ASan, no error and no leak in the node either */
+    int st = nt_signal_wait(&g_nd, SIGTERM);
+    g_nd.pid = 0;
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        char p[700];
+        nt_path(&g_nd, "permitd.log", p, sizeof p);
+        char *l = tu_read_file(p, NULL);
+        fprintf(stderr, "permitd: status %d; its log:\n%s\n", st, l ? l : "");
+        free(l);
+        nt_cleanup(&g_nd);
+        return -1;
+    }
     nt_cleanup(&g_nd);
     return 0;
 }
