@@ -17,7 +17,11 @@
 
 #include "clusterload.h"
 #include "ledger/hex.h"
+#include "ledger/block.h"
+#include "node/core.h"
 #include "nodetest.h"
+#include "peer.h"
+#include "permit.pb-c.h"
 
 #define NV 4          /* validators */
 #define OBS NV        /* the observer's node index in the cluster */
@@ -266,10 +270,160 @@ static void test_observer_key_must_be_admitted(void **state)
     nt_cluster_cleanup(&g_c);
 }
 
+/* The certificate of the test ledger's block `h`: signed by validators
+ * 0..k-1. */
+static void certify(uint64_t h, unsigned k)
+{
+    ledger_tip tip;
+    ledger_get_tip(g_c.env.L, &tip);
+    assert_int_equal(tip.height, h);
+    ledger_commit cert;
+    memset(&cert, 0, sizeof cert);
+    cert.height = h;
+    memcpy(cert.block_hash, tip.hash, 32);
+    uint8_t msg[32];
+    ledger_vote_sighash(g_c.env.g->chain_id, LEDGER_VOTE_PRECOMMIT, h, 0, tip.hash, msg);
+    for (uint32_t v = 0; v < k; v++) {
+        cert.sigs[v].validator = v;
+        assert_int_equal(ledger_sign(&g_c.env.node[v], msg, NULL, cert.sigs[v].sig), 0);
+    }
+    cert.n_sigs = k;
+    ledger_err err;
+    assert_int_equal(ledger_put_commit(g_c.env.L, &cert, &err), 0);
+}
+
+/* Push block h of the test ledger with its certificate, as a validator does. */
+static void push_block(tp_conn *c, uint64_t h)
+{
+    uint8_t *frame = NULL;
+    size_t len = 0;
+    ledger_err err;
+    assert_int_equal(core_sync_answer(g_c.env.L, h, 1, &frame, &len, &err), 0);
+    assert_int_equal(tp_send_packed(c, frame, len, 5000), 0);
+    free(frame);
+}
+
+/* Frames from the observer for ms: never a consensus message; returns the
+ * first TxGossip frame seen (or NULL). */
+static Permit__Frame *watch(tp_conn *c, long ms)
+{
+    Permit__Frame *txs = NULL;
+    uint64_t until = nt_now_ms() + (uint64_t)ms;
+    while (nt_now_ms() < until) {
+        Permit__Frame *f = tp_recv_frame(c, 100);
+        if (f == NULL)
+            continue;
+        if (f->msg_case == PERMIT__FRAME__MSG_CONSENSUS)
+            fail_msg("the observer sent a consensus message");
+        if (f->msg_case == PERMIT__FRAME__MSG_PING) {
+            Permit__Pong pm = PERMIT__PONG__INIT;
+            pm.nonce = f->ping->nonce;
+            Permit__Frame pf = PERMIT__FRAME__INIT;
+            pf.msg_case = PERMIT__FRAME__MSG_PONG;
+            pf.pong = &pm;
+            tp_send_frame(c, &pf, 1000);
+        }
+        if (f->msg_case == PERMIT__FRAME__MSG_TXS && txs == NULL) {
+            txs = f;
+            continue;
+        }
+        permit__frame__free_unpacked(f, NULL);
+    }
+    return txs;
+}
+
+/* Two validators played by the test (their keys, a Byzantine one among
+ * them): the observer dials them, applies a block only with a certificate
+ * of more than two thirds of the validators, hands a transaction submitted
+ * to it to the validators, and never says a consensus message. */
+static void test_observer_takes_only_certified_blocks_and_never_votes(void **state)
+{
+    (void)state;
+    nt_cluster_init(&g_c, NV + 1, observer_genesis);
+    tp_server *srv[2] = {tp_listen(g_c.p2p_port[0]), tp_listen(g_c.p2p_port[1])};
+    assert_non_null(srv[0]);
+    assert_non_null(srv[1]);
+    snprintf(g_c.extra_conf, sizeof g_c.extra_conf, "role = observer\n");
+    nt_cluster_start(&g_c, OBS);
+    g_c.extra_conf[0] = '\0';
+    tp_conn *c[2];
+    for (unsigned v = 0; v < 2; v++) {
+        c[v] = tp_accept(srv[v], 10000);
+        assert_non_null(c[v]);
+        tp_hello peer;
+        if (tp_handshake(c[v], g_c.env.g->chain_id, &g_c.env.node[v], 0,
+                         g_c.env.node[OBS].pub, &peer, 5000) != 0)
+            fail_msg("handshake as validator %u: %s", v, tp_error(c[v]));
+    }
+    /* block 1 of the chain, made here with the same genesis */
+    char u[19], lic[80];
+    lt_uscc(4711, u);
+    size_t len;
+    g_c.env.now = nt_now_ms() - 1000;
+    uint8_t *tx = lt_apply(&g_c.env, u, "convenience-store", 0, &len);
+    ledger_err err;
+    assert_int_equal(lt_run_free(&g_c.env, LT_SEC, tx, len, lic, &err), 0);
+
+    /* validator 0, Byzantine, pushes it certified by itself alone */
+    certify(1, 1);
+    push_block(c[0], 1);
+    assert_null(watch(c[0], 1500));
+    assert_int_equal(nt_status_u64(g_c.rpc_port[OBS], "height"), 0);
+    /* ... and by two of four: still no quorum */
+    certify(1, 2);
+    push_block(c[1], 1);
+    assert_null(watch(c[1], 1500));
+    assert_int_equal(nt_status_u64(g_c.rpc_port[OBS], "height"), 0);
+    /* validator 1 pushes it with three signatures of four: applied */
+    certify(1, 3);
+    uint64_t until = nt_now_ms() + 15000;
+    while (nt_status_u64(g_c.rpc_port[OBS], "height") < 1) {
+        if (nt_now_ms() > until)
+            fail_msg("the observer did not apply a block certified by 3 of 4");
+        push_block(c[1], 1);
+        watch(c[1], 300);
+    }
+    json_t *r = call(OBS, "license.get", json_pack("{s:s}", "id", lic));
+    assert_non_null(json_object_get(r, "result"));
+    json_decref(r);
+    /* the short certificates were checked and refused, not overlooked */
+    char lp[700];
+    snprintf(lp, sizeof lp, "%s/permitd.log", g_c.home[OBS]);
+    char *log = tu_read_file(lp, NULL);
+    assert_non_null(log);
+    if (strstr(log, "sync: a block from validator 0 was refused") == NULL)
+        fail_msg("no refusal of validator 0's block in the observer's log:\n%s", log);
+    free(log);
+
+    /* a submit to the observer reaches the validators whole */
+    lt_uscc(4712, u);
+    g_c.env.now = nt_now_ms() - 1000;
+    tx = lt_apply(&g_c.env, u, "convenience-store", 0, &len);
+    json_t *sub = nt_submit(g_c.rpc_port[OBS], tx, len, "none");
+    assert_non_null(json_object_get(sub, "result"));
+    json_decref(sub);
+    Permit__Frame *f = watch(c[1], 3000);
+    assert_non_null(f);
+    int found = 0;
+    for (size_t i = 0; i < f->txs->n_txs; i++)
+        found |= f->txs->txs[i].len == len && memcmp(f->txs->txs[i].data, tx, len) == 0;
+    assert_true(found);
+    permit__frame__free_unpacked(f, NULL);
+    free(tx);
+
+    for (unsigned v = 0; v < 2; v++) {
+        tp_close(c[v]);
+        tp_server_free(srv[v]);
+    }
+    nt_cluster_stop_clean(&g_c, OBS);
+    nt_cluster_cleanup(&g_c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_observer_key_must_be_admitted),
+        cmocka_unit_test(test_observer_takes_only_certified_blocks_and_never_votes),
         cmocka_unit_test(test_observer_follows_serves_relays_and_recovers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
