@@ -609,6 +609,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     if (b->stopped)
         return;
     core_on_tick(b->core);
+    node_mempool_changed(b->n); /* an observer's tick may drop what can no longer commit */
     drive(b);
 }
 

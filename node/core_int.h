@@ -37,6 +37,8 @@
 #define CORE_AHEAD_SYNC_MS 3000       /* still a height behind after this long: sync */
 #define CORE_MAX_QUEUE 65536          /* actions waiting; sends beyond it are dropped */
 #define CORE_MAX_PEERS (LEDGER_MAX_DEPARTMENTS + LEDGER_MAX_OBSERVERS) /* validators, observers */
+#define CORE_PRUNE_MS 1000            /* an observer drops what can no longer commit this often */
+#define CORE_PRUNE_SLACK_MS 10000     /* ... beyond twice the time window (clocks differ) */
 
 typedef struct {
     unsigned refs;
@@ -109,6 +111,7 @@ struct core {
         uint32_t round;
     } eto[3];                    /* the engine's, one per step: only the latest matters */
     uint64_t build_at, resend_at, resend_blocks_at, gossip_at, heartbeat_at;
+    uint64_t prune_at;           /* observer: the next look for transactions past their window */
 
     /* blocks and messages (core_store.c) */
     store_entry store[CORE_STORE_MAX];

@@ -42,6 +42,14 @@ static void observer_genesis(json_t *root)
                         json_pack("[{s:s, s:o}]", "name", "政务服务大厅查询节点", "node_key", key));
 }
 
+/* The same with a time window of 2 s: what the validators never commit
+ * leaves the observer's mempool after 2 x 2 s + 10 s. */
+static void observer_short_window(json_t *root)
+{
+    observer_genesis(root);
+    json_object_set_new(json_object_get(root, "params"), "tx_window", json_string("2s"));
+}
+
 static json_t *call(unsigned i, const char *method, json_t *params)
 {
     json_t *r = nt_rpc(g_c.rpc_port[i], method, params);
@@ -339,7 +347,7 @@ static Permit__Frame *watch(tp_conn *c, long ms)
 static void test_observer_takes_only_certified_blocks_and_never_votes(void **state)
 {
     (void)state;
-    nt_cluster_init(&g_c, NV + 1, observer_genesis);
+    nt_cluster_init(&g_c, NV + 1, observer_short_window);
     tp_server *srv[2] = {tp_listen(g_c.p2p_port[0]), tp_listen(g_c.p2p_port[1])};
     assert_non_null(srv[0]);
     assert_non_null(srv[1]);
@@ -410,6 +418,25 @@ static void test_observer_takes_only_certified_blocks_and_never_votes(void **sta
     assert_true(found);
     permit__frame__free_unpacked(f, NULL);
     free(tx);
+    /* the validators (played here) never commit it: past its window it
+     * leaves the observer's mempool */
+    json_t *st = call(OBS, "status", NULL);
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_object_get(json_object_get(st, "result"), "mempool"), "size")),
+                     1);
+    json_decref(st);
+    until = nt_now_ms() + 30000;
+    for (;;) {
+        st = call(OBS, "status", NULL);
+        json_int_t n = json_integer_value(
+            json_object_get(json_object_get(json_object_get(st, "result"), "mempool"), "size"));
+        json_decref(st);
+        if (n == 0)
+            break;
+        if (nt_now_ms() > until)
+            fail_msg("a transaction past its window stayed in the observer's mempool");
+        watch(c[1], 500); /* answer its pings meanwhile */
+    }
 
     for (unsigned v = 0; v < 2; v++) {
         tp_close(c[v]);
