@@ -186,7 +186,6 @@ static void test_observer_follows_serves_relays_and_recovers(void **state)
     cl_free(l);
     for (unsigned i = 0; i <= OBS; i++)
         nt_cluster_stop_clean(&g_c, i);
-    nt_cluster_cleanup(&g_c);
 }
 
 /* Run permitd with args (after argv[0]) until it exits; its exit code, its
@@ -275,7 +274,6 @@ static void test_observer_key_must_be_admitted(void **state)
     assert_non_null(conf);
     assert_non_null(strstr(conf, "\nrole = observer"));
     free(conf);
-    nt_cluster_cleanup(&g_c);
 }
 
 /* The certificate of the test ledger's block `h`: signed by validators
@@ -443,15 +441,25 @@ static void test_observer_takes_only_certified_blocks_and_never_votes(void **sta
         tp_server_free(srv[v]);
     }
     nt_cluster_stop_clean(&g_c, OBS);
-    nt_cluster_cleanup(&g_c);
+}
+
+/* After a failure too: no node left running, no home left behind. */
+static int cleanup(void **state)
+{
+    (void)state;
+    if (g_c.n > 0)
+        nt_cluster_cleanup(&g_c);
+    memset(&g_c, 0, sizeof g_c);
+    return 0;
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_observer_key_must_be_admitted),
-        cmocka_unit_test(test_observer_takes_only_certified_blocks_and_never_votes),
-        cmocka_unit_test(test_observer_follows_serves_relays_and_recovers),
+        cmocka_unit_test_teardown(test_observer_key_must_be_admitted, cleanup),
+        cmocka_unit_test_teardown(test_observer_takes_only_certified_blocks_and_never_votes,
+                                  cleanup),
+        cmocka_unit_test_teardown(test_observer_follows_serves_relays_and_recovers, cleanup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
