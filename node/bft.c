@@ -595,6 +595,7 @@ static void drive(bft *b)
     core_get_stats(b->core, &st);
     atomic_store(&b->n->syncing, st.syncing);
     atomic_store(&b->n->peers, node_p2p_connected(b->p2p));
+    atomic_store(&b->n->observers, node_p2p_observers_connected(b->p2p));
     atomic_store(&b->n->round, st.round);
     atomic_store(&b->n->sync_target, st.sync_target);
     arm_timer(b);

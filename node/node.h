@@ -62,6 +62,7 @@ struct node {
     _Atomic uint64_t mp_size, mp_bytes;
     /* the engine's view, for other threads */
     _Atomic unsigned peers;
+    _Atomic unsigned observers;      /* observers linked to this validator */
     _Atomic int syncing;
     _Atomic uint32_t round;          /* the consensus round of the height being decided */
     _Atomic uint64_t sync_target;    /* the highest height known decided (BFT) */

@@ -158,6 +158,10 @@ static void test_observer_follows_serves_relays_and_recovers(void **state)
     /* it follows under load: the validators are not counting it as a peer */
     assert_int_equal(nt_status_u64(g_c.rpc_port[0], "peers"), NV - 1);
     assert_int_equal(nt_status_u64(g_c.rpc_port[OBS], "peers"), NV);
+    char *metrics = NULL;
+    assert_int_equal(nt_http(g_c.rpc_port[0], "GET", "/metrics", NULL, 0, &metrics, NULL), 200);
+    assert_non_null(strstr(metrics, "\npermit_observers 1\n"));
+    free(metrics);
     uint64_t h1 = cl_max_height(&g_c, g_validators);
     wait_observer(h1, 15000);
 
