@@ -200,12 +200,19 @@ static void test_license_page_shows_every_field_escaped(void **state)
     /* nothing is loaded from elsewhere */
     assert_null(strstr(r.body, "src=\"http"));
     assert_null(strstr(r.body, "href=\"http"));
-    resp_free(&r);
 
     /* HEAD: the headers, no body */
+    size_t get_len = r.body_len;
+    resp_free(&r);
     fetch("HEAD", path, &r);
     assert_int_equal(r.status, 200);
     assert_int_equal(r.body_len, 0);
+    /* one Content-Length, the GET's (the page is made again: same size) */
+    const char *cl = strcasestr(r.head, "Content-Length:");
+    assert_non_null(cl);
+    assert_null(strcasestr(cl + 1, "Content-Length:"));
+    assert_true(header(&r, "Content-Length", v, sizeof v));
+    assert_int_equal(strtoull(v, NULL, 10), get_len);
     assert_true(header(&r, "Content-Security-Policy", v, sizeof v));
     resp_free(&r);
 }
