@@ -701,8 +701,9 @@ static void observer_prune(core *c, uint64_t now)
             core_logf(c, NODE_LOG_INFO, "observer: %zu transactions the validators never "
                                         "committed left the mempool (past their window)", gone);
         if (gone < 64)
-            return;
+            break;
     }
+    core_observer_probe(c, now);
 }
 
 void core_on_tick(core *c)
@@ -869,7 +870,8 @@ void core_get_stats(const core *c, core_stats *out)
     out->ledger_height = c->ledger_height;
     /* an observer applies every block as a push: that is following, not
      * catching up (its /health stays 200) */
-    out->syncing = c->sync_inflight || (c->applying && (!c->cfg.observer || c->applying_asked));
+    out->syncing = (c->sync_inflight && !(c->cfg.observer && c->probe_inflight)) ||
+                   (c->applying && (!c->cfg.observer || c->applying_asked));
     out->sync_target = c->sync_target;
     out->equivocations = cons_equivocations(c->e);
 }

@@ -39,6 +39,7 @@
 #define CORE_MAX_PEERS (LEDGER_MAX_DEPARTMENTS + LEDGER_MAX_OBSERVERS) /* validators, observers */
 #define CORE_PRUNE_MS 1000            /* an observer drops what can no longer commit this often */
 #define CORE_PRUNE_SLACK_MS 10000     /* ... beyond twice the time window (clocks differ) */
+#define CORE_PROBE_MS 5000            /* an observer with no block for this long asks for one */
 
 typedef struct {
     unsigned refs;
@@ -112,6 +113,9 @@ struct core {
     } eto[3];                    /* the engine's, one per step: only the latest matters */
     uint64_t build_at, resend_at, resend_blocks_at, gossip_at, heartbeat_at;
     uint64_t prune_at;           /* observer: the next look for transactions past their window */
+    uint64_t probe_at;           /* observer: the next question for blocks when none came */
+    int probing;                 /* ... being asked now */
+    int probe_inflight;          /* the request out is such a question (not syncing) */
 
     /* blocks and messages (core_store.c) */
     store_entry store[CORE_STORE_MAX];
@@ -238,6 +242,7 @@ void core_on_sync_request(core *c, uint32_t peer, const Permit__SyncRequest *r);
 void core_on_sync_response(core *c, uint32_t peer, const Permit__SyncResponse *r);
 void core_help_behind(core *c, uint32_t peer, uint64_t height);
 void core_push_observers(core *c, uint64_t height);
+void core_observer_probe(core *c, uint64_t now);
 uint64_t core_sync_deadline(const core *c);
 
 /* core_gossip.c */

@@ -88,9 +88,11 @@ static void request(core *c, uint32_t prefer)
     c->sync_inflight = 1;
     c->sync_peer = peer;
     c->sync_asked_at = now;
-    core_logf(c, NODE_LOG_INFO, "sync: at height %llu, asking validator %u for blocks "
-                                "(highest known: %llu)",
-              (unsigned long long)c->ledger_height, peer, (unsigned long long)c->sync_target);
+    c->probe_inflight = c->probing;
+    if (!c->probing)
+        core_logf(c, NODE_LOG_INFO,
+                  "sync: at height %llu, asking validator %u for blocks (highest known: %llu)",
+                  (unsigned long long)c->ledger_height, peer, (unsigned long long)c->sync_target);
 }
 
 void core_behind(core *c, uint32_t who, uint64_t height, int evidence)
@@ -198,6 +200,21 @@ void core_push_observers(core *c, uint64_t height)
         a->from = height;
         a->max = 1;
     }
+}
+
+/* An observer that heard of no block for CORE_PROBE_MS asks a validator
+ * (in turn) whether it has more: a pushed block that was lost (a full
+ * queue, a link that went down at the wrong moment) costs at most this
+ * long, not a heartbeat. */
+void core_observer_probe(core *c, uint64_t now)
+{
+    if (c->sync_inflight || c->applying || now < c->probe_at ||
+        now - c->last_commit_mono < CORE_PROBE_MS)
+        return;
+    c->probe_at = now + CORE_PROBE_MS;
+    c->probing = 1; /* a question, not news: not logged */
+    request(c, CORE_ALL_PEERS);
+    c->probing = 0;
 }
 
 void core_on_sync_response(core *c, uint32_t peer, const Permit__SyncResponse *r)

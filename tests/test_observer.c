@@ -302,6 +302,30 @@ static void certify(uint64_t h, unsigned k)
     assert_int_equal(ledger_put_commit(g_c.env.L, &cert, &err), 0);
 }
 
+/* The next block of the test ledger with one transaction, naming the
+ * previous block's certificate as a real proposer does. */
+static void next_block(const uint8_t *tx, size_t len)
+{
+    ledger_err err;
+    ledger_tip tip;
+    ledger_get_tip(g_c.env.L, &tip);
+    ledger_block_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.time = g_c.env.now + LT_SEC;
+    memcpy(ctx.proposer, g_c.env.node[0].pub, 32);
+    ledger_commit last;
+    assert_int_equal(ledger_get_commit(g_c.env.L, tip.height, &last, &err), 1);
+    ledger_commit_hash(&last, ctx.last_commit_hash);
+    ledger_exec *x = NULL;
+    ledger_header h;
+    assert_int_equal(ledger_exec_begin(g_c.env.L, &ctx, &x, &err), 0);
+    if (ledger_exec_tx(x, tx, len, LEDGER_SIG_CHECK, NULL, &err) != 0)
+        fail_msg("block %llu: %s", (unsigned long long)tip.height + 1, err.msg);
+    assert_int_equal(ledger_exec_finish(x, &h, &err), 0);
+    assert_int_equal(ledger_exec_commit(x, NULL, &err), 0);
+    g_c.env.now = ctx.time;
+}
+
 /* Push block h of the test ledger with its certificate, as a validator does. */
 static void push_block(tp_conn *c, uint64_t h)
 {
@@ -404,6 +428,35 @@ static void test_observer_takes_only_certified_blocks_and_never_votes(void **sta
     if (strstr(log, "sync: a block from validator 0 was refused") == NULL)
         fail_msg("no refusal of validator 0's block in the observer's log:\n%s", log);
     free(log);
+
+    /* block 2 is made but nobody pushes it (a push lost): the observer asks
+     * for it by itself, and gets it */
+    lt_uscc(4713, u);
+    g_c.env.now = nt_now_ms() - 1000;
+    tx = lt_apply(&g_c.env, u, "convenience-store", 0, &len);
+    next_block(tx, len);
+    free(tx);
+    certify(2, 3);
+    until = nt_now_ms() + 30000;
+    int answered = 0;
+    while (nt_status_u64(g_c.rpc_port[OBS], "height") < 2) {
+        if (nt_now_ms() > until)
+            fail_msg("the observer did not ask for a block nobody pushed");
+        for (unsigned v = 0; v < 2; v++) {
+            Permit__Frame *q = tp_recv_frame(c[v], 100);
+            if (q == NULL)
+                continue;
+            if (q->msg_case == PERMIT__FRAME__MSG_CONSENSUS)
+                fail_msg("the observer sent a consensus message");
+            if (q->msg_case == PERMIT__FRAME__MSG_SYNC_REQUEST &&
+                q->sync_request->from_height == 2) {
+                push_block(c[v], 2);
+                answered = 1;
+            }
+            permit__frame__free_unpacked(q, NULL);
+        }
+    }
+    assert_true(answered);
 
     /* a submit to the observer reaches the validators whole */
     lt_uscc(4712, u);
