@@ -323,6 +323,7 @@ static void next_block(const uint8_t *tx, size_t len)
         fail_msg("block %llu: %s", (unsigned long long)tip.height + 1, err.msg);
     assert_int_equal(ledger_exec_finish(x, &h, &err), 0);
     assert_int_equal(ledger_exec_commit(x, NULL, &err), 0);
+    ledger_exec_free(x);
     g_c.env.now = ctx.time;
 }
 
