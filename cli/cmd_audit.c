@@ -26,6 +26,7 @@
 #include "ledger/text.h"
 #include "output.h"
 #include "rpc_client.h"
+#include "rpc_conn.h"
 
 #define CHECKPOINT_MAX_BYTES 4096
 
@@ -616,9 +617,26 @@ static int cmd_verify_chain(cli_ctx *ctx, const cli_args *a, cli_error *err)
     }
     ledger_tip tip;
     ledger_get_tip(src, &tip);
-    for (uint64_t h = 1; h <= tip.height; h++)
+    uint64_t every = 2000;
+    const char *pv = cli_arg(a, "progress");
+    if (pv && (rc = cli_parse_u64("--progress", pv, 0, 3600000, &every, err)) != CLI_EXIT_OK)
+        goto out;
+    int64_t t0 = cli_conn_mono_ms(), next = t0 + (int64_t)every;
+    for (uint64_t h = 1; h <= tip.height; h++) {
         if ((rc = verify_block(g, src, dst, h, tip.height, &s, err)) != CLI_EXIT_OK)
             goto out;
+        int64_t now = cli_conn_mono_ms();
+        if (every > 0 && now >= next && h < tip.height) {
+            /* progress on stderr, so stdout keeps only the verdict */
+            double rate = (double)h * 1000.0 / (double)(now - t0 > 0 ? now - t0 : 1);
+            fprintf(stderr, "verify-chain: block %llu of %llu (%.0f%%), %.0f blocks/s, about "
+                            "%.0f s left\n",
+                    (unsigned long long)h, (unsigned long long)tip.height,
+                    100.0 * (double)h / (double)tip.height, rate,
+                    (double)(tip.height - h) / rate);
+            next = now + (int64_t)every;
+        }
+    }
     if (tip.height > 0 && memcmp(s.tip, tip.hash, 32) != 0) {
         rc = cli_fail(err, CLI_EXIT_VERIFY, "the re-executed tip differs from the node's");
         goto out;
@@ -681,6 +699,8 @@ static const cli_option audit_opts[] = {
 
 static const cli_option verify_chain_opts[] = {
     {"home", "DIR", CLI_OPT_REQUIRED, "the node's home folder (config/genesis.json, data/db)"},
+    {"progress", "MS", 0,
+     "a progress line on stderr every MS milliseconds (default 2000; 0: none)"},
     {NULL},
 };
 

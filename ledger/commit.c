@@ -52,6 +52,8 @@ static void publish_tip(ledger *L, const ledger_exec *x)
     ledger_header_hash(&x->hdr, L->tip.hash);
     L->tip.time = x->hdr.time;
     L->tip.header = x->hdr;
+    for (size_t i = 0; i < L->g->n_departments && i < LEDGER_MAX_DEPARTMENTS; i++)
+        L->pending[i] = (uint64_t)((int64_t)L->pending[i] + x->pending_delta[i]);
 }
 
 static int prepare_commit(ledger_exec *x, const ledger_commit *cert, uint8_t hash[32],

@@ -504,6 +504,14 @@ out:
     return rc;
 }
 
+static void count_pending(void *ctx, const uint8_t *key, size_t klen, int delta)
+{
+    ledger_exec *x = ctx;
+    int d = ledger_pending_dept(x->L->g, key, klen);
+    if (d >= 0 && d < LEDGER_MAX_DEPARTMENTS)
+        x->pending_delta[d] += delta;
+}
+
 int ledger_exec_finish(ledger_exec *x, ledger_header *hdr, ledger_err *err)
 {
     ledger *L = x->L;
@@ -515,7 +523,7 @@ int ledger_exec_finish(ledger_exec *x, ledger_header *hdr, ledger_err *err)
         if (!e->dirty)
             continue;
         if (ledger_index_diff(x->batch, e->id, e->orig, e->orig_len, e->cur, e->cur_len,
-                              err) != 0)
+                              count_pending, x, err) != 0)
             goto fail;
         ledger_batch_put(x->batch, CF_LICENSES, e->id, strlen(e->id), e->cur, e->cur_len);
     }

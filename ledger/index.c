@@ -127,7 +127,8 @@ static int keys_of(const uint8_t *rec, size_t len, ledger_index_key **keys, size
 }
 
 int ledger_index_diff(ledger_batch *b, const char *id, const uint8_t *orig, size_t olen,
-                      const uint8_t *cur, size_t clen, ledger_err *err)
+                      const uint8_t *cur, size_t clen, ledger_index_count_fn count,
+                      void *ctx, ledger_err *err)
 {
     (void)id;
     ledger_index_key *ok = NULL, *nk = NULL;
@@ -141,9 +142,13 @@ int ledger_index_diff(ledger_batch *b, const char *id, const uint8_t *orig, size
         int c = i == on ? 1 : j == nn ? -1 : cmp_key(&ok[i], &nk[j]);
         if (c < 0) {
             ledger_batch_delete(b, (ledger_cf)ok[i].cf, ok[i].key, ok[i].len);
+            if (count && ok[i].cf == CF_BY_PENDING)
+                count(ctx, ok[i].key, ok[i].len, -1);
             i++;
         } else if (c > 0) {
             ledger_batch_put(b, (ledger_cf)nk[j].cf, nk[j].key, nk[j].len, "", 0);
+            if (count && nk[j].cf == CF_BY_PENDING)
+                count(ctx, nk[j].key, nk[j].len, 1);
             j++;
         } else {
             i++;

@@ -29,10 +29,16 @@ typedef struct {
 int ledger_index_keys(const ledger_license *l, ledger_index_key **keys, size_t *n,
                       ledger_err *err) LEDGER_WUR;
 
+/* Called for every entry of the pending index (CF_BY_PENDING: department ||
+ * 0 || license id) a diff adds (+1) or removes (-1). */
+typedef void (*ledger_index_count_fn)(void *ctx, const uint8_t *key, size_t klen, int delta);
+
 /* Queue in b the index changes from record `orig` (NULL for a new license) to
- * record `cur`, both canonical bytes. */
+ * record `cur`, both canonical bytes; count (may be NULL) hears of the
+ * pending index's changes. */
 int ledger_index_diff(ledger_batch *b, const char *id, const uint8_t *orig, size_t olen,
-                      const uint8_t *cur, size_t clen, ledger_err *err) LEDGER_WUR;
+                      const uint8_t *cur, size_t clen, ledger_index_count_fn count,
+                      void *ctx, ledger_err *err) LEDGER_WUR;
 
 /* The license id a key of the given index ends with (points into key). */
 const char *ledger_index_key_id(ledger_cf cf, const uint8_t *key, size_t klen,

@@ -42,6 +42,8 @@ int ledger_meta_get_u64(ledger_store *st, const char *key, uint64_t *v, ledger_e
     return 1;
 }
 
+static int pending_recount(ledger *L, ledger_err *err);
+
 int ledger_load_tip(ledger *L, ledger_err *err)
 {
     uint64_t height = 0;
@@ -93,7 +95,34 @@ int ledger_load_tip(ledger *L, ledger_err *err)
     pthread_mutex_lock(&L->mu);
     L->tip = hd->tip;
     pthread_mutex_unlock(&L->mu);
-    return 0;
+    return L->readonly ? 0 : pending_recount(L, err);
+}
+
+/* Refuse a database laid out by a newer release; one from before the format
+ * was recorded is format 1 (and is marked so when opened for writing). */
+static int check_format(ledger *L, const char *db_path, ledger_err *err)
+{
+    uint64_t fmt = 0;
+    int r = ledger_meta_get_u64(L->st, META_FORMAT, &fmt, err);
+    if (r < 0)
+        return -1;
+    if (r == 1 && fmt > LEDGER_DB_FORMAT)
+        return ledger_fail(err, LEDGER_ERR_INVALID, NULL,
+                           "database %s has format %llu, newer than this release reads (%d): "
+                           "install the release that wrote it, or restore a backup made by "
+                           "this one",
+                           db_path, (unsigned long long)fmt, LEDGER_DB_FORMAT);
+    if (r == 1 || L->readonly)
+        return 0;
+    ledger_batch *b = ledger_batch_new(L->st);
+    if (b == NULL)
+        return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+    uint8_t v[8];
+    ledger_be64(v, LEDGER_DB_FORMAT);
+    ledger_batch_put(b, CF_META, META_FORMAT, strlen(META_FORMAT), v, 8);
+    int w = ledger_store_write(L->st, b, 1, err);
+    ledger_batch_free(b);
+    return w;
 }
 
 static int ledger_open_mode(ledger **out, const char *db_path, const char *secondary,
@@ -135,6 +164,9 @@ static int ledger_open_mode(ledger **out, const char *db_path, const char *secon
                          strlen(g->chain_id));
         ledger_batch_put(b, CF_META, META_GENESIS, strlen(META_GENESIS), g->hash, 32);
         ledger_batch_put(b, CF_META, META_HEIGHT, strlen(META_HEIGHT), zero, 8);
+        uint8_t fmt[8];
+        ledger_be64(fmt, LEDGER_DB_FORMAT);
+        ledger_batch_put(b, CF_META, META_FORMAT, strlen(META_FORMAT), fmt, 8);
         int w = ledger_store_write(L->st, b, 1, err);
         ledger_batch_free(b);
         if (w != 0)
@@ -150,7 +182,7 @@ static int ledger_open_mode(ledger **out, const char *db_path, const char *secon
             goto fail;
         }
     }
-    if (ledger_load_tip(L, err) != 0)
+    if (check_format(L, db_path, err) != 0 || ledger_load_tip(L, err) != 0)
         goto fail;
     *out = L;
     return 0;
@@ -200,6 +232,53 @@ void ledger_get_tip(ledger *L, ledger_tip *tip)
     pthread_mutex_lock(&L->mu);
     *tip = L->tip;
     pthread_mutex_unlock(&L->mu);
+}
+
+size_t ledger_pending_counts(ledger *L, uint64_t *out, size_t cap)
+{
+    size_t n = L->g->n_departments;
+    pthread_mutex_lock(&L->mu);
+    for (size_t i = 0; i < n && i < cap; i++)
+        out[i] = L->pending[i];
+    pthread_mutex_unlock(&L->mu);
+    return n;
+}
+
+int ledger_pending_dept(const ledger_genesis *g, const uint8_t *key, size_t klen)
+{
+    const uint8_t *z = memchr(key, 0, klen);
+    char id[64];
+    size_t n = z ? (size_t)(z - key) : 0;
+    if (n == 0 || n >= sizeof id)
+        return -1;
+    memcpy(id, key, n);
+    id[n] = 0;
+    return ledger_genesis_dept_index(g, id);
+}
+
+/* Count the pending index into L->pending (at open, and after a failed
+ * background write put the tip back). */
+static int pending_recount(ledger *L, ledger_err *err)
+{
+    uint64_t counts[LEDGER_MAX_DEPARTMENTS] = {0};
+    ledger_iter *it = ledger_iter_new(L->st, CF_BY_PENDING);
+    if (it == NULL)
+        return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+    for (ledger_iter_seek_first(it); ledger_iter_valid(it); ledger_iter_next(it)) {
+        size_t klen;
+        const uint8_t *k = ledger_iter_key(it, &klen);
+        int d = ledger_pending_dept(L->g, k, klen);
+        if (d >= 0 && d < LEDGER_MAX_DEPARTMENTS)
+            counts[d]++;
+    }
+    int rc = ledger_iter_status(it, err);
+    ledger_iter_free(it);
+    if (rc != 0)
+        return -1;
+    pthread_mutex_lock(&L->mu);
+    memcpy(L->pending, counts, sizeof counts);
+    pthread_mutex_unlock(&L->mu);
+    return 0;
 }
 
 uint64_t ledger_height(ledger *L)

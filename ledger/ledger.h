@@ -62,6 +62,12 @@ typedef struct {
 /* A consistent copy of the last committed block's identity. */
 void ledger_get_tip(ledger *L, ledger_tip *tip);
 uint64_t ledger_height(ledger *L);
+/* The permit items waiting for each department as of the last committed
+ * block (decisions of PENDING licenses, verifications of ISSUED_UNVERIFIED
+ * ones), in genesis order: fills out[0..min(cap, departments)) and returns
+ * the number of departments.  Cheap (a copy under the tip's lock); zero in
+ * a ledger opened read-only. */
+size_t ledger_pending_counts(ledger *L, uint64_t *out, size_t cap);
 
 /* How the signature of a transaction is handled during execution. */
 typedef enum {

@@ -27,6 +27,11 @@
 #define META_CHAIN_ID "chain_id"
 #define META_GENESIS "genesis_hash"
 #define META_HEIGHT "height"
+#define META_FORMAT "db_format"
+/* The layout of the database (docs/formats.md, "Storage keys"): a release
+ * that changes it raises this, and a binary refuses a database newer than
+ * it knows (after a downgrade) instead of misreading it. */
+#define LEDGER_DB_FORMAT 1
 
 /* What the next block builds on: the last block executed and handed to the
  * store, durable or not yet.  Touched by the executing thread only. */
@@ -40,8 +45,11 @@ typedef struct {
 struct ledger {
     ledger_store *st;
     const ledger_genesis *g;
-    pthread_mutex_t mu;      /* guards tip, failed, fail_err */
+    pthread_mutex_t mu;      /* guards tip, pending, failed, fail_err */
     ledger_tip tip;          /* the last durable block: what readers see */
+    /* permit items waiting per department (genesis order) as of tip: the
+     * entries of CF_BY_PENDING, counted at open and kept by each block */
+    uint64_t pending[LEDGER_MAX_DEPARTMENTS];
     ledger_head head;
     /* worker queues (workq.h), each started when first needed */
     ledger_workq *verifiers; /* signature checks of received blocks (vpool.h) */
@@ -112,6 +120,9 @@ struct ledger_exec {
     int has_cert;
     ledger_commit cert;
 
+    /* how this block changes ledger.pending (ledger_index_diff) */
+    int64_t pending_delta[LEDGER_MAX_DEPARTMENTS];
+
     unsigned year;        /* of the block time: every APPLY in the block */
     uint64_t next_seq;    /* next license sequence number; 0 = not loaded */
     int seq_dirty;
@@ -134,6 +145,9 @@ struct ledger_exec {
 };
 
 /* ---- ledger.c ---- */
+
+/* The department (index in genesis) of a CF_BY_PENDING key, or -1. */
+int ledger_pending_dept(const ledger_genesis *g, const uint8_t *key, size_t klen);
 
 /* A u64 of CF_META (1 found, 0 absent, -1 error). */
 int ledger_meta_get_u64(ledger_store *st, const char *key, uint64_t *v, ledger_err *err);

@@ -251,6 +251,8 @@ void core_on_served(core *c, uint32_t peer);
 /* ---- answering sync requests (any thread: reads only) ---- */
 
 #define CORE_SYNC_MAX_BLOCKS 64
+/* a long sync logs its progress this often */
+#define CORE_SYNC_PROGRESS_MS 5000
 #define CORE_SYNC_MAX_BYTES (48u << 20) /* beyond one block; a frame holds 64 MiB */
 
 /* The SyncResponse frame for blocks from..from+max-1 of L (packed, malloc'd):

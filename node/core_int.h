@@ -153,6 +153,10 @@ struct core {
     uint32_t sync_peer;
     uint64_t sync_asked_at;
     uint64_t sync_retry_at;      /* behind with no request out: ask again then */
+    /* progress lines of a long sync: the next one is due at progress_at
+     * (monotonic ms); progress_from/_height/_t are where this sync started
+     * and where the last line left it */
+    uint64_t progress_at, progress_from, progress_height, progress_t;
     uint64_t sync_target;        /* highest height known decided (vouched_height) */
     uint32_t target_peer;
     uint64_t claims[LEDGER_MAX_DEPARTMENTS]; /* per validator: the height its signed

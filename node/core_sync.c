@@ -89,10 +89,47 @@ static void request(core *c, uint32_t prefer)
     c->sync_peer = peer;
     c->sync_asked_at = now;
     c->probe_inflight = c->probing;
-    if (!c->probing)
-        core_logf(c, NODE_LOG_INFO,
-                  "sync: at height %llu, asking validator %u for blocks (highest known: %llu)",
+    if (c->probing)
+        return; /* an observer's question when no block came: not news */
+    if (c->progress_at == 0 || now > c->progress_at + CORE_SYNC_PROGRESS_MS) {
+        /* a sync begins, or resumes after a stall: one line now, then
+         * progress lines (progress()) */
+        c->progress_at = now + CORE_SYNC_PROGRESS_MS;
+        c->progress_from = c->progress_height = c->ledger_height;
+        c->progress_t = now;
+        core_logf(c, NODE_LOG_INFO, "sync: at height %llu, asking validator %u for blocks "
+                                    "(highest known: %llu)",
                   (unsigned long long)c->ledger_height, peer, (unsigned long long)c->sync_target);
+    }
+}
+
+/* After blocks applied by sync: a progress line every CORE_SYNC_PROGRESS_MS
+ * (height, target, share, rate), and one when the sync has caught up. */
+static void progress(core *c, uint32_t peer, uint64_t height)
+{
+    uint64_t now = core_mono(c);
+    int done = height >= c->sync_target;
+    if (!done && now < c->progress_at)
+        return;
+    uint64_t span = c->sync_target > c->progress_from ? c->sync_target - c->progress_from : 1;
+    uint64_t got = height - (height > c->progress_from ? c->progress_from : height);
+    double secs = (double)(now - c->progress_t) / 1000.0;
+    double rate = secs > 0 ? (double)(height - c->progress_height) / secs : 0;
+    if (done) {
+        core_logf(c, NODE_LOG_INFO, "sync: caught up at height %llu (%llu blocks, last from "
+                                    "validator %u)",
+                  (unsigned long long)height, (unsigned long long)got, peer);
+        c->progress_at = 0;
+        return;
+    }
+    core_logf(c, NODE_LOG_INFO, "sync: height %llu of %llu (%.0f%%), %.0f blocks/s, about %.0f s "
+                                "left",
+              (unsigned long long)height, (unsigned long long)c->sync_target,
+              100.0 * (double)got / (double)span, rate,
+              rate > 0 ? (double)(c->sync_target - height) / rate : 0.0);
+    c->progress_at = now + CORE_SYNC_PROGRESS_MS;
+    c->progress_height = height;
+    c->progress_t = now;
 }
 
 void core_behind(core *c, uint32_t who, uint64_t height, int evidence)
@@ -341,9 +378,9 @@ void core_on_applied(core *c, uint32_t peer, uint64_t ledger_height, size_t appl
         return;
     if (applied > 0) {
         c->st.synced_blocks += applied;
-        core_logf(c, NODE_LOG_INFO, "sync: applied %zu blocks from validator %u, now at height "
-                                    "%llu",
-                  applied, peer, (unsigned long long)ledger_height);
+        /* an observer following the blocks pushed to it is not syncing */
+        if (!c->cfg.observer || c->applying_asked)
+            progress(c, peer, ledger_height);
     }
     if (bad)
         c->st.sync_refused++;

@@ -585,6 +585,15 @@ static void on_metrics(struct evhttp_request *req, void *arg)
         atomic_load(&n->peers), atomic_load(&n->observers), (unsigned)atomic_load(&n->round),
         now > tip.time ? (double)(now - tip.time) / 1000.0 : 0.0, atomic_load(&n->syncing),
         (unsigned long long)(target > tip.height ? target - tip.height : 0));
+    uint64_t pending[LEDGER_MAX_DEPARTMENTS];
+    size_t nd = ledger_pending_counts(n->L, pending, LEDGER_MAX_DEPARTMENTS);
+    const ledger_genesis *g = ledger_genesis_of(n->L);
+    evbuffer_add_printf(buf, "# HELP permit_pending_items Permit items waiting for a "
+                             "department's decision or verification.\n"
+                             "# TYPE permit_pending_items gauge\n");
+    for (size_t i = 0; i < nd && i < LEDGER_MAX_DEPARTMENTS; i++)
+        evbuffer_add_printf(buf, "permit_pending_items{department=\"%s\"} %llu\n",
+                            g->departments[i].id, (unsigned long long)pending[i]);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
                       "text/plain; version=0.0.4");
     evhttp_send_reply(req, 200, "OK", buf);

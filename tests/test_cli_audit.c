@@ -528,6 +528,10 @@ static void test_verify_chain_while_running_and_after_tampering(void **state)
 {
     (void)state;
     must(0, "every root and certificate checks out", "verify-chain", "--home", g_nd.home, NULL);
+    /* progress lines (stderr), here after every block */
+    must(0, "verify-chain: block 1 of ", "verify-chain", "--home", g_nd.home, "--progress", "1",
+         NULL);
+    must(1, "--progress", "verify-chain", "--home", g_nd.home, "--progress", "soon", NULL);
     assert_int_equal(nt_signal_wait(&g_nd, SIGTERM) & 0x7f, 0);
     must(0, NULL, "verify-chain", "--home", g_nd.home, NULL);
     /* one byte of a stored transaction changed */

@@ -227,6 +227,14 @@ static void test_four_validators_under_faults(void **state)
         nt_sleep_ms(200);
     }
     printf("wiped node synced to %llu\n", (unsigned long long)height_of(1));
+    /* its log says where the sync began (progress lines follow every 5 s) */
+    char logp[700];
+    snprintf(logp, sizeof logp, "%s/permitd.log", g_c.home[1]);
+    char *log = tu_read_file(logp, NULL);
+    assert_non_null(log);
+    if (strstr(log, "sync: at height 0, asking validator") == NULL)
+        fail_msg("the wiped node's log does not say its sync began");
+    free(log);
 
     atomic_store(&g_stop, 1);
     for (unsigned k = 0; k < CLIENTS; k++)

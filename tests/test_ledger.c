@@ -7,10 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ledger/codec.h"
 #include "ledger/hash.h"
 #include "ledger/license.h"
 #include "ledger/merkle.h"
 #include "ledger/rules.h"
+#include "ledger/store.h"
 #include "ledger/tx.h"
 #include "ledgertest.h"
 
@@ -1130,6 +1132,56 @@ static void test_database_of_another_chain_is_refused(void **state)
     lt_reopen(env);
 }
 
+/* A database written by a newer release (db_format above what this one
+ * reads) is refused with a message, not misread; an older one without the
+ * record is format 1 and gets marked. */
+static void test_database_of_a_newer_format_is_refused(void **state)
+{
+    lt_env *env = *state;
+    lt_tick(env, LT_SEC);
+    ledger_store *st = ledger_store_of(env->L);
+    ledger_err err;
+    uint8_t *v = NULL;
+    size_t n = 0;
+    assert_int_equal(ledger_store_get(st, CF_META, "db_format", 9, &v, &n, &err), 1);
+    assert_int_equal(n, 8);
+    assert_int_equal(ledger_rd_be64(v), 1);
+    free(v);
+    /* from before the record: opened, and marked */
+    ledger_batch *b = ledger_batch_new(st);
+    ledger_batch_delete(b, CF_META, "db_format", 9);
+    assert_int_equal(ledger_store_write(st, b, 1, &err), 0);
+    ledger_batch_free(b);
+    lt_reopen(env);
+    st = ledger_store_of(env->L);
+    assert_int_equal(ledger_store_get(st, CF_META, "db_format", 9, &v, &n, &err), 1);
+    free(v);
+    /* from a newer release */
+    uint8_t two[8];
+    ledger_be64(two, 2);
+    b = ledger_batch_new(st);
+    ledger_batch_put(b, CF_META, "db_format", 9, two, 8);
+    assert_int_equal(ledger_store_write(st, b, 1, &err), 0);
+    ledger_batch_free(b);
+    char db[512];
+    snprintf(db, sizeof db, "%s/db", env->dir);
+    ledger_close(env->L);
+    env->L = NULL;
+    ledger *L2 = NULL;
+    assert_int_equal(ledger_open(&L2, db, env->g, &err), -1);
+    assert_non_null(strstr(err.msg, "has format 2, newer than this release reads"));
+    /* put it back for the teardown */
+    ledger_store *raw = NULL;
+    assert_int_equal(ledger_store_open(&raw, db, &err), 0);
+    b = ledger_batch_new(raw);
+    ledger_be64(two, 1);
+    ledger_batch_put(b, CF_META, "db_format", 9, two, 8);
+    assert_int_equal(ledger_store_write(raw, b, 1, &err), 0);
+    ledger_batch_free(b);
+    ledger_store_close(raw);
+    lt_reopen(env);
+}
+
 static void test_year_of_block_time_uses_china_standard_time(void **state)
 {
     (void)state;
@@ -1220,6 +1272,7 @@ int main(void)
         T(test_refused_tx_leaves_block_usable),
         T(test_header_roots_and_reopen),
         T(test_database_of_another_chain_is_refused),
+        T(test_database_of_a_newer_format_is_refused),
         cmocka_unit_test(test_year_of_block_time_uses_china_standard_time),
         T(test_license_record_codec_refuses_corruption),
     };

@@ -172,12 +172,89 @@ static void test_health_is_stale_after_three_heartbeats_without_a_block(void **s
     nt_cluster_cleanup(&c);
 }
 
+/* The value of one line of /metrics, or -1. */
+static long long metric(int port, const char *name)
+{
+    char *body = NULL;
+    if (nt_http(port, "GET", "/metrics", NULL, 0, &body, NULL) != 200 || body == NULL) {
+        free(body);
+        return -1;
+    }
+    long long v = -1;
+    size_t n = strlen(name);
+    for (const char *p = body; (p = strstr(p, name)) != NULL; p += n)
+        if ((p == body || p[-1] == '\n') && p[n] == ' ') {
+            v = strtoll(p + n + 1, NULL, 10);
+            break;
+        }
+    free(body);
+    return v;
+}
+
+/* permit_pending_items{department} follows the pending index block by block,
+ * and is counted again from the store when the node restarts. */
+static void test_pending_items_per_department(void **state)
+{
+    (void)state;
+    const char *market = "permit_pending_items{department=\"market\"}";
+    const char *tobacco = "permit_pending_items{department=\"tobacco\"}";
+    const char *fire = "permit_pending_items{department=\"fire\"}";
+    nt_node nd;
+    nt_init(&nd, NULL);
+    nt_start(&nd, NULL);
+    assert_int_equal(metric(nd.port, market), 0);
+    char lid[2][80];
+    const char *uscc[2] = {"91350100M000100Y43", "91320411MA1N2P3Q4G"};
+    for (int i = 0; i < 2; i++) {
+        size_t len;
+        uint8_t *tx = lt_apply(&nd.env, uscc[i], "convenience-store", 0, &len);
+        json_t *r = nt_submit(nd.port, tx, len, "commit");
+        free(tx);
+        if (r == NULL || nt_error_code(r))
+            fail_msg("apply %d: %s", i, r ? json_dumps(r, 0) : "no answer");
+        snprintf(lid[i], sizeof lid[i], "%s",
+                 json_string_value(json_object_get(json_object_get(r, "result"), "license_id")));
+        json_decref(r);
+    }
+    /* convenience-store: one item of market, one of tobacco */
+    assert_int_equal(metric(nd.port, market), 2);
+    assert_int_equal(metric(nd.port, tobacco), 2);
+    assert_int_equal(metric(nd.port, fire), 0);
+    size_t len;
+    uint8_t *tx = lt_decision(&nd.env, lt_dept(&nd.env, LT_MARKET), PERMIT__TX_KIND__APPROVE,
+                              lid[0], NULL, 0, NULL, &len);
+    json_t *r = nt_submit(nd.port, tx, len, "commit");
+    free(tx);
+    assert_int_equal(nt_error_code(r), 0);
+    json_decref(r);
+    assert_int_equal(metric(nd.port, market), 1);
+    assert_int_equal(metric(nd.port, tobacco), 2);
+    /* a rejection ends every item of the license: market's of lid[1] too */
+    tx = lt_decision(&nd.env, lt_dept(&nd.env, LT_TOBACCO), PERMIT__TX_KIND__REJECT, lid[1],
+                     NULL, 0, "no", &len);
+    r = nt_submit(nd.port, tx, len, "commit");
+    free(tx);
+    assert_int_equal(nt_error_code(r), 0);
+    json_decref(r);
+    assert_int_equal(metric(nd.port, market), 0);
+    assert_int_equal(metric(nd.port, tobacco), 1);
+    /* counted again from the store after a restart */
+    int wst = nt_signal_wait(&nd, SIGTERM);
+    assert_true(WIFEXITED(wst));
+    nt_start(&nd, NULL);
+    assert_int_equal(metric(nd.port, market), 0);
+    assert_int_equal(metric(nd.port, tobacco), 1);
+    nt_signal_wait(&nd, SIGTERM);
+    nt_cleanup(&nd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_log_in_a_file_reopened_on_sighup),
         cmocka_unit_test(test_flags_are_spelled_with_dashes_and_the_old_spelling_warns),
         cmocka_unit_test(test_health_is_stale_after_three_heartbeats_without_a_block),
+        cmocka_unit_test(test_pending_items_per_department),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
