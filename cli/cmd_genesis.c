@@ -1,5 +1,5 @@
 /* cli/cmd_genesis.c: the genesis ceremony (DESIGN §13): `permit genesis init
- * | add-department | add-registrar | add-industry | hash`.
+ * | add-department | add-registrar | add-industry | add-observer | hash`.
  *
  * A genesis built from public keys only: each department makes its keys on
  * its own machines (`permit keygen`) and hands over the public halves; one
@@ -132,16 +132,17 @@ static int check_id(const char *opt, const char *s, cli_error *err)
 /* Every public key already in the document. */
 static int key_in(json_t *root, const uint8_t raw[32])
 {
-    static const char *const lists[] = {"departments", "registrars"};
-    for (size_t l = 0; l < 2; l++) {
+    static const char *const lists[] = {"departments", "registrars", "observers"};
+    for (size_t l = 0; l < 3; l++) {
         size_t i;
         json_t *e;
         json_array_foreach(json_object_get(root, lists[l]), i, e) {
-            const char *ks[3] = {json_string_value(json_object_get(e, "seal_key")),
+            const char *ks[4] = {json_string_value(json_object_get(e, "seal_key")),
                                  json_string_value(json_object_get(e, "key")),
                                  json_string_value(json_object_get(
-                                     json_object_get(e, "validator"), "node_key"))};
-            for (size_t k = 0; k < 3; k++) {
+                                     json_object_get(e, "validator"), "node_key")),
+                                 json_string_value(json_object_get(e, "node_key"))};
+            for (size_t k = 0; k < 4; k++) {
                 uint8_t other[32];
                 if (ks[k] && ledger_hex_decode_exact(ks[k], other, 32) == 0 &&
                     memcmp(other, raw, 32) == 0)
@@ -299,6 +300,36 @@ static int cmd_add_registrar(cli_ctx *ctx, const cli_args *a, cli_error *err)
     return rc;
 }
 
+/* An observer (DESIGN §6): a node key admitted to follow the chain. */
+static int cmd_add_observer(cli_ctx *ctx, const cli_args *a, cli_error *err)
+{
+    (void)ctx;
+    const char *path = cli_arg(a, "genesis");
+    uint8_t key[32];
+    int rc;
+    if ((rc = check_name("--name", cli_arg(a, "name"), 128, err)) != CLI_EXIT_OK ||
+        (rc = check_key("--node-key", cli_arg(a, "node-key"), key, err)) != CLI_EXIT_OK)
+        return rc;
+    json_t *root;
+    if ((rc = load(path, &root, err)) != CLI_EXIT_OK)
+        return rc;
+    if (key_in(root, key))
+        rc = cli_fail(err, CLI_EXIT_USAGE, "--node-key is in the genesis already");
+    else if (json_array_size(json_object_get(root, "observers")) >= LEDGER_MAX_OBSERVERS)
+        rc = cli_fail(err, CLI_EXIT_USAGE, "the genesis has %d observers already, the limit",
+                      LEDGER_MAX_OBSERVERS);
+    if (rc == CLI_EXIT_OK) {
+        json_array_append_new(array_of(root, "observers"),
+                              json_pack("{s:s, s:o}", "name", cli_arg(a, "name"), "node_key",
+                                        hexkey(key)));
+        rc = save(path, root, 0, err);
+    }
+    json_decref(root);
+    if (rc == CLI_EXIT_OK)
+        printf("observer %s added\n", cli_arg(a, "name"));
+    return rc;
+}
+
 static int cmd_add_industry(cli_ctx *ctx, const cli_args *a, cli_error *err)
 {
     (void)ctx;
@@ -423,6 +454,13 @@ static const cli_option ind_opts[] = {
     {NULL},
 };
 
+static const cli_option obs_opts[] = {
+    {"genesis", "FILE", CLI_OPT_REQUIRED, "the genesis being assembled"},
+    {"name", "NAME", CLI_OPT_REQUIRED, "observer name (an auditor's office, a service hall)"},
+    {"node-key", "PUB", CLI_OPT_REQUIRED, "public node key of the observer (permit pubkey)"},
+    {NULL},
+};
+
 static const cli_option hash_opts[] = {
     {"genesis", "FILE", CLI_OPT_REQUIRED, "the genesis to check"},
     {NULL},
@@ -439,6 +477,10 @@ const cli_command cli_genesis_commands[] = {
      cmd_add_registrar},
     {"genesis add-industry", "", 0, 0, ind_opts, 0, 0, "add an industry of the catalogue", NULL,
      cmd_add_industry},
+    {"genesis add-observer", "", 0, 0, obs_opts, 0, 0,
+     "admit an observer: a node that follows the chain without voting",
+     "Its permitd runs with role = observer (docs/operations.md, \"Observers\").",
+     cmd_add_observer},
     {"genesis hash", "", 0, 0, hash_opts, 0, 0,
      "check a genesis by every rule and print its hash",
      "Every department runs this on the final file and compares the hash (SHA-256 of the\n"

@@ -84,6 +84,13 @@ static void print_testnet(json_t *s)
                json_string_value(json_object_get(v, "p2p")),
                json_string_value(json_object_get(v, "home")));
     }
+    json_t *ob = json_object_get(s, "observer");
+    if (ob)
+        printf("  observer    %s  rpc %-16s public site %-16s home %s\n",
+               json_string_value(json_object_get(ob, "name")),
+               json_string_value(json_object_get(ob, "rpc")),
+               json_string_value(json_object_get(ob, "public")),
+               json_string_value(json_object_get(ob, "home")));
     printf("  keys        %s/: <department>.key, the seal key of each of the %zu "
            "departments,\n              and registrar.key (%s)\n",
            json_string_value(json_object_get(keys, "dir")),
@@ -111,6 +118,7 @@ static int cmd_testnet(cli_ctx *ctx, const cli_args *a, cli_error *err)
     o.chain_id = cli_arg(a, "chain-id");
     o.region = cli_arg(a, "region");
     o.region_name = cli_arg(a, "region-name");
+    o.observer = cli_arg_count(a, "observer") > 0;
     json_t *sum = NULL;
     rc = cli_testnet_create(&o, &sum, err);
     if (rc != CLI_EXIT_OK)
@@ -148,6 +156,8 @@ static const cli_option testnet_opts[] = {
     {"chain-id", "ID", 0, "chain id (default permitchain-<region>-dev)"},
     {"region", "CODE", 0, "6-digit division code of the region (default 320411)"},
     {"region-name", "NAME", 0, "name of the region (default 常州市新北区 for 320411)"},
+    {"observer", NULL, 0, "also an observer (genesis observers) in DIR/observer: RPC on "
+                          "P+2N, the public site on P+2N+1"},
     {NULL},
 };
 
@@ -160,7 +170,9 @@ const cli_command cli_key_commands[] = {
      "genesis, keys and node configurations for a local network",
      "Writes DIR/genesis.json, DIR/node<i>/config/{permitd.conf,genesis.json,node.key} for\n"
      "each validator and DIR/keys/<department>.key for every department plus\n"
-     "DIR/keys/registrar.key.  Blocks every 200ms, a heartbeat every 30s.",
+     "DIR/keys/registrar.key.  Blocks every 200ms, a heartbeat every 30s.  With\n"
+     "--observer, DIR/observer/config/... too: an observer named in genesis, with the\n"
+     "public site on.",
      cmd_testnet},
     {NULL},
 };

@@ -340,6 +340,8 @@ void cli_print_status(FILE *f, json_t *r)
     }
     fputc('\n', f);
     kv(f, "Peers", r, "peers");
+    if (json_is_string(get(r, "role")) && strcmp(json_string_value(get(r, "role")), "observer") == 0)
+        kv(f, "Role", r, "role"); /* validators' output stays as it was */
     json_t *mp = get(r, "mempool");
     label(f, "Mempool", 0);
     if (json_is_object(mp)) {

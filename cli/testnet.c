@@ -200,7 +200,7 @@ static json_t *build_genesis(const cli_testnet_opts *o, json_t *cat, const char 
                              const char *region, const char *region_name, unsigned base,
                              uint64_t gtime, const ledger_keypair *seal,
                              const ledger_keypair *node, const ledger_keypair *reg,
-                             const char *reg_dept)
+                             const char *reg_dept, const ledger_keypair *obs)
 {
     char about[160];
     snprintf(about, sizeof about, "Test network made by `permit testnet`: %u validator%s, "
@@ -238,6 +238,10 @@ static json_t *build_genesis(const cli_testnet_opts *o, json_t *cat, const char 
     json_array_foreach(json_object_get(cat, "industries"), i, d)
         json_array_append_new(inds, json_is_object(d) ? without_comments(d) : json_incref(d));
     json_object_set_new(g, "industries", inds);
+    if (obs)
+        json_object_set_new(g, "observers",
+                            json_pack("[{s:s, s:o}]", "name", CLI_TESTNET_OBSERVER, "node_key",
+                                      hexkey(obs->pub)));
     return g;
 }
 
@@ -261,13 +265,14 @@ int cli_testnet_create(const cli_testnet_opts *o, json_t **summary, cli_error *e
     unsigned base = o->base_port ? o->base_port : CLI_TESTNET_BASE_PORT;
     char chain[80], region_name[160], out[PATH_MAX], tmp[PATH_MAX], p[PATH_MAX], q[PATH_MAX];
     json_t *cat = NULL, *gen = NULL, *sum = NULL;
-    ledger_keypair *seal = NULL, *node = NULL, reg;
+    ledger_keypair *seal = NULL, *node = NULL, reg, obs;
     ledger_genesis *g = NULL;
     char *text = NULL;
     size_t nd = 0;
     int rc, made_tmp = 0;
     *summary = NULL;
     memset(&reg, 0, sizeof reg);
+    memset(&obs, 0, sizeof obs);
     tmp[0] = '\0';
 
     if (!ledger_region_valid(region))
@@ -293,7 +298,7 @@ int cli_testnet_create(const cli_testnet_opts *o, json_t **summary, cli_error *e
                         "UTF-8 text");
     if (o->validators < 1)
         return cli_fail(err, CLI_EXIT_USAGE, "--validators: at least 1");
-    if (base < 1 || base + 2 * (uint64_t)o->validators - 1 > 65535)
+    if (base < 1 || base + 2 * (uint64_t)o->validators - 1 + (o->observer ? 2 : 0) > 65535)
         return cli_fail(err, CLI_EXIT_USAGE, "--base-port: %u leaves no room for %u validators "
                         "(ports up to %u + 2N - 1 must be at most 65535)", base, o->validators,
                         base);
@@ -337,7 +342,7 @@ int cli_testnet_create(const cli_testnet_opts *o, json_t **summary, cli_error *e
             rc = cli_fail(err, CLI_EXIT_UNAVAILABLE, "key generation failed: %s", le.msg);
             goto out;
         }
-    if (ledger_keygen(&reg, &le) != 0) {
+    if (ledger_keygen(&reg, &le) != 0 || (o->observer && ledger_keygen(&obs, &le) != 0)) {
         rc = cli_fail(err, CLI_EXIT_UNAVAILABLE, "key generation failed: %s", le.msg);
         goto out;
     }
@@ -356,7 +361,7 @@ int cli_testnet_create(const cli_testnet_opts *o, json_t **summary, cli_error *e
     }
     gen = build_genesis(o, cat, chain, region, region_name, base,
                         o->genesis_time_ms ? o->genesis_time_ms : cli_now_ms(), seal, node, &reg,
-                        reg_dept);
+                        reg_dept, o->observer ? &obs : NULL);
     char *dumped = gen ? json_dumps(gen, JSON_INDENT(2)) : NULL;
     size_t tlen = dumped ? strlen(dumped) : 0;
     text = dumped ? malloc(tlen + 2) : NULL;
@@ -418,6 +423,26 @@ int cli_testnet_create(const cli_testnet_opts *o, json_t **summary, cli_error *e
             (rc = key_file(p, &node[v], err)) != 0)
             goto out;
     }
+    if (o->observer) {
+        char conf[512];
+        unsigned rpc = base + 2 * o->validators;
+        int clen = snprintf(conf, sizeof conf,
+                            "# permitd configuration of the observer %s: it follows the "
+                            "validators,\n# serves reads and the public site.  Made by `permit "
+                            "testnet --observer`.\n"
+                            "role = observer\nrpc_listen = 127.0.0.1:%u\n"
+                            "public_listen = 127.0.0.1:%u\nlog_level = info\n",
+                            CLI_TESTNET_OBSERVER, rpc, rpc + 1);
+        if ((rc = path_join(p, tmp, "observer", NULL, err)) != 0 || (rc = make_dir(p, err)) != 0 ||
+            (rc = path_join(q, p, "config", NULL, err)) != 0 || (rc = make_dir(q, err)) != 0 ||
+            (rc = path_join(p, q, "permitd.conf", NULL, err)) != 0 ||
+            (rc = write_file(p, conf, (size_t)clen, 0644, err)) != 0 ||
+            (rc = path_join(p, q, "genesis.json", NULL, err)) != 0 ||
+            (rc = write_file(p, text, tlen, 0644, err)) != 0 ||
+            (rc = path_join(p, q, "node.key", NULL, err)) != 0 ||
+            (rc = key_file(p, &obs, err)) != 0)
+            goto out;
+    }
     if (chmod(tmp, 0755) != 0) {
         rc = cli_fail(err, CLI_EXIT_UNAVAILABLE, "%s: %s", tmp, strerror(errno));
         goto out;
@@ -464,6 +489,15 @@ int cli_testnet_create(const cli_testnet_opts *o, json_t **summary, cli_error *e
                             hostport(base + 2 * v), "p2p", hostport(base + 2 * v + 1),
                             "node_key", hexkey(node[v].pub), "seal_key", hexkey(seal[v].pub)));
     }
+    if (o->observer) {
+        unsigned rpc = base + 2 * o->validators;
+        if ((rc = path_join(home, out, "observer", NULL, err)) != 0)
+            goto out;
+        json_object_set_new(sum, "observer",
+                            json_pack("{s:s, s:s, s:o, s:o, s:o}", "name", CLI_TESTNET_OBSERVER,
+                                      "home", home, "rpc", hostport(rpc), "public",
+                                      hostport(rpc + 1), "node_key", hexkey(obs.pub)));
+    }
     json_object_set_new(sum, "keys", json_pack("{s:s, s:s, s:o}", "dir", keysdir,
                                                "registrar_name", CLI_TESTNET_REGISTRAR,
                                                "departments", keymap));
@@ -490,6 +524,7 @@ out:
     for (size_t k = 0; node && k < o->validators; k++)
         ledger_keypair_wipe(&node[k]);
     ledger_keypair_wipe(&reg);
+    ledger_keypair_wipe(&obs);
     free(seal);
     free(node);
     free(text);

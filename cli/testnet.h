@@ -5,6 +5,10 @@
  *   OUT/node<i>/config/{permitd.conf, genesis.json, node.key}   i = 0..N-1
  *   OUT/keys/<department>.key   one seal key per catalogue department
  *   OUT/keys/registrar.key      the registrar 政务服务中心1号窗口
+ *   OUT/observer/config/{permitd.conf, genesis.json, node.key}   with --observer
+ * An observer (DESIGN §6), when asked for, is named in genesis observers; its
+ * home listens for RPC on 127.0.0.1:(P + 2N) and serves the public site on
+ * 127.0.0.1:(P + 2N + 1).
  * The first N departments of the catalogue run the validators; node i
  * listens for RPC on 127.0.0.1:(P + 2i) and for p2p on 127.0.0.1:(P + 2i + 1).
  * Everything is written into a fresh sibling folder and renamed to OUT at
@@ -24,6 +28,7 @@
 #define CLI_TESTNET_REGION_NAME "常州市新北区"
 #define CLI_TESTNET_REGISTRAR "政务服务中心1号窗口"
 #define CLI_TESTNET_REGISTRAR_DEPT "approval"
+#define CLI_TESTNET_OBSERVER "公众查询节点"
 
 typedef struct {
     const char *out;          /* folder to create; must not exist */
@@ -35,12 +40,14 @@ typedef struct {
     const char *region_name;  /* NULL: CLI_TESTNET_REGION_NAME for 320411, else
                                  "行政区划<region>" */
     uint64_t genesis_time_ms; /* 0: now */
+    int observer;             /* also an observer with the public site */
 } cli_testnet_opts;
 
 /* Create the network.  On success returns CLI_EXIT_OK and *summary (a new
  * JSON object: chain_id, dir, genesis, region, validators[] {node,
  * department, name, home, rpc, p2p, node_key, seal_key}, keys {dir,
- * registrar, departments {id: path}}).  Usage problems (bad options, an
+ * registrar, departments {id: path}}, and with an observer observer {name,
+ * home, rpc, public, node_key}).  Usage problems (bad options, an
  * existing OUT, a catalogue the genesis rules refuse, named by its JSON
  * path) give CLI_EXIT_USAGE; failures to write give CLI_EXIT_UNAVAILABLE,
  * and nothing is left behind. */

@@ -155,6 +155,20 @@ static int parse_registrar(json_t *o, const char *path, ledger_genesis *g, size_
     return 0;
 }
 
+static int parse_observer(json_t *o, const char *path, ledger_genesis *g, size_t i,
+                          ledger_err *err)
+{
+    static const char *const fields[] = {"name", "node_key", NULL};
+    ledger_observer *ob = &g->observers[i];
+    if (!json_is_object(o))
+        return ledger_gj_fail(err, path, "must be an object");
+    if (ledger_gj_check_fields(o, path, fields, err) != 0 ||
+        ledger_gj_name(o, path, "name", NAME_MAX_BYTES, &ob->name, err) != 0 ||
+        ledger_gj_key(o, path, "node_key", &ob->node, err) != 0)
+        return -1;
+    return 0;
+}
+
 static int parse_item(json_t *o, const char *path, const ledger_genesis *g,
                       ledger_industry *ind, size_t j, ledger_err *err)
 {
@@ -245,7 +259,8 @@ static void validators_hash(ledger_genesis *g)
 static int parse_root(json_t *root, ledger_genesis *g, ledger_err *err)
 {
     static const char *const fields[] = {"chain_id", "genesis_time", "region", "params",
-                                         "departments", "registrars", "industries", NULL};
+                                         "departments", "registrars", "industries",
+                                         "observers", NULL};
     static const char *const rfields[] = {"code", "name", NULL};
     const char *s;
     char b[72];
@@ -337,6 +352,21 @@ static int parse_root(json_t *root, ledger_genesis *g, ledger_err *err)
         if (parse_industry(json_array_get(arr, i), ledger_gj_index(&p, "", "industries", i), g, i,
                            err) != 0)
             return -1;
+
+    /* observers: optional (node keys that follow the chain without voting) */
+    if (json_object_get(root, "observers") != NULL) {
+        if (ledger_gj_array(root, "", "observers", 0, LEDGER_MAX_OBSERVERS, "observer", &arr,
+                            err) != 0)
+            return -1;
+        n = json_array_size(arr);
+        if (n > 0 && (g->observers = calloc(n, sizeof *g->observers)) == NULL)
+            return ledger_gj_nomem(err);
+        g->n_observers = n;
+        for (size_t i = 0; i < n; i++)
+            if (parse_observer(json_array_get(arr, i), ledger_gj_index(&p, "", "observers", i), g,
+                               i, err) != 0)
+                return -1;
+    }
 
     if (ledger_genesis_index_build(g, err) != 0)
         return -1;
@@ -476,6 +506,9 @@ void ledger_genesis_free(ledger_genesis *g)
         free(ind->items);
     }
     free(g->industries);
+    for (size_t i = 0; i < g->n_observers; i++)
+        free(g->observers[i].name);
+    free(g->observers);
     free(g->validators);
     ledger_genesis_index_free(g->index);
     free(g);

@@ -18,6 +18,7 @@
 #define LEDGER_MAX_REGISTRARS 1024
 #define LEDGER_MAX_INDUSTRIES 256
 #define LEDGER_MAX_ITEMS 16
+#define LEDGER_MAX_OBSERVERS 64
 #define LEDGER_MAX_GENESIS_BYTES (4u << 20)
 /* Longest duration genesis accepts (100 years of 365 days), so that a time
  * plus a duration never comes near overflowing uint64 milliseconds. */
@@ -41,6 +42,13 @@ typedef struct {
     int dept;            /* its index in departments[] */
     ledger_pubkey key;
 } ledger_registrar;
+
+/* A node that follows the chain without voting (DESIGN §6): an auditor's
+ * office, a service hall, the public gateway. */
+typedef struct {
+    char *name;
+    ledger_pubkey node;  /* its node key in the p2p handshake */
+} ledger_observer;
 
 typedef struct {
     char *permit;        /* name of the permit item */
@@ -82,6 +90,8 @@ typedef struct ledger_genesis {
     ledger_registrar *registrars;
     size_t n_industries;
     ledger_industry *industries;
+    size_t n_observers;
+    ledger_observer *observers;  /* optional section; NULL when none */
     size_t n_validators;
     int *validators;             /* department indices, in genesis order */
     uint8_t hash[32];            /* SHA-256 of the genesis file's bytes */
@@ -131,5 +141,7 @@ const ledger_industry *ledger_genesis_industry(const ledger_genesis *g,
 /* Index of the validator with this node key in validators[] (its position in
  * the validator set, not its department index), or -1. */
 int ledger_genesis_validator_index(const ledger_genesis *g, const uint8_t node_key[32]);
+/* Index in observers[] of the observer with this node key, or -1. */
+int ledger_genesis_observer_index(const ledger_genesis *g, const uint8_t node_key[32]);
 
 #endif

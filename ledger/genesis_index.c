@@ -10,7 +10,7 @@
 
 #include "genesis_int.h"
 
-enum key_kind { KEY_SEAL, KEY_NODE, KEY_REGISTRAR };
+enum key_kind { KEY_SEAL, KEY_NODE, KEY_REGISTRAR, KEY_OBSERVER };
 
 typedef struct {
     uint8_t key[32];
@@ -57,6 +57,9 @@ static const char *key_path(const ledger_genesis *g, const key_entry *e, ledger_
         snprintf(p->s, sizeof p->s, "departments[%d].validator.node_key",
                  g->validators[e->idx]);
         break;
+    case KEY_OBSERVER:
+        snprintf(p->s, sizeof p->s, "observers[%u].node_key", (unsigned)e->idx);
+        break;
     default:
         snprintf(p->s, sizeof p->s, "registrars[%u].key", (unsigned)e->idx);
         break;
@@ -72,7 +75,7 @@ int ledger_genesis_index_build(ledger_genesis *g, ledger_err *err)
     if (ix == NULL)
         return ledger_gj_nomem(err);
     g->index = ix;
-    size_t n = g->n_departments + g->n_validators + g->n_registrars;
+    size_t n = g->n_departments + g->n_validators + g->n_registrars + g->n_observers;
     ix->keys = calloc(n, sizeof *ix->keys);
     ix->industries = calloc(g->n_industries, sizeof *ix->industries);
     if (ix->keys == NULL || ix->industries == NULL)
@@ -102,6 +105,13 @@ int ledger_genesis_index_build(ledger_genesis *g, ledger_err *err)
         key_entry *e = &ix->keys[k];
         memcpy(e->key, g->registrars[i].key.raw, 32);
         e->kind = KEY_REGISTRAR;
+        e->idx = (uint32_t)i;
+        e->order = (uint32_t)k++;
+    }
+    for (size_t i = 0; i < g->n_observers; i++) {
+        key_entry *e = &ix->keys[k];
+        memcpy(e->key, g->observers[i].node.raw, 32);
+        e->kind = KEY_OBSERVER;
         e->idx = (uint32_t)i;
         e->order = (uint32_t)k++;
     }
@@ -202,6 +212,20 @@ int ledger_genesis_validator_index(const ledger_genesis *g, const uint8_t node_k
     }
     for (size_t i = 0; i < g->n_validators; i++)
         if (memcmp(g->departments[g->validators[i]].node.raw, node_key, 32) == 0)
+            return (int)i;
+    return -1;
+}
+
+int ledger_genesis_observer_index(const ledger_genesis *g, const uint8_t node_key[32])
+{
+    if (g == NULL || node_key == NULL)
+        return -1;
+    if (g->index != NULL) {
+        const key_entry *e = find_key(g, node_key, KEY_OBSERVER);
+        return e ? (int)e->idx : -1;
+    }
+    for (size_t i = 0; i < g->n_observers; i++)
+        if (memcmp(g->observers[i].node.raw, node_key, 32) == 0)
             return (int)i;
     return -1;
 }

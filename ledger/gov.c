@@ -578,6 +578,9 @@ int ledger_gov_from_genesis(const ledger_genesis *g, ledger_gov **out, ledger_er
     memset(&tmp, 0, sizeof tmp);
     tmp.m = (ledger_genesis *)g;
     tmp.next_proposal = 1;
+    /* observers admitted by genesis (read only: tmp is not freed) */
+    tmp.observers = g->observers;
+    tmp.n_observers = g->n_observers;
     char id[LEDGER_MAX_LICENSE_ID + 1];
     ledger_gov_record_id(g, id, sizeof id);
     uint8_t *b;

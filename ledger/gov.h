@@ -28,7 +28,6 @@
 
 #define LEDGER_GOV_MAX_OPEN 64        /* open proposals at once */
 #define LEDGER_GOV_MAX_RETIRED 4096   /* keys retired or replaced, never used again */
-#define LEDGER_MAX_OBSERVERS 256
 #define LEDGER_MAX_GOV_RECORD (8u << 20)
 /* Governance transactions in one block: each rewrites the whole record, so
  * a department's key cannot make a block slow with thousands of them. */
@@ -53,11 +52,6 @@ enum {
 /* Status of a proposal, stored for closed ones; an open one whose expires_at
  * has passed reads EXPIRED (derived, like a license's EXPIRED). */
 enum { LEDGER_GOV_OPEN = 1, LEDGER_GOV_EXECUTED = 2, LEDGER_GOV_EXPIRED = 3 };
-
-typedef struct {
-    char *name;
-    ledger_pubkey node;
-} ledger_observer;
 
 /* One change; which fields it uses depends on type (proto/permit.proto,
  * GovChange).  Strings are never NULL in a decoded change (empty when

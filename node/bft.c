@@ -112,6 +112,8 @@ static int persist_lock(void *ctx, const uint8_t *bytes, size_t len, ledger_err 
 static int sign(void *ctx, const uint8_t msg[32], uint8_t sig[64])
 {
     bft *b = ctx;
+    if (b->n->observer >= 0)
+        return -1; /* an observer never signs a vote (the core never asks it to) */
     return ledger_sign(&b->n->key, msg, NULL, sig);
 }
 
@@ -593,6 +595,7 @@ static void drive(bft *b)
     core_get_stats(b->core, &st);
     atomic_store(&b->n->syncing, st.syncing);
     atomic_store(&b->n->peers, node_p2p_connected(b->p2p));
+    atomic_store(&b->n->observers, node_p2p_observers_connected(b->p2p));
     atomic_store(&b->n->round, st.round);
     atomic_store(&b->n->sync_target, st.sync_target);
     arm_timer(b);
@@ -607,6 +610,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     if (b->stopped)
         return;
     core_on_tick(b->core);
+    node_mempool_changed(b->n); /* an observer's tick may drop what can no longer commit */
     drive(b);
 }
 
@@ -696,10 +700,11 @@ static const node_engine_ops bft_ops = {
 
 node_engine *node_bft_new(node *n, ledger_err *err)
 {
-    if (n->validator < 0)
+    if (n->validator < 0 && n->observer < 0)
         return ledger_fail(err, LEDGER_ERR_INVALID, NULL,
                            "config/node.key is not the node key of a validator of this chain "
-                           "(read-only observers are not supported yet)"),
+                           "(an observer's key must be in genesis observers, with role = "
+                           "observer)"),
                NULL;
     bft *b = calloc(1, sizeof *b);
     if (b == NULL)
@@ -711,14 +716,18 @@ node_engine *node_bft_new(node *n, ledger_err *err)
     node_sign_state ss;
     uint8_t *lock = NULL;
     size_t lock_len = 0;
-    if (node_sign_state_load(b->sign_path, &ss, err) != 0) {
-        free(b);
-        return NULL;
+    memset(&ss, 0, sizeof ss);
+    if (n->observer < 0) { /* an observer signs nothing: it has no sign state */
+        if (node_sign_state_load(b->sign_path, &ss, err) != 0) {
+            free(b);
+            return NULL;
+        }
+        ledger_err lerr;
+        if (node_file_load(b->lock_path, LOCK_FILE_MAX, &lock, &lock_len, &lerr) < 0)
+            LOG_WARN("consensus: %s: ignored (the sign state still holds the lock)", lerr.msg);
     }
-    ledger_err lerr;
-    if (node_file_load(b->lock_path, LOCK_FILE_MAX, &lock, &lock_len, &lerr) < 0)
-        LOG_WARN("consensus: %s: ignored (the sign state still holds the lock)", lerr.msg);
-    core_config cc = {.g = n->g, .self = n->validator, .propose_ms = n->cfg.timeout_propose_ms,
+    core_config cc = {.g = n->g, .self = n->validator, .observer = n->observer >= 0,
+                      .propose_ms = n->cfg.timeout_propose_ms,
                       .vote_ms = n->cfg.timeout_vote_ms, .delta_ms = n->cfg.timeout_delta_ms,
                       .max_clock_drift_ms = n->cfg.max_clock_drift_ms};
     core_hooks hk = {.ctx = b, .mono_ms = mono_ms, .wall_ms = wall_ms, .persist = persist,

@@ -34,6 +34,15 @@ static const option options[] = {
      "token file: one \"name role token\" a line, role read or submit; with it every RPC "
      "call needs \"Authorization: Bearer TOKEN\""},
     {"p2p_listen", STR(p2p_listen), "0.0.0.0:8646", "address:port for validator connections"},
+    {"role", STR(role), "validator",
+     "validator (votes when genesis names this node key a validator) or observer (follows "
+     "the chain by block sync, serves reads, relays tx.submit to the validators; the node "
+     "key must be in genesis observers)"},
+    {"public_listen", PATH(public_listen), "",
+     "address:port of the read-only public site (the e-license pages, DESIGN §12); empty: off"},
+    {"public_url", PATH(public_url), "",
+     "the public site's base URL as visitors reach it (e.g. https://zz.example.gov.cn), "
+     "encoded in the QR codes; empty: http://public_listen"},
     {"log_level", NUM(OPT_LEVEL, log_level), "info", "error, warn, info or debug"},
     {"log_format", STR(log_format), "text", "text, or json (one object a line: time, level, msg)"},
     {"log_file", PATH(log_file), "",

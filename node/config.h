@@ -20,6 +20,9 @@ typedef struct {
     char rpc_tls_key[NODE_PATH_MAX];
     char rpc_tokens[NODE_PATH_MAX];   /* "" unless bearer tokens are required */
     char p2p_listen[256];
+    char role[16];               /* "validator" or "observer" */
+    char public_listen[256];     /* "" (off) or host:port of the public site */
+    char public_url[512];        /* "" or the site's public base URL (QR codes) */
     int log_level;
     char log_format[8];          /* "text" or "json" */
     char log_file[NODE_PATH_MAX]; /* "": stderr */

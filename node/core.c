@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "handshake.h"
 #include "log.h"
 
 /* ---- clocks, logging ---- */
@@ -161,7 +162,7 @@ void core_send_buf(core *c, uint32_t peer, core_buf *buf)
 {
     if (buf == NULL)
         return;
-    if (peer != CORE_ALL_PEERS && (peer >= c->n || !c->peers[peer].up))
+    if (peer != CORE_ALL_PEERS && (peer >= c->n_peers || !c->peers[peer].up))
         return;
     core_action *a = core_push(c, CORE_ACT_SEND);
     if (a == NULL)
@@ -449,7 +450,9 @@ core *core_new(const core_config *cfg, const core_hooks *hooks, node_mempool *mp
 {
     if (cfg->g == NULL || cfg->g->n_validators == 0 ||
         cfg->g->n_validators > LEDGER_MAX_DEPARTMENTS ||
-        (cfg->self >= 0 && (size_t)cfg->self >= cfg->g->n_validators) || hooks->mono_ms == NULL ||
+        (cfg->self >= 0 && (size_t)cfg->self >= cfg->g->n_validators) ||
+        (cfg->observer && cfg->self >= 0) || node_member_peers(cfg->g) > CORE_MAX_PEERS ||
+        hooks->mono_ms == NULL ||
         hooks->wall_ms == NULL || hooks->persist == NULL || hooks->sign == NULL || mp == NULL)
         return NULL;
     core *c = calloc(1, sizeof *c);
@@ -459,6 +462,9 @@ core *core_new(const core_config *cfg, const core_hooks *hooks, node_mempool *mp
     c->h = *hooks;
     c->g = cfg->g;
     c->n = (unsigned)cfg->g->n_validators;
+    /* a validator's peers are the validators and the observers; an
+     * observer's, the validators */
+    c->n_peers = cfg->observer ? c->n : node_member_peers(cfg->g);
     c->mp = mp;
     c->ss = *ss;
     c->ledger_height = ledger_height;
@@ -532,8 +538,13 @@ void core_start(core *c)
     int resume = s->present && s->height == h;
     int revote = resume && s->step != SIGN_STEP_PROPOSAL;
     uint32_t round = !resume ? 0 : revote ? s->round : s->round + 1;
-    core_logf(c, NODE_LOG_INFO, "consensus: validator %d of %u, starting at height %llu round %u",
-              c->cfg.self, c->n, (unsigned long long)h, round);
+    if (c->cfg.observer)
+        core_logf(c, NODE_LOG_INFO, "observer: following %u validators from height %llu", c->n,
+                  (unsigned long long)h);
+    else
+        core_logf(c, NODE_LOG_INFO,
+                  "consensus: validator %d of %u, starting at height %llu round %u", c->cfg.self,
+                  c->n, (unsigned long long)h, round);
     cons_start(c->e, h, round);
     if (resume && s->lock_round >= 0) {
         cons_hash lock;
@@ -563,10 +574,57 @@ void core_start(core *c)
 
 /* ---- events ---- */
 
+/* A frame from an observer (on a validator): it may ask for blocks and hand
+ * over the transactions submitted to it; nothing it says counts in
+ * consensus. */
+static void on_observer_frame(core *c, uint32_t peer, const Permit__Frame *f)
+{
+    switch (f->msg_case) {
+    case PERMIT__FRAME__MSG_TXS:
+        core_on_tx_gossip(c, peer, f->txs);
+        break;
+    case PERMIT__FRAME__MSG_TX_ANNOUNCE:
+        core_on_tx_announce(c, peer, f->tx_announce);
+        break;
+    case PERMIT__FRAME__MSG_SYNC_REQUEST:
+        core_on_sync_request(c, peer, f->sync_request);
+        break;
+    default:
+        c->st.msgs_dropped++;
+        break;
+    }
+}
+
+/* A frame from a validator, on an observer: certified blocks, and the
+ * requests for transactions it announced.  Consensus messages are not
+ * followed: an observer never votes, and applies only blocks whose
+ * certificates verify. */
+static void on_frame_as_observer(core *c, uint32_t peer, const Permit__Frame *f)
+{
+    switch (f->msg_case) {
+    case PERMIT__FRAME__MSG_TX_REQUEST:
+        core_on_tx_request(c, peer, f->tx_request);
+        break;
+    case PERMIT__FRAME__MSG_SYNC_RESPONSE:
+        core_on_sync_response(c, peer, f->sync_response);
+        break;
+    default:
+        break;
+    }
+}
+
 void core_on_frame(core *c, uint32_t peer, const Permit__Frame *f)
 {
-    if (c->failed || peer >= c->n || f == NULL)
+    if (c->failed || peer >= c->n_peers || f == NULL)
         return;
+    if (peer >= c->n || c->cfg.observer) {
+        if (peer >= c->n)
+            on_observer_frame(c, peer, f);
+        else
+            on_frame_as_observer(c, peer, f);
+        core_drain(c);
+        return;
+    }
     switch (f->msg_case) {
     case PERMIT__FRAME__MSG_CONSENSUS:
         core_on_consensus(c, peer, f->consensus);
@@ -594,12 +652,17 @@ void core_on_frame(core *c, uint32_t peer, const Permit__Frame *f)
 
 void core_on_link(core *c, uint32_t peer, int up, uint64_t hello_height)
 {
-    if (c->failed || peer >= c->n || (int)peer == c->cfg.self)
+    if (c->failed || peer >= c->n_peers || (int)peer == c->cfg.self)
         return;
     peer_state *p = &c->peers[peer];
     if (p->up == !!up)
         return;
     p->up = !!up;
+    if (peer >= c->n) {
+        /* an observer: it follows by asking and by the blocks we push; it
+         * hears no gossip and no consensus */
+        return;
+    }
     c->st.peers += up ? 1 : -1;
     core_gossip_link(c, peer, up);
     if (up) {
@@ -613,6 +676,34 @@ void core_on_link(core *c, uint32_t peer, int up, uint64_t hello_height)
         core_behind(c, c->target_peer, c->sync_target, CORE_KNOWN);
     }
     core_drain(c);
+}
+
+/* An observer makes no blocks, so nothing refuses what its mempool holds:
+ * a transaction the validators refused would stay for good.  One received
+ * more than twice the chain's time window ago can no longer commit (its
+ * timestamp was inside the window of the time it was admitted at, and a
+ * block takes it only inside the window of its own time): it goes. */
+static void observer_prune(core *c, uint64_t now)
+{
+    if (now < c->prune_at)
+        return;
+    c->prune_at = now + CORE_PRUNE_MS;
+    uint64_t wall = core_wall(c), keep = 2 * c->g->params.tx_window_ms + CORE_PRUNE_SLACK_MS;
+    mp_tx *oldest[64];
+    for (;;) {
+        size_t n = node_mempool_peek(c->mp, oldest, 64), gone = 0;
+        uint8_t ids[64][32];
+        for (size_t i = 0; i < n && oldest[i]->received_ms + keep < wall; i++)
+            memcpy(ids[gone++], oldest[i]->id, 32);
+        for (size_t i = 0; i < gone; i++)
+            node_mempool_remove(c->mp, ids[i]);
+        if (gone > 0)
+            core_logf(c, NODE_LOG_INFO, "observer: %zu transactions the validators never "
+                                        "committed left the mempool (past their window)", gone);
+        if (gone < 64)
+            break;
+    }
+    core_observer_probe(c, now);
 }
 
 void core_on_tick(core *c)
@@ -636,6 +727,8 @@ void core_on_tick(core *c)
         cons_activate(c->e);
         core_try_build(c);
     }
+    if (c->cfg.observer)
+        observer_prune(c, now);
     core_relay_tick(c, now);
     core_sync_tick(c, now);
     core_gossip_tick(c, now);
@@ -657,6 +750,8 @@ uint64_t core_next_deadline(const core *c)
     EARLIER(c->resend_at);
     EARLIER(c->gossip_at);
     EARLIER(core_sync_deadline(c));
+    if (c->cfg.observer)
+        EARLIER(c->prune_at ? c->prune_at : 1);
 #undef EARLIER
     return d;
 }
@@ -754,6 +849,7 @@ void core_on_committed(core *c, uint64_t height, int ok)
     if (ok) {
         if (height > c->ledger_height)
             c->ledger_height = height;
+        core_push_observers(c, height);
         core_height_advanced(c);
     } else if (c->ledger_height < height) {
         core_logf(c, NODE_LOG_ERROR,
@@ -772,7 +868,10 @@ void core_get_stats(const core *c, core_stats *out)
     out->height = cons_height(c->e);
     out->round = cons_round(c->e);
     out->ledger_height = c->ledger_height;
-    out->syncing = c->sync_inflight || c->applying;
+    /* an observer applies every block as a push: that is following, not
+     * catching up (its /health stays 200) */
+    out->syncing = (c->sync_inflight && !(c->cfg.observer && c->probe_inflight)) ||
+                   (c->applying && (!c->cfg.observer || c->applying_asked));
     out->sync_target = c->sync_target;
     out->equivocations = cons_equivocations(c->e);
 }

@@ -104,6 +104,10 @@ int core_msg_pack(const cons_msg *m, const core_block *b, uint8_t **frame, size_
 typedef struct {
     const ledger_genesis *g;
     int self;                    /* validator index; -1: a node that only follows */
+    int observer;                /* an observer (DESIGN §6): self is -1; its peers are the
+                                    validators; it takes no consensus message, follows by
+                                    certified blocks (asked for, or pushed to it) and hands
+                                    the transactions submitted to it to the validators */
     uint64_t propose_ms, vote_ms, delta_ms; /* consensus timeouts */
     uint64_t max_clock_drift_ms; /* a block further ahead of our wall clock gets no vote */
 } core_config;
@@ -212,7 +216,11 @@ uint64_t core_next_deadline(const core *c);
 
 /* ---- events ---- */
 
-/* A frame from authenticated validator `peer`; nothing of f is kept. */
+/* A frame from authenticated peer `peer`; nothing of f is kept.  Peers are
+ * numbered as node_member_peer (node/handshake.h) does: validators first,
+ * then observers.  A validator's core takes from an observer only what an
+ * observer may say (sync requests and transactions) and counts it in no
+ * quorum; it pushes every block it commits to the observers linked to it. */
 void core_on_frame(core *c, uint32_t peer, const struct Permit__Frame *f);
 /* The link to `peer` came up (hello_height: the height its handshake
  * claimed, a hint only) or went down. */

@@ -57,7 +57,7 @@ static void queue_free(peer_state *p)
 
 void core_gossip_free(core *c)
 {
-    for (unsigned i = 0; i < c->n; i++)
+    for (unsigned i = 0; i < CORE_MAX_PEERS; i++)
         queue_free(&c->peers[i]);
     free(c->requested);
     free(c->requested_at);
@@ -347,7 +347,7 @@ fail:
 
 void core_on_admitted(core *c, uint32_t peer)
 {
-    if (peer < c->n && c->peers[peer].admitting > 0)
+    if (peer < c->n_peers && c->peers[peer].admitting > 0)
         c->peers[peer].admitting--;
 }
 
@@ -443,8 +443,9 @@ void core_on_tx_announce(core *c, uint32_t peer, const Permit__TxIds *t)
         if (t->ids[i].len != 32 || node_mempool_contains(c->mp, t->ids[i].data))
             continue;
         if (asked_lately(c, t->ids[i].data, peer, now)) {
+            /* observers are asked once: alternates are validators */
             uint32_t of = c->requested_of[slot_of(t->ids[i].data)];
-            if (of != peer && of != CORE_ARRIVED)
+            if (of != peer && of != CORE_ARRIVED && peer < c->n)
                 remember_alternate(c, t->ids[i].data, peer, now);
             continue;
         }

@@ -39,6 +39,10 @@
 #define CORE_SYNC_RETRY_MS 1000       /* behind, no request out: ask again this often */
 #define CORE_AHEAD_SYNC_MS 3000       /* still a height behind after this long: sync */
 #define CORE_MAX_QUEUE 65536          /* actions waiting; sends beyond it are dropped */
+#define CORE_MAX_PEERS (LEDGER_MAX_DEPARTMENTS + LEDGER_MAX_OBSERVERS) /* validators, observers */
+#define CORE_PRUNE_MS 1000            /* an observer drops what can no longer commit this often */
+#define CORE_PRUNE_SLACK_MS 10000     /* ... beyond twice the time window (clocks differ) */
+#define CORE_PROBE_MS 5000            /* an observer with no block for this long asks for one */
 
 typedef struct {
     unsigned refs;
@@ -94,7 +98,8 @@ struct core {
     core_config cfg;
     core_hooks h;
     const ledger_genesis *g;
-    unsigned n;
+    unsigned n;                  /* validators */
+    unsigned n_peers;            /* peer indexes: validators, then observers (0 on an observer) */
     cons_engine *e;
     node_mempool *mp;
     node_sign_state ss;
@@ -110,6 +115,10 @@ struct core {
         uint32_t round;
     } eto[3];                    /* the engine's, one per step: only the latest matters */
     uint64_t build_at, resend_at, resend_blocks_at, gossip_at, heartbeat_at;
+    uint64_t prune_at;           /* observer: the next look for transactions past their window */
+    uint64_t probe_at;           /* observer: the next question for blocks when none came */
+    int probing;                 /* ... being asked now */
+    int probe_inflight;          /* the request out is such a question (not syncing) */
 
     /* blocks and messages (core_store.c) */
     store_entry store[CORE_STORE_MAX];
@@ -141,6 +150,7 @@ struct core {
     /* block sync (core_sync.c) */
     int sync_inflight;           /* a request is out */
     int applying;                /* an answer is being applied */
+    int applying_asked;          /* ... one we asked for (not a block pushed to an observer) */
     core_block **applying_blocks; /* ... these (references) */
     size_t n_applying;
     uint32_t sync_peer;
@@ -156,7 +166,9 @@ struct core {
                                                 messages show decided */
 
     /* transactions between peers (core_gossip.c) */
-    peer_state peers[LEDGER_MAX_DEPARTMENTS];
+    peer_state peers[CORE_MAX_PEERS];
+    uint64_t hint_height;        /* observer: the highest height a validator said it holds */
+    uint32_t hint_peer;          /* ... and which (unsigned: a reason to ask, nothing more) */
     uint8_t (*requested)[32];
     uint64_t *requested_at;
     uint32_t *requested_of;      /* the peer asked */
@@ -236,6 +248,8 @@ void core_sync_tick(core *c, uint64_t now);
 void core_on_sync_request(core *c, uint32_t peer, const Permit__SyncRequest *r);
 void core_on_sync_response(core *c, uint32_t peer, const Permit__SyncResponse *r);
 void core_help_behind(core *c, uint32_t peer, uint64_t height);
+void core_push_observers(core *c, uint64_t height);
+void core_observer_probe(core *c, uint64_t now);
 uint64_t core_sync_deadline(const core *c);
 
 /* core_gossip.c */

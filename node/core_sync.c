@@ -88,6 +88,9 @@ static void request(core *c, uint32_t prefer)
     c->sync_inflight = 1;
     c->sync_peer = peer;
     c->sync_asked_at = now;
+    c->probe_inflight = c->probing;
+    if (c->probing)
+        return; /* an observer's question when no block came: not news */
     if (c->progress_at == 0 || now > c->progress_at + CORE_SYNC_PROGRESS_MS) {
         /* a sync begins, or resumes after a stall: one line now, then
          * progress lines (progress()) */
@@ -180,7 +183,7 @@ void core_sync_tick(core *c, uint64_t now)
 
 void core_on_sync_request(core *c, uint32_t peer, const Permit__SyncRequest *r)
 {
-    if (r == NULL || r->from_height == 0 || r->max_blocks == 0 || peer >= c->n)
+    if (r == NULL || r->from_height == 0 || r->max_blocks == 0 || peer >= c->n_peers)
         return;
     /* one answer per peer under way: a correct peer asks again only after
      * our answer came (or it gave up on us); more is a flood */
@@ -218,6 +221,39 @@ void core_help_behind(core *c, uint32_t peer, uint64_t height)
     a->max = 4;
 }
 
+/* Every block this validator commits goes to the observers linked to it,
+ * with its certificate (as a sync answer of one block; one under way per
+ * observer: an observer still busy with the last one catches up by asking). */
+void core_push_observers(core *c, uint64_t height)
+{
+    for (uint32_t p = c->n; p < c->n_peers; p++) {
+        if (!c->peers[p].up || c->peers[p].serving > 0)
+            continue;
+        core_action *a = core_push(c, CORE_ACT_SERVE);
+        if (a == NULL)
+            return;
+        c->peers[p].serving++;
+        a->peer = p;
+        a->from = height;
+        a->max = 1;
+    }
+}
+
+/* An observer that heard of no block for CORE_PROBE_MS asks a validator
+ * (in turn) whether it has more: a pushed block that was lost (a full
+ * queue, a link that went down at the wrong moment) costs at most this
+ * long, not a heartbeat. */
+void core_observer_probe(core *c, uint64_t now)
+{
+    if (c->sync_inflight || c->applying || now < c->probe_at ||
+        now - c->last_commit_mono < CORE_PROBE_MS)
+        return;
+    c->probe_at = now + CORE_PROBE_MS;
+    c->probing = 1; /* a question, not news: not logged */
+    request(c, CORE_ALL_PEERS);
+    c->probing = 0;
+}
+
 void core_on_sync_response(core *c, uint32_t peer, const Permit__SyncResponse *r)
 {
     if (r == NULL || peer >= c->n)
@@ -225,6 +261,22 @@ void core_on_sync_response(core *c, uint32_t peer, const Permit__SyncResponse *r
     int asked = c->sync_inflight && peer == c->sync_peer;
     if (asked)
         c->sync_inflight = 0;
+    if (c->cfg.observer && r->peer_height > c->ledger_height) {
+        if (asked && r->n_blocks == 0) {
+            /* it claims more than it hands out: ask another */
+            c->peers[peer].shun_until = core_mono(c) + CORE_SYNC_SHUN_MS;
+            c->hint_height = 0;
+            request(c, CORE_ALL_PEERS);
+            return;
+        }
+        /* an observer hears heights from the validators' answers and the
+         * blocks they push: unsigned, so a reason to ask (one request at a
+         * time), never a target it waits for */
+        if (r->peer_height > c->hint_height || c->hint_height <= c->ledger_height) {
+            c->hint_height = r->peer_height;
+            c->hint_peer = peer;
+        }
+    }
     if (c->applying)
         return; /* one apply at a time: the one under way asks again when it ends */
     if (!asked) {
@@ -234,14 +286,17 @@ void core_on_sync_response(core *c, uint32_t peer, const Permit__SyncResponse *r
         uint64_t now = core_mono(c);
         if (r->n_blocks == 0 || r->blocks[0] == NULL || now < c->peers[peer].unasked_next ||
             now < c->peers[peer].shun_until)
-            return;
-        c->peers[peer].unasked_next = now + CORE_HELP_MS;
+            goto ask;
+        /* an observer takes every pushed block that is the next (each one
+         * costs it a certificate check before anything executes) */
+        if (!c->cfg.observer)
+            c->peers[peer].unasked_next = now + CORE_HELP_MS;
         ledger_header hd;
         if (r->blocks[0]->header.len == 0 || r->blocks[0]->header.len > LEDGER_MAX_HEADER_BYTES ||
             ledger_header_decode(&hd, r->blocks[0]->header.data, r->blocks[0]->header.len,
                                  NULL) != 0 ||
             hd.height != c->ledger_height + 1)
-            return;
+            goto ask;
     }
     size_t k = r->n_blocks < CORE_SYNC_MAX_BLOCKS ? r->n_blocks : CORE_SYNC_MAX_BLOCKS;
     core_block **blocks = calloc(k ? k : 1, sizeof *blocks);
@@ -291,11 +346,16 @@ void core_on_sync_response(core *c, uint32_t peer, const Permit__SyncResponse *r
     for (size_t i = 0; i < c->n_applying; i++)
         c->applying_blocks[i] = core_block_ref(blocks[i]);
     c->applying = 1;
+    c->applying_asked = asked;
+    return;
+ask:
+    if (c->cfg.observer && c->hint_height > c->ledger_height)
+        request(c, c->hint_peer);
 }
 
 void core_on_served(core *c, uint32_t peer)
 {
-    if (peer < c->n && c->peers[peer].serving > 0)
+    if (peer < c->n_peers && c->peers[peer].serving > 0)
         c->peers[peer].serving--;
 }
 
@@ -318,7 +378,9 @@ void core_on_applied(core *c, uint32_t peer, uint64_t ledger_height, size_t appl
         return;
     if (applied > 0) {
         c->st.synced_blocks += applied;
-        progress(c, peer, ledger_height);
+        /* an observer following the blocks pushed to it is not syncing */
+        if (!c->cfg.observer || c->applying_asked)
+            progress(c, peer, ledger_height);
     }
     if (bad)
         c->st.sync_refused++;
@@ -335,6 +397,8 @@ void core_on_applied(core *c, uint32_t peer, uint64_t ledger_height, size_t appl
             core_mono(c) + (bad ? CORE_SYNC_SHUN_MS : CORE_SYNC_BRIEF_MS);
     if (c->sync_target > c->ledger_height)
         request(c, useless ? CORE_ALL_PEERS : peer);
+    else if (c->cfg.observer && c->hint_height > c->ledger_height)
+        request(c, useless ? CORE_ALL_PEERS : c->hint_peer);
     core_drain(c);
 }
 

@@ -4,7 +4,7 @@
 
 node_engine *node_engine_new(node *n, ledger_err *err)
 {
-    if (n->g->n_validators == 1)
+    if (n->g->n_validators == 1 && n->observer < 0)
         return node_solo_new(n, err);
     return node_bft_new(n, err);
 }

@@ -27,7 +27,7 @@ const char *node_hs_result_str(node_hs_result r)
     case NODE_HS_OTHER_CHAIN:
         return "another chain";
     case NODE_HS_NOT_VALIDATOR:
-        return "not a validator's node key";
+        return "not a validator's node key (nor, to a validator, an admitted observer's)";
     case NODE_HS_SELF:
         return "our own node key";
     }
@@ -57,22 +57,69 @@ out:
     return rc;
 }
 
-node_hs_result node_hs_check_hello(const ledger_genesis *g, int self, const Permit__Hello *h,
-                                   int *validator)
+/* ---- membership ---- */
+
+unsigned node_member_peers(const ledger_genesis *g)
 {
-    *validator = -1;
+    return (unsigned)(g->n_validators + g->n_observers);
+}
+
+int node_member_peer(const ledger_genesis *g, const uint8_t key[32])
+{
+    int v = ledger_genesis_validator_index(g, key);
+    if (v >= 0)
+        return v;
+    int o = ledger_genesis_observer_index(g, key);
+    return o >= 0 ? (int)g->n_validators + o : -1;
+}
+
+int node_member_is_observer(const ledger_genesis *g, unsigned p)
+{
+    return p >= g->n_validators && p < node_member_peers(g);
+}
+
+const ledger_pubkey *node_member_key(const ledger_genesis *g, unsigned p)
+{
+    if (p < g->n_validators)
+        return &g->departments[g->validators[p]].node;
+    if (p < node_member_peers(g))
+        return &g->observers[p - g->n_validators].node;
+    return NULL;
+}
+
+const char *node_member_name(const ledger_genesis *g, int p)
+{
+    if (p >= 0 && (size_t)p < g->n_validators)
+        return g->departments[g->validators[p]].id;
+    if (p >= 0 && (unsigned)p < node_member_peers(g))
+        return g->observers[(size_t)p - g->n_validators].name;
+    return "?";
+}
+
+/* ---- the handshake ---- */
+
+node_hs_result node_hs_check_hello_peer(const ledger_genesis *g, int self, int observers_ok,
+                                        const Permit__Hello *h, int *peer)
+{
+    *peer = -1;
     if (h == NULL || h->chain_id == NULL || h->node_key.len != 32 ||
         h->nonce.len != NODE_HS_NONCE_LEN)
         return NODE_HS_MALFORMED;
     if (strcmp(h->chain_id, g->chain_id) != 0)
         return NODE_HS_OTHER_CHAIN;
-    int v = ledger_genesis_validator_index(g, h->node_key.data);
-    if (v < 0)
+    int v = node_member_peer(g, h->node_key.data);
+    if (v < 0 || (!observers_ok && node_member_is_observer(g, (unsigned)v)))
         return NODE_HS_NOT_VALIDATOR;
     if (v == self)
         return NODE_HS_SELF;
-    *validator = v;
+    *peer = v;
     return NODE_HS_OK;
+}
+
+node_hs_result node_hs_check_hello(const ledger_genesis *g, int self, const Permit__Hello *h,
+                                   int *validator)
+{
+    return node_hs_check_hello_peer(g, self, 0, h, validator);
 }
 
 int node_hs_sign_auth(const ledger_keypair *key, const char *chain_id,
@@ -89,11 +136,11 @@ int node_hs_verify_auth(const ledger_genesis *g, unsigned validator,
                         const uint8_t peer_nonce[32], const uint8_t own_nonce[32],
                         const uint8_t exporter[32], const Permit__Auth *a)
 {
-    if (a == NULL || a->sig.len != 64 || validator >= g->n_validators)
+    const ledger_pubkey *key = node_member_key(g, validator);
+    if (a == NULL || a->sig.len != 64 || key == NULL)
         return 0;
     uint8_t msg[32];
     if (node_hs_auth_hash(g->chain_id, peer_nonce, own_nonce, exporter, msg) != 0)
         return 0;
-    const ledger_department *d = &g->departments[g->validators[validator]];
-    return ledger_verify(&d->node, msg, 32, a->sig.data) == 1;
+    return ledger_verify(key, msg, 32, a->sig.data) == 1;
 }

@@ -51,11 +51,37 @@ int node_hs_auth_hash(const char *chain_id, const uint8_t signer_nonce[32],
                       const uint8_t other_nonce[32], const uint8_t exporter[32],
                       uint8_t out[32]) __attribute__((warn_unused_result));
 
+/* ---- membership: whose node key may hold a link (DESIGN §6) ----
+ *
+ * Peers are numbered: the validators 0..nv-1 (their order in g->validators),
+ * then the observers nv..nv+no-1 (their order in g->observers).  These four
+ * functions are the only place that asks who is a member, so that the
+ * membership can move from genesis into ledger state (governance) here
+ * alone. */
+
+/* Validators and observers: the number of peer indexes. */
+unsigned node_member_peers(const ledger_genesis *g);
+/* The peer index of a node key, or -1 when it is neither a validator's nor
+ * an observer's. */
+int node_member_peer(const ledger_genesis *g, const uint8_t key[32]);
+/* Whether peer index p is an observer (nv <= p < node_member_peers). */
+int node_member_is_observer(const ledger_genesis *g, unsigned p);
+/* The node key of peer p, or NULL when out of range. */
+const ledger_pubkey *node_member_key(const ledger_genesis *g, unsigned p);
+/* A name for logs: a validator's department id, an observer's name, "?". */
+const char *node_member_name(const ledger_genesis *g, int p);
+
 /* Check a peer's Hello against genesis g, for the node that is validator
  * `self` (-1 when it is none).  On NODE_HS_OK, *validator is the peer's
  * index in g->validators.  Reads only h's fields; never fails on data. */
 node_hs_result node_hs_check_hello(const ledger_genesis *g, int self,
                                    const struct Permit__Hello *h, int *validator);
+/* The same for a node that is peer `self` (node_member_peer; -1 for none),
+ * accepting observers' keys too when observers_ok (a validator, which lets
+ * admitted observers follow it); *peer is the peer index.  A node never
+ * accepts its own key. */
+node_hs_result node_hs_check_hello_peer(const ledger_genesis *g, int self, int observers_ok,
+                                        const struct Permit__Hello *h, int *peer);
 
 /* Our Auth signature: key signs the hash above with our nonce first.
  * Returns 0, or -1 when signing fails. */
@@ -64,9 +90,10 @@ int node_hs_sign_auth(const ledger_keypair *key, const char *chain_id,
                       const uint8_t exporter[32], uint8_t sig[64])
     __attribute__((warn_unused_result));
 
-/* 1 when a is validator `validator`'s valid signature over the hash above
- * with the peer's nonce first (as the peer signed it), 0 otherwise
- * (including a signature that is not 64 bytes or an index out of range). */
+/* 1 when a is the valid signature of peer `validator` (a peer index:
+ * node_member_peer) over the hash above with the peer's nonce first (as the
+ * peer signed it), 0 otherwise (including a signature that is not 64 bytes
+ * or an index out of range). */
 int node_hs_verify_auth(const ledger_genesis *g, unsigned validator,
                         const uint8_t peer_nonce[32], const uint8_t own_nonce[32],
                         const uint8_t exporter[32], const struct Permit__Auth *a);

@@ -100,6 +100,9 @@ static int init_home(int argc, char **argv)
         if (colon)
             snprintf(cfg.p2p_listen, sizeof cfg.p2p_listen, "0.0.0.0%s", colon);
     }
+    int obs = v < 0 ? ledger_genesis_observer_index(g, kp.pub) : -1;
+    if (obs >= 0)
+        snprintf(cfg.role, sizeof cfg.role, "observer");
     snprintf(path, sizeof path, "%s/permitd.conf", cfgdir);
     FILE *conf = fopen(path, "wx");
     if (conf == NULL) {
@@ -114,8 +117,9 @@ static int init_home(int argc, char **argv)
     char hex[65];
     ledger_hex_encode(kp.pub, 32, hex);
     printf("home %s for chain %s\nnode key %s: %s\n", home, g->chain_id, hex,
-           v >= 0 ? "the validator of this department in the genesis"
-                  : "named by no validator of the genesis (an observer, or hand it over)");
+           v >= 0     ? "the validator of this department in the genesis"
+           : obs >= 0 ? "an observer of the genesis (role = observer)"
+                      : "named by no validator of the genesis (an observer, or hand it over)");
     rc = 0;
 out:
     if (in)
@@ -144,6 +148,10 @@ int main(int argc, char **argv)
     int json = strcmp(cfg.log_format, "json") == 0;
     if (!json && strcmp(cfg.log_format, "text") != 0) {
         fprintf(stderr, "permitd: log_format: \"%s\" is not text or json\n", cfg.log_format);
+        return 1;
+    }
+    if (strcmp(cfg.role, "validator") != 0 && strcmp(cfg.role, "observer") != 0) {
+        fprintf(stderr, "permitd: role: \"%s\" is not validator or observer\n", cfg.role);
         return 1;
     }
     char logpath[2 * NODE_PATH_MAX], why[2 * NODE_PATH_MAX + 64];

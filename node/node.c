@@ -14,8 +14,10 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "handshake.h"
 #include "ledger/hex.h"
 #include "log.h"
+#include "public.h"
 #include "rpc_auth.h"
 #include "rpc_http.h"
 
@@ -137,7 +139,7 @@ int node_start(node *n, const node_config *cfg, ledger_err *err)
     memset(n, 0, sizeof *n);
     n->cfg = *cfg;
     n->lock_fd = -1;
-    n->validator = n->dept = -1;
+    n->validator = n->dept = n->observer = -1;
     pthread_mutex_init(&n->post_mu, NULL);
     node_log_set_level(cfg->log_level);
 
@@ -151,9 +153,22 @@ int node_start(node *n, const node_config *cfg, ledger_err *err)
     snprintf(path, sizeof path, "%s/config/node.key", cfg->home);
     if (ledger_keyfile_read(path, &n->key, err) != 0)
         return -1;
-    n->validator = ledger_genesis_validator_index(n->g, n->key.pub);
-    if (n->validator >= 0)
-        n->dept = n->g->validators[n->validator];
+    if (strcmp(cfg->role, "observer") == 0) {
+        /* the membership decides who may follow (DESIGN §6, §11) */
+        int peer = node_member_peer(n->g, n->key.pub);
+        if (peer < 0 || !node_member_is_observer(n->g, (unsigned)peer))
+            return ledger_fail(err, LEDGER_ERR_INVALID, NULL,
+                               "role = observer, but config/node.key is not an observer's node "
+                               "key in the genesis (observers[].node_key)");
+        n->observer = peer - (int)n->g->n_validators;
+    } else {
+        n->validator = ledger_genesis_validator_index(n->g, n->key.pub);
+        if (n->validator >= 0)
+            n->dept = n->g->validators[n->validator];
+        else if (ledger_genesis_observer_index(n->g, n->key.pub) >= 0)
+            return ledger_fail(err, LEDGER_ERR_INVALID, NULL,
+                               "config/node.key is an observer's node key: set role = observer");
+    }
     snprintf(path, sizeof path, "%s/data/db", cfg->home);
     if (ledger_open(&n->L, path, n->g, err) != 0)
         return -1;
@@ -186,15 +201,19 @@ int node_start(node *n, const node_config *cfg, ledger_err *err)
     n->engine = node_engine_new(n, err);
     if (n->engine == NULL)
         return -1;
-    if (node_rpc_start(n, err) != 0)
+    if (node_rpc_start(n, err) != 0 || node_public_start(n, err) != 0)
         return -1;
     return 0;
 }
 
 int node_run(node *n)
 {
-    LOG_INFO("permitd %s running (department %s)", PERMIT_VERSION,
-             n->dept >= 0 ? n->g->departments[n->dept].id : "-");
+    if (n->observer >= 0)
+        LOG_INFO("permitd %s running (observer %s)", PERMIT_VERSION,
+                 n->g->observers[n->observer].name);
+    else
+        LOG_INFO("permitd %s running (department %s)", PERMIT_VERSION,
+                 n->dept >= 0 ? n->g->departments[n->dept].id : "-");
     int rc = event_base_dispatch(n->base);
     return rc < 0 ? -1 : 0;
 }
@@ -212,6 +231,7 @@ void node_close(node *n)
     /* order: no new blocks (the one in progress is written), answers for
      * what it committed, no new requests, workers drained, then storage */
     node_engine_stop(n->engine);
+    node_public_stop(n); /* the pages being made are finished, their answers posted */
     if (n->base)
         run_posts(n);
     if (n->workers) {
@@ -229,6 +249,7 @@ void node_close(node *n)
         run_posts(n);
         node_rpc_free(n);
     }
+    node_public_free(n);
     node_engine_free(n->engine);
     n->engine = NULL; /* what its threads still post finds no engine, and is freed */
     if (n->base)

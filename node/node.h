@@ -45,11 +45,13 @@ struct node {
     ledger_keypair key;          /* node key */
     int validator;               /* index in g->validators, or -1 */
     int dept;                    /* index in g->departments, or -1 */
+    int observer;                /* role = observer: index in g->observers; else -1 */
 
     struct event_base *base;
     struct evhttp *http;
     struct rpc_auth *rpc_auth;   /* HTTPS and bearer tokens (rpc_auth.h) */
     struct node_listen_guard *rpc_guard; /* pauses accept() at the descriptor limit */
+    struct node_public *pub;     /* the public site (public.h), or NULL when off */
     struct event *sigint_ev, *sigterm_ev, *sighup_ev, *post_ev;
     node_mempool *mp;
     node_workers *workers;
@@ -60,6 +62,7 @@ struct node {
     _Atomic uint64_t mp_size, mp_bytes;
     /* the engine's view, for other threads */
     _Atomic unsigned peers;
+    _Atomic unsigned observers;      /* observers linked to this validator */
     _Atomic int syncing;
     _Atomic uint32_t round;          /* the consensus round of the height being decided */
     _Atomic uint64_t sync_target;    /* the highest height known decided (BFT) */

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "handshake.h"
 #include "listen.h"
 #include "log.h"
 #include "node.h"
@@ -49,7 +50,7 @@ int node_p2p_send_packed(node_p2p *p, unsigned peer, const uint8_t *frame, size_
 unsigned node_p2p_broadcast_packed(node_p2p *p, const uint8_t *frame, size_t len)
 {
     unsigned k = 0;
-    for (unsigned i = 0; i < p->npeers; i++)
+    for (unsigned i = 0; i < p->nvalidators; i++)
         if (p->peers[i].ready && node_p2p_link_queue(p->peers[i].ready, NULL, frame, len) == 0)
             k++;
     return k;
@@ -65,7 +66,7 @@ int node_p2p_send(node_p2p *p, unsigned peer, const Permit__Frame *f)
 unsigned node_p2p_broadcast(node_p2p *p, const Permit__Frame *f)
 {
     unsigned k = 0;
-    for (unsigned i = 0; i < p->npeers; i++)
+    for (unsigned i = 0; i < p->nvalidators; i++)
         if (p->peers[i].ready && node_p2p_link_send(p->peers[i].ready, f) == 0)
             k++;
     return k;
@@ -74,7 +75,15 @@ unsigned node_p2p_broadcast(node_p2p *p, const Permit__Frame *f)
 unsigned node_p2p_connected(const node_p2p *p)
 {
     unsigned k = 0;
-    for (unsigned i = 0; i < p->npeers; i++)
+    for (unsigned i = 0; i < p->nvalidators; i++)
+        k += p->peers[i].ready != NULL;
+    return k;
+}
+
+unsigned node_p2p_observers_connected(const node_p2p *p)
+{
+    unsigned k = 0;
+    for (unsigned i = p->nvalidators; i < p->npeers; i++)
         k += p->peers[i].ready != NULL;
     return k;
 }
@@ -117,7 +126,8 @@ static void link_up(p2p_link *l)
     s->backoff_ms = BACKOFF_MIN_MS;
     l->state = L_READY;
     l->ping_out = 0;
-    LOG_INFO("p2p: link to validator %d (%s) up (%s, %s), its height %llu", l->peer,
+    LOG_INFO("p2p: link to %s %d (%s) up (%s, %s), its height %llu",
+             (unsigned)l->peer >= p->nvalidators ? "observer" : "validator", l->peer,
              node_p2p_validator_id(p, l->peer), l->outbound ? "outbound" : "inbound", l->addr,
              (unsigned long long)l->peer_height);
     if (p->on_link)
@@ -415,6 +425,8 @@ static int slot_init(node_p2p *p, unsigned i, ledger_err *err)
     s->p = p;
     s->index = i;
     s->backoff_ms = BACKOFF_MIN_MS;
+    if (i >= p->nvalidators)
+        return 0; /* an observer: it dials us, from wherever it is */
     const ledger_department *d = &n->g->departments[n->g->validators[i]];
     if ((int)i == n->validator || d->p2p == NULL)
         return 0;
@@ -427,7 +439,8 @@ static int slot_init(node_p2p *p, unsigned i, ledger_err *err)
         s->addr_len = 4;
     else if (inet_pton(AF_INET6, s->host, s->addr) == 1)
         s->addr_len = 16;
-    s->dial = (int)i > n->validator; /* the lower index dials */
+    /* the lower index dials; an observer dials every validator */
+    s->dial = (int)i > n->validator;
     s->redial = evtimer_new(n->base, on_redial_timer, s);
     if (s->redial == NULL)
         return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
@@ -444,7 +457,17 @@ node_p2p *node_p2p_start(node *n, p2p_frame_fn on_frame, p2p_link_fn on_link, vo
     p->on_frame = on_frame;
     p->on_link = on_link;
     p->ctx = ctx;
-    p->npeers = (unsigned)n->g->n_validators;
+    p->nvalidators = (unsigned)n->g->n_validators;
+    /* a validator takes links from validators and admitted observers; an
+     * observer links to the validators only */
+    p->npeers = n->validator >= 0 ? node_member_peers(n->g) : p->nvalidators;
+    p->self = n->validator >= 0 ? n->validator
+              : n->observer >= 0 ? (int)n->g->n_validators + n->observer
+                                 : -1;
+    if (p->npeers > sizeof p->peers / sizeof p->peers[0]) {
+        free(p);
+        return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "too many peers in genesis"), NULL;
+    }
     p->max_frame = P2P_MAX_FRAME_DEFAULT;
     p->max_queue = P2P_MAX_QUEUE_DEFAULT;
     p->height = ledger_height(n->L);
@@ -463,6 +486,14 @@ node_p2p *node_p2p_start(node *n, p2p_frame_fn on_frame, p2p_link_fn on_link, vo
             ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
         node_p2p_free(p);
         return NULL;
+    }
+    if (n->validator < 0) {
+        /* an observer: nobody dials it; it dials every validator */
+        LOG_INFO("p2p: observer %s, following %u validators", node_member_name(n->g, p->self),
+                 p->nvalidators);
+        for (unsigned i = 0; i < p->npeers; i++)
+            dial(p, i);
+        return p;
     }
     char host[256];
     uint16_t port;
@@ -491,7 +522,8 @@ node_p2p *node_p2p_start(node *n, p2p_frame_fn on_frame, p2p_link_fn on_link, vo
                NULL;
     }
     p->guard = node_listen_guard_new(n->base, p->listener, "p2p");
-    LOG_INFO("p2p: listening on %s (TLS 1.3), %u validators", n->cfg.p2p_listen, p->npeers);
+    LOG_INFO("p2p: listening on %s (TLS 1.3), %u validators, %u observers admitted",
+             n->cfg.p2p_listen, p->nvalidators, p->npeers - p->nvalidators);
     for (unsigned i = 0; i < p->npeers; i++)
         dial(p, i);
     return p;

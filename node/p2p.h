@@ -64,14 +64,17 @@ void node_p2p_free(node_p2p *p);
 /* Send a frame to one peer; 0 when queued, -1 when the peer is not
  * connected, its queue is full, or the frame is over the frame limit. */
 int node_p2p_send(node_p2p *p, unsigned peer, const struct Permit__Frame *f);
-/* Send to every connected peer; returns how many took it. */
+/* Send to every connected validator (observers hear no consensus or
+ * gossip); returns how many took it. */
 unsigned node_p2p_broadcast(node_p2p *p, const struct Permit__Frame *f);
 
 /* The same for a frame already packed (without its length prefix). */
 int node_p2p_send_packed(node_p2p *p, unsigned peer, const uint8_t *frame, size_t len);
 unsigned node_p2p_broadcast_packed(node_p2p *p, const uint8_t *frame, size_t len);
 
+/* Validators linked to us; observers linked to us (a validator's). */
 unsigned node_p2p_connected(const node_p2p *p);
+unsigned node_p2p_observers_connected(const node_p2p *p);
 int node_p2p_is_up(const node_p2p *p, unsigned peer);
 /* Frames dropped because a peer's queue was full. */
 uint64_t node_p2p_dropped(const node_p2p *p);

@@ -38,8 +38,7 @@ uint64_t node_p2p_now_ms(void)
 
 const char *node_p2p_validator_id(const node_p2p *p, int v)
 {
-    const ledger_genesis *g = p->n->g;
-    return v >= 0 && (size_t)v < g->n_validators ? g->departments[g->validators[v]].id : "?";
+    return node_member_name(p->n->g, v);
 }
 
 void node_p2p_hs_failed(node_p2p *p)
@@ -149,7 +148,9 @@ static int on_hello(p2p_link *l, const Permit__Hello *h)
     node_p2p *p = l->p;
     node *n = p->n;
     int v;
-    node_hs_result r = node_hs_check_hello(n->g, n->validator, h, &v);
+    /* a validator lets admitted observers follow it; an observer links to
+     * validators only */
+    node_hs_result r = node_hs_check_hello_peer(n->g, p->self, n->validator >= 0, h, &v);
     if (r != NODE_HS_OK) {
         char hex[65] = "-";
         if (h->node_key.len == 32)

@@ -63,8 +63,10 @@ struct node_p2p {
     node_listen_guard *guard;
     struct ssl_ctx_st *tls;
     struct event *tick;
-    p2p_slot peers[LEDGER_MAX_DEPARTMENTS];
-    unsigned npeers;
+    p2p_slot peers[LEDGER_MAX_DEPARTMENTS + LEDGER_MAX_OBSERVERS];
+    unsigned npeers;           /* validators, then (on a validator) the observers */
+    unsigned nvalidators;      /* slots 0..nvalidators-1 */
+    int self;                  /* our peer index (node_member_peer), or -1 */
     p2p_link *links;
     uint64_t seq;              /* arrival order of links */
     p2p_frame_fn on_frame;

@@ -577,6 +577,8 @@ static void on_metrics(struct evhttp_request *req, void *arg)
         buf,
         "# HELP permit_peers Validators this node has a link with.\n"
         "# TYPE permit_peers gauge\npermit_peers %u\n"
+        "# HELP permit_observers Observers linked to this validator.\n"
+        "# TYPE permit_observers gauge\npermit_observers %u\n"
         "# HELP permit_consensus_round The round of the height being decided.\n"
         "# TYPE permit_consensus_round gauge\npermit_consensus_round %u\n"
         "# HELP permit_last_block_age_seconds Time since the last block's time.\n"
@@ -585,7 +587,7 @@ static void on_metrics(struct evhttp_request *req, void *arg)
         "# TYPE permit_syncing gauge\npermit_syncing %d\n"
         "# HELP permit_sync_behind_blocks Heights known decided that this node lacks.\n"
         "# TYPE permit_sync_behind_blocks gauge\npermit_sync_behind_blocks %llu\n",
-        atomic_load(&n->peers), (unsigned)atomic_load(&n->round),
+        atomic_load(&n->peers), atomic_load(&n->observers), (unsigned)atomic_load(&n->round),
         now > tip.time ? (double)(now - tip.time) / 1000.0 : 0.0, atomic_load(&n->syncing),
         (unsigned long long)(target > tip.height ? target - tip.height : 0));
     /* the departments in force (governance adds and removes them) */

@@ -206,10 +206,11 @@ static void m_status(node *n, json_t *params, rpc_outcome *o)
     json_t *mp = json_pack("{s:I, s:I, s:I}", "size", (json_int_t)atomic_load(&n->mp_size),
                            "bytes", (json_int_t)atomic_load(&n->mp_bytes), "max_size",
                            (json_int_t)n->cfg.mempool_max_txs);
-    set_result(o, json_pack("{s:s, s:o, s:s?, s:I, s:o, s:I, s:o, s:i, s:o, s:b, s:s}",
+    set_result(o, json_pack("{s:s, s:o, s:s?, s:s, s:I, s:o, s:I, s:o, s:i, s:o, s:b, s:s}",
                             "chain_id", n->g->chain_id, "node_id",
                             node_json_hex(n->key.pub, 32), "department",
-                            n->dept >= 0 ? n->g->departments[n->dept].id : NULL, "height",
+                            n->dept >= 0 ? n->g->departments[n->dept].id : NULL, "role",
+                            n->observer >= 0 ? "observer" : "validator", "height",
                             (json_int_t)tip.height, "block_hash", node_json_hex(tip.hash, 32),
                             "block_time", (json_int_t)tip.time, "validators", vals, "peers",
                             (int)atomic_load(&n->peers), "mempool", mp, "syncing",

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # make demo: a local PermitChain network on loopback running the license
-# workflow end to end through the permit CLI, printing each step; everything
-# it starts is stopped and removed on exit.
+# workflow end to end through the permit CLI, printing each step; with
+# several validators an observer follows them and serves the public site,
+# and the demo ends by printing the URL of a license page it serves.
+# Everything it starts is stopped and removed on exit (PERMIT_DEMO_HOLD=N
+# keeps the network up N more seconds, to open the page in a browser).
 set -euo pipefail
 build=${1:-build}
 bin=$(cd "$build/bin" && pwd)
@@ -21,7 +24,7 @@ port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 for _ in $(seq 1 50); do
   base=$((20000 + RANDOM % 11000))  # below the ephemeral range (32768-)
   ok=1
-  for i in $(seq 0 $((2 * validators - 1))); do port_free $((base + i)) || ok=0; done
+  for i in $(seq 0 $((2 * validators + 1))); do port_free $((base + i)) || ok=0; done
   [ $ok = 1 ] && break
 done
 
@@ -31,7 +34,11 @@ say()  { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
 show() { printf '$ %s\n' "permit $*" >&2; "$bin/permit" "$@"; }
 
 say "Creating a test network with $validators validator(s) in $work"
-"$bin/permit" testnet --validators "$validators" --out "$work/net" --base-port "$base"
+observer=()
+[ "$validators" -gt 1 ] && observer=(--observer)
+"$bin/permit" testnet --validators "$validators" --out "$work/net" --base-port "$base" "${observer[@]}"
+obs_rpc=$((base + 2 * validators))
+obs_pub=$((base + 2 * validators + 1))
 keys=$work/net/keys
 export PERMIT_RPC=http://127.0.0.1:$base
 
@@ -53,6 +60,16 @@ for _ in $(seq 1 150); do
   sleep 0.1
 done
 show status
+if [ "$validators" -gt 1 ]; then
+  say "An observer (公众查询节点) follows the validators and serves the public site"
+  "$bin/permitd" --home "$work/net/observer" >"$work/observer.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 150); do
+    "$bin/permit" --rpc "http://127.0.0.1:$obs_rpc" status >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  show --rpc "http://127.0.0.1:$obs_rpc" status | grep -E '^(Height|Peers|Role)' || true
+fi
 
 say "1. A convenience store (便利店) applies; market regulation and the tobacco bureau approve"
 uscc=91350100M000100Y43
@@ -156,4 +173,27 @@ echo "(audits from genesis alone: approved with the old key before the rotation,
 show audit "$id" --genesis "$work/net/genesis.json" --checkpoint "$work/checkpoint"
 show audit "$id3" --genesis "$work/net/genesis.json"
 
+url=""
+if [ "$validators" -gt 1 ]; then
+  say "11. The electronic license page (电子证照), served by the observer"
+  want=$("$bin/permit" --rpc "http://127.0.0.1:$base" status | awk '/^Height/ {print $2}')
+  for _ in $(seq 1 100); do
+    h=$("$bin/permit" --rpc "http://127.0.0.1:$obs_rpc" status 2>/dev/null |
+        awk '/^Height/ {print $2}' || true)
+    [ "${h:-0}" -ge "$want" ] && break
+    sleep 0.1
+  done
+  printf 'observer  height %s (the validators: %s)\n' "${h:-?}" "$want"
+  url="http://127.0.0.1:$obs_pub/l/$id"
+  echo "\$ curl -sI $url"
+  curl -sI "$url" | grep -iE '^(HTTP|content-type|content-security-policy|x-content-type)' || true
+  echo "\$ curl -s $url | grep -o '<title>.*</title>'"
+  curl -s "$url" | grep -o '<title>[^<]*</title>' || true
+  if [ -n "${PERMIT_DEMO_HOLD:-}" ]; then
+    echo "(the network stays up ${PERMIT_DEMO_HOLD} s: open $url)"
+    sleep "$PERMIT_DEMO_HOLD"
+  fi
+fi
+
 say "Done: stopping the network"
+[ -z "$url" ] || echo "The license page the observer served: $url"

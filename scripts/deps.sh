@@ -7,7 +7,7 @@ pkgs=(
   build-essential cmake pkg-config
   libsecp256k1-dev librocksdb-dev libevent-dev
   libprotobuf-c-dev protobuf-c-compiler
-  libssl-dev libjansson-dev libcmocka-dev
+  libssl-dev libjansson-dev libcmocka-dev libqrencode-dev
   clang libclang-rt-14-dev
   curl python3
   dpkg-dev systemd

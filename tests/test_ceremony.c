@@ -111,6 +111,16 @@ static void test_four_departments_make_a_chain_from_public_keys(void **state)
     free(o);
     free(permit_must(0, "genesis", "add-registrar", "--genesis", genesis, "--name",
                      "政务服务中心1号窗口", "--department", "approval", "--key", reg, NULL));
+    /* an observer (the public gateway): its key, once, and no other's */
+    char obs[65], obs_path[700];
+    snprintf(obs_path, sizeof obs_path, "%s/observer.key", g_dir);
+    keygen(obs_path, obs);
+    free(permit_must(1, "genesis", "add-observer", "--genesis", genesis, "--name", "公众查询节点",
+                     "--node-key", node[1], NULL));
+    free(permit_must(0, "genesis", "add-observer", "--genesis", genesis, "--name", "公众查询节点",
+                     "--node-key", obs, NULL));
+    free(permit_must(1, "genesis", "add-observer", "--genesis", genesis, "--name", "again",
+                     "--node-key", obs, NULL));
     char ind[700];
     snprintf(ind, sizeof ind, "%s/industry.json", g_dir);
     FILE *f = fopen(ind, "w");
@@ -137,6 +147,12 @@ static void test_four_departments_make_a_chain_from_public_keys(void **state)
         fail_msg("genesis hash printed %.64s, the file's SHA-256 is %s", o, hex);
     assert_non_null(strstr(o, "4 departments (4 validators)"));
     free(o);
+    ledger_genesis *pg = NULL;
+    ledger_err perr;
+    assert_int_equal(ledger_genesis_load(genesis, &pg, &perr), 0);
+    assert_int_equal(pg->n_observers, 1);
+    assert_string_equal(pg->observers[0].name, "公众查询节点");
+    ledger_genesis_free(pg);
     /* each department lays out its node with its own node key, and runs it */
     char homes[N][700];
     pid_t pids[N];

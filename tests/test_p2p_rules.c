@@ -83,6 +83,11 @@ static void four_validators(json_t *root)
         json_object_set_new(d, "validator",
                             json_pack("{s:s, s:s}", "node_key", key, "p2p", addr));
     }
+    /* node[4] is an observer's key (DESIGN §6) */
+    char okey[65];
+    ledger_hex_encode(g_env.node[4].pub, 32, okey);
+    json_object_set_new(root, "observers",
+                        json_pack("[{s:s, s:s}]", "name", "审计局观察节点", "node_key", okey));
 }
 
 static int env_setup(void **state)
@@ -136,6 +141,92 @@ static void test_a_hello_names_another_validator_of_this_chain(void **state)
     h = hello_of(g_env.node[1].pub, 32, nonce, 32, NULL);
     assert_int_equal(node_hs_check_hello(g, 0, &h, &v), NODE_HS_MALFORMED);
     assert_int_equal(node_hs_check_hello(g, 0, NULL, &v), NODE_HS_MALFORMED);
+}
+
+/* Observers: a validator takes their links (peer indexes after the
+ * validators), an observer takes validators only, nobody else takes them,
+ * and their Auth verifies under their own key. */
+static void test_observers_link_to_validators_only(void **state)
+{
+    (void)state;
+    const ledger_genesis *g = g_env.g;
+    unsigned nv = (unsigned)g->n_validators;
+    assert_int_equal(g->n_observers, 1);
+    assert_int_equal(node_member_peers(g), nv + 1);
+    assert_int_equal(node_member_peer(g, g_env.node[4].pub), (int)nv);
+    assert_int_equal(node_member_peer(g, g_env.node[1].pub), 1);
+    assert_int_equal(node_member_peer(g, g_env.outsider.pub), -1);
+    assert_int_equal(node_member_peer(g, g_env.dept[LT_MARKET].pub), -1); /* a seal key */
+    assert_true(node_member_is_observer(g, nv));
+    assert_false(node_member_is_observer(g, 1));
+    assert_false(node_member_is_observer(g, nv + 1));
+    assert_null(node_member_key(g, nv + 1));
+    assert_memory_equal(node_member_key(g, nv)->raw, g_env.node[4].pub, 32);
+    assert_string_equal(node_member_name(g, (int)nv), "审计局观察节点");
+    assert_string_equal(node_member_name(g, -1), "?");
+    uint8_t nonce[32] = {7};
+    int v;
+    Permit__Hello obs = hello_of(g_env.node[4].pub, 32, nonce, 32, g->chain_id);
+    Permit__Hello val = hello_of(g_env.node[1].pub, 32, nonce, 32, g->chain_id);
+    Permit__Hello out = hello_of(g_env.outsider.pub, 32, nonce, 32, g->chain_id);
+    /* a validator admits the observer, counted after the validators */
+    assert_int_equal(node_hs_check_hello_peer(g, 0, 1, &obs, &v), NODE_HS_OK);
+    assert_int_equal(v, (int)nv);
+    assert_int_equal(node_hs_check_hello_peer(g, 0, 1, &out, &v), NODE_HS_NOT_VALIDATOR);
+    assert_int_equal(v, -1);
+    /* ... but not where only validators may link */
+    assert_int_equal(node_hs_check_hello(g, 0, &obs, &v), NODE_HS_NOT_VALIDATOR);
+    /* the observer links to validators, never to itself or other observers */
+    assert_int_equal(node_hs_check_hello_peer(g, (int)nv, 0, &val, &v), NODE_HS_OK);
+    assert_int_equal(v, 1);
+    assert_int_equal(node_hs_check_hello_peer(g, (int)nv, 0, &obs, &v), NODE_HS_NOT_VALIDATOR);
+    assert_int_equal(node_hs_check_hello_peer(g, (int)nv, 1, &obs, &v), NODE_HS_SELF);
+    /* its Auth verifies as that peer, and as no other */
+    uint8_t mine[32], theirs[32], x[32], sig[64];
+    fill(mine, 32, 0x41);
+    fill(theirs, 32, 0x42);
+    fill(x, 32, 0x43);
+    assert_int_equal(node_hs_sign_auth(&g_env.node[4], g->chain_id, theirs, mine, x, sig), 0);
+    Permit__Auth a = PERMIT__AUTH__INIT;
+    a.sig.data = sig;
+    a.sig.len = 64;
+    assert_true(node_hs_verify_auth(g, nv, theirs, mine, x, &a));
+    assert_false(node_hs_verify_auth(g, 0, theirs, mine, x, &a));
+    assert_false(node_hs_verify_auth(g, nv + 1, theirs, mine, x, &a));
+}
+
+/* The genesis observers list: its keys are unique across every role, and its
+ * entries take no unknown field. */
+static void test_genesis_observers_are_checked(void **state)
+{
+    (void)state;
+    json_error_t je;
+    json_t *root = json_loads(g_env.genesis_json, 0, &je);
+    assert_non_null(root);
+    char key[65];
+    ledger_hex_encode(g_env.registrar.pub, 32, key);
+    json_object_set_new(root, "observers",
+                        json_pack("[{s:s, s:s}]", "name", "x", "node_key", key));
+    char *text = json_dumps(root, 0);
+    ledger_genesis *g = NULL;
+    ledger_err err;
+    assert_int_equal(ledger_genesis_parse(text, strlen(text), &g, &err), -1);
+    assert_non_null(strstr(err.msg, "observers[0].node_key: key already used at registrars[0]"));
+    free(text);
+    json_object_set_new(root, "observers", json_pack("[{s:s, s:s, s:i}]", "name", "x",
+                                                      "node_key", key, "p2p", 1));
+    text = json_dumps(root, 0);
+    assert_int_equal(ledger_genesis_parse(text, strlen(text), &g, &err), -1);
+    assert_non_null(strstr(err.msg, "observers[0]: unknown field \"p2p\""));
+    free(text);
+    json_object_del(root, "observers");
+    text = json_dumps(root, 0);
+    assert_int_equal(ledger_genesis_parse(text, strlen(text), &g, &err), 0);
+    assert_int_equal(g->n_observers, 0);
+    assert_int_equal(ledger_genesis_observer_index(g, g_env.node[4].pub), -1);
+    ledger_genesis_free(g);
+    free(text);
+    json_decref(root);
 }
 
 /* An Auth proves its key on one session only: another exporter (a relay's
@@ -261,6 +352,10 @@ int main(void)
         cmocka_unit_test(test_a_chain_id_too_long_for_a_str_has_no_hash),
         cmocka_unit_test_setup_teardown(test_a_hello_names_another_validator_of_this_chain,
                                         env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_observers_link_to_validators_only, env_setup,
+                                        env_teardown),
+        cmocka_unit_test_setup_teardown(test_genesis_observers_are_checked, env_setup,
+                                        env_teardown),
         cmocka_unit_test_setup_teardown(test_an_auth_verifies_only_on_its_own_session, env_setup,
                                         env_teardown),
         cmocka_unit_test(test_there_is_room_under_the_limits),
