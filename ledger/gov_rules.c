@@ -542,6 +542,20 @@ static int maybe_execute(ledger_gov_outcome *o, const ledger_gov *inforce, size_
         return -1;
     }
     drop_open(next, i);
+    /* a removed department's approvals leave the proposals still open: a
+     * department added later under the same id is another department (with
+     * another seal key) and gives its own */
+    if (o->closed[o->n_closed - 1].ch.type == LEDGER_GOV_REMOVE_DEPARTMENT) {
+        const char *gone = o->closed[o->n_closed - 1].ch.department;
+        for (size_t k = 0; k < next->n_open; k++) {
+            ledger_gov_proposal *op = &next->open[k];
+            size_t w = 0;
+            for (size_t a = 0; a < op->n_approvals; a++)
+                if (strcmp(op->approvals[a], gone) != 0)
+                    memmove(op->approvals[w++], op->approvals[a], 33);
+            op->n_approvals = w;
+        }
+    }
     ledger_gov_release(o->after);
     o->after = next;
     o->executed = 1;

@@ -410,6 +410,51 @@ static void test_gov_add_department_without_validator(void **state)
                    "signer_not_department");
 }
 
+/* A department removed and then added again under the same id is another
+ * department with another seal key: the approvals the removed one gave to
+ * proposals still open are not the new one's, and the new one may give its
+ * own.  (An approval signed by a retired seal key never counts again.) */
+static void test_gov_removed_department_approvals_do_not_carry_over(void **state)
+{
+    lt_env *env = *state;
+    size_t len;
+    ledger_keypair old_seal = fresh_key(), new_seal = fresh_key();
+    change add = {.type = LEDGER_GOV_ADD_DEPARTMENT, .department = "culture",
+                  .name = "文化广电旅游局", .key = old_seal.pub};
+    pass(env, LT_MARKET, &add, QUORUM);
+    /* the old culture proposes (its approval), then is removed */
+    change sp = {.type = LEDGER_GOV_SET_PARAM, .name = "max_addresses", .value = 9};
+    uint32_t id = next_id(env);
+    run_ok(env, propose(env, &old_seal, &sp, 0, &len), &len);
+    change rm = {.type = LEDGER_GOV_REMOVE_DEPARTMENT, .department = "culture"};
+    pass(env, LT_MARKET, &rm, QUORUM);
+    /* a new culture, with a new seal key */
+    change add2 = {.type = LEDGER_GOV_ADD_DEPARTMENT, .department = "culture",
+                   .name = "文化广电旅游局", .key = new_seal.pub};
+    pass(env, LT_MARKET, &add2, QUORUM);
+    assert_true(is_open(env, id));
+    ledger_gov_proposal p;
+    ledger_err err;
+    assert_int_equal(ledger_gov_get_proposal(env->L, id, &p, &err), 1);
+    ledger_gov *gv = ledger_gov_acquire(env->L);
+    assert_int_equal(ledger_gov_approvals(gv, &p), 0);
+    ledger_gov_release(gv);
+    ledger_gov_proposal_clear(&p);
+    /* the new culture's own approval is its first */
+    run_ok(env, approve(env, &new_seal, id, &len), &len);
+    assert_int_equal(ledger_gov_get_proposal(env->L, id, &p, &err), 1);
+    gv = ledger_gov_acquire(env->L);
+    assert_int_equal(ledger_gov_approvals(gv, &p), 1);
+    ledger_gov_release(gv);
+    ledger_gov_proposal_clear(&p);
+    /* and the reopened ledger reads the same record */
+    lt_reopen(env);
+    assert_int_equal(ledger_gov_get_proposal(env->L, id, &p, &err), 1);
+    assert_int_equal(p.n_approvals, 1);
+    assert_string_equal(p.approvals[0], "culture");
+    ledger_gov_proposal_clear(&p);
+}
+
 /* The pending counts (permit_pending_items) follow departments by id: one
  * added by governance is counted, also after a reopen counts them again. */
 static void test_gov_pending_items_of_an_added_department(void **state)
@@ -991,6 +1036,7 @@ int main(void)
         T(test_gov_retire_seal_key),
         T(test_gov_add_department_without_validator),
         T(test_gov_pending_items_of_an_added_department),
+        T(test_gov_removed_department_approvals_do_not_carry_over),
         T(test_gov_add_observer),
         T(test_gov_record_codec_round_trip),
         T(test_audit_follows_a_seal_key_rotation),
