@@ -232,21 +232,22 @@ void node_rpc_gov_list(node *n, json_t *params, rpc_outcome *o)
     json_t *arr = json_array();
     uint32_t last = after;
     int more = 0;
-    for (uint32_t id = after + 1; arr && id < gv->next_proposal; id++) {
+    /* 64-bit: the cursor may be the largest id (after + 1 must not wrap to 0) */
+    for (uint64_t id = (uint64_t)after + 1; arr && id < gv->next_proposal; id++) {
         if (json_array_size(arr) >= (size_t)limit) {
             more = 1;
             break;
         }
         ledger_gov_proposal p;
         ledger_err e;
-        int r = ledger_gov_get_proposal(n->L, id, &p, &e);
+        int r = ledger_gov_get_proposal(n->L, (uint32_t)id, &p, &e);
         if (r < 0) {
             json_decref(arr);
             ledger_gov_release(gv);
             node_rpc_outcome_error(o, RPC_INTERNAL, NULL, "internal error: %s", e.msg);
             return;
         }
-        last = id;
+        last = (uint32_t)id;
         if (r == 0)
             continue;
         if (status == NULL || strcmp(status, status_name(&p, now)) == 0)
