@@ -6,19 +6,23 @@
 #include "ledger.h"
 #include "rules.h"
 
-int ledger_precheck(ledger *L, const ledger_tx *tx, int dept, uint64_t now, ledger_err *err)
+/* The state rules against membership gv, the one whose department index
+ * `dept` is (an index into another membership, one a block changed in the
+ * meantime, could name another department or none). */
+static int precheck_in(ledger *L, const ledger_gov *gv, const ledger_tx *tx, int dept,
+                       uint64_t now, ledger_err *err)
 {
     if (tx->kind == PERMIT__TX_KIND__APPLY)
         return 0; /* nothing stateful: the id is assigned by the block */
+    if (dept >= 0 && (size_t)dept >= gv->m->n_departments)
+        return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "department index out of range");
     if (ledger_tx_kind_is_gov(tx->kind)) {
         /* the rules of the block, against the membership of the tip */
-        ledger_gov *gv = ledger_gov_acquire(L);
         ledger_tip tip;
         ledger_get_tip(L, &tip);
         ledger_gov_outcome o;
         int rc = ledger_gov_step(gv, gv, tx, dept, now, tip.height + 1, &o, err);
         ledger_gov_outcome_clear(&o);
-        ledger_gov_release(gv);
         return rc;
     }
     ledger_license lic;
@@ -28,10 +32,16 @@ int ledger_precheck(ledger *L, const ledger_tx *tx, int dept, uint64_t now, ledg
     if (r == 0)
         return ledger_fail(err, LEDGER_ERR_NOTFOUND, "license_not_found",
                            "license %.64s does not exist", tx->body->license_id);
-    ledger_gov *gv = ledger_gov_acquire(L);
     int rc = ledger_rules_apply(gv->m, tx, dept, now, NULL, &lic, err);
-    ledger_gov_release(gv);
     ledger_license_clear(&lic);
+    return rc;
+}
+
+int ledger_precheck(ledger *L, const ledger_tx *tx, int dept, uint64_t now, ledger_err *err)
+{
+    ledger_gov *gv = ledger_gov_acquire(L);
+    int rc = precheck_in(L, gv, tx, dept, now, err);
+    ledger_gov_release(gv);
     return rc;
 }
 
@@ -59,12 +69,17 @@ int ledger_admit(ledger *L, const uint8_t *env, size_t len, uint64_t now, int sk
                                    "the transaction is already committed");
     }
     /* pk lives in the membership: checked before it is released */
-    int sig_ok = skip_sig || ledger_tx_sig_ok(tx, pk);
-    ledger_gov_release(gv);
-    if (!sig_ok)
+    if (!skip_sig && !ledger_tx_sig_ok(tx, pk)) {
+        ledger_gov_release(gv);
         return ledger_fail(err, LEDGER_ERR_RULE, "signature_invalid",
                            "the signature does not verify for this chain and signer");
+    }
+    /* the state rules against the same membership that gave *dept: a block
+     * committed meanwhile may have removed a department and moved the
+     * indices (ledger_gov_acquire again could read past the array) */
     ledger_tip tip;
     ledger_get_tip(L, &tip);
-    return ledger_precheck(L, tx, *dept, tip.time > now ? tip.time : now, err);
+    int rc = precheck_in(L, gv, tx, *dept, tip.time > now ? tip.time : now, err);
+    ledger_gov_release(gv);
+    return rc;
 }

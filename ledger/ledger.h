@@ -180,7 +180,9 @@ int ledger_apply_block(ledger *L, const uint8_t *header, size_t header_len,
 
 /* Would a decoded, authorised transaction pass the state rules if it were
  * executed now on the durable state at block time `now`?  Reads only; for
- * admission to a mempool (the block that includes it decides for good). */
+ * admission to a mempool (the block that includes it decides for good).
+ * dept is an index into the membership in force at the tip
+ * (ledger_gov_acquire); one out of its range is refused. */
 int ledger_precheck(ledger *L, const ledger_tx *tx, int dept, uint64_t now,
                     ledger_err *err) LEDGER_WUR;
 

@@ -455,6 +455,38 @@ static void test_gov_removed_department_approvals_do_not_carry_over(void **state
     ledger_gov_proposal_clear(&p);
 }
 
+/* ledger_precheck with a department index of an older membership (a
+ * department removed since, the indices moved) is refused, never read past
+ * the departments in force. */
+static void test_gov_precheck_refuses_a_stale_department_index(void **state)
+{
+    lt_env *env = *state;
+    char lic[80];
+    ledger_err err;
+    assert_non_null(apply_with(env, &env->registrar, 1, "convenience-store", &err, lic));
+    ledger_keypair seal = fresh_key();
+    change add = {.type = LEDGER_GOV_ADD_DEPARTMENT, .department = "culture",
+                  .name = "文化广电旅游局", .key = seal.pub};
+    pass(env, LT_MARKET, &add, QUORUM);
+    ledger_gov *gv = ledger_gov_acquire(env->L);
+    int stale = ledger_genesis_dept_index(gv->m, "culture");
+    ledger_gov_release(gv);
+    assert_int_equal(stale, LT_NDEPT);
+    change rm = {.type = LEDGER_GOV_REMOVE_DEPARTMENT, .department = "culture"};
+    pass(env, LT_MARKET, &rm, QUORUM);
+    size_t len;
+    uint8_t *env_tx = lt_decision(env, lt_dept(env, LT_MARKET), PERMIT__TX_KIND__APPROVE, lic,
+                                  NULL, 0, NULL, &len);
+    ledger_tx tx;
+    assert_int_equal(ledger_tx_decode(&tx, env_tx, len, env->g->chain_id, &err), 0);
+    assert_int_equal(ledger_precheck(env->L, &tx, stale, env->now, &err), -1);
+    assert_int_equal(err.code, LEDGER_ERR_INVALID);
+    /* the index in force passes */
+    assert_int_equal(ledger_precheck(env->L, &tx, LT_MARKET, env->now, &err), 0);
+    ledger_tx_release(&tx);
+    free(env_tx);
+}
+
 /* The pending counts (permit_pending_items) follow departments by id: one
  * added by governance is counted, also after a reopen counts them again. */
 static void test_gov_pending_items_of_an_added_department(void **state)
@@ -1037,6 +1069,7 @@ int main(void)
         T(test_gov_add_department_without_validator),
         T(test_gov_pending_items_of_an_added_department),
         T(test_gov_removed_department_approvals_do_not_carry_over),
+        T(test_gov_precheck_refuses_a_stale_department_index),
         T(test_gov_add_observer),
         T(test_gov_record_codec_round_trip),
         T(test_audit_follows_a_seal_key_rotation),
