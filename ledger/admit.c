@@ -4,12 +4,14 @@
 
 #include "gov.h"
 #include "ledger.h"
+#include "ledger_int.h"
 #include "rules.h"
 
 int ledger_precheck(ledger *L, const ledger_tx *tx, int dept, uint64_t now, ledger_err *err)
 {
-    if (tx->kind == PERMIT__TX_KIND__APPLY)
-        return 0; /* nothing stateful: the id is assigned by the block */
+    if (tx->kind == PERMIT__TX_KIND__APPLY) /* the id is assigned by the block */
+        return ledger_precheck_duplicate(L, tx->body->apply->uscc, tx->body->apply->industry,
+                                         err);
     if (ledger_tx_kind_is_gov(tx->kind)) {
         /* the rules of the block, against the membership of the tip */
         ledger_gov *gv = ledger_gov_acquire(L);
@@ -28,6 +30,10 @@ int ledger_precheck(ledger *L, const ledger_tx *tx, int dept, uint64_t now, ledg
     if (r == 0)
         return ledger_fail(err, LEDGER_ERR_NOTFOUND, "license_not_found",
                            "license %.64s does not exist", tx->body->license_id);
+    if (ledger_rules_check_events(&lic, tx->kind, err) != 0) {
+        ledger_license_clear(&lic);
+        return -1;
+    }
     ledger_gov *gv = ledger_gov_acquire(L);
     int rc = ledger_rules_apply(gv->m, tx, dept, now, NULL, &lic, err);
     ledger_gov_release(gv);
