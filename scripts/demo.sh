@@ -161,7 +161,7 @@ for d in $(echo "$depts" | tail -n +2); do
   case "$out" in *executed*) break ;; esac
 done
 show gov show "$pid"
-id3=$(show apply --key "$keys/registrar.key" --uscc 91320411MA1MXL8Q2F \
+id3=$(show apply --key "$keys/registrar.key" --uscc 91320411MA1MXL9R39 \
   --name "新北区麦香烘焙坊二店" --legal-rep "李四" --industry bakery --division 320411 \
   --address "常州市新北区珠江路90号")
 echo "$id3"
