@@ -245,8 +245,8 @@ static void test_every_status_transition_through_the_cli(void **state)
 
 /* DESIGN §2 OVERDUE: a commitment-route license past its verification
  * deadline is refused renewal (the issue's report: it was renewed and stayed
- * ISSUED_UNVERIFIED), is listed by `permit overdue`, and once verified is
- * ISSUED and renews. */
+ * ISSUED_UNVERIFIED), is listed by `permit overdue`, and once verified with
+ * evidence (shown by `history`) is ISSUED and renews. */
 static void test_overdue_refused_renewal_then_verified(void **state)
 {
     (void)state;
@@ -275,8 +275,18 @@ static void test_overdue_refused_renewal_then_verified(void **state)
     assert_int_equal(rc, 2);
     assert_non_null(strstr(out, "license_duplicate"));
     free(out);
-    must(0, "verify", id, "--key", KEY(LT_MARKET), NULL);
+    /* verified with evidence of a remote check (VR cloud inspection) */
+    must(1, "verify", id, "--key", KEY(LT_MARKET), "--evidence", "phone", "--evidence-sha256",
+         "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", NULL);
+    must(0, "verify", id, "--key", KEY(LT_MARKET), "--evidence", "remote_video",
+         "--evidence-sha256", "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+         "--evidence-note", "视频核查：后厨与证照一致", NULL);
     expect_status(id, "ISSUED");
+    cli(&out, "history", id, NULL);
+    assert_non_null(strstr(out, "remote_video"));
+    assert_non_null(strstr(out, "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"));
+    assert_non_null(strstr(out, "视频核查：后厨与证照一致"));
+    free(out);
     cli(&out, "overdue", NULL);
     assert_null(strstr(out, id));
     free(out);

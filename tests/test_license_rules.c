@@ -412,6 +412,77 @@ static void test_rule_license_events_full(void **state)
     free(lens);
 }
 
+/* ---------- VERIFY evidence ---------- */
+
+static uint8_t g_nonce[LEDGER_NONCE_LEN];
+
+static uint8_t *evidence_tx(lt_env *env, int kind, const char *id, const char *method,
+                            size_t hash_len, const char *note, size_t *len)
+{
+    static uint8_t hash[40];
+    memset(hash, 0xab, sizeof hash);
+    Permit__TxBody b;
+    assert_int_equal(ledger_tx_body_init(&b, kind, env->now + LT_SEC, g_nonce), 0);
+    Permit__Decision d = PERMIT__DECISION__INIT;
+    Permit__Evidence ev = PERMIT__EVIDENCE__INIT;
+    ev.method = (char *)method;
+    ev.sha256.data = hash;
+    ev.sha256.len = hash_len;
+    ev.note = (char *)note;
+    d.reason = "";
+    d.evidence = &ev;
+    b.license_id = (char *)id;
+    b.payload_case = PERMIT__TX_BODY__PAYLOAD_DECISION;
+    b.decision = &d;
+    return lt_sign(env, lt_dept(env, LT_MARKET), &b, len);
+}
+
+static void test_rule_evidence_invalid(void **state)
+{
+    lt_env *env = *state;
+    char id[80], pend[80];
+    apply(env, 40, "bakery", 1, id); /* both items market's */
+    apply(env, 41, "bakery", 0, pend);
+    size_t len;
+    uint8_t *tx = evidence_tx(env, PERMIT__TX_KIND__VERIFY, id, "phone_call", 32, "", &len);
+    expect_refused(env, tx, len, "evidence_invalid");
+    tx = evidence_tx(env, PERMIT__TX_KIND__VERIFY, id, "", 32, "", &len);
+    expect_refused(env, tx, len, "evidence_invalid");
+    tx = evidence_tx(env, PERMIT__TX_KIND__VERIFY, id, "on_site", 31, "", &len);
+    expect_refused(env, tx, len, "evidence_invalid");
+    tx = evidence_tx(env, PERMIT__TX_KIND__VERIFY, id, "on_site", 33, "", &len);
+    expect_refused(env, tx, len, "evidence_invalid");
+    char big[LEDGER_MAX_REASON + 2];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    tx = evidence_tx(env, PERMIT__TX_KIND__VERIFY, id, "on_site", 32, big, &len);
+    expect_refused(env, tx, len, "field_too_long");
+    /* only VERIFY carries evidence */
+    tx = evidence_tx(env, PERMIT__TX_KIND__APPROVE, pend, "on_site", 32, "", &len);
+    expect_refused(env, tx, len, "evidence_invalid");
+    /* each method goes in, with its note, kept in the signed body */
+    tx = evidence_tx(env, PERMIT__TX_KIND__VERIFY, id, "remote_video", 32, "视频核查：证照齐全",
+                     &len);
+    uint8_t txid[32];
+    ledger_tx dtx;
+    ledger_err err;
+    assert_int_equal(ledger_tx_decode(&dtx, tx, len, env->g->chain_id, &err), 0);
+    memcpy(txid, dtx.id, 32);
+    ledger_tx_release(&dtx);
+    expect_ok(env, tx, len, NULL);
+    assert_int_equal(status_now(env, id), LIC_ISSUED);
+    uint8_t *env_bytes = NULL;
+    size_t env_len = 0;
+    assert_int_equal(ledger_get_tx(env->L, txid, &env_bytes, &env_len, NULL, NULL, &err), 1);
+    assert_int_equal(ledger_tx_decode(&dtx, env_bytes, env_len, env->g->chain_id, &err), 0);
+    assert_non_null(dtx.body->decision->evidence);
+    assert_string_equal(dtx.body->decision->evidence->method, "remote_video");
+    assert_string_equal(dtx.body->decision->evidence->note, "视频核查：证照齐全");
+    assert_int_equal(dtx.body->decision->evidence->sha256.len, 32);
+    ledger_tx_release(&dtx);
+    free(env_bytes);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -425,6 +496,7 @@ int main(void)
         T(test_rule_license_duplicate),
         T(test_rule_license_duplicate_in_one_block),
         T(test_rule_license_events_full),
+        T(test_rule_evidence_invalid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
