@@ -287,6 +287,19 @@ static void test_overdue_refused_renewal_then_verified(void **state)
     assert_non_null(strstr(out, "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"));
     assert_non_null(strstr(out, "视频核查：后厨与证照一致"));
     free(out);
+    /* the audit reads it from the proof bundle, offline from genesis */
+    char gpath[600];
+    nt_path(&g_nd, "config/genesis.json", gpath, sizeof gpath);
+    rc = cli(&out, "audit", id, "--genesis", gpath, NULL);
+    if (rc != 0)
+        fail_msg("audit exited %d:\n%s", rc, out);
+    assert_non_null(strstr(out, "remote_video, sha256 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b"));
+    assert_non_null(strstr(out, "视频核查：后厨与证照一致"));
+    free(out);
+    rc = cli(&out, "--json", "audit", id, "--genesis", gpath, NULL);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "\"evidence\""));
+    free(out);
     cli(&out, "overdue", NULL);
     assert_null(strstr(out, id));
     free(out);
