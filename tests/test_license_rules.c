@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ledger/bundle.h"
 #include "ledger/license.h"
 #include "ledger/limits.h"
 #include "ledger/query.h"
@@ -412,6 +413,42 @@ static void test_rule_license_events_full(void **state)
     free(lens);
 }
 
+/* A bundle past 16 MiB is its own error, naming the rule (license.proof
+ * answers 1002 with it, the CLI exits 2 instead of 3). */
+static void test_bundle_too_large_names_its_rule(void **state)
+{
+    (void)state;
+    size_t n = 1100;
+    static uint8_t tx[LEDGER_MAX_ENVELOPE], ev[LEDGER_EVENT_MAX_BYTES];
+    ledger_bundle b;
+    memset(&b, 0, sizeof b);
+    b.version = 1;
+    snprintf(b.license_id, sizeof b.license_id, "PL-320411-2025-000001");
+    b.events = calloc(n, sizeof *b.events);
+    assert_non_null(b.events);
+    b.n_events = n;
+    for (size_t i = 0; i < n; i++) {
+        b.events[i].event = ev;
+        b.events[i].event_len = sizeof ev;
+        b.events[i].tx = tx;
+        b.events[i].tx_len = sizeof tx;
+    }
+    uint8_t *out = NULL;
+    size_t len = 0;
+    ledger_err err;
+    assert_int_equal(ledger_bundle_encode(&b, &out, &len, &err), -1);
+    assert_null(out);
+    assert_non_null(err.rule);
+    assert_string_equal(err.rule, "bundle_too_large");
+    assert_non_null(strstr(err.msg, "PL-320411-2025-000001"));
+    /* the same bundle a third the size encodes */
+    b.n_events = n / 3;
+    assert_int_equal(ledger_bundle_encode(&b, &out, &len, &err), 0);
+    assert_true(len < LEDGER_MAX_BUNDLE_BYTES);
+    free(out);
+    free(b.events);
+}
+
 /* ---------- VERIFY evidence ---------- */
 
 static uint8_t g_nonce[LEDGER_NONCE_LEN];
@@ -497,6 +534,7 @@ int main(void)
         T(test_rule_license_duplicate_in_one_block),
         T(test_rule_license_events_full),
         T(test_rule_evidence_invalid),
+        cmocka_unit_test(test_bundle_too_large_names_its_rule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
