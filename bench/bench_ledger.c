@@ -122,7 +122,9 @@ static void gen_block(lt_env *env, model *m, bblock *b, size_t n)
             char u[19];
             pending_lic p;
             memset(&p, 0, sizeof p);
-            lt_uscc(rand_r(&m->rng), u);
+            /* one USCC per application: a second non-final license of the
+             * same USCC and industry is refused (license_duplicate) */
+            lt_uscc((uint32_t)(m->seq + 1), u);
             int hotel = rand_r(&m->rng) % 4 == 0;
             e->tx = lt_apply(env, u, hotel ? "hotel" : "convenience-store", 0, &e->len);
             m->seq++;

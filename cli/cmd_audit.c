@@ -24,6 +24,7 @@
 #include "ledger/hex.h"
 #include "ledger/ledger.h"
 #include "ledger/text.h"
+#include "ledger/tx.h"
 #include "output.h"
 #include "rpc_client.h"
 #include "rpc_conn.h"
@@ -230,6 +231,59 @@ static void stale_warning(char *buf, size_t cap, const ledger_audit_age *age)
     snprintf(buf, cap, "the certified block is %s old, more than three heartbeats (%s): the "
              "status is as of that block, and a revocation or expiry since would not show; "
              "audit a fresh bundle, or refuse old ones with --max-age", a, lim);
+}
+
+/* The evidence of the license's VERIFY events (DESIGN §4), read from the
+ * transactions of a bundle that has passed every check: [{seq, method,
+ * sha256, note}], NULL if none (or out of memory: the report omits it). */
+static json_t *bundle_evidence(const uint8_t *bundle, size_t len, const char *chain_id)
+{
+    ledger_bundle b;
+    ledger_err e;
+    json_t *out = NULL;
+    if (ledger_bundle_decode(&b, bundle, len, &e) != 0)
+        goto done;
+    for (size_t i = 0; i < b.n_events; i++) {
+        ledger_event ev;
+        ledger_tx tx;
+        if (ledger_event_decode(&ev, b.events[i].event, b.events[i].event_len) != 0 ||
+            ev.kind != PERMIT__TX_KIND__VERIFY)
+            continue;
+        if (ledger_tx_decode(&tx, b.events[i].tx, b.events[i].tx_len, chain_id, &e) != 0) {
+            ledger_tx_release(&tx);
+            continue;
+        }
+        const Permit__Evidence *x = tx.body->decision ? tx.body->decision->evidence : NULL;
+        if (x != NULL) {
+            char hx[65];
+            ledger_hex_encode(x->sha256.data, x->sha256.len == 32 ? 32 : 0, hx);
+            if (out == NULL)
+                out = json_array();
+            if (out)
+                json_array_append_new(out, json_pack("{s:I, s:s, s:s, s:s}", "seq",
+                                                     (json_int_t)ev.seq, "method", x->method,
+                                                     "sha256", hx, "note", x->note));
+        }
+        ledger_tx_release(&tx);
+    }
+done:
+    ledger_bundle_free(&b);
+    return out;
+}
+
+static void print_evidence(FILE *f, json_t *evs)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(evs, i, v) {
+        char buf[1400], note[1100];
+        cli_clean_text(note, sizeof note, json_string_value(json_object_get(v, "note")));
+        snprintf(buf, sizeof buf, "event %lld, %s, sha256 %s%s%s",
+                 (long long)json_integer_value(json_object_get(v, "seq")),
+                 json_string_value(json_object_get(v, "method")),
+                 json_string_value(json_object_get(v, "sha256")), note[0] ? ": " : "", note);
+        line(f, "Verified", buf);
+    }
 }
 
 static void print_report(FILE *f, const ledger_genesis *g, const ledger_audit_report *r,
@@ -459,8 +513,11 @@ static int cmd_audit(cli_ctx *ctx, const cli_args *a, cli_error *err)
     stale_warning(warn, sizeof warn, &age);
     if (warn[0])
         fprintf(stderr, "permit: warning: %s\n", warn);
+    json_t *evidence = bundle_evidence(bundle, len, g->chain_id);
     if (ctx->json) {
         json_t *j = report_json(g, &rep, &age);
+        if (j && evidence)
+            json_object_set(j, "evidence", evidence);
         if (j && cp_path) {
             char buf[600];
             checkpoint_line(buf, sizeof buf, &rep, have_cp, &cp, cp_path);
@@ -468,6 +525,7 @@ static int cmd_audit(cli_ctx *ctx, const cli_args *a, cli_error *err)
             json_object_set_new(j, "checkpoint_note", json_string(buf));
         }
         if (j == NULL) {
+            json_decref(evidence);
             rc = cli_fail(err, CLI_EXIT_UNAVAILABLE, "out of memory");
             goto out;
         }
@@ -477,7 +535,10 @@ static int cmd_audit(cli_ctx *ctx, const cli_args *a, cli_error *err)
         print_report(stdout, g, &rep, &age,
                      cli_arg(a, "now") ? "the clock of --now" : "this machine's clock", out_path,
                      have_cp, &cp, cp_path);
+        if (evidence)
+            print_evidence(stdout, evidence);
     }
+    json_decref(evidence);
     rc = CLI_EXIT_OK;
 out:
     ledger_audit_report_clear(&rep);

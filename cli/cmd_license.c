@@ -8,6 +8,7 @@
 
 #include "ledger/license.h"
 #include "ledger/text.h"
+#include "ledger/tx.h"
 #include "sign.h"
 
 /* A text option: single-line (or multi-line) well-formed UTF-8 without
@@ -197,10 +198,40 @@ static int cmd_decide(cli_ctx *ctx, const cli_args *a, cli_error *err)
             return rc;
         items[i] = (uint32_t)v;
     }
+    /* VERIFY: the evidence of the check (all three or none) */
+    Permit__Evidence ev = PERMIT__EVIDENCE__INIT;
+    uint8_t ev_hash[32];
+    const char *method = cli_arg(a, "evidence"), *note = NULL;
+    if ((rc = text_opt(a, "evidence-note", 1, &note, err)) != CLI_EXIT_OK)
+        return rc;
+    if (method != NULL) {
+        int known = 0;
+        for (size_t i = 0; ledger_evidence_methods[i]; i++)
+            known |= strcmp(method, ledger_evidence_methods[i]) == 0;
+        if (!known)
+            return cli_fail(err, CLI_EXIT_USAGE,
+                            "--evidence: '%.40s' is not on_site, remote_video or documents",
+                            method);
+        if (cli_arg(a, "evidence-sha256") == NULL)
+            return cli_fail(err, CLI_EXIT_USAGE,
+                            "--evidence needs --evidence-sha256 (SHA-256 of the check's record)");
+        if ((rc = cli_parse_hex("--evidence-sha256", cli_arg(a, "evidence-sha256"), ev_hash,
+                                32, err)) != 0)
+            return rc;
+        ev.method = (char *)method;
+        ev.sha256.data = ev_hash;
+        ev.sha256.len = 32;
+        ev.note = (char *)(note ? note : "");
+    } else if (cli_arg(a, "evidence-sha256") != NULL || note != NULL) {
+        return cli_fail(err, CLI_EXIT_USAGE,
+                        "--evidence-sha256 and --evidence-note need --evidence METHOD");
+    }
     Permit__TxBody b;
     Permit__Decision d = PERMIT__DECISION__INIT;
     if ((rc = cli_body_init(&b, a->cmd->kind, nonce, err)) != 0)
         return rc;
+    if (method != NULL)
+        d.evidence = &ev;
     b.license_id = (char *)a->pos[0];
     d.n_items = n;
     d.items = n ? items : NULL;
@@ -260,6 +291,16 @@ static const cli_option decide_opts[] = {
     {NULL},
 };
 
+static const cli_option verify_opts[] = {
+    {"reason", "TEXT", 0, "a note recorded in the license's history"},
+    {"item", "N", CLI_OPT_MULTI, "verify only this item (index from permit show); default: all "
+                                 "of the department's items"},
+    {"evidence", "METHOD", 0, "how it was checked: on_site, remote_video or documents"},
+    {"evidence-sha256", "SHA256HEX", 0, "SHA-256 of the check's record (photos, video, report)"},
+    {"evidence-note", "TEXT", 0, "a note on the check"},
+    {NULL},
+};
+
 static const cli_option reject_opts[] = {
     {"reason", "TEXT", CLI_OPT_REQUIRED, "why the application is rejected"},
     {"item", "N", CLI_OPT_MULTI, "reject only this item (index from permit show)"},
@@ -300,7 +341,7 @@ const cli_command cli_decision_commands[] = {
     {"reject", LIC, 1, 1, reject_opts, CLI_CMD_WRITE, PERMIT__TX_KIND__REJECT,
      "reject a pending license (one rejection rejects it)",
      "Signed with the department's seal key.", cmd_decide},
-    {"verify", LIC, 1, 1, decide_opts, CLI_CMD_WRITE, PERMIT__TX_KIND__VERIFY,
+    {"verify", LIC, 1, 1, verify_opts, CLI_CMD_WRITE, PERMIT__TX_KIND__VERIFY,
      "verify a commitment-route license (ISSUED_UNVERIFIED)",
      "Signed with the department's seal key.  The last verification makes it ISSUED.",
      cmd_decide},

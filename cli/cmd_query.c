@@ -137,7 +137,7 @@ static int cmd_search(cli_ctx *ctx, const cli_args *a, cli_error *err)
         if (strlen(st) >= sizeof up || ledger_status_parse(up) < 0) {
             rc = cli_fail(err, CLI_EXIT_USAGE,
                           "--status: '%.40s' is not a status (PENDING, ISSUED_UNVERIFIED, "
-                          "ISSUED, REJECTED, SUSPENDED, REVOKED, CANCELLED, EXPIRED)", st);
+                          "ISSUED, REJECTED, SUSPENDED, REVOKED, CANCELLED, EXPIRED, OVERDUE)", st);
             goto fail;
         }
         json_object_set_new(p, "status", json_string(up));
@@ -195,7 +195,7 @@ static const cli_option search_opts[] = {
     {"address", "TEXT", 0, "any business address (prefix)"},
     {"industry", "CODE", 0, "industry code (exact)"},
     {"status", "STATUS", 0, "PENDING, ISSUED_UNVERIFIED, ISSUED, REJECTED, SUSPENDED, REVOKED, "
-                            "CANCELLED or EXPIRED"},
+                            "CANCELLED, EXPIRED or OVERDUE"},
     PAGING_OPTS,
     {NULL},
 };

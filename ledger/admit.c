@@ -4,6 +4,7 @@
 
 #include "gov.h"
 #include "ledger.h"
+#include "ledger_int.h"
 #include "rules.h"
 
 /* The state rules against membership gv, the one whose department index
@@ -12,10 +13,11 @@
 static int precheck_in(ledger *L, const ledger_gov *gv, const ledger_tx *tx, int dept,
                        uint64_t now, ledger_err *err)
 {
-    if (tx->kind == PERMIT__TX_KIND__APPLY)
-        return 0; /* nothing stateful: the id is assigned by the block */
     if (dept >= 0 && (size_t)dept >= gv->m->n_departments)
         return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "department index out of range");
+    if (tx->kind == PERMIT__TX_KIND__APPLY) /* the id is assigned by the block */
+        return ledger_precheck_duplicate(L, tx->body->apply->uscc, tx->body->apply->industry,
+                                         err);
     if (ledger_tx_kind_is_gov(tx->kind)) {
         /* the rules of the block, against the membership of the tip */
         ledger_tip tip;
@@ -32,6 +34,10 @@ static int precheck_in(ledger *L, const ledger_gov *gv, const ledger_tx *tx, int
     if (r == 0)
         return ledger_fail(err, LEDGER_ERR_NOTFOUND, "license_not_found",
                            "license %.64s does not exist", tx->body->license_id);
+    if (ledger_rules_check_events(&lic, tx->kind, err) != 0) {
+        ledger_license_clear(&lic);
+        return -1;
+    }
     int rc = ledger_rules_apply(gv->m, tx, dept, now, NULL, &lic, err);
     ledger_license_clear(&lic);
     return rc;

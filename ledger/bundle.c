@@ -523,8 +523,9 @@ int ledger_bundle_encode(const ledger_bundle *b, uint8_t **out, size_t *len, led
     pb.consistency = cons;
     size_t n = permit__proof_bundle__get_packed_size(&pb);
     if (n > LEDGER_MAX_BUNDLE_BYTES) {
-        ledger_fail(err, LEDGER_ERR_INVALID, NULL,
-                    "the bundle of license %s would be %zu bytes, more than %u",
+        ledger_fail(err, LEDGER_ERR_RULE, "bundle_too_large",
+                    "the proof bundle of license %s would be %zu bytes, more than the %u "
+                    "a bundle may hold; its history cannot be audited in one bundle",
                     b->license_id, n, LEDGER_MAX_BUNDLE_BYTES);
         goto out;
     }

@@ -387,6 +387,9 @@ int ledger_exec_decoded(ledger_exec *x, const ledger_tx *tx, int dept, ledger_tx
     char new_id[LEDGER_MAX_LICENSE_ID + 1] = "";
     int is_apply = tx->kind == PERMIT__TX_KIND__APPLY;
     if (is_apply) {
+        if (ledger_exec_check_duplicate(x, tx->body->apply->uscc, tx->body->apply->industry,
+                                        err) != 0)
+            return -1; /* an I/O error marked the block broken */
         if (next_license_id(x, new_id, sizeof new_id, err) != 0)
             goto io;
     } else {
@@ -400,6 +403,10 @@ int ledger_exec_decoded(ledger_exec *x, const ledger_tx *tx, int dept, ledger_tx
                                "license %.64s does not exist", tx->body->license_id);
         if (ledger_license_decode(&lic, e->cur, e->cur_len, err) != 0)
             goto io;
+        if (ledger_rules_check_events(&lic, tx->kind, err) != 0) {
+            ledger_license_clear(&lic);
+            return -1;
+        }
     }
     if (ledger_rules_apply(m, tx, dept, x->ctx.time, new_id, &lic, err) != 0) {
         ledger_license_clear(&lic);

@@ -189,6 +189,17 @@ int ledger_exec_decoded(ledger_exec *x, const ledger_tx *tx, int dept, ledger_tx
 /* The overlay entry of a record (a license or the governance record),
  * loaded from the block before or the store: 1 found, 0 absent, -1 error. */
 int ledger_exec_lookup(ledger_exec *x, const char *id, lic_entry **out, ledger_err *err);
+/* ---- exec_rules.c ---- */
+
+/* license_duplicate: 0 when `uscc` holds no non-final license of `industry`
+ * (this block, the pending one before it and the store), else -1 (a rule
+ * refusal, or an I/O error that breaks the block). */
+int ledger_exec_check_duplicate(ledger_exec *x, const char *uscc, const char *industry,
+                                ledger_err *err);
+/* license_duplicate at admission, against the committed state (ledger_precheck). */
+int ledger_precheck_duplicate(ledger *L, const char *uscc, const char *industry,
+                              ledger_err *err);
+
 /* A record new in this block (takes over rec). */
 int ledger_exec_add_record(ledger_exec *x, const char *id, uint8_t *rec, size_t len,
                            ledger_err *err);

@@ -160,10 +160,18 @@ ledger_status ledger_license_status_at(const ledger_license *l, uint64_t now)
     case LIC_SUSPENDED:
         if (l->expires_at != 0 && now >= l->expires_at)
             return LIC_EXPIRED;
+        if (ledger_license_overdue_at(l, now))
+            return LIC_OVERDUE;
         return (ledger_status)l->status;
     default:
         return (ledger_status)l->status;
     }
+}
+
+int ledger_license_overdue_at(const ledger_license *l, uint64_t now)
+{
+    return l->status == LIC_ISSUED_UNVERIFIED && l->verify_deadline != 0 &&
+           now >= l->verify_deadline;
 }
 
 int ledger_license_active_at(const ledger_license *l, uint64_t now)
@@ -181,18 +189,19 @@ static const char *const status_names[] = {
     [LIC_REVOKED] = "REVOKED",
     [LIC_CANCELLED] = "CANCELLED",
     [LIC_EXPIRED] = "EXPIRED",
+    [LIC_OVERDUE] = "OVERDUE",
 };
 
 const char *ledger_status_name(int status)
 {
-    if (status < LIC_PENDING || status > LIC_EXPIRED)
+    if (status < LIC_PENDING || status > LIC_OVERDUE)
         return "UNKNOWN";
     return status_names[status];
 }
 
 int ledger_status_parse(const char *s)
 {
-    for (int i = LIC_PENDING; i <= LIC_EXPIRED; i++)
+    for (int i = LIC_PENDING; i <= LIC_OVERDUE; i++)
         if (strcmp(s, status_names[i]) == 0)
             return i;
     return -1;

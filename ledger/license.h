@@ -24,6 +24,7 @@ typedef enum {
     LIC_REVOKED = 6,
     LIC_CANCELLED = 7,
     LIC_EXPIRED = 8, /* never stored: derived from expires_at and block time */
+    LIC_OVERDUE = 9, /* never stored: ISSUED_UNVERIFIED past verify_deadline, not expired */
 } ledger_status;
 
 typedef enum {
@@ -96,8 +97,14 @@ int ledger_license_decode(ledger_license *l, const uint8_t *p, size_t len,
                           ledger_err *err) LEDGER_WUR;
 
 /* Status as seen at block time `now`: LIC_EXPIRED for an issued, unverified or
- * suspended license whose expires_at has passed. */
+ * suspended license whose expires_at has passed; otherwise LIC_OVERDUE for an
+ * ISSUED_UNVERIFIED one whose verify_deadline has passed (DESIGN §2). */
 ledger_status ledger_license_status_at(const ledger_license *l, uint64_t now);
+
+/* 1 when the license is ISSUED_UNVERIFIED (stored) and block time `now` has
+ * reached its verify_deadline, expired or not: such a license cannot be
+ * renewed, amended or given addresses until verified or revoked. */
+int ledger_license_overdue_at(const ledger_license *l, uint64_t now);
 
 /* Active: issued (verified or not), not expired. */
 int ledger_license_active_at(const ledger_license *l, uint64_t now);

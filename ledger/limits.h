@@ -22,5 +22,13 @@
  * LEDGER_MAX_BLOCK_TXS_HARD envelopes, the header and two certificates. */
 #define LEDGER_MAX_BLOCK_BYTES_HARD (32u << 20)
 #define LEDGER_MAX_BLOCK_BYTES_DEFAULT (16u << 20)
+/* Events of one license (rule license_events_full, docs/rules.md): its
+ * proof bundle carries every event with its envelope, so the history is
+ * bounded to keep the bundle well under LEDGER_MAX_BUNDLE_BYTES.  Filings a
+ * signer can repeat at will (AMEND, ADD/REMOVE_ADDRESS, SUSPEND, RESUME)
+ * stop at LEDGER_LICENSE_FILINGS_MAX events, which leaves the rest for
+ * decisions, renewals and the final REVOKE or CANCEL. */
+#define LEDGER_MAX_LICENSE_EVENTS 1024
+#define LEDGER_LICENSE_FILINGS_MAX 960
 
 #endif

@@ -32,10 +32,9 @@ static int matches(const ledger_query *q, const ledger_license *l)
     case LEDGER_Q_PENDING:
         return 1; /* the index holds exactly these */
     case LEDGER_Q_EXPIRING:
-        return st == LIC_ISSUED || st == LIC_ISSUED_UNVERIFIED;
+        return st == LIC_ISSUED || st == LIC_ISSUED_UNVERIFIED || st == LIC_OVERDUE;
     case LEDGER_Q_OVERDUE:
-        return l->status == LIC_ISSUED_UNVERIFIED && l->verify_deadline <= q->now &&
-               st != LIC_EXPIRED;
+        return st == LIC_OVERDUE;
     case LEDGER_Q_SEARCH:
         break;
     }
@@ -126,6 +125,8 @@ static int plan(const ledger_query *q, range *r, ledger_err *err)
         range_prefix(r, CF_BY_INDUSTRY, q->industry, strlen(q->industry), 1);
     } else if (q->status == LIC_EXPIRED) {
         range_be64(r, CF_BY_EXPIRY, 0, q->now + 1);
+    } else if (q->status == LIC_OVERDUE) {
+        range_be64(r, CF_BY_OVERDUE, 0, q->now + 1);
     } else if (q->status) {
         uint8_t s = (uint8_t)q->status;
         range_prefix(r, CF_BY_STATUS, &s, 1, 0);
@@ -133,7 +134,7 @@ static int plan(const ledger_query *q, range *r, ledger_err *err)
         r->cf = CF_LICENSES; /* no filter: every license, by id */
         r->hi_is_prefix = 1;
     }
-    if (q->status && (q->status < LIC_PENDING || q->status > LIC_EXPIRED))
+    if (q->status && (q->status < LIC_PENDING || q->status > LIC_OVERDUE))
         return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "unknown status");
     return 0;
 }

@@ -147,9 +147,9 @@ static int decide(const ledger_genesis *g, const ledger_tx *tx, int dept, uint64
     uint8_t sel[LEDGER_MAX_ITEMS];
     const Permit__Decision *d = tx->body->decision;
     if (tx->kind == PERMIT__TX_KIND__VERIFY) {
-        if (status != LIC_ISSUED_UNVERIFIED)
+        if (status != LIC_ISSUED_UNVERIFIED && status != LIC_OVERDUE)
             return status_fail(err, "license_not_unverified", lic, status, "VERIFY",
-                               "status ISSUED_UNVERIFIED");
+                               "status ISSUED_UNVERIFIED (or OVERDUE)");
         if (select_items(g, lic, dept, d, item_unverified, "already_verified", "verified",
                          sel, err) != 0)
             return -1;
@@ -310,6 +310,23 @@ static int renew(const ledger_genesis *g, uint64_t now, ledger_license *lic, led
     return 0;
 }
 
+int ledger_rules_check_events(const ledger_license *lic, int kind, ledger_err *err)
+{
+    uint64_t n = (uint64_t)lic->seq + 1; /* events the license has */
+    int filing = kind == PERMIT__TX_KIND__AMEND || kind == PERMIT__TX_KIND__ADD_ADDRESS ||
+                 kind == PERMIT__TX_KIND__REMOVE_ADDRESS || kind == PERMIT__TX_KIND__SUSPEND ||
+                 kind == PERMIT__TX_KIND__RESUME;
+    uint64_t max = filing ? LEDGER_LICENSE_FILINGS_MAX : LEDGER_MAX_LICENSE_EVENTS;
+    if (n >= max)
+        return ledger_fail(err, LEDGER_ERR_RULE, "license_events_full",
+                           "license %s has %llu events; %s is refused from %llu on (a "
+                           "license's history is bounded so that its proof bundle stays "
+                           "verifiable)",
+                           lic->id, (unsigned long long)n, ledger_tx_kind_name(kind),
+                           (unsigned long long)max);
+    return 0;
+}
+
 int ledger_rules_apply(const ledger_genesis *g, const ledger_tx *tx, int dept,
                        uint64_t now, const char *new_id, ledger_license *lic,
                        ledger_err *err)
@@ -323,6 +340,15 @@ int ledger_rules_apply(const ledger_genesis *g, const ledger_tx *tx, int dept,
         return ledger_fail(err, LEDGER_ERR_RULE, "license_final",
                            "license %s is %s; no further %s is possible", lic->id,
                            ledger_status_name(lic->status), ledger_tx_kind_name(tx->kind));
+    if (ledger_license_overdue_at(lic, now) &&
+        (tx->kind == PERMIT__TX_KIND__RENEW || tx->kind == PERMIT__TX_KIND__AMEND ||
+         tx->kind == PERMIT__TX_KIND__ADD_ADDRESS || tx->kind == PERMIT__TX_KIND__REMOVE_ADDRESS))
+        return ledger_fail(err, LEDGER_ERR_RULE, "license_overdue",
+                           "license %s was issued on the applicant's commitment and its "
+                           "verification deadline (%llu) has passed unverified; no %s until "
+                           "every owning department has verified it",
+                           lic->id, (unsigned long long)lic->verify_deadline,
+                           ledger_tx_kind_name(tx->kind));
     const char *dept_id = g->departments[dept].id;
     switch (tx->kind) {
     case PERMIT__TX_KIND__APPROVE:
@@ -359,7 +385,8 @@ int ledger_rules_apply(const ledger_genesis *g, const ledger_tx *tx, int dept,
         lic->suspended_by[0] = '\0';
         return 0;
     case PERMIT__TX_KIND__REVOKE:
-        if (status != LIC_ISSUED && status != LIC_ISSUED_UNVERIFIED && status != LIC_SUSPENDED)
+        if (status != LIC_ISSUED && status != LIC_ISSUED_UNVERIFIED && status != LIC_OVERDUE &&
+            status != LIC_SUSPENDED)
             return status_fail(err, "license_not_revocable", lic, status, "REVOKE",
                                "an issued or suspended license that has not expired");
         if (!ledger_rules_owns_item(g, lic, dept))

@@ -26,6 +26,12 @@ int ledger_rules_apply(const ledger_genesis *g, const ledger_tx *tx, int dept,
                        uint64_t now, const char *new_id, ledger_license *lic,
                        ledger_err *err) LEDGER_WUR;
 
+/* license_events_full (docs/rules.md): 0 when the license may take one more
+ * event of `kind` (a permit TxKind), else -1 naming the rule.  Filings a
+ * signer can repeat (AMEND, ADD/REMOVE_ADDRESS, SUSPEND, RESUME) stop at
+ * LEDGER_LICENSE_FILINGS_MAX events, every kind at LEDGER_MAX_LICENSE_EVENTS. */
+int ledger_rules_check_events(const ledger_license *lic, int kind, ledger_err *err) LEDGER_WUR;
+
 /* 1 when department index `dept` owns at least one item of the license. */
 int ledger_rules_owns_item(const ledger_genesis *g, const ledger_license *lic, int dept);
 

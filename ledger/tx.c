@@ -302,6 +302,30 @@ static int check_apply(const ledger_genesis *g, const Permit__Apply *a, ledger_e
     return 0;
 }
 
+const char *const ledger_evidence_methods[] = {"on_site", "remote_video", "documents", NULL};
+
+/* VERIFY's evidence: optional; a known method, a 32-byte hash, a note. */
+static int check_evidence(int kind, const Permit__Evidence *ev, ledger_err *err)
+{
+    if (ev == NULL)
+        return 0;
+    if (kind != PERMIT__TX_KIND__VERIFY)
+        return ledger_fail(err, LEDGER_ERR_RULE, "evidence_invalid",
+                           "only VERIFY carries evidence of a check");
+    int known = 0;
+    for (size_t i = 0; ledger_evidence_methods[i]; i++)
+        known |= ev->method != NULL && strcmp(ev->method, ledger_evidence_methods[i]) == 0;
+    if (!known)
+        return ledger_fail(err, LEDGER_ERR_RULE, "evidence_invalid",
+                           "evidence method '%.40s' is not on_site, remote_video or documents",
+                           ev->method ? ev->method : "");
+    if (ev->sha256.len != 32)
+        return ledger_fail(err, LEDGER_ERR_RULE, "evidence_invalid",
+                           "evidence sha256 has %zu bytes; it must have 32", ev->sha256.len);
+    return check_text(ev->note, "evidence note", LEDGER_MAX_REASON, 0, 1, "evidence_invalid",
+                      err);
+}
+
 int ledger_tx_check_fields(const ledger_genesis *g, const ledger_tx *tx, ledger_err *err)
 {
     const Permit__TxBody *b = tx->body;
@@ -325,8 +349,10 @@ int ledger_tx_check_fields(const ledger_genesis *g, const ledger_tx *tx, ledger_
                     return ledger_fail(err, LEDGER_ERR_RULE, "item_invalid",
                                        "item %u is named twice", d->items[i]);
         }
-        return check_text(d->reason, "reason", LEDGER_MAX_REASON,
-                          tx->kind == PERMIT__TX_KIND__REJECT, 1, "reason_required", err);
+        if (check_text(d->reason, "reason", LEDGER_MAX_REASON,
+                       tx->kind == PERMIT__TX_KIND__REJECT, 1, "reason_required", err) != 0)
+            return -1;
+        return check_evidence(tx->kind, d->evidence, err);
     }
     case PERMIT__TX_KIND__ADD_ADDRESS:
         return check_address(g, b->add_address->address, err);

@@ -105,4 +105,7 @@ int ledger_tx_sign(const char *chain_id, const struct Permit__TxBody *body,
 int ledger_tx_body_init(struct Permit__TxBody *body, int kind, uint64_t timestamp_ms,
                         uint8_t nonce_buf[LEDGER_NONCE_LEN]) LEDGER_WUR;
 
+/* The evidence methods a VERIFY may name (NULL-terminated). */
+extern const char *const ledger_evidence_methods[];
+
 #endif

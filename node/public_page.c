@@ -134,6 +134,7 @@ static const char *status_words(int st)
     case LIC_REVOKED: return "已撤销";
     case LIC_CANCELLED: return "已注销";
     case LIC_EXPIRED: return "已过期";
+    case LIC_OVERDUE: return "逾期未核查（告知承诺事项尚未全部核查）";
     }
     return "未知";
 }
@@ -365,7 +366,7 @@ static int render_license(const public_site *s, const char *id, const char *nonc
     ledger_tip tip;
     ledger_get_tip(s->L, &tip);
     int st = ledger_license_status_at(&l, tip.time);
-    int overdue = st == LIC_ISSUED_UNVERIFIED && l.verify_deadline && tip.time > l.verify_deadline;
+    int overdue = st == LIC_OVERDUE;
     const ledger_industry *ind = ledger_genesis_industry(s->g, l.industry);
     public_buf b = {0};
     char title[160];

@@ -150,6 +150,12 @@ json_t *node_json_tx_body(const ledger_tx *tx)
                 ok = 0;
         put(o, "items", items, &ok);
         put(o, "reason", str_or_null(b->decision->reason), &ok);
+        const Permit__Evidence *ev = b->decision->evidence;
+        if (ev != NULL)
+            put(o, "evidence",
+                json_pack("{s:s, s:o, s:s}", "method", ev->method, "sha256",
+                          node_json_hex(ev->sha256.data, ev->sha256.len), "note", ev->note),
+                &ok);
         break;
     }
     case PERMIT__TX_BODY__PAYLOAD_ADD_ADDRESS:

@@ -27,6 +27,9 @@ void node_rpc_license_proof(node *n, json_t *params, rpc_outcome *o)
             node_rpc_outcome_error(o, RPC_NOT_FOUND,
                               json_pack("{s:s}", "rule", e.rule ? e.rule : "license_not_found"),
                               "%s", e.msg);
+        else if (e.rule && strcmp(e.rule, "bundle_too_large") == 0)
+            node_rpc_outcome_error(o, RPC_REJECTED, json_pack("{s:s}", "rule", e.rule), "%s",
+                                   e.msg);
         else if (e.code == LEDGER_ERR_INVALID && since > 0 && strstr(e.msg, "since_log_size"))
             node_rpc_outcome_error(o, RPC_INVALID_PARAMS, json_pack("{s:s}", "param", "since_log_size"),
                               "%s", e.msg);

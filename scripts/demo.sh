@@ -84,14 +84,18 @@ show approve "$id" --key "$keys/fire.key" || echo "  (exit code $?)"
 show approve "$id" --key "$keys/tobacco.key"
 show show "$id"
 
-say "2. A bakery uses the notify-and-commit route (告知承诺): issued at once, then verified"
+say "2. A bakery uses the notify-and-commit route (告知承诺): issued at once, then verified with evidence"
 id2=$(show apply --key "$keys/registrar.key" --uscc 91320411MA1MXL8Q2F \
   --name "新北区麦香烘焙坊" --legal-rep "李四" --industry bakery --division 320411001 \
   --address "常州市新北区珠江路88号" --commitment)
 echo "$id2"
 show show "$id2"
-show verify "$id2" --key "$keys/market.key"
+echo "(the market bureau checks by video (VR cloud inspection) and records the evidence: its hash)"
+evidence=$(printf '%s' "remote inspection of $id2" | sha256sum | cut -c1-64)
+show verify "$id2" --key "$keys/market.key" --evidence remote_video --evidence-sha256 "$evidence" \
+  --evidence-note "视频核查：后厨与承诺一致"
 show show "$id2"
+show history "$id2"
 
 say "3. Two more business addresses for the convenience store (一照多址), and an amendment"
 show address add "$id" --key "$keys/registrar.key" --division 320411002 --address "常州市新北区衡山路8号"
@@ -161,7 +165,7 @@ for d in $(echo "$depts" | tail -n +2); do
   case "$out" in *executed*) break ;; esac
 done
 show gov show "$pid"
-id3=$(show apply --key "$keys/registrar.key" --uscc 91320411MA1MXL8Q2F \
+id3=$(show apply --key "$keys/registrar.key" --uscc 91320411MA1MXL9R39 \
   --name "新北区麦香烘焙坊二店" --legal-rep "李四" --industry bakery --division 320411 \
   --address "常州市新北区珠江路90号")
 echo "$id3"

@@ -35,6 +35,14 @@ static void fast_kiosk(json_t *root)
             json_object_set_new(ind, "renew_window", json_string("3s"));
             json_object_set_new(ind, "grace", json_string("180s"));
         }
+        /* the commitment route's deadline passes within seconds, while the
+         * license is inside its renewal window (OVERDUE) */
+        if (strcmp(json_string_value(json_object_get(ind, "code")), "bakery") == 0) {
+            json_object_set_new(ind, "validity", json_string("600s"));
+            json_object_set_new(ind, "renew_window", json_string("599s"));
+            json_object_set_new(ind, "verify_within", json_string("2s"));
+            json_object_set_new(ind, "grace", json_string("180s"));
+        }
     }
     json_object_set_new(json_object_get(root, "params"), "heartbeat", json_string("500ms"));
 }
@@ -235,6 +243,70 @@ static void test_every_status_transition_through_the_cli(void **state)
     must(0, "status", NULL);
 }
 
+/* DESIGN §2 OVERDUE: a commitment-route license past its verification
+ * deadline is refused renewal (the issue's report: it was renewed and stayed
+ * ISSUED_UNVERIFIED), is listed by `permit overdue`, and once verified with
+ * evidence (shown by `history`) is ISSUED and renews. */
+static void test_overdue_refused_renewal_then_verified(void **state)
+{
+    (void)state;
+    char id[64];
+    char *out;
+    apply("91320411MA1MXL8Q2F", "bakery", 1, id);
+    await_status(id, "OVERDUE", EXPIRY_WAIT_MS); /* heartbeat blocks carry the time */
+    int rc = cli(&out, "renew", id, "--key", REG, NULL);
+    if (rc != 2 || strstr(out, "license_overdue") == NULL)
+        fail_msg("renew of an overdue license: exit %d:\n%s", rc, out);
+    free(out);
+    rc = cli(&out, "amend", id, "--key", REG, "--name", "新北区麦香烘焙坊", NULL);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(out, "license_overdue"));
+    free(out);
+    cli(&out, "overdue", NULL);
+    assert_non_null(strstr(out, id));
+    free(out);
+    cli(&out, "--json", "search", "--status", "OVERDUE", NULL);
+    assert_non_null(strstr(out, id));
+    free(out);
+    /* a second application of the same USCC and industry is refused meanwhile */
+    rc = cli(&out, "apply", "--key", REG, "--uscc", "91320411MA1MXL8Q2F", "--name", "麦香",
+             "--legal-rep", "李四", "--industry", "bakery", "--division", "320411",
+             "--address", "新北区珠江路88号", "--commitment", NULL);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(out, "license_duplicate"));
+    free(out);
+    /* verified with evidence of a remote check (VR cloud inspection) */
+    must(1, "verify", id, "--key", KEY(LT_MARKET), "--evidence", "phone", "--evidence-sha256",
+         "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", NULL);
+    must(0, "verify", id, "--key", KEY(LT_MARKET), "--evidence", "remote_video",
+         "--evidence-sha256", "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+         "--evidence-note", "视频核查：后厨与证照一致", NULL);
+    expect_status(id, "ISSUED");
+    cli(&out, "history", id, NULL);
+    assert_non_null(strstr(out, "remote_video"));
+    assert_non_null(strstr(out, "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"));
+    assert_non_null(strstr(out, "视频核查：后厨与证照一致"));
+    free(out);
+    /* the audit reads it from the proof bundle, offline from genesis */
+    char gpath[600];
+    nt_path(&g_nd, "config/genesis.json", gpath, sizeof gpath);
+    rc = cli(&out, "audit", id, "--genesis", gpath, NULL);
+    if (rc != 0)
+        fail_msg("audit exited %d:\n%s", rc, out);
+    assert_non_null(strstr(out, "remote_video, sha256 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b"));
+    assert_non_null(strstr(out, "视频核查：后厨与证照一致"));
+    free(out);
+    rc = cli(&out, "--json", "audit", id, "--genesis", gpath, NULL);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "\"evidence\""));
+    free(out);
+    cli(&out, "overdue", NULL);
+    assert_null(strstr(out, id));
+    free(out);
+    must(0, "renew", id, "--key", REG, NULL);
+    expect_status(id, "ISSUED");
+}
+
 static void test_every_exit_code(void **state)
 {
     (void)state;
@@ -295,6 +367,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_status_transition_through_the_cli),
         cmocka_unit_test(test_every_exit_code),
+        cmocka_unit_test(test_overdue_refused_renewal_then_verified),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

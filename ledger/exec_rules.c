@@ -1,0 +1,151 @@
+/* ledger/exec_rules.c: the license rules that need more than the license
+ * itself (docs/rules.md): one non-final license per USCC and industry
+ * (license_duplicate, through the by_uscc index and the block overlay), and
+ * its admission-time twin (ledger_precheck_duplicate). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ledger_int.h"
+#include "permit.pb-c.h"
+
+static int is_final(int status)
+{
+    return status == LIC_REJECTED || status == LIC_REVOKED || status == LIC_CANCELLED;
+}
+
+/* 1 when the record `id` (as this block sees it) is a non-final license of
+ * `uscc` and `industry`; 0 if not; -1 on error.  *dup_id gets the id. */
+static int holds(ledger_exec *x, const char *id, const char *uscc, const char *industry,
+                 ledger_err *err)
+{
+    lic_entry *e;
+    int r = ledger_exec_lookup(x, id, &e, err);
+    if (r <= 0)
+        return r;
+    ledger_license l;
+    if (ledger_license_decode(&l, e->cur, e->cur_len, err) != 0)
+        return -1;
+    r = !is_final(l.status) && strcmp(l.uscc, uscc) == 0 && strcmp(l.industry, industry) == 0;
+    ledger_license_clear(&l);
+    return r;
+}
+
+static int dup_fail(ledger_err *err, const char *uscc, const char *industry, const char *id)
+{
+    return ledger_fail(err, LEDGER_ERR_RULE, "license_duplicate",
+                       "USCC %s already holds license %s of industry %s, which is not "
+                       "rejected, revoked or cancelled; amend or renew it, or cancel it first",
+                       uscc, id, industry);
+}
+
+/* The licenses new in an execution's overlay (orig == NULL). */
+static int scan_new(ledger_exec *x, const ledger_exec *in, const char *uscc,
+                    const char *industry, ledger_err *err)
+{
+    for (size_t i = 0; i < in->n_lics; i++) {
+        const lic_entry *e = &in->lics[i];
+        if (e->orig != NULL || ledger_gov_is_record_id(e->id))
+            continue;
+        char id[LEDGER_MAX_LICENSE_ID + 1];
+        snprintf(id, sizeof id, "%s", e->id);
+        int r = holds(x, id, uscc, industry, err);
+        if (r != 0)
+            return r < 0 ? -1 : dup_fail(err, uscc, industry, id);
+    }
+    return 0;
+}
+
+int ledger_exec_check_duplicate(ledger_exec *x, const char *uscc, const char *industry,
+                                ledger_err *err)
+{
+    size_t ulen = strlen(uscc);
+    if (ulen != 18) /* checked by ledger_tx_check_fields; defensive */
+        return ledger_fail(err, LEDGER_ERR_RULE, "uscc_invalid", "uscc must be 18 characters");
+    /* licenses of this block and of the block before whose write is pending
+     * are not in the store's index yet */
+    int r = scan_new(x, x, uscc, industry, err);
+    if (r == 0 && x->prev)
+        r = scan_new(x, x->prev, uscc, industry, err);
+    if (r != 0) {
+        if (err->code != LEDGER_ERR_RULE)
+            x->broken = 1;
+        return -1;
+    }
+    ledger_iter *it = ledger_iter_new(x->L->st, CF_BY_USCC);
+    if (it == NULL) {
+        x->broken = 1;
+        return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+    }
+    int rc = 0;
+    for (ledger_iter_seek(it, uscc, ulen); ledger_iter_valid(it); ledger_iter_next(it)) {
+        size_t klen;
+        const uint8_t *k = ledger_iter_key(it, &klen);
+        if (klen <= ulen || memcmp(k, uscc, ulen) != 0)
+            break;
+        size_t idlen = klen - ulen;
+        if (idlen > LEDGER_MAX_LICENSE_ID)
+            continue; /* not an id this ledger writes */
+        char id[LEDGER_MAX_LICENSE_ID + 1];
+        memcpy(id, k + ulen, idlen);
+        id[idlen] = '\0';
+        r = holds(x, id, uscc, industry, err);
+        if (r < 0) {
+            x->broken = 1;
+            rc = -1;
+            break;
+        }
+        if (r > 0) {
+            rc = dup_fail(err, uscc, industry, id);
+            break;
+        }
+    }
+    if (rc == 0 && ledger_iter_status(it, err) != 0) {
+        x->broken = 1;
+        rc = -1;
+    }
+    ledger_iter_free(it);
+    return rc;
+}
+
+int ledger_precheck_duplicate(ledger *L, const char *uscc, const char *industry,
+                              ledger_err *err)
+{
+    size_t ulen = strlen(uscc);
+    if (ulen != 18)
+        return 0; /* ledger_tx_check_fields refused it already */
+    ledger_iter *it = ledger_iter_new(L->st, CF_BY_USCC);
+    if (it == NULL)
+        return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+    int rc = 0;
+    for (ledger_iter_seek(it, uscc, ulen); ledger_iter_valid(it); ledger_iter_next(it)) {
+        size_t klen;
+        const uint8_t *k = ledger_iter_key(it, &klen);
+        if (klen <= ulen || memcmp(k, uscc, ulen) != 0)
+            break;
+        size_t idlen = klen - ulen;
+        if (idlen > LEDGER_MAX_LICENSE_ID)
+            continue;
+        char id[LEDGER_MAX_LICENSE_ID + 1];
+        memcpy(id, k + ulen, idlen);
+        id[idlen] = '\0';
+        ledger_license l;
+        int r = ledger_get_license(L, id, &l, err);
+        if (r < 0) {
+            rc = -1;
+            break;
+        }
+        if (r == 0)
+            continue;
+        int dup = !is_final(l.status) && strcmp(l.industry, industry) == 0;
+        ledger_license_clear(&l);
+        if (dup) {
+            rc = dup_fail(err, uscc, industry, id);
+            break;
+        }
+    }
+    if (rc == 0 && ledger_iter_status(it, err) != 0)
+        rc = -1;
+    ledger_iter_free(it);
+    return rc;
+}
