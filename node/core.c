@@ -451,7 +451,7 @@ core *core_new(const core_config *cfg, const core_hooks *hooks, node_mempool *mp
     if (cfg->g == NULL || cfg->g->n_validators == 0 ||
         cfg->g->n_validators > LEDGER_MAX_DEPARTMENTS ||
         (cfg->self >= 0 && (size_t)cfg->self >= cfg->g->n_validators) ||
-        (cfg->observer && cfg->self >= 0) || node_member_peers(cfg->g) > CORE_MAX_PEERS ||
+        (cfg->observer && cfg->self >= 0) ||
         hooks->mono_ms == NULL ||
         hooks->wall_ms == NULL || hooks->persist == NULL || hooks->sign == NULL || mp == NULL)
         return NULL;
@@ -464,7 +464,7 @@ core *core_new(const core_config *cfg, const core_hooks *hooks, node_mempool *mp
     c->n = (unsigned)cfg->g->n_validators;
     /* a validator's peers are the validators and the observers; an
      * observer's, the validators */
-    c->n_peers = cfg->observer ? c->n : node_member_peers(cfg->g);
+    c->n_peers = cfg->observer ? c->n : c->n + LEDGER_MAX_OBSERVERS;
     c->mp = mp;
     c->ss = *ss;
     c->ledger_height = ledger_height;

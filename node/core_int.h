@@ -99,7 +99,8 @@ struct core {
     core_hooks h;
     const ledger_genesis *g;
     unsigned n;                  /* validators */
-    unsigned n_peers;            /* peer indexes: validators, then observers (0 on an observer) */
+    unsigned n_peers;            /* peer indexes: validators, then (on a validator) the
+                                  * LEDGER_MAX_OBSERVERS observer slots of node/p2p.c */
     cons_engine *e;
     node_mempool *mp;
     node_sign_state ss;

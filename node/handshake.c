@@ -132,15 +132,22 @@ int node_hs_sign_auth(const ledger_keypair *key, const char *chain_id,
     return ledger_sign(key, msg, NULL, sig) == 0 ? 0 : -1;
 }
 
+int node_hs_verify_auth_key(const char *chain_id, const ledger_pubkey *key,
+                            const uint8_t peer_nonce[32], const uint8_t own_nonce[32],
+                            const uint8_t exporter[32], const Permit__Auth *a)
+{
+    if (a == NULL || a->sig.len != 64 || key == NULL)
+        return 0;
+    uint8_t msg[32];
+    if (node_hs_auth_hash(chain_id, peer_nonce, own_nonce, exporter, msg) != 0)
+        return 0;
+    return ledger_verify(key, msg, 32, a->sig.data) == 1;
+}
+
 int node_hs_verify_auth(const ledger_genesis *g, unsigned validator,
                         const uint8_t peer_nonce[32], const uint8_t own_nonce[32],
                         const uint8_t exporter[32], const Permit__Auth *a)
 {
-    const ledger_pubkey *key = node_member_key(g, validator);
-    if (a == NULL || a->sig.len != 64 || key == NULL)
-        return 0;
-    uint8_t msg[32];
-    if (node_hs_auth_hash(g->chain_id, peer_nonce, own_nonce, exporter, msg) != 0)
-        return 0;
-    return ledger_verify(key, msg, 32, a->sig.data) == 1;
+    return node_hs_verify_auth_key(g->chain_id, node_member_key(g, validator), peer_nonce,
+                                   own_nonce, exporter, a);
 }

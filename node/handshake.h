@@ -54,10 +54,12 @@ int node_hs_auth_hash(const char *chain_id, const uint8_t signer_nonce[32],
 /* ---- membership: whose node key may hold a link (DESIGN §6) ----
  *
  * Peers are numbered: the validators 0..nv-1 (their order in g->validators),
- * then the observers nv..nv+no-1 (their order in g->observers).  These four
- * functions are the only place that asks who is a member, so that the
- * membership can move from genesis into ledger state (governance) here
- * alone. */
+ * then the observers nv..nv+no-1 (their order in g->observers).  The
+ * validator set does not change on chain yet, so g's validators are the ones
+ * in force.  Observers do change (governance): permitd asks the membership
+ * in force at its tip (node/p2p.c, node_p2p_observer_slot) and numbers
+ * observer slots itself; the observer answers here, from genesis, serve the
+ * simulator and the tests. */
 
 /* Validators and observers: the number of peer indexes. */
 unsigned node_member_peers(const ledger_genesis *g);
@@ -97,5 +99,10 @@ int node_hs_sign_auth(const ledger_keypair *key, const char *chain_id,
 int node_hs_verify_auth(const ledger_genesis *g, unsigned validator,
                         const uint8_t peer_nonce[32], const uint8_t own_nonce[32],
                         const uint8_t exporter[32], const struct Permit__Auth *a);
+/* The same against a node key named directly (an observer the membership
+ * in force admits, whose peer index the p2p layer assigns). */
+int node_hs_verify_auth_key(const char *chain_id, const ledger_pubkey *key,
+                            const uint8_t peer_nonce[32], const uint8_t own_nonce[32],
+                            const uint8_t exporter[32], const struct Permit__Auth *a);
 
 #endif

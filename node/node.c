@@ -15,6 +15,7 @@
 
 #include "engine.h"
 #include "handshake.h"
+#include "ledger/gov.h"
 #include "ledger/hex.h"
 #include "log.h"
 #include "public.h"
@@ -134,6 +135,24 @@ static int take_lock(node *n, ledger_err *err)
     return 0;
 }
 
+/* An observer's key as the membership at its ledger's tip sees it: a
+ * governance change in a block it has not synced yet can admit it later, so
+ * this only informs the operator. */
+static void log_observer_admission(node *n, uint64_t height)
+{
+    ledger_gov *gv = ledger_gov_acquire(n->L);
+    int o = gv ? ledger_gov_observer(gv, n->key.pub) : -1;
+    if (o >= 0 && !ledger_gov_key_retired(gv, n->key.pub))
+        LOG_INFO("observer %s, admitted by the membership at height %llu", gv->observers[o].name,
+                 (unsigned long long)height);
+    else
+        LOG_WARN("config/node.key is not an observer's node key in the membership at height "
+                 "%llu: the validators refuse this node unless governance has admitted it in a "
+                 "later block (permit gov propose add-observer)",
+                 (unsigned long long)height);
+    ledger_gov_release(gv);
+}
+
 int node_start(node *n, const node_config *cfg, ledger_err *err)
 {
     memset(n, 0, sizeof *n);
@@ -154,13 +173,15 @@ int node_start(node *n, const node_config *cfg, ledger_err *err)
     if (ledger_keyfile_read(path, &n->key, err) != 0)
         return -1;
     if (strcmp(cfg->role, "observer") == 0) {
-        /* the membership decides who may follow (DESIGN §6, §11) */
-        int peer = node_member_peer(n->g, n->key.pub);
-        if (peer < 0 || !node_member_is_observer(n->g, (unsigned)peer))
+        /* the validators decide who may follow, by the membership in force
+         * (DESIGN §6, §11): an observer that governance added after genesis
+         * starts from genesis like any other; one they do not admit is
+         * refused by them, not here */
+        if (ledger_genesis_validator_index(n->g, n->key.pub) >= 0)
             return ledger_fail(err, LEDGER_ERR_INVALID, NULL,
-                               "role = observer, but config/node.key is not an observer's node "
-                               "key in the genesis (observers[].node_key)");
-        n->observer = peer - (int)n->g->n_validators;
+                               "role = observer, but config/node.key is a validator's node key, "
+                               "not an observer's node key");
+        n->observer = 0;
     } else {
         n->validator = ledger_genesis_validator_index(n->g, n->key.pub);
         if (n->validator >= 0)
@@ -178,6 +199,8 @@ int node_start(node *n, const node_config *cfg, ledger_err *err)
     ledger_hex_encode(tip.hash, 32, hash);
     LOG_INFO("chain %s (%s %s): height %llu, block %.16s", n->g->chain_id, n->g->region,
              n->g->region_name, (unsigned long long)tip.height, hash);
+    if (n->observer >= 0)
+        log_observer_admission(n, tip.height);
 
     n->started_ms = node_now_ms();
     evthread_use_pthreads();
@@ -209,8 +232,7 @@ int node_start(node *n, const node_config *cfg, ledger_err *err)
 int node_run(node *n)
 {
     if (n->observer >= 0)
-        LOG_INFO("permitd %s running (observer %s)", PERMIT_VERSION,
-                 n->g->observers[n->observer].name);
+        LOG_INFO("permitd %s running (observer)", PERMIT_VERSION);
     else
         LOG_INFO("permitd %s running (department %s)", PERMIT_VERSION,
                  n->dept >= 0 ? n->g->departments[n->dept].id : "-");

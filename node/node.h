@@ -45,7 +45,7 @@ struct node {
     ledger_keypair key;          /* node key */
     int validator;               /* index in g->validators, or -1 */
     int dept;                    /* index in g->departments, or -1 */
-    int observer;                /* role = observer: index in g->observers; else -1 */
+    int observer;                /* role = observer: 0; else -1 */
 
     struct event_base *base;
     struct evhttp *http;

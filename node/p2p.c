@@ -20,6 +20,8 @@
 #include <sys/socket.h>
 
 #include "handshake.h"
+#include "ledger/gov.h"
+#include "ledger/hex.h"
 #include "listen.h"
 #include "log.h"
 #include "node.h"
@@ -113,9 +115,92 @@ uint64_t node_p2p_handshake_failures(const node_p2p *p)
     return p->hs_failed;
 }
 
+/* Whether the membership gv admits key as an observer now. */
+static int observer_in_force(const ledger_gov *gv, const uint8_t key[32])
+{
+    return ledger_gov_observer(gv, key) >= 0 && !ledger_gov_key_retired(gv, key);
+}
+
+/* Whether any link, in use or still in its handshake, is peer i's. */
+static int slot_has_links(const node_p2p *p, unsigned i)
+{
+    for (const p2p_link *l = p->links; l; l = l->next)
+        if (l->peer == (int)i)
+            return 1;
+    return 0;
+}
+
+int node_p2p_observer_slot(node_p2p *p, const uint8_t key[32], const char **why)
+{
+    ledger_gov *gv = ledger_gov_acquire(p->n->L);
+    ledger_pubkey pk; /* parsed, as the membership holds it */
+    int admitted = gv != NULL && observer_in_force(gv, key);
+    if (admitted)
+        pk = gv->observers[ledger_gov_observer(gv, key)].node;
+    ledger_gov_release(gv);
+    if (!admitted) {
+        *why = "neither a validator's nor an observer's node key in the membership in force";
+        return -1;
+    }
+    int free_slot = -1;
+    for (unsigned i = p->nvalidators; i < p->npeers; i++) {
+        p2p_slot *s = &p->peers[i];
+        if (s->has_key && memcmp(s->key.raw, key, 32) == 0)
+            return (int)i;
+        if (free_slot < 0 && (!s->has_key || !slot_has_links(p, i)))
+            free_slot = (int)i;
+    }
+    if (free_slot < 0) {
+        *why = "an admitted observer, but every observer slot is in use";
+        return -1;
+    }
+    p2p_slot *s = &p->peers[free_slot];
+    s->has_key = 1;
+    s->key = pk;
+    char hex[65];
+    ledger_hex_encode(key, 32, hex);
+    snprintf(s->label, sizeof s->label, "observer %.16s", hex);
+    return free_slot;
+}
+
+/* A block changed the membership, perhaps: the links of observers it no
+ * longer admits (removed, or their key retired) close, and their slots are
+ * free again.  A validator's links are not touched: the validator set does
+ * not change on chain yet (gov_validator_change_unsupported). */
+static void drop_removed_observers(node_p2p *p)
+{
+    ledger_gov *gv = ledger_gov_acquire(p->n->L);
+    if (gv == NULL)
+        return;
+    for (unsigned i = p->nvalidators; i < p->npeers; i++) {
+        p2p_slot *s = &p->peers[i];
+        if (!s->has_key || observer_in_force(gv, s->key.raw))
+            continue;
+        LOG_INFO("p2p: %s is no longer an observer in the membership: its links close",
+                 s->label);
+        p2p_link *l = p->links;
+        while (l) {
+            p2p_link *next = l->next;
+            if (l->peer == (int)i)
+                node_p2p_link_close(l, "removed from the membership");
+            l = next;
+        }
+        s->has_key = 0;
+    }
+    ledger_gov_release(gv);
+}
+
 void node_p2p_set_height(node_p2p *p, uint64_t height)
 {
+    int changed = height != p->height;
     p->height = height;
+    if (changed && p->n->validator >= 0)
+        drop_removed_observers(p);
+}
+
+static const char *peer_kind(const node_p2p *p, int peer)
+{
+    return (unsigned)peer >= p->nvalidators ? "observer" : "validator";
 }
 
 static void link_up(p2p_link *l)
@@ -126,8 +211,8 @@ static void link_up(p2p_link *l)
     s->backoff_ms = BACKOFF_MIN_MS;
     l->state = L_READY;
     l->ping_out = 0;
-    LOG_INFO("p2p: link to %s %d (%s) up (%s, %s), its height %llu",
-             (unsigned)l->peer >= p->nvalidators ? "observer" : "validator", l->peer,
+    LOG_INFO("p2p: link to %s %d (%s) up (%s, %s), its height %llu", peer_kind(p, l->peer),
+             l->peer,
              node_p2p_validator_id(p, l->peer), l->outbound ? "outbound" : "inbound", l->addr,
              (unsigned long long)l->peer_height);
     if (p->on_link)
@@ -150,24 +235,26 @@ void node_p2p_link_close(p2p_link *l, const char *why)
         s->dialing = NULL;
     if (s->standby == l) {
         s->standby = NULL;
-        LOG_INFO_RATE("p2p: second link to validator %d (%s) closed: %s", l->peer, id, why);
+        LOG_INFO_RATE("p2p: second link to %s %d (%s) closed: %s", peer_kind(p, l->peer), l->peer,
+                      id, why);
     } else if (s->ready == l) {
         s->ready = NULL;
         s->probe_until = 0;
         p2p_link *next = s->standby;
         s->standby = NULL;
-        LOG_INFO("p2p: link to validator %d (%s) down: %s", l->peer, id, why);
+        LOG_INFO("p2p: link to %s %d (%s) down: %s", peer_kind(p, l->peer), l->peer, id, why);
         if (next) {
             node_p2p_link_free(l);
-            LOG_INFO("p2p: the second link to validator %d (%s) takes over", next->peer, id);
+            LOG_INFO("p2p: the second link to %s %d (%s) takes over", peer_kind(p, l->peer),
+                     next->peer, id);
             link_up(next);
             return;
         }
         if (p->on_link)
             p->on_link(p->ctx, (unsigned)l->peer, 0, 0);
     } else {
-        LOG_DEBUG("p2p: link to validator %d (%s, %s) closed before the handshake finished: %s",
-                  l->peer, id, l->addr, why);
+        LOG_DEBUG("p2p: link to %s %d (%s, %s) closed before the handshake finished: %s",
+                  peer_kind(p, l->peer), l->peer, id, l->addr, why);
     }
     int peer = l->peer;
     node_p2p_link_free(l);
@@ -460,10 +547,8 @@ node_p2p *node_p2p_start(node *n, p2p_frame_fn on_frame, p2p_link_fn on_link, vo
     p->nvalidators = (unsigned)n->g->n_validators;
     /* a validator takes links from validators and admitted observers; an
      * observer links to the validators only */
-    p->npeers = n->validator >= 0 ? node_member_peers(n->g) : p->nvalidators;
-    p->self = n->validator >= 0 ? n->validator
-              : n->observer >= 0 ? (int)n->g->n_validators + n->observer
-                                 : -1;
+    p->npeers = n->validator >= 0 ? p->nvalidators + LEDGER_MAX_OBSERVERS : p->nvalidators;
+    p->self = n->validator;
     if (p->npeers > sizeof p->peers / sizeof p->peers[0]) {
         free(p);
         return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "too many peers in genesis"), NULL;
@@ -489,8 +574,7 @@ node_p2p *node_p2p_start(node *n, p2p_frame_fn on_frame, p2p_link_fn on_link, vo
     }
     if (n->validator < 0) {
         /* an observer: nobody dials it; it dials every validator */
-        LOG_INFO("p2p: observer %s, following %u validators", node_member_name(n->g, p->self),
-                 p->nvalidators);
+        LOG_INFO("p2p: observer, following %u validators", p->nvalidators);
         for (unsigned i = 0; i < p->npeers; i++)
             dial(p, i);
         return p;
@@ -522,7 +606,8 @@ node_p2p *node_p2p_start(node *n, p2p_frame_fn on_frame, p2p_link_fn on_link, vo
                NULL;
     }
     p->guard = node_listen_guard_new(n->base, p->listener, "p2p");
-    LOG_INFO("p2p: listening on %s (TLS 1.3), %u validators, %u observers admitted",
+    LOG_INFO("p2p: listening on %s (TLS 1.3), %u validators; observers as the membership "
+             "in force admits them (at most %u)",
              n->cfg.p2p_listen, p->nvalidators, p->npeers - p->nvalidators);
     for (unsigned i = 0; i < p->npeers; i++)
         dial(p, i);

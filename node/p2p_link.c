@@ -38,6 +38,8 @@ uint64_t node_p2p_now_ms(void)
 
 const char *node_p2p_validator_id(const node_p2p *p, int v)
 {
+    if (v >= 0 && (unsigned)v >= p->nvalidators && (unsigned)v < p->npeers)
+        return p->peers[v].has_key ? p->peers[v].label : "observer";
     return node_member_name(p->n->g, v);
 }
 
@@ -150,13 +152,20 @@ static int on_hello(p2p_link *l, const Permit__Hello *h)
     int v;
     /* a validator lets admitted observers follow it; an observer links to
      * validators only */
-    node_hs_result r = node_hs_check_hello_peer(n->g, p->self, n->validator >= 0, h, &v);
+    node_hs_result r = node_hs_check_hello_peer(n->g, p->self, 0, h, &v);
+    const char *why = NULL;
+    if (r == NODE_HS_NOT_VALIDATOR && n->validator >= 0 && !l->outbound) {
+        /* not a validator: an observer, if the membership in force says so */
+        v = node_p2p_observer_slot(p, h->node_key.data, &why);
+        if (v >= 0)
+            r = NODE_HS_OK;
+    }
     if (r != NODE_HS_OK) {
         char hex[65] = "-";
         if (h->node_key.len == 32)
             ledger_hex_encode(h->node_key.data, 32, hex);
-        LOG_WARN_RATE("p2p: refused a peer at %s: %s (key %.16s)", l->addr, node_hs_result_str(r),
-                      hex);
+        LOG_WARN_RATE("p2p: refused a peer at %s: %s (key %.16s)", l->addr,
+                      why ? why : node_hs_result_str(r), hex);
         return -1;
     }
     if (l->outbound && v != l->peer) {
@@ -195,8 +204,11 @@ static int on_hello(p2p_link *l, const Permit__Hello *h)
 static int on_auth(p2p_link *l, const Permit__Auth *a, uint64_t now)
 {
     node_p2p *p = l->p;
-    if (!node_hs_verify_auth(p->n->g, (unsigned)l->peer, l->peer_nonce, l->my_nonce, l->exporter,
-                             a)) {
+    const ledger_pubkey *key = (unsigned)l->peer < p->nvalidators
+                                   ? node_member_key(p->n->g, (unsigned)l->peer)
+                                   : &p->peers[l->peer].key;
+    if (!node_hs_verify_auth_key(p->n->g->chain_id, key, l->peer_nonce, l->my_nonce,
+                                 l->exporter, a)) {
         LOG_WARN_RATE("p2p: a peer at %s claiming to be validator %d (%s) failed authentication",
                       l->addr, l->peer, node_p2p_validator_id(p, l->peer));
         return -1;

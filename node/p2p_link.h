@@ -55,6 +55,11 @@ typedef struct {
     char host[256];
     uint16_t port;
     uint8_t addr[16], addr_len;/* its numeric address in genesis, for reservations */
+    /* an observer's slot (on a validator): the node key it was given to, by
+     * the membership in force when that observer said Hello */
+    int has_key;
+    ledger_pubkey key;
+    char label[32];            /* "observer 1a2b3c4d..." for logs */
 } p2p_slot;
 
 struct node_p2p {
@@ -64,7 +69,9 @@ struct node_p2p {
     struct ssl_ctx_st *tls;
     struct event *tick;
     p2p_slot peers[LEDGER_MAX_DEPARTMENTS + LEDGER_MAX_OBSERVERS];
-    unsigned npeers;           /* validators, then (on a validator) the observers */
+    unsigned npeers;           /* validators, then (on a validator) LEDGER_MAX_OBSERVERS
+                                * observer slots, given out by node key as observers
+                                * the membership in force admits say Hello */
     unsigned nvalidators;      /* slots 0..nvalidators-1 */
     int self;                  /* our peer index (node_member_peer), or -1 */
     p2p_link *links;
@@ -114,5 +121,11 @@ void node_p2p_on_pong(p2p_link *l, uint64_t nonce);
  * connection about to be made when l is NULL; from address `who`) fits; -1
  * when c must go. */
 int node_p2p_make_room(node_p2p *p, p2p_link *l, const node_admit_conn *c, const char *who);
+/* On a validator: the peer index for an observer's node key, when the
+ * membership in force at the tip admits it (governance adds and removes
+ * observers, DESIGN §6, §11): the slot that already holds the key, or a free
+ * one.  -1 when the membership does not admit it (*why says so) or every
+ * slot is in use. */
+int node_p2p_observer_slot(node_p2p *p, const uint8_t key[32], const char **why);
 
 #endif

@@ -2,8 +2,9 @@
  * permitd, under a steady load of applications and approvals: it follows
  * (the same block hashes as the validators), serves the read RPC, relays a
  * tx.submit that commits, never signs, is not counted as a validators'
- * peer; killed with SIGKILL and restarted it catches up.  A key that genesis
- * does not admit cannot run as an observer. */
+ * peer; killed with SIGKILL and restarted it catches up.  The membership in
+ * force decides who follows: governance admits an observer and removes it,
+ * and the validators' links follow without a restart. */
 #include "testutil.h"
 
 #include <signal.h>
@@ -232,8 +233,8 @@ static int run_permitd(const char *home, char **out)
     return run_permitd_args(log, args, out);
 }
 
-/* A key that genesis does not name as an observer does not run as one, and
- * an observer's key cannot run as a validator. */
+/* An observer's key cannot run as a validator, nor a validator's as an
+ * observer. */
 static void test_observer_key_must_be_admitted(void **state)
 {
     (void)state;
@@ -259,7 +260,7 @@ static void test_observer_key_must_be_admitted(void **state)
     fclose(f);
     rc = run_permitd(g_c.home[0], &out);
     assert_int_equal(rc, 1);
-    assert_non_null(strstr(out, "not an observer's node key"));
+    assert_non_null(strstr(out, "a validator's node key, not an observer's node key"));
     free(out);
     /* permitd init with the observer's key writes role = observer */
     char home[600], gen[700], key[700], log[700];
@@ -501,6 +502,144 @@ static void test_observer_takes_only_certified_blocks_and_never_votes(void **sta
     nt_cluster_stop_clean(&g_c, OBS);
 }
 
+/* Departments 0..3 run validators; the fifth department's node key is no
+ * member at all (no validator, no observer): governance admits it. */
+static void no_observer_genesis(json_t *root)
+{
+    json_t *d = json_array_get(json_object_get(root, "departments"), OBS);
+    assert_non_null(json_object_get(d, "validator"));
+    json_object_del(d, "validator");
+    json_object_set_new(json_object_get(root, "params"), "heartbeat", json_string("500ms"));
+}
+
+/* permit against validator 0, expecting exit 0; --json output parsed. */
+static json_t *permit_json(const char *const *args)
+{
+    char rpc[64];
+    snprintf(rpc, sizeof rpc, "http://127.0.0.1:%d", g_c.rpc_port[0]);
+    char *out = NULL;
+    int rc = nt_permitv(rpc, &out, args);
+    if (rc != 0)
+        fail_msg("permit %s %s exited %d:\n%s", args[1], args[2], rc, out);
+    json_t *j = json_loads(out, 0, NULL);
+    if (j == NULL)
+        fail_msg("permit %s %s: not JSON:\n%s", args[1], args[2], out);
+    free(out);
+    return j;
+}
+
+/* Propose a change by department 0 and approve it by departments 1..4 (five
+ * of six: more than 2/3); fails unless the last approval executed it. */
+static void govern(char keys[][600], const char *change, const char *a1, const char *a2)
+{
+    const char *prop[] = {"--json", "gov", "propose", change, a1, a2, "--key", keys[0], NULL};
+    if (a2 == NULL) {
+        prop[5] = "--key";
+        prop[6] = keys[0];
+        prop[7] = NULL;
+    }
+    json_t *j = permit_json(prop);
+    json_int_t id = json_integer_value(json_object_get(j, "proposal_id"));
+    json_decref(j);
+    assert_true(id > 0);
+    char ids[24];
+    snprintf(ids, sizeof ids, "%lld", (long long)id);
+    int executed = 0;
+    for (int k = 1; k <= 4; k++) {
+        const char *ap[] = {"--json", "gov", "approve", ids, "--key", keys[k], NULL};
+        j = permit_json(ap);
+        executed = json_is_true(json_object_get(j, "executed"));
+        json_decref(j);
+    }
+    assert_true(executed);
+}
+
+/* permit_observers on validator i's /metrics. */
+static long observers_linked(unsigned i)
+{
+    char *body = NULL;
+    assert_int_equal(nt_http(g_c.rpc_port[i], "GET", "/metrics", NULL, 0, &body, NULL), 200);
+    const char *at = strstr(body, "\npermit_observers ");
+    assert_non_null(at);
+    long n = strtol(at + strlen("\npermit_observers "), NULL, 10);
+    free(body);
+    return n;
+}
+
+/* Wait until every validator has (want 1) or lacks (0) an observer link. */
+static void wait_observer_links(long want, long timeout_ms)
+{
+    uint64_t until = nt_now_ms() + (uint64_t)timeout_ms;
+    for (unsigned v = 0; v < NV; v++)
+        while (observers_linked(v) != want) {
+            if (nt_now_ms() > until)
+                fail_msg("validator %u has %ld observer links, expected %ld", v,
+                         observers_linked(v), want);
+            nt_sleep_ms(100);
+        }
+}
+
+/* The membership in force decides who follows (DESIGN §6, §11): a node key
+ * no member holds runs as an observer but the validators refuse it; once
+ * governance adds it the same process links and catches up without a
+ * restart; once governance removes it, every validator drops its links and
+ * it falls behind. */
+static void test_observer_admitted_and_removed_by_governance(void **state)
+{
+    (void)state;
+    nt_cluster_init(&g_c, NV + 1, no_observer_genesis);
+    for (unsigned i = 0; i < NV; i++)
+        nt_cluster_start(&g_c, i);
+    snprintf(g_c.extra_conf, sizeof g_c.extra_conf, "role = observer\n");
+    nt_cluster_start(&g_c, OBS);
+    g_c.extra_conf[0] = '\0';
+    char keys[5][600];
+    ledger_err err;
+    for (int k = 0; k < 5; k++) {
+        snprintf(keys[k], sizeof keys[k], "%s/seal-%d.key", g_c.home[OBS], k);
+        assert_int_equal(ledger_keyfile_write(keys[k], &g_c.env.dept[k], &err), 0);
+    }
+    char pub[65];
+    ledger_hex_encode(g_c.env.node[OBS].pub, 32, pub);
+
+    /* not a member: refused, it stays at height 0 while the chain moves */
+    uint64_t until = nt_now_ms() + 3000;
+    while (nt_now_ms() < until) {
+        assert_int_equal(nt_status_u64(g_c.rpc_port[OBS], "height"), 0);
+        nt_sleep_ms(200);
+    }
+    assert_true(nt_status_u64(g_c.rpc_port[0], "height") > 0);
+    for (unsigned v = 0; v < NV; v++)
+        assert_int_equal(observers_linked(v), 0);
+
+    /* admitted: it links to every validator and follows */
+    govern(keys, "add-observer", "政务服务大厅查询节点", pub);
+    wait_observer_links(1, 15000);
+    uint64_t h = nt_status_u64(g_c.rpc_port[0], "height");
+    wait_observer(h, 30000);
+    json_t *r = call(OBS, "observers.list", NULL);
+    char *s = json_dumps(r, 0);
+    assert_non_null(strstr(s, pub));
+    free(s);
+    json_decref(r);
+
+    /* removed: every validator drops it; blocks go on without it */
+    govern(keys, "remove-observer", pub, NULL);
+    wait_observer_links(0, 15000);
+    uint64_t oh = nt_status_u64(g_c.rpc_port[OBS], "height");
+    uint64_t vh = nt_status_u64(g_c.rpc_port[0], "height");
+    until = nt_now_ms() + 30000;
+    while (nt_status_u64(g_c.rpc_port[0], "height") < vh + 4) {
+        if (nt_now_ms() > until)
+            fail_msg("the validators stopped committing after the observer's removal");
+        nt_sleep_ms(100);
+    }
+    assert_true(nt_status_u64(g_c.rpc_port[OBS], "height") <= oh + 1);
+    for (unsigned v = 0; v < NV; v++)
+        assert_int_equal(observers_linked(v), 0);
+    nt_cluster_stop_clean(&g_c, OBS);
+}
+
 /* After a failure too: no node left running, no home left behind. */
 static int cleanup(void **state)
 {
@@ -518,6 +657,7 @@ int main(void)
         cmocka_unit_test_teardown(test_observer_takes_only_certified_blocks_and_never_votes,
                                   cleanup),
         cmocka_unit_test_teardown(test_observer_follows_serves_relays_and_recovers, cleanup),
+        cmocka_unit_test_teardown(test_observer_admitted_and_removed_by_governance, cleanup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
