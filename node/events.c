@@ -181,7 +181,8 @@ static void emit_reminder(stream *s, struct evbuffer *out, const ledger_reminder
         return;
     char id[128];
     snprintf(id, sizeof id, "r%" PRIu64 "-%" PRIu64 "-%s", r->height, r->opens, r->license_id);
-    json_t *d = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:s, s:o}", "id", id, "license_id",
+    json_t *d = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:s, s:o}", "id", id,
+                          "kind", "reminder", "license_id",
                           r->license_id, "height", (json_int_t)r->height, "time",
                           (json_int_t)r->time, "renewal_opens", (json_int_t)r->opens,
                           "expires_at", (json_int_t)r->expires_at, "industry", r->industry,
