@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 
 #include "ledger/eventlog.h"
 #include "ledger/hex.h"
@@ -48,6 +49,7 @@ struct stream {
     ledger_log_block blk;        /* block `height`, once read (blk.height == height) */
     int at_tip;                  /* read up to the tip: fed by commits */
     int flushing;                /* a chunk is on its way to the socket */
+    uint64_t flush_since;        /* since when (wall ms): a stalled reader is dropped */
     int dropping;
 };
 
@@ -270,34 +272,40 @@ static void on_flushed(struct evhttp_connection *conn, void *arg);
 /* Send what is in out (if anything) and check the stream's bound. */
 static void send_chunk(stream *s, struct evbuffer *out)
 {
+    /* what was still unsent before this chunk: a batch itself may be larger
+     * than the bound, a reader that let the previous ones pile up is not */
+    size_t held = unsent(s);
     if (evbuffer_get_length(out) > 0) {
+        if (!s->flushing)
+            s->flush_since = node_now_ms();
         s->flushing = 1;
         evhttp_send_reply_chunk_with_cb(s->req, out, on_flushed, s);
     }
-    size_t held = unsent(s);
     if (held > s->n->cfg.rpc_stream_buffer)
         drop_later(s, held);
 }
 
 /* Read and send the next batch.  A stream catching up waits for its last
- * batch to leave first; one at the tip is fed whatever it holds, and pays
- * for not reading with its bound. */
-static void pump(stream *s)
+ * batch to leave first; one at the tip (live) is fed everything a commit
+ * brought, batch by batch, and pays for not reading with its bound. */
+static void pump(stream *s, int live)
 {
-    if (s->dropping || (s->flushing && !s->at_tip))
+    if (s->dropping || (s->flushing && !live))
         return;
-    struct evbuffer *out = evbuffer_new();
-    if (out == NULL)
-        return;
-    if (read_batch(s, out) != 0) {
-        /* a database error: end the stream; the client resumes elsewhere */
+    do {
+        struct evbuffer *out = evbuffer_new();
+        if (out == NULL)
+            return;
+        if (read_batch(s, out) != 0) {
+            /* a database error: end the stream; the client resumes elsewhere */
+            evbuffer_free(out);
+            s->dropping = 1;
+            schedule(s);
+            return;
+        }
+        send_chunk(s, out);
         evbuffer_free(out);
-        s->dropping = 1;
-        schedule(s);
-        return;
-    }
-    send_chunk(s, out);
-    evbuffer_free(out);
+    } while (live && !s->at_tip && !s->dropping);
     if (!s->at_tip && !s->flushing && !s->dropping)
         schedule(s); /* everything read was filtered out: go on */
 }
@@ -319,7 +327,7 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
     if (s->dropping)
         drop_now(s);
     else
-        pump(s);
+        pump(s, 0);
 }
 
 void node_events_committed(node *n)
@@ -331,7 +339,7 @@ void node_events_committed(node *n)
     for (stream *s = ev->head; s; s = next) {
         next = s->next;
         if (s->at_tip)
-            pump(s);
+            pump(s, 1);
     }
 }
 
@@ -345,6 +353,15 @@ static void on_keepalive(evutil_socket_t fd, short what, void *arg)
         next = s->next;
         if (s->dropping)
             continue;
+        if (s->flushing && node_now_ms() - s->flush_since > n->cfg.rpc_timeout_ms) {
+            /* nothing left for the socket in rpc_timeout: the reader stalled */
+            s->dropping = 1;
+            n->events->dropped++;
+            LOG_WARN_RATE("events: dropped a stream whose reader took nothing for %llu ms",
+                          (unsigned long long)n->cfg.rpc_timeout_ms);
+            schedule(s);
+            continue;
+        }
         struct evbuffer *out = evbuffer_new();
         if (out == NULL)
             continue;
@@ -565,6 +582,11 @@ void node_events_on_request(struct evhttp_request *req, void *arg)
     evhttp_add_header(h, "X-Accel-Buffering", "no");
     evhttp_send_reply_start(req, 200, "OK");
     evhttp_connection_set_closecb(s->conn, on_close, s);
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(s->conn);
+    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+    int sndbuf = NODE_EVENTS_SNDBUF;
+    if (fd >= 0) /* the kernel's share of a stream's unsent bytes: bounded too */
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
     struct evbuffer *out = evbuffer_new();
     if (out) {
         evbuffer_add_printf(out, "retry: 2000\n\n");

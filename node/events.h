@@ -10,9 +10,11 @@
  * the previous one has left for the socket; a stream at the tip is fed as
  * each block commits (node_events_committed).
  *
- * Bounds: rpc_max_streams streams at once (503 beyond), rpc_stream_buffer
- * unsent bytes per stream (a reader that lets more pile up is dropped), a
- * comment every rpc_stream_keepalive.  Loop thread only. */
+ * Bounds: rpc_max_streams streams at once (503 beyond); rpc_stream_buffer
+ * unsent bytes per stream (a reader that lets more pile up is dropped; one
+ * batch may pass it), a 64 KiB socket send buffer; a stream whose reader
+ * takes nothing for rpc_timeout is dropped; a comment every
+ * rpc_stream_keepalive.  Loop thread only. */
 #ifndef PERMIT_NODE_EVENTS_H
 #define PERMIT_NODE_EVENTS_H
 
@@ -25,6 +27,9 @@ struct evhttp_request;
  * walks at most. */
 #define NODE_EVENTS_BATCH 64
 #define NODE_EVENTS_BATCH_BLOCKS 256
+/* The socket send buffer of a stream (the kernel's share of what a slow
+ * reader has not taken). */
+#define NODE_EVENTS_SNDBUF (64 * 1024)
 
 /* Start the streams' state (after the RPC server). */
 int node_events_start(node *n, ledger_err *err);
