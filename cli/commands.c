@@ -11,6 +11,7 @@ const cli_section cli_sections[] = {
     {"Queries", cli_query_commands},
     {"Blocks and transactions", cli_chain_commands},
     {"Audit", cli_audit_commands},
+    {"Following the chain", cli_watch_commands},
     {"Governance and membership", cli_gov_commands},
     {NULL, NULL},
 };

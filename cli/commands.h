@@ -19,6 +19,8 @@ extern const cli_command cli_gov_commands[];      /* gov propose/approve/list/sh
                                                      industries, departments, registrars,
                                                      observers (cmd_gov.c) */
 
+extern const cli_command cli_watch_commands[];    /* watch (cmd_watch.c) */
+
 typedef struct {
     const char *title;
     const cli_command *cmds;

@@ -728,3 +728,115 @@ out:
     free(body);
     return rc;
 }
+
+/* ---- GET /events: a body read line by line as it arrives ----------------- */
+
+struct cli_stream {
+    cli_conn k;
+    reader r;
+    cli_conn_target t;
+};
+
+int cli_rpc_stream_open(cli_rpc *c, const char *path, const char *last_id, cli_stream **out,
+                        cli_error *err)
+{
+    *out = NULL;
+    /* the events live beside the RPC path: /rpc -> /events, /x/rpc -> /x/events */
+    size_t pl = strlen(c->path);
+    size_t keep = pl >= 4 && strcmp(c->path + pl - 4, "/rpc") == 0 ? pl - 4 : pl;
+    if (keep > 0 && c->path[keep - 1] == '/')
+        keep--;
+    if (last_id && strlen(last_id) > 256)
+        return cli_fail(err, CLI_EXIT_UNAVAILABLE, "event id too long");
+    cli_stream *s = calloc(1, sizeof *s);
+    size_t cap = keep + strlen(path) + strlen(c->authority) + (c->token ? strlen(c->token) : 0) +
+                 (last_id ? strlen(last_id) : 0) + 320;
+    char *req = malloc(cap);
+    if (s == NULL || req == NULL) {
+        free(s);
+        free(req);
+        return cli_fail(err, CLI_EXIT_UNAVAILABLE, "out of memory");
+    }
+    s->k.fd = -1;
+    s->t = (cli_conn_target){.url = c->url, .host = c->host, .port = c->port,
+                             .cacert = c->cacert, .timeout_ms = c->timeout_ms};
+    /* HTTP/1.0: the body is the stream itself, up to the close (no chunks) */
+    int hlen = snprintf(req, cap,
+                        "GET %.*s%s HTTP/1.0\r\nHost: %s\r\nUser-Agent: permit/%s\r\n"
+                        "Accept: text/event-stream\r\n%s%s%s%s%s%s\r\n",
+                        (int)keep, c->path, path, c->authority, PERMIT_VERSION,
+                        c->token ? "Authorization: Bearer " : "", c->token ? c->token : "",
+                        c->token ? "\r\n" : "", last_id ? "Last-Event-ID: " : "",
+                        last_id ? last_id : "", last_id ? "\r\n" : "");
+    int64_t connect_by = cli_conn_mono_ms() + c->timeout_ms;
+    int rc = cli_conn_dial(&s->t, connect_by, &s->k.fd, err);
+    if (rc == CLI_EXIT_OK && c->tls)
+        rc = cli_conn_tls(&s->t, &s->k, connect_by, err);
+    s->r.c = c;
+    s->r.k = &s->k;
+    s->r.wait_ms = c->timeout_ms;
+    s->r.deadline = cli_conn_mono_ms() + c->timeout_ms;
+    if (rc == CLI_EXIT_OK)
+        rc = cli_conn_send_all(&s->t, &s->k, req, (size_t)hlen, s->r.deadline, err);
+    free(req);
+    if (rc == CLI_EXIT_OK && (s->r.buf = malloc(CLI_WINDOW)) == NULL)
+        rc = cli_fail(err, CLI_EXIT_UNAVAILABLE, "out of memory");
+    int status = 0, chunked;
+    long long clen;
+    char reason[256];
+    if (rc == CLI_EXIT_OK)
+        rc = read_head(&s->r, &status, reason, sizeof reason, &chunked, &clen, err);
+    if (rc == CLI_EXIT_OK && status != 200) {
+        if (status == 401)
+            rc = cli_fail(err, CLI_EXIT_UNAVAILABLE, "%s refused the stream (HTTP 401): %s",
+                          c->url, c->token ? "the node does not know this token"
+                                           : "it needs a bearer token (--token-file FILE)");
+        else
+            rc = cli_fail(err, status == 400 ? CLI_EXIT_USAGE : CLI_EXIT_UNAVAILABLE,
+                          "%s answered HTTP %d: %s", c->url, status, reason);
+    }
+    if (rc == CLI_EXIT_OK && chunked)
+        rc = cli_fail(err, CLI_EXIT_UNAVAILABLE, "%s answered the stream in chunks", c->url);
+    if (rc != CLI_EXIT_OK) {
+        cli_stream_free(s);
+        return rc;
+    }
+    *out = s;
+    return CLI_EXIT_OK;
+}
+
+int cli_stream_line(cli_stream *s, char *out, size_t cap, int idle_ms, cli_error *err)
+{
+    reader *r = &s->r;
+    r->wait_ms = idle_ms;
+    r->deadline = cli_conn_mono_ms() + idle_ms;
+    for (;;) {
+        char *nl = memchr(r->buf + r->pos, '\n', r->len - r->pos);
+        if (nl) {
+            size_t n = (size_t)(nl - (r->buf + r->pos));
+            size_t keep = n > 0 && r->buf[r->pos + n - 1] == '\r' ? n - 1 : n;
+            if (keep >= cap) {
+                cli_fail(err, CLI_EXIT_UNAVAILABLE, "%s: a line of the stream is too long",
+                         r->c->url);
+                return -1;
+            }
+            memcpy(out, r->buf + r->pos, keep);
+            out[keep] = '\0';
+            r->pos += n + 1;
+            return 1;
+        }
+        int f = rd_fill(r, err);
+        if (f <= 0)
+            return f;
+        r->deadline = cli_conn_mono_ms() + idle_ms;
+    }
+}
+
+void cli_stream_free(cli_stream *s)
+{
+    if (s == NULL)
+        return;
+    cli_conn_close(&s->k);
+    free(s->r.buf);
+    free(s);
+}

@@ -50,6 +50,24 @@ const char *cli_rpc_url(const cli_rpc *c);
 int cli_rpc_call(cli_rpc *c, const char *method, json_t *params, int extra_ms,
                  json_t **result, cli_error *err) __attribute__((warn_unused_result));
 
+/* A stream of the node's GET /events (docs/rpc.md): path is "/events" with
+ * its query ("/events?license=..."), beside the RPC path of the URL
+ * (/rpc -> /events).  last_id, when not NULL, goes as Last-Event-ID.  Asked
+ * as HTTP/1.0, so the body is the stream up to the close.  Returns
+ * CLI_EXIT_OK and *out once the node answered 200; a refusal is
+ * CLI_EXIT_USAGE (HTTP 400: a bad filter or id) or CLI_EXIT_UNAVAILABLE
+ * (401, 503: too many streams), with the node's reason. */
+typedef struct cli_stream cli_stream;
+int cli_rpc_stream_open(cli_rpc *c, const char *path, const char *last_id, cli_stream **out,
+                        cli_error *err) __attribute__((warn_unused_result));
+/* The next line of the stream without its line end, into out (cap bytes,
+ * NUL-ended): 1; 0 when the node closed the stream; -1 with err when
+ * nothing arrived for idle_ms, on an error, or for a line of cap bytes or
+ * more. */
+int cli_stream_line(cli_stream *s, char *out, size_t cap, int idle_ms, cli_error *err);
+/* Close and free; NULL-safe. */
+void cli_stream_free(cli_stream *s);
+
 /* The exit code of a JSON-RPC error code: 1001 not found (5); 1002, 1003,
  * 1006 rejected (2); -32602 invalid params (1); anything else, 1004, 1005
  * and -32000 included, unavailable (3). */

@@ -20,6 +20,7 @@
 
 #include "core.h"
 #include "engine.h"
+#include "events.h"
 #include "ledger/hash.h"
 #include "ledger/limits.h"
 #include "ledger/tx.h"
@@ -416,6 +417,7 @@ static void job_done(node *n, void *arg)
         }
         node_p2p_set_height(b->p2p, ledger_height(n->L));
         node_mempool_changed(n);
+        node_events_committed(n);
         break;
     }
     default:

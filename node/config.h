@@ -30,6 +30,9 @@ typedef struct {
     uint64_t rpc_timeout_ms;     /* idle/slow connections are dropped after this */
     uint64_t rpc_workers;        /* 0: one per core */
     uint64_t rpc_queue;          /* requests waiting for a worker before 503 */
+    uint64_t rpc_max_streams;    /* GET /events streams at once (503 beyond) */
+    uint64_t rpc_stream_buffer;  /* unsent bytes a stream may hold before it is dropped */
+    uint64_t rpc_stream_keepalive_ms; /* comment line on idle streams */
     uint64_t mempool_max_txs;
     uint64_t mempool_max_bytes;
     uint64_t shutdown_grace_ms;  /* how long shutdown waits for a block in progress */

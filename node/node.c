@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "events.h"
 #include "handshake.h"
 #include "ledger/gov.h"
 #include "ledger/hex.h"
@@ -224,7 +225,8 @@ int node_start(node *n, const node_config *cfg, ledger_err *err)
     n->engine = node_engine_new(n, err);
     if (n->engine == NULL)
         return -1;
-    if (node_rpc_start(n, err) != 0 || node_public_start(n, err) != 0)
+    if (node_rpc_start(n, err) != 0 || node_events_start(n, err) != 0 ||
+        node_public_start(n, err) != 0)
         return -1;
     return 0;
 }
@@ -262,6 +264,7 @@ void node_close(node *n)
     }
     if (n->base)
         run_posts(n);
+    node_events_free(n); /* event streams end: their clients resume elsewhere */
     if (n->http) {
         /* answer whoever still waits, and give the answers a moment to leave */
         node_rpc_drain(n);

@@ -52,6 +52,7 @@ struct node {
     struct rpc_auth *rpc_auth;   /* HTTPS and bearer tokens (rpc_auth.h) */
     struct node_listen_guard *rpc_guard; /* pauses accept() at the descriptor limit */
     struct node_public *pub;     /* the public site (public.h), or NULL when off */
+    struct node_events *events;  /* GET /events streams (events.h), loop-owned */
     struct event *sigint_ev, *sigterm_ev, *sighup_ev, *post_ev;
     node_mempool *mp;
     node_workers *workers;

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "events.h"
 #include "ledger/gov.h"
 #include "ledger/hex.h"
 #include "listen.h"
@@ -460,7 +461,7 @@ static void rr_work(void *arg)
 
 /* The role of the request's bearer token; RPC_ROLE_NONE, answered 401,
  * when one is needed and missing or unknown. */
-static rpc_role authorize(node *n, struct evhttp_request *req, const char **name)
+rpc_role node_rpc_authorize(node *n, struct evhttp_request *req, const char **name)
 {
     *name = NULL;
     if (!node_rpc_auth_required(n->rpc_auth))
@@ -488,7 +489,7 @@ static void on_rpc(struct evhttp_request *req, void *arg)
         return;
     }
     const char *token_name;
-    rpc_role role = authorize(n, req, &token_name);
+    rpc_role role = node_rpc_authorize(n, req, &token_name);
     if (role == RPC_ROLE_NONE)
         return;
     if (n->stopping) {
@@ -561,7 +562,7 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 {
     node *n = arg;
     const char *token_name;
-    if (authorize(n, req, &token_name) == RPC_ROLE_NONE)
+    if (node_rpc_authorize(n, req, &token_name) == RPC_ROLE_NONE)
         return;
     struct evbuffer *buf = evbuffer_new();
     if (buf == NULL) {
@@ -590,6 +591,14 @@ static void on_metrics(struct evhttp_request *req, void *arg)
         atomic_load(&n->peers), atomic_load(&n->observers), (unsigned)atomic_load(&n->round),
         now > tip.time ? (double)(now - tip.time) / 1000.0 : 0.0, atomic_load(&n->syncing),
         (unsigned long long)(target > tip.height ? target - tip.height : 0));
+    evbuffer_add_printf(buf,
+                        "# HELP permit_event_streams GET /events streams open.\n"
+                        "# TYPE permit_event_streams gauge\npermit_event_streams %u\n"
+                        "# HELP permit_event_streams_dropped_total Streams dropped for "
+                        "letting unsent bytes pile up past rpc_stream_buffer.\n"
+                        "# TYPE permit_event_streams_dropped_total counter\n"
+                        "permit_event_streams_dropped_total %llu\n",
+                        node_events_count(n), (unsigned long long)node_events_dropped(n));
     /* the departments in force (governance adds and removes them) */
     ledger_gov *gv = ledger_gov_acquire(n->L);
     evbuffer_add_printf(buf, "# HELP permit_pending_items Permit items waiting for a "
@@ -609,7 +618,7 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 static void on_other(struct evhttp_request *req, void *arg)
 {
     (void)arg;
-    evhttp_send_error(req, 404, "not found: use POST /rpc, GET /health or GET /metrics");
+    evhttp_send_error(req, 404, "not found: use POST /rpc, GET /health, GET /metrics or GET /events");
 }
 
 /* Each HTTPS connection: a TLS server session over the accepted socket. */
@@ -654,6 +663,7 @@ int node_rpc_start(node *n, ledger_err *err)
     evhttp_set_cb(n->http, "/rpc", on_rpc, n);
     evhttp_set_cb(n->http, "/health", on_health, n);
     evhttp_set_cb(n->http, "/metrics", on_metrics, n);
+    evhttp_set_cb(n->http, "/events", node_events_on_request, n);
     evhttp_set_gencb(n->http, on_other, n);
     /* our own listener, for a deeper accept backlog than evhttp's 128: a
      * burst of clients connecting at once must not be dropped */

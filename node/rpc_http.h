@@ -1,5 +1,6 @@
 /* node/rpc_http.h: the HTTP side of the RPC server (libevent evhttp):
- * POST /rpc (JSON-RPC 2.0, single or batch), GET /health, GET /metrics.
+ * POST /rpc (JSON-RPC 2.0, single or batch), GET /health, GET /metrics, and
+ * GET /events (events.h).
  *
  * Bounds: request bodies (rpc_max_body, 413 beyond), headers (8 KiB), JSON
  * nesting (32), batches (100 calls), requests waiting for a worker
@@ -18,6 +19,13 @@ typedef struct node node;
 
 #define RPC_MAX_DEPTH 32
 #define RPC_MAX_BATCH 100
+
+struct evhttp_request;
+
+/* The role of the request's bearer token; RPC_ROLE_NONE when one is needed
+ * and missing or unknown, and the request is then answered 401 already.
+ * Every role may read (GET /metrics, GET /events). */
+rpc_role node_rpc_authorize(node *n, struct evhttp_request *req, const char **name);
 
 /* Bind and start serving on cfg.rpc_listen. */
 int node_rpc_start(node *n, ledger_err *err);

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "engine.h"
+#include "events.h"
 #include "ledger/block.h"
 #include "ledger/workq.h"
 #include "log.h"
@@ -258,6 +259,7 @@ static void block_done(node *n, void *arg)
                  (double)job->exec_us / 1000.0);
     job_free(job);
     node_mempool_changed(n);
+    node_events_committed(n);
     if (node_mempool_waiting(n->mp) > 0)
         solo_kick(&e->base);
 }
