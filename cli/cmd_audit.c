@@ -296,6 +296,17 @@ static void print_report(FILE *f, const ledger_genesis *g, const ledger_audit_re
     line(f, "Status", ledger_status_name(r->status));
     cli_clean_text(buf, sizeof buf, r->record.name);
     line(f, "Name", buf);
+    if (r->record.has_holder) {
+        static const uint8_t zero[32];
+        ledger_hex_encode(r->record.holder_key, 32, hx);
+        line(f, "Holder key", hx);
+        if (memcmp(r->record.pledge_sha256, zero, 32) != 0) {
+            ledger_hex_encode(r->record.pledge_sha256, 32, hx);
+            snprintf(buf, sizeof buf, "%s (SHA-256 of the pledge text; the holder's signature "
+                     "over it checked in the replay)", hx);
+            line(f, "Pledge", buf);
+        }
+    }
     snprintf(buf, sizeof buf, "%zu, one unbroken chain from APPLY to the record's head, "
              "replayed under the ledger rules", r->n_events);
     line(f, "Events", buf);
@@ -385,6 +396,16 @@ static json_t *report_json(const ledger_genesis *g, const ledger_audit_report *r
                           sroot, "consistency_checked", r->consistency_checked);
     if (j != NULL)
         json_object_set_new(j, "gov_events", json_integer((json_int_t)r->n_gov_events));
+    if (j != NULL && r->record.has_holder) {
+        static const uint8_t zero[32];
+        char hk[65], ph[65];
+        ledger_hex_encode(r->record.holder_key, 32, hk);
+        json_object_set_new(j, "holder_key", json_string(hk));
+        if (memcmp(r->record.pledge_sha256, zero, 32) != 0) {
+            ledger_hex_encode(r->record.pledge_sha256, 32, ph);
+            json_object_set_new(j, "pledge_sha256", json_string(ph));
+        }
+    }
     json_t *fresh = json_pack("{s:I, s:I, s:I, s:I, s:b, s:o, s:s}", "now", (json_int_t)age->now,
                               "age_ms", (json_int_t)age->age_ms, "ahead_ms",
                               (json_int_t)age->ahead_ms, "stale_after_ms",

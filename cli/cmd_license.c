@@ -79,6 +79,25 @@ static int cmd_apply(cli_ctx *ctx, const cli_args *a, cli_error *err)
     ad.text = (char *)address;
     ap.address = &ad;
     ap.commitment = cli_arg_count(a, "commitment") > 0;
+    /* the holder's pledge (permit pledge sign): all three or none */
+    const char *hkey = cli_arg(a, "holder-key"), *ptext = cli_arg(a, "pledge-text"),
+               *psig = cli_arg(a, "pledge-sig");
+    uint8_t holder[32], text_sha[32], sig[64];
+    if (hkey || ptext || psig) {
+        if (!hkey || !ptext || !psig)
+            return cli_fail(err, CLI_EXIT_USAGE, "apply: the pledge needs --holder-key, "
+                            "--pledge-text and --pledge-sig together");
+        if ((rc = cli_parse_hex("--holder-key", hkey, holder, 32, err)) != 0 ||
+            (rc = cli_parse_hex("--pledge-sig", psig, sig, 64, err)) != 0 ||
+            (rc = cli_pledge_text_hash("--pledge-text", ptext, text_sha, err)) != 0)
+            return rc;
+        ap.holder_key.data = holder;
+        ap.holder_key.len = 32;
+        ap.pledge_sha256.data = text_sha;
+        ap.pledge_sha256.len = 32;
+        ap.pledge_sig.data = sig;
+        ap.pledge_sig.len = 64;
+    }
     ap.n_documents = n_docs;
     ap.documents = n_docs ? doc_bin : NULL;
     b.payload_case = PERMIT__TX_BODY__PAYLOAD_APPLY;
@@ -251,7 +270,11 @@ static const cli_option apply_opts[] = {
     {"division", "CODE", CLI_OPT_REQUIRED, "division code of the primary address (6, 9 or 12 digits)"},
     {"address", "TEXT", CLI_OPT_REQUIRED, "primary business address"},
     {"scope", "TEXT", 0, "business scope"},
-    {"commitment", NULL, 0, "notify-and-commit route (告知承诺): issued at once, verified later"},
+    {"commitment", NULL, 0, "notify-and-commit route (告知承诺): issued at once, verified later; "
+                            "needs the holder's pledge"},
+    {"holder-key", "PUBHEX", 0, "the holder's e-seal public key (with --commitment)"},
+    {"pledge-text", "FILE", 0, "the pledge text the holder signed (its SHA-256 goes on the license)"},
+    {"pledge-sig", "HEX", 0, "the holder's pledge signature (permit pledge sign)"},
     {"document", "SHA256HEX", CLI_OPT_MULTI, "SHA-256 of an off-chain document (at most 16)"},
     {NULL},
 };
@@ -326,7 +349,8 @@ const cli_command cli_filing_commands[] = {
      "Signed with a registrar key.  The history keeps the old values.", cmd_amend},
     {"renew", LIC, 1, 1, reason_optional_opts, CLI_CMD_WRITE, PERMIT__TX_KIND__RENEW,
      "renew a license inside its renewal window or grace period",
-     "Signed with a registrar key.", cmd_reason},
+     "Signed with a registrar key, or with the license's holder key (无感智办: the\n"
+     "holder confirms and the renewal is done; see permit holder set).", cmd_reason},
     {"cancel", LIC, 1, 1, reason_required_opts, CLI_CMD_WRITE, PERMIT__TX_KIND__CANCEL,
      "cancel (注销) a license at the applicant's request",
      "Signed with a registrar key.", cmd_reason},

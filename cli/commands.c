@@ -8,6 +8,7 @@ const cli_section cli_sections[] = {
     {"Genesis ceremony (public keys only)", cli_genesis_commands},
     {"Filing (registrar key)", cli_filing_commands},
     {"Decisions (department seal key)", cli_decision_commands},
+    {"The holder (e-seal key)", cli_holder_commands},
     {"Queries", cli_query_commands},
     {"Blocks and transactions", cli_chain_commands},
     {"Audit", cli_audit_commands},

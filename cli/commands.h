@@ -12,6 +12,7 @@ extern const cli_command cli_genesis_commands[];  /* genesis init, add-*, hash (
 extern const cli_command cli_filing_commands[];   /* apply, address add/remove, amend, renew,
                                                      cancel (cmd_license.c) */
 extern const cli_command cli_decision_commands[]; /* approve ... revoke (cmd_license.c) */
+extern const cli_command cli_holder_commands[];   /* pledge sign, holder set (cmd_holder.c) */
 extern const cli_command cli_query_commands[];    /* status, show, history, ... (cmd_query.c) */
 extern const cli_command cli_chain_commands[];    /* block, tx, tx submit (cmd_chain.c) */
 extern const cli_command cli_audit_commands[];    /* audit, verify-chain (cmd_audit.c) */

@@ -423,6 +423,10 @@ void cli_print_license(FILE *f, json_t *r)
         fputs("no", f);
     }
     fputc('\n', f);
+    if (json_is_string(get(r, "holder_key")))
+        kv(f, "Holder key", r, "holder_key");
+    if (json_is_string(get(r, "pledge_sha256")))
+        kv(f, "Pledge", r, "pledge_sha256");
     kv_time(f, "Applied", r, "applied_at");
     kv_time(f, "Issued", r, "issued_at");
     kv_time(f, "Expires", r, "expires_at");

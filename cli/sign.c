@@ -118,6 +118,14 @@ static int chain_for(cli_ctx *ctx, const cli_args *a, int sign_only, ledger_gene
     return CLI_EXIT_OK;
 }
 
+int cli_chain_id(cli_ctx *ctx, const cli_args *a, int offline, char chain[65], cli_error *err)
+{
+    ledger_genesis *g = NULL;
+    int rc = chain_for(ctx, a, offline, &g, chain, err);
+    ledger_genesis_free(g);
+    return rc;
+}
+
 /* Decode what was signed as the node will, and with a genesis also check
  * the signer's role, the field rules and the signature. */
 static int self_check(const ledger_genesis *g, const char *chain, const uint8_t *env,

@@ -32,6 +32,19 @@ int cli_body_init(Permit__TxBody *body, int kind, uint8_t nonce[LEDGER_NONCE_LEN
 int cli_write(cli_ctx *ctx, const cli_args *a, Permit__TxBody *body, cli_error *err)
     __attribute__((warn_unused_result));
 
+/* The chain id as a write command finds it (above): from --chain-id or
+ * --genesis when `offline`, else from the node, checked against them.
+ * CLI_EXIT_OK with chain filled, or an exit code. */
+int cli_chain_id(cli_ctx *ctx, const cli_args *a, int offline, char chain[65], cli_error *err)
+    __attribute__((warn_unused_result));
+
+#define CLI_PLEDGE_TEXT_MAX (1u << 20) /* bytes of a pledge text file */
+
+/* SHA-256 of the pledge text in file `path` (option `opt` in messages),
+ * at most CLI_PLEDGE_TEXT_MAX bytes (cmd_holder.c). */
+int cli_pledge_text_hash(const char *opt, const char *path, uint8_t out[32], cli_error *err)
+    __attribute__((warn_unused_result));
+
 /* Submit a hex envelope.  timeout_ms 0 leaves the node's default.  Returns
  * CLI_EXIT_OK with *result (new reference) or an exit code. */
 int cli_submit(cli_ctx *ctx, const char *hex, int no_wait, uint64_t timeout_ms,

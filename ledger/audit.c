@@ -192,6 +192,9 @@ static const char *first_difference(const ledger_license *a, const ledger_licens
         return "addresses";
     if (a->n_items != b->n_items)
         return "permit items";
+    if (a->has_holder != b->has_holder || memcmp(a->holder_key, b->holder_key, 32) != 0 ||
+        memcmp(a->pledge_sha256, b->pledge_sha256, 32) != 0)
+        return "holder key or pledge";
     for (size_t i = 0; i < a->n_items; i++)
         if (a->items[i].decision != b->items[i].decision ||
             a->items[i].verified != b->items[i].verified)

@@ -8,6 +8,7 @@
 #include "merkle.h"
 
 #define RECORD_VERSION 1
+#define RECORD_VERSION_HOLDER 2 /* with the holder key and pledge hash */
 #define EVENT_VERSION 1
 
 void ledger_license_clear(ledger_license *l)
@@ -38,7 +39,10 @@ int ledger_license_encode(const ledger_license *l, uint8_t **out, size_t *len,
 {
     lbuf b;
     ledger_lbuf_init(&b, LEDGER_MAX_RECORD);
-    ledger_lbuf_u8(&b, RECORD_VERSION);
+    static const uint8_t zero[32];
+    if (l->has_holder && memcmp(l->holder_key, zero, 32) == 0)
+        b.err = 1; /* version 2 names a key */
+    ledger_lbuf_u8(&b, l->has_holder ? RECORD_VERSION_HOLDER : RECORD_VERSION);
     ledger_lbuf_str(&b, l->id);
     ledger_lbuf_str(&b, l->uscc);
     ledger_lbuf_str(&b, l->name);
@@ -76,6 +80,10 @@ int ledger_license_encode(const ledger_license *l, uint8_t **out, size_t *len,
         ledger_lbuf_put(&b, l->documents[i], 32);
     ledger_lbuf_u32(&b, l->seq);
     ledger_lbuf_put(&b, l->head, 32);
+    if (l->has_holder) {
+        ledger_lbuf_put(&b, l->holder_key, 32);
+        ledger_lbuf_put(&b, l->pledge_sha256, 32);
+    }
     if (b.err) {
         ledger_lbuf_free(&b);
         return ledger_fail(err, LEDGER_ERR_NOMEM, NULL,
@@ -92,7 +100,8 @@ int ledger_license_decode(ledger_license *l, const uint8_t *p, size_t len,
     lrd r;
     memset(l, 0, sizeof *l);
     ledger_lrd_init(&r, p, len);
-    if (ledger_lrd_u8(&r) != RECORD_VERSION)
+    uint8_t version = ledger_lrd_u8(&r);
+    if (version != RECORD_VERSION && version != RECORD_VERSION_HOLDER)
         goto bad;
     l->id = ledger_lrd_str(&r, LEDGER_MAX_LICENSE_ID);
     l->uscc = ledger_lrd_str(&r, 18);
@@ -144,6 +153,14 @@ int ledger_license_decode(ledger_license *l, const uint8_t *p, size_t len,
         ledger_lrd_copy(&r, l->documents[i], 32);
     l->seq = ledger_lrd_u32(&r);
     ledger_lrd_copy(&r, l->head, 32);
+    if (version == RECORD_VERSION_HOLDER) {
+        static const uint8_t zero[32];
+        l->has_holder = 1;
+        ledger_lrd_copy(&r, l->holder_key, 32);
+        ledger_lrd_copy(&r, l->pledge_sha256, 32);
+        if (memcmp(l->holder_key, zero, 32) == 0)
+            goto bad; /* one encoding per record: no holder is version 1 */
+    }
     if (!ledger_lrd_done(&r) || l->status < LIC_PENDING || l->status > LIC_CANCELLED)
         goto bad;
     return 0;

@@ -72,6 +72,13 @@ typedef struct {
     uint8_t documents[LEDGER_MAX_DOCUMENTS][32];
     uint32_t seq;            /* seq of the latest event (APPLY is 0) */
     uint8_t head[32];        /* hash of the latest event */
+    /* The holder's e-seal key (DESIGN §2), named by the pledge of a
+     * commitment APPLY or by SET_HOLDER_KEY; with it the record is of
+     * version 2 (docs/formats.md).  pledge_sha256: the SHA-256 of the
+     * pledge text the holder signed, zero when none was. */
+    uint8_t has_holder;
+    uint8_t holder_key[32];
+    uint8_t pledge_sha256[32];
 } ledger_license;
 
 typedef struct {

@@ -76,6 +76,13 @@ static int apply_new(const ledger_genesis *g, const Permit__Apply *a, uint64_t n
         memcpy(lic->documents[i], a->documents[i].data, 32);
     lic->applied_at = now;
     lic->commitment = a->commitment ? 1 : 0;
+    if (a->holder_key.len == 32 && a->pledge_sha256.len == 32) {
+        /* the pledge (checked by ledger_tx_check_fields: pledge_required,
+         * pledge_invalid) names the holder */
+        lic->has_holder = 1;
+        memcpy(lic->holder_key, a->holder_key.data, 32);
+        memcpy(lic->pledge_sha256, a->pledge_sha256.data, 32);
+    }
     if (a->commitment) {
         /* notify-and-commit (告知承诺): issued at once (秒批), verified later */
         lic->status = LIC_ISSUED_UNVERIFIED;
@@ -281,8 +288,15 @@ static int amend(const Permit__Amend *a, uint64_t now, ledger_license *lic, ledg
     return 0;
 }
 
-static int renew(const ledger_genesis *g, uint64_t now, ledger_license *lic, ledger_err *err)
+static int renew(const ledger_genesis *g, const ledger_tx *tx, int dept, uint64_t now,
+                 ledger_license *lic, ledger_err *err)
 {
+    if (dept == LEDGER_DEPT_HOLDER &&
+        (!lic->has_holder || memcmp(lic->holder_key, tx->signer, 32) != 0))
+        return ledger_fail(err, LEDGER_ERR_UNAUTHORIZED, "signer_not_holder",
+                           "RENEW must be signed by a registrar or by the holder key of "
+                           "license %s; %s", lic->id,
+                           lic->has_holder ? "this key is not it" : "the license names none");
     int status = ledger_license_status_at(lic, now);
     int stored = lic->status;
     if (stored != LIC_ISSUED && stored != LIC_ISSUED_UNVERIFIED)
@@ -349,7 +363,7 @@ int ledger_rules_apply(const ledger_genesis *g, const ledger_tx *tx, int dept,
                            "every owning department has verified it",
                            lic->id, (unsigned long long)lic->verify_deadline,
                            ledger_tx_kind_name(tx->kind));
-    const char *dept_id = g->departments[dept].id;
+    const char *dept_id = dept >= 0 ? g->departments[dept].id : "";
     switch (tx->kind) {
     case PERMIT__TX_KIND__APPROVE:
     case PERMIT__TX_KIND__REJECT:
@@ -397,7 +411,12 @@ int ledger_rules_apply(const ledger_genesis *g, const ledger_tx *tx, int dept,
         lic->suspended_by[0] = '\0';
         return 0;
     case PERMIT__TX_KIND__RENEW:
-        return renew(g, now, lic, err);
+        return renew(g, tx, dept, now, lic, err);
+    case PERMIT__TX_KIND__SET_HOLDER_KEY:
+        /* the new key's signature over the license id: check_fields */
+        lic->has_holder = 1;
+        memcpy(lic->holder_key, b->holder_key->key.data, 32);
+        return 0;
     case PERMIT__TX_KIND__CANCEL:
         lic->status = LIC_CANCELLED; /* 注销: any non-final license, expired or not */
         lic->suspended_by[0] = '\0';

@@ -31,7 +31,16 @@ typedef struct {
     size_t env_len;
     struct Permit__TxBody *body; /* decoded body (owned) */
     int kind;                    /* permit TxKind */
+    /* RENEW only: the signer's key parsed, for a holder's RENEW (a key the
+     * membership does not hold; ledger_tx_authorize points *pk at it) */
+    int signer_parsed;
+    ledger_pubkey signer_pk;
 } ledger_tx;
+
+/* The department index ledger_tx_authorize gives a RENEW signed by a key
+ * that is no registrar's: the license's holder key, if the rules find it is
+ * (rule signer_not_holder, rules.h).  Never an index into departments. */
+#define LEDGER_DEPT_HOLDER (-2)
 
 /* Roles a signer can hold. */
 typedef enum {
@@ -104,6 +113,19 @@ int ledger_tx_sign(const char *chain_id, const struct Permit__TxBody *body,
  * nonce (stored in nonce_buf, which must outlive body). */
 int ledger_tx_body_init(struct Permit__TxBody *body, int kind, uint64_t timestamp_ms,
                         uint8_t nonce_buf[LEDGER_NONCE_LEN]) LEDGER_WUR;
+
+/* The pledge digest the holder signs on the notify-and-commit route
+ * (docs/formats.md, "Pledge"): TaggedHash("permit/pledge/v1", u8 len(chain_id)
+ * || chain_id || u8 len(uscc) || uscc || u8 len(industry) || industry ||
+ * h32 SHA-256(pledge text)).  Strings longer than 255 bytes are cut at 255
+ * (none that the rules admit is). */
+void ledger_pledge_digest(const char *chain_id, const char *uscc, const char *industry,
+                          const uint8_t text_sha256[32], uint8_t out[32]);
+
+/* The digest a new holder key signs in SET_HOLDER_KEY (docs/formats.md,
+ * "Holder key"): TaggedHash("permit/holder/v1", u8 len(chain_id) || chain_id
+ * || u8 len(license_id) || license_id). */
+void ledger_holder_digest(const char *chain_id, const char *license_id, uint8_t out[32]);
 
 /* The evidence methods a VERIFY may name (NULL-terminated). */
 extern const char *const ledger_evidence_methods[];

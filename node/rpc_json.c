@@ -102,6 +102,11 @@ json_t *node_json_license(const ledger_license *l, uint64_t now)
             ok = 0;
     put(o, "documents", docs, &ok);
     put(o, "suspended_by", str_or_null(l->suspended_by), &ok);
+    put(o, "holder_key", l->has_holder ? node_json_hex(l->holder_key, 32) : json_null(), &ok);
+    static const uint8_t zero[32];
+    put(o, "pledge_sha256",
+        l->has_holder && memcmp(l->pledge_sha256, zero, 32) != 0
+            ? node_json_hex(l->pledge_sha256, 32) : json_null(), &ok);
     put(o, "seq", json_integer(l->seq), &ok);
     put(o, "head", node_json_hex(l->head, 32), &ok);
     return finish(o, ok);
@@ -141,8 +146,21 @@ json_t *node_json_tx_body(const ledger_tx *tx)
                                                           a->documents[i].len)) != 0)
                 ok = 0;
         put(o, "documents", docs, &ok);
+        if (a->holder_key.len)
+            put(o, "holder_key", node_json_hex(a->holder_key.data, a->holder_key.len), &ok);
+        if (a->pledge_sha256.len)
+            put(o, "pledge_sha256", node_json_hex(a->pledge_sha256.data, a->pledge_sha256.len),
+                &ok);
+        if (a->pledge_sig.len)
+            put(o, "pledge_sig", node_json_hex(a->pledge_sig.data, a->pledge_sig.len), &ok);
         break;
     }
+    case PERMIT__TX_BODY__PAYLOAD_HOLDER_KEY:
+        put(o, "holder_key", node_json_hex(b->holder_key->key.data, b->holder_key->key.len),
+            &ok);
+        put(o, "holder_sig", node_json_hex(b->holder_key->sig.data, b->holder_key->sig.len),
+            &ok);
+        break;
     case PERMIT__TX_BODY__PAYLOAD_DECISION: {
         json_t *items = json_array();
         for (size_t i = 0; items && i < b->decision->n_items; i++)

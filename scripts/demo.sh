@@ -84,10 +84,21 @@ show approve "$id" --key "$keys/fire.key" || echo "  (exit code $?)"
 show approve "$id" --key "$keys/tobacco.key"
 show show "$id"
 
-say "2. A bakery uses the notify-and-commit route (告知承诺): issued at once, then verified with evidence"
+say "2. A bakery uses the notify-and-commit route (告知承诺): the holder signs the pledge with its e-seal key, issued at once, then verified with evidence"
+echo "(the bakery's legal person makes its e-seal key and signs the pledge text (承诺书) offline)"
+holder_pub=$(show keygen --out "$work/bakery-holder.key")
+printf '%s\n' "本店承诺：所报信息真实，经营场所与设施符合食品经营要求，愿承担不实承诺的法律责任。" \
+  >"$work/pledge.txt"
+pledge_sig=$(show pledge sign --key "$work/bakery-holder.key" --uscc 91320411MA1MXL8Q2F \
+  --industry bakery --text "$work/pledge.txt")
+echo "(without the pledge the notify-and-commit route is refused:)"
+show apply --key "$keys/registrar.key" --uscc 91320411MA1MXL8Q2F \
+  --name "新北区麦香烘焙坊" --legal-rep "李四" --industry bakery --division 320411001 \
+  --address "常州市新北区珠江路88号" --commitment || echo "  (exit code $?)"
 id2=$(show apply --key "$keys/registrar.key" --uscc 91320411MA1MXL8Q2F \
   --name "新北区麦香烘焙坊" --legal-rep "李四" --industry bakery --division 320411001 \
-  --address "常州市新北区珠江路88号" --commitment)
+  --address "常州市新北区珠江路88号" --commitment \
+  --holder-key "$holder_pub" --pledge-text "$work/pledge.txt" --pledge-sig "$pledge_sig")
 echo "$id2"
 show show "$id2"
 echo "(the market bureau checks by video (VR cloud inspection) and records the evidence: its hash)"
@@ -102,6 +113,10 @@ show address add "$id" --key "$keys/registrar.key" --division 320411002 --addres
 show address add "$id" --key "$keys/registrar.key" --division 320411003 --address "常州市新北区黄河西路12号"
 show address list "$id"
 show amend "$id" --key "$keys/registrar.key" --legal-rep "王五"
+echo "(the store's holder key is named, so it can confirm its own renewal later (无感智办):"
+echo " permit renew $id --key store-holder.key)"
+show keygen --out "$work/store-holder.key"
+show holder set "$id" --key "$keys/registrar.key" --holder-key "$work/store-holder.key"
 show history "$id"
 
 say "4. Search by USCC $uscc"

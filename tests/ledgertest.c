@@ -126,6 +126,7 @@ void lt_setup(lt_env *env, lt_genesis_edit edit)
     }
     derive_key(&env->registrar, "registrar/1");
     derive_key(&env->outsider, "outsider");
+    derive_key(&env->holder, "holder");
     env->genesis_json = lt_genesis_json(env, edit);
     ledger_err err;
     if (ledger_genesis_parse(env->genesis_json, strlen(env->genesis_json), &env->g, &err) != 0)
@@ -180,10 +181,20 @@ uint8_t *lt_sign(lt_env *env, const ledger_keypair *kp, Permit__TxBody *b, size_
     return out;
 }
 
-uint8_t *lt_apply_full(lt_env *env, const ledger_keypair *kp, const char *uscc,
-                       const char *name, const char *rep, const char *industry,
-                       const char *division, const char *address, int commitment,
-                       size_t *len)
+void lt_pledge_sign(lt_env *env, const ledger_keypair *holder, const char *uscc,
+                    const char *industry, lt_pledge *pl)
+{
+    uint8_t d[32];
+    memcpy(pl->key, holder->pub, 32);
+    ledger_sha256(LT_PLEDGE_TEXT, strlen(LT_PLEDGE_TEXT), pl->sha);
+    ledger_pledge_digest(env->g->chain_id, uscc, industry, pl->sha, d);
+    assert_int_equal(ledger_sign(holder, d, NULL, pl->sig), 0);
+}
+
+static uint8_t *apply_body(lt_env *env, const ledger_keypair *kp, const char *uscc,
+                           const char *name, const char *rep, const char *industry,
+                           const char *division, const char *address, int commitment,
+                           const lt_pledge *pl, size_t *len)
 {
     Permit__TxBody b;
     Permit__Apply a = PERMIT__APPLY__INIT;
@@ -198,9 +209,57 @@ uint8_t *lt_apply_full(lt_env *env, const ledger_keypair *kp, const char *uscc,
     ad.text = (char *)address;
     a.address = &ad;
     a.commitment = commitment;
+    if (pl) {
+        a.holder_key.data = (uint8_t *)pl->key;
+        a.holder_key.len = 32;
+        a.pledge_sha256.data = (uint8_t *)pl->sha;
+        a.pledge_sha256.len = 32;
+        a.pledge_sig.data = (uint8_t *)pl->sig;
+        a.pledge_sig.len = 64;
+    }
     b.payload_case = PERMIT__TX_BODY__PAYLOAD_APPLY;
     b.apply = &a;
     return lt_sign(env, kp, &b, len);
+}
+
+uint8_t *lt_apply_full(lt_env *env, const ledger_keypair *kp, const char *uscc,
+                       const char *name, const char *rep, const char *industry,
+                       const char *division, const char *address, int commitment,
+                       size_t *len)
+{
+    /* the notify-and-commit route needs the holder's pledge (pledge_required) */
+    lt_pledge pl;
+    if (commitment)
+        lt_pledge_sign(env, &env->holder, uscc, industry, &pl);
+    return apply_body(env, kp, uscc, name, rep, industry, division, address, commitment,
+                      commitment ? &pl : NULL, len);
+}
+
+uint8_t *lt_apply_pledged(lt_env *env, const char *uscc, const char *industry, int commitment,
+                          const lt_pledge *pl, size_t *len)
+{
+    return apply_body(env, &env->registrar, uscc, "常州新北便利超市有限公司", "张三", industry,
+                      "320411", "常州市新北区太湖东路101号", commitment, pl, len);
+}
+
+uint8_t *lt_set_holder(lt_env *env, const ledger_keypair *signer, const char *license,
+                       const ledger_keypair *holder, size_t *len)
+{
+    Permit__TxBody b;
+    Permit__HolderKey h = PERMIT__HOLDER_KEY__INIT;
+    uint8_t d[32], sig[64], pub[32];
+    ledger_holder_digest(env->g->chain_id, license, d);
+    assert_int_equal(ledger_sign(holder, d, NULL, sig), 0);
+    memcpy(pub, holder->pub, 32);
+    body_init(env, &b, PERMIT__TX_KIND__SET_HOLDER_KEY);
+    b.license_id = (char *)license;
+    h.key.data = pub;
+    h.key.len = 32;
+    h.sig.data = sig;
+    h.sig.len = 64;
+    b.payload_case = PERMIT__TX_BODY__PAYLOAD_HOLDER_KEY;
+    b.holder_key = &h;
+    return lt_sign(env, signer, &b, len);
 }
 
 uint8_t *lt_apply(lt_env *env, const char *uscc, const char *industry, int commitment,

@@ -27,6 +27,8 @@ typedef struct {
     ledger_keypair node[LT_NDEPT];
     ledger_keypair registrar;
     ledger_keypair outsider;      /* a valid key nobody authorised */
+    ledger_keypair holder;        /* the applicant's e-seal key: signs the pledge of every
+                                     commitment APPLY the builders make */
     uint64_t now;                 /* time of the last block */
     char *genesis_json;
 } lt_env;
@@ -54,6 +56,21 @@ uint8_t *lt_apply_full(lt_env *env, const ledger_keypair *kp, const char *uscc,
                        const char *name, const char *rep, const char *industry,
                        const char *division, const char *address, int commitment,
                        size_t *len);
+/* The pledge text the builders' holder signs, and its digest signed by
+ * `holder` for this chain, uscc and industry into a (holder_key,
+ * pledge_sha256, pledge_sig pointing into the static buffers of `pl`). */
+typedef struct {
+    uint8_t key[32], sha[32], sig[64];
+} lt_pledge;
+#define LT_PLEDGE_TEXT "本人承诺：所填信息真实，符合许可条件，愿承担不实承诺的法律责任。"
+void lt_pledge_sign(lt_env *env, const ledger_keypair *holder, const char *uscc,
+                    const char *industry, lt_pledge *pl);
+/* A commitment or ordinary APPLY with the pledge of `pl` (NULL: none). */
+uint8_t *lt_apply_pledged(lt_env *env, const char *uscc, const char *industry, int commitment,
+                          const lt_pledge *pl, size_t *len);
+/* SET_HOLDER_KEY by the registrar: `holder` signs the license id. */
+uint8_t *lt_set_holder(lt_env *env, const ledger_keypair *signer, const char *license,
+                       const ledger_keypair *holder, size_t *len);
 uint8_t *lt_decision(lt_env *env, const ledger_keypair *kp, int kind, const char *license,
                      const uint32_t *items, size_t n_items, const char *reason, size_t *len);
 uint8_t *lt_reason_tx(lt_env *env, const ledger_keypair *kp, int kind, const char *license,

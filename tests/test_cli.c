@@ -28,6 +28,7 @@
 #include "cli/sign.h"
 #include "cli/testnet.h"
 #include "ledger/genesis.h"
+#include "ledger/hash.h"
 #include "ledger/hex.h"
 #include "ledger/keys.h"
 #include "ledger/license.h"
@@ -629,8 +630,9 @@ static void test_command_names_are_unique_and_documented(void **state)
         }
     /* DESIGN §8, verify-chain, the genesis ceremony's six, backup, and
      * governance: gov propose/approve/list/show, key retire, industries,
-     * departments, registrars, observers */
-    assert_int_equal(n, 45);
+     * departments, registrars, observers; the holder's pledge sign and
+     * holder set; watch */
+    assert_int_equal(n, 47);
 }
 
 static void test_default_catalogue_matches_the_example(void **state)
@@ -724,7 +726,7 @@ static void test_every_command_has_help(void **state)
             run_free(&r);
             n++;
         }
-    assert_int_equal(n, 45);
+    assert_int_equal(n, 47);
     run_t r;
     RUN(&r, "address", "--help");
     expect(&r, 0, NULL);
@@ -1189,11 +1191,54 @@ static void test_sign_only_apply(void **state)
     signed_tx s;
     const char *doc1 = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
     const char *doc2 = "FFEEDDCCBBAA99887766554433221100FFEEDDCCBBAA99887766554433221100";
+    /* the holder signs the pledge offline; the registrar files it */
+    char holder[512], text[512], pub[80], sig[160];
+    tmp_path("pledge-holder.key", holder, sizeof holder);
+    tmp_path("pledge.txt", text, sizeof text);
+    unlink(holder);
+    run_t r;
+    RUN(&r, "keygen", "--out", holder);
+    expect(&r, 0, NULL);
+    chomp(r.out);
+    snprintf(pub, sizeof pub, "%s", r.out);
+    run_free(&r);
+    const char *pledge = "本公司承诺符合便利店经营许可条件。\n";
+    FILE *pf = fopen(text, "w");
+    assert_non_null(pf);
+    fputs(pledge, pf);
+    assert_int_equal(fclose(pf), 0);
+    RUN(&r, "pledge", "sign", "--key", holder, "--uscc", USCC_OK, "--industry",
+        "convenience-store", "--text", text, "--genesis", g_genesis);
+    expect(&r, 0, NULL);
+    chomp(r.out);
+    assert_int_equal(strlen(r.out), 128);
+    snprintf(sig, sizeof sig, "%s", r.out);
+    run_free(&r);
+    /* without the pledge the commitment route is refused before anything
+     * is signed for the node */
+    RUN(&r, "apply", "--key", reg, "--uscc", USCC_OK, "--name", "n", "--legal-rep", "r",
+        "--industry", "convenience-store", "--division", "320411", "--address", "a",
+        "--commitment", "--sign-only", "--genesis", g_genesis);
+    expect(&r, 2, "rule pledge_required");
+    run_free(&r);
     SIGN(&s, PERMIT__TX_KIND__APPLY, "apply", "--key", reg, "--uscc", USCC_OK, "--name",
          "常州新北便利超市有限公司", "--legal-rep", "张三", "--industry", "convenience-store",
          "--division", "320411", "--address", "常州市新北区太湖东路101号", "--scope",
-         "预包装食品销售\n卷烟零售", "--commitment", "--document", doc1, "--document", doc2);
+         "预包装食品销售\n卷烟零售", "--commitment", "--document", doc1, "--document", doc2,
+         "--holder-key", pub, "--pledge-text", text, "--pledge-sig", sig);
     const Permit__Apply *a = s.tx.body->apply;
+    {
+        /* the signature is the holder's over the pledge digest of this
+         * chain, USCC, industry and text (check_fields verified it too) */
+        char hk[65], ps[129];
+        uint8_t sha[32];
+        ledger_hex_encode(a->holder_key.data, 32, hk);
+        ledger_hex_encode(a->pledge_sig.data, 64, ps);
+        assert_string_equal(hk, pub);
+        assert_string_equal(ps, sig);
+        ledger_sha256(pledge, strlen(pledge), sha);
+        assert_memory_equal(a->pledge_sha256.data, sha, 32);
+    }
     assert_string_equal(s.tx.body->license_id, "");
     assert_string_equal(a->uscc, USCC_OK);
     assert_string_equal(a->name, "常州新北便利超市有限公司");

@@ -298,6 +298,8 @@ static void make_seeds(const char *root)
     run(env, t, len, NULL, &cert), txs[n] = t, lens[n++] = len;
     t = lt_remove_address(env, reg, a, 2, &len);
     run(env, t, len, NULL, &cert), txs[n] = t, lens[n++] = len;
+    t = lt_set_holder(env, reg, a, &env->holder, &len); /* a record of version 2 */
+    run(env, t, len, NULL, &cert), txs[n] = t, lens[n++] = len;
     uint64_t tip_h = ledger_height(env->L);
     assert_int_equal(tip_h, n);
 

@@ -1,7 +1,9 @@
-/* License rules of issue 13 that need no new field: OVERDUE (DESIGN §2,
- * rule license_overdue), one non-final license per USCC and industry
- * (license_duplicate) and the bound on a license's history
- * (license_events_full).  Each test breaks its rule and checks the error
+/* License rules of issue 13: OVERDUE (DESIGN §2, rule license_overdue),
+ * one non-final license per USCC and industry (license_duplicate), the
+ * bound on a license's history (license_events_full), VERIFY evidence
+ * (evidence_invalid), and the holder: the pledge of a commitment APPLY
+ * (pledge_required, pledge_invalid), SET_HOLDER_KEY (holder_key_invalid)
+ * and RENEW signed by the holder key (signer_not_holder).  Each test breaks its rule and checks the error
  * names it; the state each rule protects is checked after the refusal. */
 #include "testutil.h"
 
@@ -9,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ledger/audit.h"
 #include "ledger/bundle.h"
+#include "ledger/hash.h"
 #include "ledger/license.h"
 #include "ledger/limits.h"
 #include "ledger/query.h"
@@ -520,6 +524,270 @@ static void test_rule_evidence_invalid(void **state)
     free(env_bytes);
 }
 
+
+/* ---------- the holder: pledge, SET_HOLDER_KEY, RENEW by the holder ---------- */
+
+/* The builders set *len: these read it after the builder ran. */
+static void exp_no(lt_env *env, uint8_t *tx, const size_t *len, const char *rule)
+{
+    expect_refused(env, tx, *len, rule);
+}
+
+static void exp_yes(lt_env *env, uint8_t *tx, const size_t *len, char *id)
+{
+    expect_ok(env, tx, *len, id);
+}
+
+static void expect_refused_code(lt_env *env, uint8_t *tx, size_t len, const char *rule,
+                                int code);
+
+static void exp_no_code(lt_env *env, uint8_t *tx, const size_t *len, const char *rule, int code)
+{
+    expect_refused_code(env, tx, *len, rule, code);
+}
+
+static void expect_refused_code(lt_env *env, uint8_t *tx, size_t len, const char *rule,
+                                int code)
+{
+    ledger_err err;
+    memset(&err, 0, sizeof err);
+    uint64_t h = ledger_height(env->L);
+    if (lt_run_free(env, 0, tx, len, NULL, &err) == 0)
+        fail_msg("expected refusal by rule %s, but the transaction was accepted", rule);
+    if (err.rule == NULL || strcmp(err.rule, rule) != 0)
+        fail_msg("expected rule %s, got %s (%s)", rule, err.rule ? err.rule : "(none)", err.msg);
+    assert_int_equal(err.code, code);
+    assert_int_equal(ledger_height(env->L), h);
+}
+
+static void test_rule_pledge_required(void **state)
+{
+    lt_env *env = *state;
+    char u[19];
+    size_t len;
+    uint8_t *tx = lt_apply_pledged(env, uscc(60, u), "kiosk", 1, NULL, &len);
+    expect_refused(env, tx, len, "pledge_required");
+    /* a pledge without its signature is no pledge */
+    lt_pledge pl;
+    lt_pledge_sign(env, &env->holder, u, "kiosk", &pl);
+    Permit__TxBody b;
+    Permit__Apply a = PERMIT__APPLY__INIT;
+    Permit__Address ad = PERMIT__ADDRESS__INIT;
+    assert_int_equal(ledger_tx_body_init(&b, PERMIT__TX_KIND__APPLY, env->now + LT_SEC,
+                                         g_nonce), 0);
+    a.uscc = u;
+    a.name = "报刊亭";
+    a.legal_rep = "张三";
+    a.industry = "kiosk";
+    a.scope = "";
+    ad.division = "320411";
+    ad.text = "新北区1号";
+    a.address = &ad;
+    a.commitment = 1;
+    a.holder_key.data = pl.key;
+    a.holder_key.len = 32;
+    a.pledge_sha256.data = pl.sha;
+    a.pledge_sha256.len = 32;
+    b.payload_case = PERMIT__TX_BODY__PAYLOAD_APPLY;
+    b.apply = &a;
+    tx = lt_sign(env, &env->registrar, &b, &len);
+    expect_refused(env, tx, len, "pledge_required");
+    /* with it, the license names the holder and the pledge text's hash */
+    char id[80];
+    tx = lt_apply_pledged(env, u, "kiosk", 1, &pl, &len);
+    expect_ok(env, tx, len, id);
+    ledger_license l;
+    lt_get(env, id, &l);
+    assert_true(l.has_holder);
+    assert_memory_equal(l.holder_key, env->holder.pub, 32);
+    uint8_t sha[32];
+    ledger_sha256(LT_PLEDGE_TEXT, strlen(LT_PLEDGE_TEXT), sha);
+    assert_memory_equal(l.pledge_sha256, sha, 32);
+    assert_int_equal(l.status, LIC_ISSUED_UNVERIFIED);
+    ledger_license_clear(&l);
+}
+
+static void test_rule_pledge_invalid(void **state)
+{
+    lt_env *env = *state;
+    char u[19], other[19];
+    uscc(61, u);
+    uscc(62, other);
+    size_t len;
+    lt_pledge pl;
+    /* signed for another USCC, another industry */
+    lt_pledge_sign(env, &env->holder, other, "kiosk", &pl);
+    exp_no(env, lt_apply_pledged(env, u, "kiosk", 1, &pl, &len), &len, "pledge_invalid");
+    lt_pledge_sign(env, &env->holder, u, "bakery", &pl);
+    exp_no(env, lt_apply_pledged(env, u, "kiosk", 1, &pl, &len), &len, "pledge_invalid");
+    /* signed by another key than the one it names */
+    lt_pledge_sign(env, &env->outsider, u, "kiosk", &pl);
+    memcpy(pl.key, env->holder.pub, 32);
+    exp_no(env, lt_apply_pledged(env, u, "kiosk", 1, &pl, &len), &len, "pledge_invalid");
+    /* another text than the one signed */
+    lt_pledge_sign(env, &env->holder, u, "kiosk", &pl);
+    pl.sha[0] ^= 1;
+    exp_no(env, lt_apply_pledged(env, u, "kiosk", 1, &pl, &len), &len, "pledge_invalid");
+    /* a key that is no curve point */
+    lt_pledge_sign(env, &env->holder, u, "kiosk", &pl);
+    memset(pl.key, 0xff, 32);
+    exp_no(env, lt_apply_pledged(env, u, "kiosk", 1, &pl, &len), &len, "pledge_invalid");
+    /* a pledge on the ordinary route */
+    lt_pledge_sign(env, &env->holder, u, "kiosk", &pl);
+    exp_no(env, lt_apply_pledged(env, u, "kiosk", 0, &pl, &len), &len, "pledge_invalid");
+    /* the same pledge, on its route, goes in */
+    exp_yes(env, lt_apply_pledged(env, u, "kiosk", 1, &pl, &len), &len, NULL);
+}
+
+/* 无感智办: the holder confirms the renewal with its key, inside the same
+ * window as a registrar's; any other key is refused. */
+static void test_rule_signer_not_holder(void **state)
+{
+    lt_env *env = *state;
+    char id[80];
+    apply(env, 63, "kiosk", 1, id); /* pledged by env->holder */
+    size_t len;
+    exp_yes(env, verify_tx(env, LT_MARKET, id, &len), &len, NULL);
+    /* outside the window, the holder is refused as a registrar would be */
+    uint8_t *tx = lt_reason_tx(env, &env->holder, PERMIT__TX_KIND__RENEW, id, "", &len);
+    expect_refused(env, tx, len, "renew_window");
+    lt_tick(env, 34 * LT_SEC);
+    tx = lt_reason_tx(env, &env->outsider, PERMIT__TX_KIND__RENEW, id, "", &len);
+    expect_refused_code(env, tx, len, "signer_not_holder", LEDGER_ERR_UNAUTHORIZED);
+    /* another license's holder is not this one's */
+    char other[80];
+    ledger_keypair h2;
+    uint8_t sec[32];
+    memset(sec, 0x42, 32);
+    assert_int_equal(ledger_keypair_from_secret(&h2, sec, NULL), 0);
+    apply(env, 64, "bakery", 0, other);
+    exp_yes(env, lt_set_holder(env, &env->registrar, other, &h2, &len), &len, NULL);
+    tx = lt_reason_tx(env, &h2, PERMIT__TX_KIND__RENEW, id, "", &len);
+    expect_refused_code(env, tx, len, "signer_not_holder", LEDGER_ERR_UNAUTHORIZED);
+    /* at admission too (the mempool asks the same rule) */
+    ledger_license l;
+    lt_get(env, id, &l);
+    uint64_t expires = l.expires_at;
+    ledger_license_clear(&l);
+    ledger_tx dtx;
+    int dept;
+    ledger_err err;
+    tx = lt_reason_tx(env, &env->outsider, PERMIT__TX_KIND__RENEW, id, "", &len);
+    assert_int_equal(ledger_admit(env->L, tx, len, env->now + LT_SEC, 0, &dtx, &dept, &err), -1);
+    assert_string_equal(err.rule, "signer_not_holder");
+    ledger_tx_release(&dtx);
+    free(tx);
+    tx = lt_reason_tx(env, &env->holder, PERMIT__TX_KIND__RENEW, id, "", &len);
+    assert_int_equal(ledger_admit(env->L, tx, len, env->now + LT_SEC, 0, &dtx, &dept, &err), 0);
+    assert_int_equal(dept, LEDGER_DEPT_HOLDER);
+    ledger_tx_release(&dtx);
+    /* the holder's confirmation renews it */
+    expect_ok(env, tx, len, NULL);
+    lt_get(env, id, &l);
+    assert_int_equal(l.expires_at, expires + 60 * LT_SEC);
+    ledger_license_clear(&l);
+}
+
+static void test_rule_holder_key_invalid(void **state)
+{
+    lt_env *env = *state;
+    char id[80], other[80];
+    apply(env, 65, "kiosk", 0, id);
+    apply(env, 66, "bakery", 0, other);
+    size_t len;
+    /* the new key signs the license id: over another license's id, or a
+     * signature by another key, proves nothing */
+    Permit__TxBody b;
+    Permit__HolderKey h = PERMIT__HOLDER_KEY__INIT;
+    uint8_t d[32], sig[64];
+    ledger_holder_digest(env->g->chain_id, other, d);
+    assert_int_equal(ledger_sign(&env->holder, d, NULL, sig), 0);
+    assert_int_equal(ledger_tx_body_init(&b, PERMIT__TX_KIND__SET_HOLDER_KEY, env->now + LT_SEC,
+                                         g_nonce), 0);
+    b.license_id = id;
+    h.key.data = env->holder.pub;
+    h.key.len = 32;
+    h.sig.data = sig;
+    h.sig.len = 64;
+    b.payload_case = PERMIT__TX_BODY__PAYLOAD_HOLDER_KEY;
+    b.holder_key = &h;
+    exp_no(env, lt_sign(env, &env->registrar, &b, &len), &len, "holder_key_invalid");
+    ledger_holder_digest(env->g->chain_id, id, d);
+    assert_int_equal(ledger_sign(&env->outsider, d, NULL, sig), 0);
+    exp_no(env, lt_sign(env, &env->registrar, &b, &len), &len, "holder_key_invalid");
+    h.sig.len = 63;
+    exp_no(env, lt_sign(env, &env->registrar, &b, &len), &len, "holder_key_invalid");
+    /* only a registrar files it */
+    exp_no_code(env, lt_set_holder(env, &env->outsider, id, &env->holder, &len), &len,
+                        "signer_not_registrar", LEDGER_ERR_UNAUTHORIZED);
+    exp_no_code(env, lt_set_holder(env, &env->holder, id, &env->holder, &len), &len,
+                        "signer_not_registrar", LEDGER_ERR_UNAUTHORIZED);
+    ledger_license l;
+    lt_get(env, id, &l);
+    assert_false(l.has_holder);
+    ledger_license_clear(&l);
+    /* done right, the license names the key (and a later one replaces it) */
+    exp_yes(env, lt_set_holder(env, &env->registrar, id, &env->outsider, &len), &len, NULL);
+    exp_yes(env, lt_set_holder(env, &env->registrar, id, &env->holder, &len), &len, NULL);
+    lt_get(env, id, &l);
+    assert_true(l.has_holder);
+    assert_memory_equal(l.holder_key, env->holder.pub, 32);
+    ledger_license_clear(&l);
+    /* the key replaced no longer renews; the new one does */
+    exp_yes(env, lt_decision(env, lt_dept(env, LT_MARKET), PERMIT__TX_KIND__APPROVE, id, NULL,
+                               0, NULL, &len), &len, NULL);
+    lt_tick(env, 35 * LT_SEC);
+    exp_no_code(env, lt_reason_tx(env, &env->outsider, PERMIT__TX_KIND__RENEW, id, "",
+                                          &len), &len, "signer_not_holder",
+                        LEDGER_ERR_UNAUTHORIZED);
+    exp_yes(env, lt_reason_tx(env, &env->holder, PERMIT__TX_KIND__RENEW, id, "", &len), &len,
+              NULL);
+}
+
+/* The offline audit replays the pledge, SET_HOLDER_KEY and the holder's
+ * RENEW under the same rules, and a record that claims another holder key
+ * fails the replay. */
+static void test_audit_replays_the_holder(void **state)
+{
+    lt_env *env = *state;
+    char id[80];
+    apply(env, 67, "kiosk", 1, id);
+    size_t len;
+    exp_yes(env, verify_tx(env, LT_MARKET, id, &len), &len, NULL);
+    lt_tick(env, 34 * LT_SEC);
+    exp_yes(env, lt_reason_tx(env, &env->holder, PERMIT__TX_KIND__RENEW, id, "", &len), &len,
+              NULL);
+    exp_yes(env, lt_set_holder(env, &env->registrar, id, &env->outsider, &len), &len, NULL);
+    /* certify the tip: the test chain's one validator */
+    ledger_tip tip;
+    ledger_get_tip(env->L, &tip);
+    ledger_commit c;
+    memset(&c, 0, sizeof c);
+    c.height = tip.height;
+    memcpy(c.block_hash, tip.hash, 32);
+    uint8_t msg[32];
+    ledger_vote_sighash(env->g->chain_id, LEDGER_VOTE_PRECOMMIT, tip.height, 0, tip.hash, msg);
+    c.sigs[0].validator = 0;
+    assert_int_equal(ledger_sign(&env->node[env->g->validators[0]], msg, NULL, c.sigs[0].sig), 0);
+    c.n_sigs = 1;
+    ledger_err err;
+    assert_int_equal(ledger_put_commit(env->L, &c, &err), 0);
+    uint8_t *bundle;
+    size_t blen;
+    uint64_t h;
+    if (ledger_bundle_build(env->L, id, 0, &bundle, &blen, &h, &err) != 0)
+        fail_msg("build: %s", err.msg);
+    ledger_audit_report rep;
+    ledger_audit_failure f;
+    if (ledger_audit_verify(env->g, bundle, blen, NULL, &rep, &f) != 0)
+        fail_msg("audit: check %d: %s", (int)f.check, f.reason);
+    assert_true(rep.record.has_holder);
+    assert_memory_equal(rep.record.holder_key, env->outsider.pub, 32);
+    assert_int_equal(rep.n_events, 4);
+    ledger_audit_report_clear(&rep);
+    free(bundle);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -534,6 +802,11 @@ int main(void)
         T(test_rule_license_duplicate_in_one_block),
         T(test_rule_license_events_full),
         T(test_rule_evidence_invalid),
+        T(test_rule_pledge_required),
+        T(test_rule_pledge_invalid),
+        T(test_rule_signer_not_holder),
+        T(test_rule_holder_key_invalid),
+        T(test_audit_replays_the_holder),
         cmocka_unit_test(test_bundle_too_large_names_its_rule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "ledgertest.h"
+#include "ledger/hash.h"
 #include "ledger/license.h"
 #include "ledger/query.h"
 #include "ledger/tx.h"
@@ -80,6 +81,23 @@ static sim_tx *make_apply(sim_world *w)
     ad.text = addr;
     a.address = &ad;
     a.commitment = industries[app->industry].commitment_allowed && sim_rng_chance(&w->rng, 400);
+    /* the notify-and-commit route carries the holder's pledge
+     * (pledge_required); the registrar's key stands in for the holder's */
+    uint8_t text_sha[32], digest[32], pledge_sig[64], holder[32];
+    if (a.commitment) {
+        static const char text[] = "本公司承诺符合经营许可条件。";
+        ledger_sha256(text, sizeof text - 1, text_sha);
+        ledger_pledge_digest(w->g->chain_id, a.uscc, a.industry, text_sha, digest);
+        if (ledger_sign(w->registrar, digest, AUX, pledge_sig) != 0)
+            return NULL;
+        memcpy(holder, w->registrar->pub, 32);
+        a.holder_key.data = holder;
+        a.holder_key.len = 32;
+        a.pledge_sha256.data = text_sha;
+        a.pledge_sha256.len = 32;
+        a.pledge_sig.data = pledge_sig;
+        a.pledge_sig.len = 64;
+    }
     b.payload_case = PERMIT__TX_BODY__PAYLOAD_APPLY;
     b.apply = &a;
     sim_tx *t = sign_body(w, w->registrar, &b);

@@ -190,7 +190,7 @@ def event_vectors():
 
 
 def record_bytes(r):
-    b = u8(1)
+    b = u8(2 if "holder_key" in r else 1)
     for k in ("id", "uscc", "name", "legal_rep", "industry", "scope"):
         b += str_(r[k])
     b += u8(r["status"]) + u8(r["commitment"])
@@ -208,7 +208,28 @@ def record_bytes(r):
     for d in r["documents"]:
         b += h32(bytes.fromhex(d))
     b += u32(r["seq"]) + h32(bytes.fromhex(r["head"]))
+    if "holder_key" in r:   # version 2: the license names its holder's key
+        b += h32(bytes.fromhex(r["holder_key"])) + h32(bytes.fromhex(r["pledge_sha256"]))
     return b
+
+
+def holder_record_vector():
+    """A record of version 2 (a holder key and pledge hash), kept out of the
+    state-tree and bundle vectors so that theirs stay those of version 1."""
+    r = {"id": "PL-320411-2027-000003", "uscc": "91320411MA1XXXXX0X", "name": "麦香烘焙坊",
+         "legal_rep": "李四", "industry": "bakery", "scope": "", "status": 2, "commitment": 1,
+         "applied_at": 1800000000000, "issued_at": 1800000000000,
+         "expires_at": 1957680000000, "verify_deadline": 1802592000000, "suspended_by": "",
+         "next_address_id": 2,
+         "addresses": [{"id": 1, "division": "320411", "text": "常州市新北区", "primary": 1}],
+         "items": [{"permit": "食品经营许可", "department": "market", "decision": 3,
+                    "verified": 0, "decided_at": 1800000000000}],
+         "documents": [], "seq": 0, "head": seq(0x20).hex(),
+         "holder_key": seq(0xa0).hex(), "pledge_sha256": sha256("承诺书".encode()).hex()}
+    b = record_bytes(r)
+    r["bytes"] = b.hex()
+    r["hash"] = sha256(b).hex()
+    return r
 
 
 def record_vectors():
@@ -493,7 +514,7 @@ def main():
         "header": headers,
         "certificate": certs,
         "event": events,
-        "record": records,
+        "record": records + [holder_record_vector()],
         "smt": smt,
         "tx_root": tx_root_vectors(),
         "p2p_auth": p2p_vectors(),
