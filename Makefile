@@ -1,5 +1,6 @@
 # PermitChain: a thin wrapper around CMake.  See README.md.
-#   make          build everything (binaries in build/bin/)
+#   make          build everything (binaries in build/bin/; with emscripten also
+#                 the browser verifier in build-wasm/web/, wasm/README.md)
 #   make check    the full test suite, then again under ASan+UBSan, then a
 #                 short libFuzzer run of every decoder (clang; check-fuzz)
 #   make fuzz     every libFuzzer target for FUZZ_LONG_SECONDS each (600)
@@ -14,13 +15,14 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
+WASM_BUILD ?= build-wasm
 FUZZ_SECONDS ?= 18
 FUZZ_LONG_SECONDS ?= 600
 FUZZ_TARGETS ?= bundle tx header block commit record frame rpc genesis
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_GEN  := -G "Unix Makefiles"
 
-.PHONY: all deps build build-asan check check-release check-asan check-fuzz fuzz fuzz-seeds \
+.PHONY: all deps wasm build build-asan check check-release check-asan check-fuzz fuzz fuzz-seeds \
         vectors bench demo soak clean install deb
 
 all: build
@@ -28,19 +30,37 @@ all: build
 deps:
 	@scripts/deps.sh
 
+# The browser verifier (wasm/README.md) when emscripten is present: its own
+# build folder, configured with emcmake.  Debian's emcc runs its JavaScript
+# tools with node, which must find Debian's node modules (acorn) also when
+# node itself is not Debian's.
+EMCC := $(shell command -v emcc 2>/dev/null)
+EM_ENV := NODE_PATH=/usr/share/nodejs$(if $(NODE_PATH),:$(NODE_PATH))
+WASM_FLAG := $(if $(EMCC),-DPERMIT_WASM_DIR=$(abspath $(WASM_BUILD))/web)
+
+wasm: deps
+ifeq ($(EMCC),)
+	@echo "wasm: emcc not found: the browser verifier is not built (scripts/deps.sh installs emscripten)"
+else
+	@test -f $(WASM_BUILD)/Makefile || $(EM_ENV) emcmake cmake -S wasm -B $(WASM_BUILD) \
+	  $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@$(EM_ENV) $(MAKE) --no-print-directory -C $(WASM_BUILD) -j$(JOBS)
+endif
+
 $(BUILD)/Makefile: | deps
-	@cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(WASM_FLAG) >/dev/null
 
 $(ASAN_BUILD)/Makefile: | deps
-	@cmake -S . -B $(ASAN_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DPERMIT_SANITIZE=ON >/dev/null
+	@cmake -S . -B $(ASAN_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DPERMIT_SANITIZE=ON \
+	  $(WASM_FLAG) >/dev/null
 
 $(FUZZ_BUILD)/Makefile: | deps
 	@CC=clang cmake -S . -B $(FUZZ_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPERMIT_FUZZ=ON >/dev/null
 
-build: deps $(BUILD)/Makefile
+build: deps wasm $(BUILD)/Makefile
 	@$(MAKE) --no-print-directory -C $(BUILD) -j$(JOBS)
 
-build-asan: deps $(ASAN_BUILD)/Makefile
+build-asan: deps wasm $(ASAN_BUILD)/Makefile
 	@$(MAKE) --no-print-directory -C $(ASAN_BUILD) -j$(JOBS)
 
 check-release: build
@@ -95,4 +115,4 @@ soak: build
 	@SOAK_KILLS=$(SOAK_KILLS) CMOCKA_MESSAGE_OUTPUT=stdout $(BUILD)/tests/soak_kill
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(WASM_BUILD)

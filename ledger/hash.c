@@ -4,11 +4,24 @@
 #define OPENSSL_SUPPRESS_DEPRECATED 1
 #include "hash.h"
 
-#include <openssl/sha.h>
 #include <string.h>
+
+#ifdef PERMIT_OWN_SHA256
+/* the browser verifier (wasm/): no OpenSSL there, the SHA-256 of sha256.c */
+#include "sha256.h"
+
+_Static_assert(sizeof(ledger_sha256_own) <= sizeof(ledger_sha256_ctx),
+               "ledger_sha256_ctx too small for ledger_sha256_own");
+#define SHA256_CTX ledger_sha256_own
+#define SHA256_Init(c) ledger_sha256_own_init(c)
+#define SHA256_Update(c, d, n) ledger_sha256_own_update((c), (d), (n))
+#define SHA256_Final(out, c) ledger_sha256_own_final((c), (out))
+#else
+#include <openssl/sha.h>
 
 _Static_assert(sizeof(SHA256_CTX) <= sizeof(ledger_sha256_ctx),
                "ledger_sha256_ctx too small for SHA256_CTX");
+#endif
 
 void ledger_sha256_init(ledger_sha256_ctx *c)
 {

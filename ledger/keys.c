@@ -41,6 +41,18 @@ const void *ledger_secp_ctx(void)
 int ledger_random(void *buf, size_t n)
 {
     uint8_t *p = buf;
+#ifdef __EMSCRIPTEN__
+    /* the browser verifier: emscripten's libc has getentropy (the
+     * browser's crypto.getRandomValues), at most 256 bytes a call */
+    while (n > 0) {
+        size_t k = n < 256 ? n : 256;
+        if (getentropy(p, k) != 0)
+            return -1;
+        p += k;
+        n -= k;
+    }
+    return 0;
+#endif
     while (n > 0) {
         ssize_t r = getrandom(p, n, 0);
         if (r < 0) {

@@ -9,6 +9,9 @@
 #include "ledger/hash.h"
 #include "ledger/hex.h"
 #include "ledger/keys.h"
+#include "ledger/sha256.h"
+
+#include <openssl/evp.h>
 
 /* Split one CSV line into fields in place (no quoting in this file). */
 static int csv_split(char *line, char **f, int max)
@@ -134,6 +137,39 @@ static void test_sha256_known_answer(void **state)
     assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
+/* The browser verifier's own SHA-256 (ledger/sha256.c) agrees with
+ * OpenSSL's on every length across the padding boundaries (55, 56, 63, 64,
+ * 119, 120 ...) and on every way of splitting the input into updates. */
+static void test_own_sha256_matches_openssl(void **state)
+{
+    (void)state;
+    uint8_t msg[1100];
+    for (size_t i = 0; i < sizeof msg; i++)
+        msg[i] = (uint8_t)(i * 131u + (i >> 3) * 7u + 1u);
+    for (size_t len = 0; len <= sizeof msg; len += len < 260 ? 1 : 37) {
+        uint8_t want[32], got[32];
+        unsigned int wl = 0;
+        assert_int_equal(EVP_Digest(msg, len, want, &wl, EVP_sha256(), NULL), 1);
+        ledger_sha256_own c;
+        ledger_sha256_own_init(&c);
+        ledger_sha256_own_update(&c, msg, len);
+        ledger_sha256_own_final(&c, got);
+        assert_memory_equal(got, want, 32);
+        /* the same bytes in uneven pieces, an empty update among them */
+        ledger_sha256_own_init(&c);
+        size_t off = 0, step = 1;
+        while (off < len) {
+            size_t n = step < len - off ? step : len - off;
+            ledger_sha256_own_update(&c, msg + off, n);
+            ledger_sha256_own_update(&c, NULL, 0);
+            off += n;
+            step = step * 3 % 71 + 1;
+        }
+        ledger_sha256_own_final(&c, got);
+        assert_memory_equal(got, want, 32);
+    }
+}
+
 static void test_keyfile_roundtrip_and_mode(void **state)
 {
     (void)state;
@@ -215,6 +251,7 @@ int main(void)
         cmocka_unit_test(test_sign_verify_roundtrip_and_tamper),
         cmocka_unit_test(test_tagged_hash_matches_definition),
         cmocka_unit_test(test_sha256_known_answer),
+        cmocka_unit_test(test_own_sha256_matches_openssl),
         cmocka_unit_test(test_keyfile_roundtrip_and_mode),
         cmocka_unit_test(test_hex_and_base64),
     };
