@@ -135,7 +135,7 @@ static void test_unknown_key_is_refused(void **state)
     assert_int_equal(tp_send_hello(c, g_c.env.g->chain_id, g_c.env.node[0].pub, nonce, 0), 0);
     assert_true(tp_wait_closed(c, 2000));
     tp_close(c);
-    assert_true(log_has("not a validator's node key"));
+    assert_true(log_has("neither a validator's nor an observer's node key"));
 }
 
 static void test_other_chain_is_refused(void **state)
