@@ -39,6 +39,62 @@ static int dup_fail(ledger_err *err, const char *uscc, const char *industry, con
                        uscc, id, industry);
 }
 
+/* Call fn(ctx, id) for each license id the store's USCC index holds for
+ * uscc, until one returns non-zero (-1 with err set); 0 after them all, -1
+ * when the store fails. */
+static int each_uscc_license(ledger_store *st, const char *uscc, size_t ulen,
+                             int (*fn)(void *ctx, const char *id, ledger_err *err), void *ctx,
+                             ledger_err *err)
+{
+    ledger_iter *it = ledger_iter_new(st, CF_BY_USCC);
+    if (it == NULL)
+        return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+    int rc = 0;
+    for (ledger_iter_seek(it, uscc, ulen); ledger_iter_valid(it); ledger_iter_next(it)) {
+        size_t klen;
+        const uint8_t *k = ledger_iter_key(it, &klen);
+        if (klen <= ulen || memcmp(k, uscc, ulen) != 0)
+            break;
+        size_t idlen = klen - ulen;
+        if (idlen > LEDGER_MAX_LICENSE_ID)
+            continue; /* not an id this ledger writes */
+        char id[LEDGER_MAX_LICENSE_ID + 1];
+        memcpy(id, k + ulen, idlen);
+        id[idlen] = '\0';
+        if ((rc = fn(ctx, id, err)) != 0)
+            break;
+    }
+    if (rc == 0 && ledger_iter_status(it, err) != 0)
+        rc = -1;
+    ledger_iter_free(it);
+    return rc;
+}
+
+struct dup_ctx {
+    ledger_exec *x; /* in a block: through its overlay */
+    ledger *L;      /* at admission: the store */
+    const char *uscc, *industry;
+};
+
+static int exec_holds(void *ctx, const char *id, ledger_err *err)
+{
+    const struct dup_ctx *c = ctx;
+    int r = holds(c->x, id, c->uscc, c->industry, err);
+    return r < 0 ? -1 : r > 0 ? dup_fail(err, c->uscc, c->industry, id) : 0;
+}
+
+static int store_holds(void *ctx, const char *id, ledger_err *err)
+{
+    const struct dup_ctx *c = ctx;
+    ledger_license l;
+    int r = ledger_get_license(c->L, id, &l, err);
+    if (r <= 0)
+        return r;
+    int dup = !is_final(l.status) && strcmp(l.industry, c->industry) == 0;
+    ledger_license_clear(&l);
+    return dup ? dup_fail(err, c->uscc, c->industry, id) : 0;
+}
+
 /* The licenses new in an execution's overlay (orig == NULL). */
 static int scan_new(ledger_exec *x, const ledger_exec *in, const char *uscc,
                     const char *industry, ledger_err *err)
@@ -72,40 +128,11 @@ int ledger_exec_check_duplicate(ledger_exec *x, const char *uscc, const char *in
             x->broken = 1;
         return -1;
     }
-    ledger_iter *it = ledger_iter_new(x->L->st, CF_BY_USCC);
-    if (it == NULL) {
+    struct dup_ctx c = {.x = x, .uscc = uscc, .industry = industry};
+    r = each_uscc_license(x->L->st, uscc, ulen, exec_holds, &c, err);
+    if (r != 0 && err->code != LEDGER_ERR_RULE)
         x->broken = 1;
-        return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
-    }
-    int rc = 0;
-    for (ledger_iter_seek(it, uscc, ulen); ledger_iter_valid(it); ledger_iter_next(it)) {
-        size_t klen;
-        const uint8_t *k = ledger_iter_key(it, &klen);
-        if (klen <= ulen || memcmp(k, uscc, ulen) != 0)
-            break;
-        size_t idlen = klen - ulen;
-        if (idlen > LEDGER_MAX_LICENSE_ID)
-            continue; /* not an id this ledger writes */
-        char id[LEDGER_MAX_LICENSE_ID + 1];
-        memcpy(id, k + ulen, idlen);
-        id[idlen] = '\0';
-        r = holds(x, id, uscc, industry, err);
-        if (r < 0) {
-            x->broken = 1;
-            rc = -1;
-            break;
-        }
-        if (r > 0) {
-            rc = dup_fail(err, uscc, industry, id);
-            break;
-        }
-    }
-    if (rc == 0 && ledger_iter_status(it, err) != 0) {
-        x->broken = 1;
-        rc = -1;
-    }
-    ledger_iter_free(it);
-    return rc;
+    return r;
 }
 
 int ledger_precheck_duplicate(ledger *L, const char *uscc, const char *industry,
@@ -114,38 +141,6 @@ int ledger_precheck_duplicate(ledger *L, const char *uscc, const char *industry,
     size_t ulen = strlen(uscc);
     if (ulen != 18)
         return 0; /* ledger_tx_check_fields refused it already */
-    ledger_iter *it = ledger_iter_new(L->st, CF_BY_USCC);
-    if (it == NULL)
-        return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
-    int rc = 0;
-    for (ledger_iter_seek(it, uscc, ulen); ledger_iter_valid(it); ledger_iter_next(it)) {
-        size_t klen;
-        const uint8_t *k = ledger_iter_key(it, &klen);
-        if (klen <= ulen || memcmp(k, uscc, ulen) != 0)
-            break;
-        size_t idlen = klen - ulen;
-        if (idlen > LEDGER_MAX_LICENSE_ID)
-            continue;
-        char id[LEDGER_MAX_LICENSE_ID + 1];
-        memcpy(id, k + ulen, idlen);
-        id[idlen] = '\0';
-        ledger_license l;
-        int r = ledger_get_license(L, id, &l, err);
-        if (r < 0) {
-            rc = -1;
-            break;
-        }
-        if (r == 0)
-            continue;
-        int dup = !is_final(l.status) && strcmp(l.industry, industry) == 0;
-        ledger_license_clear(&l);
-        if (dup) {
-            rc = dup_fail(err, uscc, industry, id);
-            break;
-        }
-    }
-    if (rc == 0 && ledger_iter_status(it, err) != 0)
-        rc = -1;
-    ledger_iter_free(it);
-    return rc;
+    struct dup_ctx c = {.L = L, .uscc = uscc, .industry = industry};
+    return each_uscc_license(L->st, uscc, ulen, store_holds, &c, err);
 }
