@@ -34,18 +34,20 @@ deps:
 # build folder, configured with emcmake.  Debian's emcc runs its JavaScript
 # tools with node, which must find Debian's node modules (acorn) also when
 # node itself is not Debian's.
-EMCC := $(shell command -v emcc 2>/dev/null)
+# Asked when a recipe runs (`=`, not `:=`), after `deps` may have installed
+# emscripten on a fresh machine.
+EMCC = $(shell command -v emcc 2>/dev/null)
 EM_ENV := NODE_PATH=/usr/share/nodejs$(if $(NODE_PATH),:$(NODE_PATH))
-WASM_FLAG := $(if $(EMCC),-DPERMIT_WASM_DIR=$(abspath $(WASM_BUILD))/web)
+WASM_FLAG = $(if $(EMCC),-DPERMIT_WASM_DIR=$(abspath $(WASM_BUILD))/web)
 
 wasm: deps
-ifeq ($(EMCC),)
-	@echo "wasm: emcc not found: the browser verifier is not built (scripts/deps.sh installs emscripten)"
-else
-	@test -f $(WASM_BUILD)/Makefile || $(EM_ENV) emcmake cmake -S wasm -B $(WASM_BUILD) \
-	  $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Release >/dev/null
-	@$(EM_ENV) $(MAKE) --no-print-directory -C $(WASM_BUILD) -j$(JOBS)
-endif
+	@if [ -z "$(EMCC)" ]; then \
+	  echo "wasm: emcc not found: the browser verifier is not built (scripts/deps.sh installs emscripten)"; \
+	else \
+	  test -f $(WASM_BUILD)/Makefile || $(EM_ENV) emcmake cmake -S wasm -B $(WASM_BUILD) \
+	    $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Release >/dev/null && \
+	  $(EM_ENV) $(MAKE) --no-print-directory -C $(WASM_BUILD) -j$(JOBS); \
+	fi
 
 $(BUILD)/Makefile: | deps
 	@cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(WASM_FLAG) >/dev/null
