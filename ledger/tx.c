@@ -1,5 +1,6 @@
 #include "tx.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -383,9 +384,24 @@ static int check_apply(const ledger_genesis *g, const Permit__Apply *a, ledger_e
         check_text(a->scope, "business scope", LEDGER_MAX_SCOPE, 0, 1, NULL, err))
         return -1;
     const ledger_industry *ind = ledger_genesis_industry(g, a->industry);
-    if (ind == NULL)
+    if (ind == NULL) {
+        /* the codes in force, as many as the message holds: a registrar's
+         * next try is one of them */
+        char codes[192] = "";
+        size_t k = 0;
+        for (size_t i = 0; i < g->n_industries; i++) {
+            size_t left = sizeof codes - k;
+            int n = snprintf(codes + k, left, "%s%s", i ? ", " : "", g->industries[i].code);
+            if (n < 0 || (size_t)n >= left || (i + 1 < g->n_industries && left - (size_t)n < 6)) {
+                snprintf(codes + k, left, ", ...");
+                break;
+            }
+            k += (size_t)n;
+        }
         return ledger_fail(err, LEDGER_ERR_RULE, "industry_unknown",
-                           "industry \"%.64s\" is not in the catalogue", a->industry);
+                           "industry \"%.64s\" is not in the catalogue; valid codes: %s",
+                           a->industry, codes);
+    }
     if (a->commitment && !ind->commitment_allowed)
         return ledger_fail(err, LEDGER_ERR_RULE, "commitment_not_allowed",
                            "industry %s does not allow the notify-and-commit route", ind->code);

@@ -1421,7 +1421,8 @@ static void test_sign_only_checks_rules_locally(void **state)
         {{"apply", "--key", reg, "--uscc", USCC_OK, "--name", "n", "--legal-rep", "r",
           "--industry", "spaceport", "--division", "320411", "--address", "a", "--sign-only",
           "--genesis", g_genesis},
-         "rule industry_unknown"},
+         "rule industry_unknown): industry \"spaceport\" is not in the catalogue; valid codes: "
+         "convenience-store, supermarket, "},
         {{"apply", "--key", reg, "--uscc", USCC_OK, "--name", "n", "--legal-rep", "r",
           "--industry", "hotel", "--division", "320411", "--address", "a", "--commitment",
           "--sign-only", "--genesis", g_genesis},
