@@ -245,7 +245,7 @@ void node_p2p_link_close(p2p_link *l, const char *why)
         LOG_INFO("p2p: link to %s %d (%s) down: %s", peer_kind(p, l->peer), l->peer, id, why);
         if (next) {
             node_p2p_link_free(l);
-            LOG_INFO("p2p: the second link to %s %d (%s) takes over", peer_kind(p, l->peer),
+            LOG_INFO("p2p: the second link to %s %d (%s) takes over", peer_kind(p, next->peer),
                      next->peer, id);
             link_up(next);
             return;
