@@ -103,6 +103,11 @@ static int read_industry(const char *path, json_t **doc, Permit__GovIndustry *in
         if (items[i].permit == NULL || items[i].department == NULL)
             return cli_fail(err, CLI_EXIT_USAGE,
                             "industry file: items[%zu] needs \"permit\" and \"department\"", i);
+        json_t *inst = json_object_get(it, "instant");
+        if (inst != NULL && !json_is_boolean(inst))
+            return cli_fail(err, CLI_EXIT_USAGE,
+                            "industry file: items[%zu].instant is a boolean", i);
+        items[i].instant = inst != NULL && json_is_true(inst);
         item_ptrs[i] = &items[i];
     }
     ind->n_items = k;
@@ -111,11 +116,11 @@ static int read_industry(const char *path, json_t **doc, Permit__GovIndustry *in
 }
 
 /* set-param VALUE: an integer, or a duration for the parameters that are
- * one (tx_window, gov_window, block_interval, heartbeat), in ms. */
+ * one (tx_window, gov_window, block_interval, heartbeat, instant_ban), in ms. */
 static int param_value(const char *name, const char *s, uint64_t *v, cli_error *err)
 {
     static const char *const durations[] = {"tx_window", "gov_window", "block_interval",
-                                            "heartbeat"};
+                                            "heartbeat", "instant_ban"};
     for (size_t i = 0; i < sizeof durations / sizeof durations[0]; i++)
         if (strcmp(name, durations[i]) == 0) {
             if (ledger_duration_parse(s, v) != 0)
@@ -351,7 +356,7 @@ static void print_industries(FILE *f, json_t *r)
         json_array_foreach(items, k, x) {
             put_text(f, "    ", json_object_get(x, "permit"));
             put_text(f, "  (", json_object_get(x, "department"));
-            fputs(")\n", f);
+            fputs(json_is_true(json_object_get(x, "instant")) ? ")  instant (秒批)\n" : ")\n", f);
         }
     }
 }

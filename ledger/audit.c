@@ -11,6 +11,7 @@
 #include "audit_int.h"
 #include "bundle.h"
 #include "hash.h"
+#include "instant.h"
 #include "merkle.h"
 #include "permit.pb-c.h"
 #include "rules.h"
@@ -130,7 +131,8 @@ static int check_chain(const ledger_bundle *b, const ledger_header *h,
                           "the event has seq %u where seq %zu belongs: events are missing, "
                           "added or out of order", ev->seq, i);
         if (i == 0) {
-            if (ev->kind != PERMIT__TX_KIND__APPLY || memcmp(ev->prev, zero, 32) != 0)
+            if ((ev->kind != PERMIT__TX_KIND__APPLY && ev->kind != LEDGER_EVENT_APPLY_INSTANT) ||
+                memcmp(ev->prev, zero, 32) != 0)
                 return failed(f, AUDIT_CHAIN, 0, ev->height,
                               "the history does not begin with the license's APPLY");
             continue;
@@ -174,6 +176,43 @@ static int check_state(const ledger_bundle *b, const ledger_header *h,
     return 0;
 }
 
+/* The USCC record a license of the commitment route may need (instant.h):
+ * when the bundle carries it, its proof, of presence or absence, under the
+ * same state_root.  *out gets the decoded record, or NULL when the USCC has
+ * none or the bundle carries no proof (the replay then refuses what needs
+ * it: bundles made before the rule existed carry none and need none). */
+static int check_uscc(const ledger_bundle *b, const ledger_header *h, const ledger_license *rec,
+                      ledger_uscc_record *u, const ledger_uscc_record **out,
+                      ledger_audit_failure *f)
+{
+    *out = NULL;
+    if (!b->has_uscc)
+        return 0;
+    if (!rec->commitment)
+        return failed(f, AUDIT_BUNDLE, -1, h->height,
+                      "the bundle carries a USCC record for a license that did not take "
+                      "the commitment route: nothing would check it");
+    char id[32];
+    ledger_uscc_record_id(rec->uscc, id, sizeof id);
+    uint8_t key[32], value[32];
+    ledger_sha256(id, strlen(id), key);
+    if (b->uscc_record != NULL)
+        ledger_sha256(b->uscc_record, b->uscc_record_len, value);
+    ledger_err e;
+    if (ledger_smt_verify(h->state_root, key, b->uscc_record ? value : NULL, &b->uscc_state,
+                          &e) != 0)
+        return failed(f, AUDIT_STATE, -1, h->height,
+                      "the USCC record %s %s at this block: %s", id,
+                      b->uscc_record ? "is not the state" : "is not proven absent", e.msg);
+    if (b->uscc_record == NULL)
+        return 0;
+    if (ledger_uscc_record_decode(u, b->uscc_record, b->uscc_record_len, &e) != 0)
+        return failed(f, AUDIT_STATE, -1, h->height, "the USCC record %s is malformed: %s", id,
+                      e.msg);
+    *out = u;
+    return 0;
+}
+
 /* ---- 5: the record follows from replaying the transactions ---------------- */
 
 /* Name the first field where two records differ. */
@@ -202,10 +241,50 @@ static const char *first_difference(const ledger_license *a, const ledger_licens
     return "record bytes";
 }
 
+/* The rule `instant` on the license its APPLY (event 0) just created,
+ * under the membership m in force then: the event's kind must say what the
+ * rule decides, and the items it approves are approved. */
+static int replay_instant(const ledger_genesis *m, const ledger_bundle *b,
+                          const ledger_event *ev, const ledger_uscc_record *u,
+                          ledger_license *lic, ledger_audit_failure *f)
+{
+    ledger_instant_why why;
+    memset(&why, 0, sizeof why);
+    uint32_t mask = 0;
+    if (lic->commitment && !b->has_uscc) {
+        /* what the rule asks before the record: without instant items (or
+         * a pledge) it needs no proof */
+        ledger_instant_decide(m, lic, ev->time, b->events[0].log_index, NULL, &why);
+        if (strcmp(why.rule, "instant") == 0)
+            return failed(f, AUDIT_STATE, -1, ev->height,
+                          "the license took the commitment route to an instant item and the "
+                          "bundle carries no proof of its USCC's record: the rule instant "
+                          "cannot be replayed");
+    }
+    if (lic->commitment)
+        mask = ledger_instant_decide(m, lic, ev->time, b->events[0].log_index, u, &why);
+    else
+        snprintf(why.detail, sizeof why.detail, "the application did not take the commitment "
+                 "route (rule instant_not_commitment)");
+    int says = ev->kind == LEDGER_EVENT_APPLY_INSTANT;
+    if (says && mask == 0)
+        return failed(f, AUDIT_REPLAY, 0, ev->height,
+                      "the event says APPLY_INSTANT but the rule instant approves nothing: %s%s%s",
+                      why.rule ? why.rule : "", why.rule ? ": " : "", why.detail);
+    if (!says && mask != 0)
+        return failed(f, AUDIT_REPLAY, 0, ev->height,
+                      "the event says APPLY but the rule instant approves %s's instant items in "
+                      "this block (no license of USCC %s revoked within instant_ban before it)",
+                      lic->id, lic->uscc);
+    if (mask != 0)
+        ledger_instant_approve(lic, mask, ev->time);
+    return 0;
+}
+
 static int check_replay(const ledger_genesis *g, const audit_gov_history *hist,
                         const ledger_bundle *b, const uint8_t (*hashes)[32],
                         const ledger_event *evs, const ledger_license *rec,
-                        ledger_audit_failure *f)
+                        const ledger_uscc_record *u, ledger_audit_failure *f)
 {
     ledger_license lic;
     memset(&lic, 0, sizeof lic);
@@ -234,7 +313,9 @@ static int check_replay(const ledger_genesis *g, const audit_gov_history *hist,
         /* the membership in force at the event's block (governance) */
         const ledger_gov *gv = ledger_audit_gov_at(hist, ev->height);
         const ledger_genesis *m = gv->m;
-        if (tx.kind != ev->kind)
+        int kind_ok = tx.kind == ev->kind || (tx.kind == PERMIT__TX_KIND__APPLY && i == 0 &&
+                                               ev->kind == LEDGER_EVENT_APPLY_INSTANT);
+        if (!kind_ok)
             bad = failed(f, AUDIT_REPLAY, (long)i, ev->height,
                          "the transaction is a %s, the event says %s",
                          ledger_tx_kind_name(tx.kind), ledger_tx_kind_name(ev->kind));
@@ -254,6 +335,8 @@ static int check_replay(const ledger_genesis *g, const audit_gov_history *hist,
             bad = failed(f, AUDIT_REPLAY, (long)i, ev->height,
                          "the rules of the ledger refuse this %s (rule %s): %s",
                          ledger_tx_kind_name(tx.kind), e.rule ? e.rule : "-", e.msg);
+        else if (i == 0 && replay_instant(m, b, ev, u, &lic, f) != 0)
+            bad = 1;
         ledger_tx_release(&tx);
         if (bad)
             goto out;
@@ -376,7 +459,9 @@ int ledger_audit_verify(const ledger_genesis *g, const uint8_t *bytes, size_t le
     uint8_t block_hash[32];
     audit_gov_history hist;
     memset(&hist, 0, sizeof hist);
-    if (hashes == NULL || evs == NULL) {
+    ledger_uscc_record *ubuf = malloc(sizeof *ubuf);
+    const ledger_uscc_record *u = NULL;
+    if (hashes == NULL || evs == NULL || ubuf == NULL) {
         failed(f, AUDIT_BUNDLE, -1, 0, "out of memory");
         goto out;
     }
@@ -408,9 +493,9 @@ int ledger_audit_verify(const ledger_genesis *g, const uint8_t *bytes, size_t le
         goto out;
     }
     if (check_chain(&b, &h, (const uint8_t(*)[32])hashes, evs, &rec, f) != 0 ||
-        check_state(&b, &h, f) != 0 ||
+        check_state(&b, &h, f) != 0 || check_uscc(&b, &h, &rec, ubuf, &u, f) != 0 ||
         ledger_audit_gov(g, &b, &h, &hist, f) != 0 ||
-        check_replay(g, &hist, &b, (const uint8_t(*)[32])hashes, evs, &rec, f) != 0)
+        check_replay(g, &hist, &b, (const uint8_t(*)[32])hashes, evs, &rec, u, f) != 0)
         goto out;
     if (cp != NULL && check_checkpoint(g, &b, &h, block_hash, cp, rep, f) != 0)
         goto out;
@@ -437,6 +522,7 @@ out:
         ledger_audit_report_clear(rep);
     ledger_license_clear(&rec);
     ledger_audit_gov_free(&hist);
+    free(ubuf);
     free(hashes);
     free(evs);
     ledger_bundle_free(&b);

@@ -87,6 +87,8 @@ static const scan_field bundle_fields[] = {
     {12, WT_LEN, LEDGER_MAX_BUNDLE_EVENTS,
      16 + LEDGER_EVENT_MAX_BYTES + 12 + MERKLE_MAX_PROOF * 34 + LEDGER_MAX_ENVELOPE, &event_msg,
      "gov_events"},
+    {13, WT_LEN, 1, LEDGER_MAX_USCC_RECORD, NULL, "uscc_record"},
+    {14, WT_LEN, 1, (SMT_MAX_PROOF + 2) * 36, &state_msg, "uscc_state"},
 };
 static const scan_msg bundle_msg = {"ProofBundle", bundle_fields, N_OF(bundle_fields)};
 
@@ -237,6 +239,7 @@ void ledger_bundle_free(ledger_bundle *b)
         free(b->gov_events[i].tx);
     }
     free(b->gov_events);
+    free(b->uscc_record);
     memset(b, 0, sizeof *b);
 }
 
@@ -401,6 +404,19 @@ int ledger_bundle_decode(ledger_bundle *b, const uint8_t *p, size_t len, ledger_
         malformed(err, "governance events or a state proof without the governance record");
         goto out;
     }
+    if (pb->uscc_state != NULL) {
+        b->has_uscc = 1;
+        if (decode_state(&b->uscc_state, pb->uscc_state, err) != 0)
+            goto out;
+        if (pb->uscc_record.len > 0 &&
+            copy_bytes(&b->uscc_record, &b->uscc_record_len, &pb->uscc_record) != 0) {
+            ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+            goto out;
+        }
+    } else if (pb->uscc_record.len > 0) {
+        malformed(err, "a USCC record without its state proof");
+        goto out;
+    }
     b->since_log_size = pb->since_log_size;
     for (size_t i = 0; i < pb->n_consistency; i++) {
         if (pb->consistency[i].len != 32) {
@@ -490,6 +506,10 @@ int ledger_bundle_encode(const ledger_bundle *b, uint8_t **out, size_t *len, led
     ProtobufCBinaryData *paths = NULL, *gpaths = NULL;
     Permit__ProofState gps = PERMIT__PROOF_STATE__INIT;
     ProtobufCBinaryData gsiblings[SMT_MAX_PROOF];
+    Permit__ProofState ups = PERMIT__PROOF_STATE__INIT;
+    ProtobufCBinaryData usiblings[SMT_MAX_PROOF];
+    if (b->uscc_state.n_siblings > SMT_MAX_PROOF)
+        return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "bundle too large to encode");
     if (b->n_gov_events > LEDGER_MAX_BUNDLE_EVENTS || b->gov_state.n_siblings > SMT_MAX_PROOF)
         return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "bundle too large to encode");
     if (b->n_events > LEDGER_MAX_BUNDLE_EVENTS || b->commit.n_sigs > LEDGER_MAX_DEPARTMENTS ||
@@ -515,6 +535,12 @@ int ledger_bundle_encode(const ledger_bundle *b, uint8_t **out, size_t *len, led
             goto out;
         pb.n_gov_events = b->n_gov_events;
         pb.gov_events = gevp;
+    }
+    if (b->has_uscc) {
+        if (b->uscc_record != NULL)
+            pb.uscc_record = bin(b->uscc_record, b->uscc_record_len);
+        wire_state(&b->uscc_state, &ups, usiblings);
+        pb.uscc_state = &ups;
     }
     pb.since_log_size = b->since_log_size;
     for (size_t i = 0; i < b->n_consistency; i++)
@@ -671,6 +697,29 @@ static int build_gov(ledger *L, const ledger_header *h, ledger_bundle *b, ledger
     return build_events(L, id, seq, h, &b->gov_events, &b->n_gov_events, err) == 0 ? 1 : -1;
 }
 
+/* The USCC record of a commitment license's USCC under the header's state
+ * root, or the proof that there is none: 1, 0 it changed under the build
+ * (try again), -1. */
+static int build_uscc(ledger *L, const ledger_header *h, const char *uscc, ledger_bundle *b,
+                      ledger_err *err)
+{
+    char id[32];
+    ledger_uscc_record_id(uscc, id, sizeof id);
+    if (ledger_state_proof(L, h->state_root, id, &b->uscc_state, err) != 0)
+        return -1;
+    b->has_uscc = 1;
+    uint8_t key[32];
+    ledger_sha256(id, strlen(id), key);
+    if (b->uscc_state.end != SMT_END_LEAF || memcmp(b->uscc_state.leaf_key, key, 32) != 0)
+        return 1; /* no revocation at that block */
+    int r = ledger_get_record_bytes(L, id, &b->uscc_record, &b->uscc_record_len, err);
+    if (r <= 0)
+        return r < 0 ? -1 : 0;
+    uint8_t v[32];
+    ledger_sha256(b->uscc_record, b->uscc_record_len, v);
+    return memcmp(v, b->uscc_state.leaf_value, 32) == 0 ? 1 : 0;
+}
+
 /* One attempt: 1 built, 0 the record changed under it (try again). */
 static int build_once(ledger *L, const char *id, uint64_t since, ledger_bundle *b,
                       uint64_t *height, ledger_err *err)
@@ -701,7 +750,10 @@ static int build_once(ledger *L, const char *id, uint64_t since, ledger_bundle *
     if (ledger_license_decode(&lic, b->record, b->record_len, err) != 0)
         return -1;
     uint32_t seq = lic.seq;
+    r = lic.commitment ? build_uscc(L, &h, lic.uscc, b, err) : 1;
     ledger_license_clear(&lic);
+    if (r <= 0)
+        return r;
     if ((size_t)seq + 1 > LEDGER_MAX_BUNDLE_EVENTS)
         return ledger_fail(err, LEDGER_ERR_INVALID, NULL,
                            "license %s has %llu events, more than a bundle carries", id,

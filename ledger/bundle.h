@@ -21,6 +21,7 @@
 
 #include "block.h"
 #include "err.h"
+#include "instant.h"
 #include "ledger.h"
 #include "limits.h"
 #include "merkle.h"
@@ -58,6 +59,13 @@ typedef struct {
     smt_proof gov_state;
     size_t n_gov_events;       /* <= LEDGER_MAX_BUNDLE_EVENTS */
     ledger_bundle_event *gov_events;
+    /* the USCC record (instant.h) of the license's USCC at that block, for
+     * a license of the commitment route: has_uscc with its proof of
+     * presence (uscc_record its bytes) or of absence (uscc_record NULL) */
+    int has_uscc;
+    uint8_t *uscc_record;
+    size_t uscc_record_len;    /* <= LEDGER_MAX_USCC_RECORD */
+    smt_proof uscc_state;
     uint64_t since_log_size;   /* 0: no consistency proof */
     size_t n_consistency;      /* <= MERKLE_MAX_PROOF */
     uint8_t consistency[MERKLE_MAX_PROOF][32];
@@ -66,7 +74,9 @@ typedef struct {
 /* Build the bundle of license `id` against the latest block that has a
  * commit certificate: that header and certificate, the record and its state
  * proof under the header's state_root, every event up to the record's seq
- * with its inclusion proof at the header's log_size and its envelope, and,
+ * with its inclusion proof at the header's log_size and its envelope, the
+ * governance record, for a license of the commitment route its USCC's
+ * record (or its absence) with its proof, and,
  * when since_log_size > 0, the consistency proof from since_log_size to the
  * header's log_size.  Everything is proven against that one header's roots
  * (state tree and event log nodes are never rewritten), so blocks committed

@@ -5,6 +5,7 @@
 #include "codec.h"
 #include "hash.h"
 #include "index.h"
+#include "instant.h"
 #include "gov.h"
 #include "ledger.h"
 #include "merkle.h"
@@ -254,6 +255,22 @@ int ledger_check_integrity(ledger *L, ledger_err *err)
             kid[kl] = '\0';
         } else {
             kid[0] = '\0';
+        }
+        if (ledger_uscc_is_record_id(kid)) {
+            /* a USCC record (instant.h): decodes, names its own USCC, no events */
+            ledger_uscc_record *u = malloc(sizeof *u);
+            char want[32] = "";
+            if (u == NULL)
+                rc = ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+            else if (ledger_uscc_record_decode(u, v, vl, err) != 0)
+                rc = -1;
+            else if (ledger_uscc_record_id(u->uscc, want, sizeof want), strcmp(want, kid) != 0)
+                rc = ledger_fail(err, LEDGER_ERR_INVALID, "integrity",
+                                 "USCC record %s names another USCC", kid);
+            free(u);
+            if (rc == 0)
+                rc = state_set_add(&leaves, kid, v, vl, err);
+            continue;
         }
         if (ledger_gov_is_record_id(kid)) {
             /* the governance record (gov.h): decodes, chains its events */

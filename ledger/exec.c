@@ -11,6 +11,7 @@
 
 #include "codec.h"
 #include "index.h"
+#include "instant.h"
 #include "ledger_int.h"
 #include "merkle.h"
 #include "mlog.h"
@@ -393,8 +394,8 @@ int ledger_exec_decoded(ledger_exec *x, const ledger_tx *tx, int dept, ledger_tx
         if (next_license_id(x, new_id, sizeof new_id, err) != 0)
             goto io;
     } else {
-        r = ledger_gov_is_record_id(tx->body->license_id)
-                ? 0 /* not a license */
+        r = !ledger_is_license_id(tx->body->license_id)
+                ? 0 /* the governance record or a USCC record: not a license */
                 : ledger_exec_lookup(x, tx->body->license_id, &e, err);
         if (r < 0)
             goto io;
@@ -408,16 +409,23 @@ int ledger_exec_decoded(ledger_exec *x, const ledger_tx *tx, int dept, ledger_tx
             return -1;
         }
     }
+    int was_revoked = lic.status == LIC_REVOKED;
     if (ledger_rules_apply(m, tx, dept, x->ctx.time, new_id, &lic, err) != 0) {
         ledger_license_clear(&lic);
         return -1;
+    }
+    int ev_kind = tx->kind;
+    if (is_apply && lic.commitment &&
+        ledger_exec_instant(x, &lic, x->log.f.size, &ev_kind, err) != 0) {
+        ledger_license_clear(&lic);
+        goto io;
     }
 
     ledger_event ev;
     memset(&ev, 0, sizeof ev);
     snprintf(ev.license_id, sizeof ev.license_id, "%s", lic.id);
     ev.seq = is_apply ? 0 : lic.seq + 1;
-    ev.kind = (uint8_t)tx->kind;
+    ev.kind = (uint8_t)ev_kind;
     memcpy(ev.tx_id, tx->id, 32);
     ev.height = x->height;
     ev.time = x->ctx.time;
@@ -437,6 +445,13 @@ int ledger_exec_decoded(ledger_exec *x, const ledger_tx *tx, int dept, ledger_tx
     uint8_t *rec;
     size_t reclen;
     int enc = ledger_license_encode(&lic, &rec, &reclen, err);
+    /* a revocation goes on its USCC's record (the rule `instant` reads it) */
+    if (enc == 0 && !was_revoked && lic.status == LIC_REVOKED &&
+        ledger_exec_note_revocation(x, &lic, x->log.f.size, err) != 0) {
+        ledger_license_clear(&lic);
+        free(rec);
+        goto io;
+    }
     ledger_license_clear(&lic);
     if (enc != 0)
         return -1;
@@ -543,7 +558,7 @@ int ledger_exec_finish(ledger_exec *x, ledger_header *hdr, ledger_err *err)
         lic_entry *e = &x->lics[i];
         if (!e->dirty)
             continue;
-        if (!ledger_gov_is_record_id(e->id) &&
+        if (ledger_is_license_id(e->id) &&
             ledger_index_diff(x->batch, e->id, e->orig, e->orig_len, e->cur, e->cur_len,
                               count_pending, x, err) != 0)
             goto fail;

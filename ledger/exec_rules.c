@@ -1,11 +1,14 @@
 /* ledger/exec_rules.c: the license rules that need more than the license
  * itself (docs/rules.md): one non-final license per USCC and industry
  * (license_duplicate, through the by_uscc index and the block overlay), and
- * its admission-time twin (ledger_precheck_duplicate). */
+ * its admission-time twin (ledger_precheck_duplicate); the rule `instant`
+ * (秒批) against the USCC record, and the revocations that record lists
+ * (instant.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "instant.h"
 #include "ledger_int.h"
 #include "permit.pb-c.h"
 
@@ -101,7 +104,7 @@ static int scan_new(ledger_exec *x, const ledger_exec *in, const char *uscc,
 {
     for (size_t i = 0; i < in->n_lics; i++) {
         const lic_entry *e = &in->lics[i];
-        if (e->orig != NULL || ledger_gov_is_record_id(e->id))
+        if (e->orig != NULL || !ledger_is_license_id(e->id))
             continue;
         char id[LEDGER_MAX_LICENSE_ID + 1];
         snprintf(id, sizeof id, "%s", e->id);
@@ -143,4 +146,82 @@ int ledger_precheck_duplicate(ledger *L, const char *uscc, const char *industry,
         return 0; /* ledger_tx_check_fields refused it already */
     struct dup_ctx c = {.L = L, .uscc = uscc, .industry = industry};
     return each_uscc_license(L->st, uscc, ulen, store_holds, &c, err);
+}
+
+/* ---- 秒批: the USCC record ---------------------------------------------------- */
+
+/* The USCC record of uscc as this block sees it: 1 (decoded into *u, its
+ * overlay entry in *e), 0 none yet, -1 error. */
+static int uscc_load(ledger_exec *x, const char *uscc, ledger_uscc_record *u, lic_entry **e,
+                     ledger_err *err)
+{
+    char id[32];
+    ledger_uscc_record_id(uscc, id, sizeof id);
+    int r = ledger_exec_lookup(x, id, e, err);
+    if (r <= 0)
+        return r;
+    return ledger_uscc_record_decode(u, (*e)->cur, (*e)->cur_len, err) == 0 ? 1 : -1;
+}
+
+int ledger_exec_instant(ledger_exec *x, ledger_license *lic, uint64_t log_index, int *kind,
+                        ledger_err *err)
+{
+    const ledger_genesis *m = x->gov->m;
+    ledger_instant_why why;
+    /* without the record first: most applications have no instant item */
+    if (ledger_instant_decide(m, lic, x->ctx.time, log_index, NULL, &why) == 0)
+        return 0;
+    ledger_uscc_record *u = malloc(sizeof *u);
+    if (u == NULL)
+        return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+    lic_entry *e;
+    int r = uscc_load(x, lic->uscc, u, &e, err);
+    if (r >= 0) {
+        uint32_t mask = ledger_instant_decide(m, lic, x->ctx.time, log_index, r ? u : NULL,
+                                              &why);
+        if (mask != 0) {
+            ledger_instant_approve(lic, mask, x->ctx.time);
+            *kind = LEDGER_EVENT_APPLY_INSTANT;
+        }
+    }
+    free(u);
+    return r < 0 ? -1 : 0;
+}
+
+int ledger_exec_note_revocation(ledger_exec *x, const ledger_license *lic, uint64_t log_index,
+                                ledger_err *err)
+{
+    ledger_uscc_record *u = malloc(sizeof *u);
+    if (u == NULL)
+        return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+    lic_entry *e = NULL;
+    int r = uscc_load(x, lic->uscc, u, &e, err);
+    if (r == 0) {
+        memset(u, 0, sizeof *u);
+        snprintf(u->uscc, sizeof u->uscc, "%s", lic->uscc);
+    }
+    uint8_t *rec = NULL;
+    size_t len = 0;
+    if (r >= 0) {
+        ledger_uscc_record_add(u, log_index, x->ctx.time, lic->id);
+        if (ledger_uscc_record_encode(u, &rec, &len, err) != 0)
+            r = -1;
+    }
+    free(u);
+    if (r < 0)
+        return -1;
+    if (e == NULL) {
+        char id[32];
+        ledger_uscc_record_id(lic->uscc, id, sizeof id);
+        if (ledger_exec_add_record(x, id, rec, len, err) != 0) {
+            free(rec);
+            return -1;
+        }
+        return 0;
+    }
+    free(e->cur);
+    e->cur = rec;
+    e->cur_len = len;
+    e->dirty = 1;
+    return 0;
 }

@@ -30,7 +30,7 @@ static int parse_params(json_t *root, ledger_params *pp, ledger_err *err)
 {
     static const char *const fields[] = {"max_addresses", "tx_window", "max_block_txs",
                                          "max_block_bytes", "block_interval", "heartbeat",
-                                         "gov_window", NULL};
+                                         "gov_window", "instant_ban", NULL};
     json_t *o;
     long long x;
     int present;
@@ -41,6 +41,7 @@ static int parse_params(json_t *root, ledger_params *pp, ledger_err *err)
     pp->block_interval_ms = 1000;
     pp->heartbeat_ms = 60 * 1000;
     pp->gov_window_ms = UINT64_C(7) * 86400 * 1000;
+    pp->instant_ban_ms = LEDGER_INSTANT_BAN_DEFAULT_MS;
     if (ledger_gj_object(root, "", "params", 0, &o, err) != 0)
         return -1;
     if (o == NULL)
@@ -71,7 +72,9 @@ static int parse_params(json_t *root, ledger_params *pp, ledger_err *err)
         ledger_gj_duration(o, "params", "heartbeat", 0, pp->heartbeat_ms, &pp->heartbeat_ms, NULL,
                            err) != 0 ||
         ledger_gj_duration(o, "params", "gov_window", 0, pp->gov_window_ms, &pp->gov_window_ms,
-                           NULL, err) != 0)
+                           NULL, err) != 0 ||
+        ledger_gj_duration(o, "params", "instant_ban", 0, pp->instant_ban_ms,
+                           &pp->instant_ban_ms, NULL, err) != 0)
         return -1;
     if (pp->heartbeat_ms < pp->block_interval_ms)
         return ledger_gj_fail(err, "params.heartbeat", "must not be shorter than block_interval");
@@ -172,13 +175,20 @@ static int parse_observer(json_t *o, const char *path, ledger_genesis *g, size_t
 static int parse_item(json_t *o, const char *path, const ledger_genesis *g,
                       ledger_industry *ind, size_t j, ledger_err *err)
 {
-    static const char *const fields[] = {"permit", "department", NULL};
+    static const char *const fields[] = {"permit", "department", "instant", NULL};
     ledger_item_def *it = &ind->items[j];
     if (!json_is_object(o))
         return ledger_gj_fail(err, path, "must be an object");
     if (ledger_gj_check_fields(o, path, fields, err) != 0 ||
-        ledger_gj_name(o, path, "permit", PERMIT_MAX_BYTES, &it->permit, err) != 0)
+        ledger_gj_name(o, path, "permit", PERMIT_MAX_BYTES, &it->permit, err) != 0 ||
+        (json_object_get(o, "instant") != NULL &&
+         ledger_gj_bool(o, path, "instant", &it->instant, err) != 0))
         return -1;
+    /* 秒批 is a decision on notify-and-commit applications (DESIGN §2) */
+    if (it->instant && !ind->commitment_allowed)
+        return ledger_gj_fail_at(err, path, "instant",
+                                 "true only where the industry allows the commitment route "
+                                 "(commitment_allowed)");
     for (size_t k = 0; k < j; k++)
         if (strcmp(ind->items[k].permit, it->permit) == 0)
             return ledger_gj_fail_at(err, path, "permit",

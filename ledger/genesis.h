@@ -54,6 +54,9 @@ typedef struct {
     char *permit;        /* name of the permit item */
     char *department;    /* owning department id */
     int dept;            /* its index in departments[] */
+    int instant;         /* 秒批: on the commitment route the ledger's rule
+                            `instant` decides it (docs/rules.md); only where
+                            the industry allows that route */
 } ledger_item_def;
 
 typedef struct {
@@ -76,7 +79,12 @@ typedef struct {
     uint64_t block_interval_ms;  /* target time between blocks */
     uint64_t heartbeat_ms;       /* empty block at most this far apart */
     uint64_t gov_window_ms;      /* longest life of a governance proposal */
+    uint64_t instant_ban_ms;     /* rule `instant`: no license of the USCC revoked
+                                    this long before the APPLY */
 } ledger_params;
+
+/* instant_ban when genesis and governance say nothing: one year. */
+#define LEDGER_INSTANT_BAN_DEFAULT_MS (UINT64_C(365) * 86400 * 1000)
 
 typedef struct ledger_genesis {
     char *chain_id;              /* [A-Za-z0-9._-]{1,64} */

@@ -15,6 +15,9 @@
 #include "permit.pb-c.h"
 
 #define GOV_RECORD_VERSION 1
+/* with instant items or an instant_ban other than the default (formats.md):
+ * a record that needs neither stays version 1, bytes and state root alike */
+#define GOV_RECORD_VERSION_INSTANT 2
 #define GOV_STR_MAX 512
 
 static const char *const change_names[] = {
@@ -175,13 +178,46 @@ static void put_proposal(lbuf *b, const ledger_gov_proposal *p)
         ledger_lbuf_str(b, p->approvals[i]);
 }
 
+/* Bit j: item j of ind is instant (16 items at most, genesis.h). */
+static uint16_t instant_mask(const ledger_industry *ind)
+{
+    uint16_t m = 0;
+    for (size_t j = 0; j < ind->n_items && j < 16; j++)
+        if (ind->items[j].instant)
+            m |= (uint16_t)(1u << j);
+    return m;
+}
+
+/* Set the items' instant flags from a mask read back; 0, or -1 when a bit
+ * names no item (one encoding). */
+static int set_instant(ledger_industry *ind, uint16_t m)
+{
+    if (ind->n_items < 16 && (m >> ind->n_items) != 0)
+        return -1;
+    for (size_t j = 0; j < ind->n_items; j++)
+        ind->items[j].instant = (m >> j) & 1;
+    return 0;
+}
+
+static int needs_instant_version(const ledger_gov *gv)
+{
+    const ledger_genesis *m = gv->m;
+    int any = m->params.instant_ban_ms != LEDGER_INSTANT_BAN_DEFAULT_MS;
+    for (size_t i = 0; i < m->n_industries; i++)
+        any |= instant_mask(&m->industries[i]) != 0;
+    for (size_t i = 0; i < gv->n_open; i++)
+        any |= gv->open[i].ch.has_industry && instant_mask(&gv->open[i].ch.industry) != 0;
+    return any;
+}
+
 int ledger_gov_encode(const ledger_gov *gv, const char *record_id, uint8_t **out, size_t *len,
                       ledger_err *err)
 {
+    int v2 = needs_instant_version(gv);
     const ledger_genesis *m = gv->m;
     lbuf b;
     ledger_lbuf_init(&b, LEDGER_MAX_GOV_RECORD);
-    ledger_lbuf_u8(&b, GOV_RECORD_VERSION);
+    ledger_lbuf_u8(&b, v2 ? GOV_RECORD_VERSION_INSTANT : GOV_RECORD_VERSION);
     ledger_lbuf_str(&b, record_id);
     ledger_lbuf_u32(&b, gv->seq);
     ledger_lbuf_put(&b, gv->head, 32);
@@ -228,6 +264,14 @@ int ledger_gov_encode(const ledger_gov *gv, const char *record_id, uint8_t **out
     ledger_lbuf_u16(&b, (uint16_t)gv->n_open);
     for (size_t i = 0; i < gv->n_open; i++)
         put_proposal(&b, &gv->open[i]);
+    if (v2) {
+        ledger_lbuf_u64(&b, pp->instant_ban_ms);
+        for (size_t i = 0; i < m->n_industries; i++)
+            ledger_lbuf_u16(&b, instant_mask(&m->industries[i]));
+        for (size_t i = 0; i < gv->n_open; i++)
+            if (gv->open[i].ch.has_industry)
+                ledger_lbuf_u16(&b, instant_mask(&gv->open[i].ch.industry));
+    }
     if (b.err) {
         ledger_lbuf_free(&b);
         return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "governance record cannot be encoded");
@@ -244,6 +288,8 @@ int ledger_gov_proposal_encode(const ledger_gov_proposal *p, uint8_t **out, size
     ledger_lbuf_u8(&b, p->status);
     ledger_lbuf_u64(&b, p->closed_height);
     put_proposal(&b, p);
+    if (p->ch.has_industry && instant_mask(&p->ch.industry) != 0)
+        ledger_lbuf_u16(&b, instant_mask(&p->ch.industry)); /* only when there is one */
     if (b.err) {
         ledger_lbuf_free(&b);
         return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "proposal cannot be encoded");
@@ -383,6 +429,11 @@ int ledger_gov_proposal_decode(const uint8_t *b, size_t n, ledger_gov_proposal *
     get_proposal(&r, p);
     p->status = status;
     p->closed_height = closed;
+    if (!r.err && r.off < r.len) {
+        uint16_t im = ledger_lrd_u16(&r);
+        if (im == 0 || !p->ch.has_industry || set_instant(&p->ch.industry, im) != 0)
+            r.err = 1;
+    }
     if (!ledger_lrd_done(&r) || status < LEDGER_GOV_OPEN || status > LEDGER_GOV_EXPIRED) {
         ledger_gov_proposal_clear(p);
         return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "stored proposal is malformed");
@@ -454,7 +505,8 @@ int ledger_gov_decode(const ledger_genesis *g, const uint8_t *p, size_t n, ledge
     ledger_lrd_init(&r, p, n);
     if (copy_identity(g, m) != 0)
         r.err = 1;
-    if (ledger_lrd_u8(&r) != GOV_RECORD_VERSION)
+    uint8_t version = ledger_lrd_u8(&r);
+    if (version != GOV_RECORD_VERSION && version != GOV_RECORD_VERSION_INSTANT)
         r.err = 1;
     char *id = get_str(&r);
     char want[LEDGER_MAX_LICENSE_ID + 1];
@@ -474,6 +526,7 @@ int ledger_gov_decode(const ledger_genesis *g, const uint8_t *p, size_t n, ledge
     pp->block_interval_ms = ledger_lrd_u64(&r);
     pp->heartbeat_ms = ledger_lrd_u64(&r);
     pp->gov_window_ms = ledger_lrd_u64(&r);
+    pp->instant_ban_ms = LEDGER_INSTANT_BAN_DEFAULT_MS;
 
     size_t cnt = ledger_lrd_u16(&r);
     if (cnt < 1 || cnt > LEDGER_MAX_DEPARTMENTS)
@@ -551,6 +604,20 @@ int ledger_gov_decode(const ledger_genesis *g, const uint8_t *p, size_t n, ledge
         gv->n_open = cnt;
     for (size_t i = 0; i < gv->n_open && !r.err; i++)
         get_proposal(&r, &gv->open[i]);
+    if (version == GOV_RECORD_VERSION_INSTANT && !r.err) {
+        pp->instant_ban_ms = ledger_lrd_u64(&r);
+        if (pp->instant_ban_ms > LEDGER_MAX_DURATION_MS)
+            r.err = 1;
+        for (size_t i = 0; i < m->n_industries && !r.err; i++)
+            if (set_instant(&m->industries[i], ledger_lrd_u16(&r)) != 0)
+                r.err = 1;
+        for (size_t i = 0; i < gv->n_open && !r.err; i++)
+            if (gv->open[i].ch.has_industry &&
+                set_instant(&gv->open[i].ch.industry, ledger_lrd_u16(&r)) != 0)
+                r.err = 1;
+        if (!r.err && !needs_instant_version(gv))
+            r.err = 1; /* one encoding: this record is version 1 */
+    }
     /* every string read must be there (a NULL is a failed read) */
     for (size_t i = 0; i < m->n_departments && !r.err; i++)
         if (!m->departments[i].id || !m->departments[i].name)

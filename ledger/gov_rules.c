@@ -77,6 +77,7 @@ static int change_from_pb(const Permit__GovChange *pc, ledger_gov_change *c, led
         for (size_t j = 0; j < pi->n_items; j++) {
             ind->items[j].permit = dup_or_empty(pi->items[j]->permit);
             ind->items[j].department = dup_or_empty(pi->items[j]->department);
+            ind->items[j].instant = pi->items[j]->instant ? 1 : 0;
             ind->items[j].dept = -1;
             if (!ind->items[j].permit || !ind->items[j].department)
                 return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
@@ -220,6 +221,10 @@ static int check_industry(const ledger_genesis *m, const ledger_industry *ind, l
         if (ledger_genesis_dept_index(m, ind->items[j].department) < 0)
             return refuse(err, "gov_department_not_found",
                           "a permit item names a department that is not in force");
+        if (ind->items[j].instant && !ind->commitment_allowed)
+            return refuse(err, "instant_without_commitment",
+                          "a permit item is instant (秒批) only where the industry allows the "
+                          "commitment route");
     }
     return 0;
 }
@@ -270,6 +275,10 @@ static int set_param(ledger_gov *gv, const ledger_gov_change *c, ledger_err *err
         if (v < 1000 || v > LEDGER_MAX_DURATION_MS)
             return refuse(err, "gov_param_invalid", "gov_window must be 1 s to 100 years");
         pp->gov_window_ms = v;
+    } else if (strcmp(n, "instant_ban") == 0) {
+        if (v < 1000 || v > LEDGER_MAX_DURATION_MS)
+            return refuse(err, "gov_param_invalid", "instant_ban must be 1 s to 100 years");
+        pp->instant_ban_ms = v;
     } else {
         return ledger_fail(err, LEDGER_ERR_RULE, "gov_param_unknown",
                            "parameter \"%.40s\" is unknown", n);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "instant.h"
 #include "ledger_int.h"
 #include "merkle.h"
 #include "mlog.h"
@@ -337,8 +338,17 @@ int ledger_get_license_bytes(ledger *L, const char *id, uint8_t **rec, size_t *l
                              ledger_err *err)
 {
     size_t n = strlen(id);
-    if (n == 0 || n > LEDGER_MAX_LICENSE_ID || ledger_gov_is_record_id(id))
-        return 0; /* the governance record is no license: ledger_gov_load */
+    if (n == 0 || n > LEDGER_MAX_LICENSE_ID || !ledger_is_license_id(id))
+        return 0; /* the governance record (ledger_gov_load) and USCC records are no licenses */
+    return ledger_store_get(L->st, CF_LICENSES, id, n, rec, len, err);
+}
+
+int ledger_get_record_bytes(ledger *L, const char *id, uint8_t **rec, size_t *len,
+                            ledger_err *err)
+{
+    size_t n = strlen(id);
+    if (n == 0 || n > LEDGER_MAX_LICENSE_ID)
+        return 0;
     return ledger_store_get(L->st, CF_LICENSES, id, n, rec, len, err);
 }
 

@@ -233,6 +233,10 @@ int ledger_get_license(ledger *L, const char *id, ledger_license *out,
 /* The raw canonical record bytes (malloc'd). */
 int ledger_get_license_bytes(ledger *L, const char *id, uint8_t **rec, size_t *len,
                              ledger_err *err) LEDGER_WUR;
+/* The stored bytes of any record under state_root: a license, the
+ * governance record or a USCC record (instant.h). */
+int ledger_get_record_bytes(ledger *L, const char *id, uint8_t **rec, size_t *len,
+                            ledger_err *err) LEDGER_WUR;
 
 int ledger_get_tx(ledger *L, const uint8_t id[32], uint8_t **env, size_t *len,
                   uint64_t *height, uint32_t *index, ledger_err *err) LEDGER_WUR;

@@ -200,6 +200,17 @@ int ledger_exec_check_duplicate(ledger_exec *x, const char *uscc, const char *in
 int ledger_precheck_duplicate(ledger *L, const char *uscc, const char *industry,
                               ledger_err *err);
 
+/* The rule `instant` (instant.h) for the license an APPLY just created,
+ * whose event gets log index log_index: approves its instant items and sets
+ * *kind to LEDGER_EVENT_APPLY_INSTANT when it applies, leaves both alone
+ * when not.  0, or -1 on an I/O error (the block is broken). */
+int ledger_exec_instant(ledger_exec *x, ledger_license *lic, uint64_t log_index, int *kind,
+                        ledger_err *err);
+/* Append a REVOKE of lic (event at log_index, this block's time) to its
+ * USCC's record, creating it.  0, or -1 on an I/O error. */
+int ledger_exec_note_revocation(ledger_exec *x, const ledger_license *lic, uint64_t log_index,
+                                ledger_err *err);
+
 /* A record new in this block (takes over rec). */
 int ledger_exec_add_record(ledger_exec *x, const char *id, uint8_t *rec, size_t len,
                            ledger_err *err);

@@ -142,7 +142,7 @@ int ledger_license_decode(ledger_license *l, const uint8_t *p, size_t len,
         l->items[i].decision = ledger_lrd_u8(&r);
         l->items[i].verified = ledger_lrd_u8(&r);
         l->items[i].decided_at = ledger_lrd_u64(&r);
-        if (l->items[i].decision > DEC_COMMITTED)
+        if (l->items[i].decision > DEC_INSTANT)
             r.err = 1;
     }
     size_t nd = ledger_lrd_u8(&r);
@@ -231,6 +231,7 @@ const char *ledger_decision_name(int decision)
     case DEC_APPROVED: return "APPROVED";
     case DEC_REJECTED: return "REJECTED";
     case DEC_COMMITTED: return "COMMITTED";
+    case DEC_INSTANT: return "INSTANT";
     }
     return "UNKNOWN";
 }

@@ -32,7 +32,15 @@ typedef enum {
     DEC_APPROVED = 1,
     DEC_REJECTED = 2,
     DEC_COMMITTED = 3, /* issued on the applicant's commitment (告知承诺) */
+    DEC_INSTANT = 4,   /* approved by the ledger's rule `instant` (秒批) in the
+                          block of the APPLY: no department signed, none verifies */
 } ledger_decision;
+
+/* The kind of an APPLY's event when the rule `instant` approved permit items
+ * in it (docs/rules.md "instant"): the event names the rule.  No transaction
+ * has this kind (ledger_tx_decode refuses it); its event's tx_id is the
+ * APPLY's. */
+#define LEDGER_EVENT_APPLY_INSTANT 17
 
 typedef struct {
     uint32_t id;       /* stable within the license; the primary is 1 */

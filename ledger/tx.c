@@ -6,6 +6,7 @@
 
 #include "hash.h"
 #include "hex.h"
+#include "license.h"
 #include "pbcheck.h"
 #include "permit.pb-c.h"
 #include "text.h"
@@ -27,21 +28,26 @@ static const char *const kind_names[] = {
     [PERMIT__TX_KIND__GOV_APPROVE] = "GOV_APPROVE",
     [PERMIT__TX_KIND__RETIRE_KEY] = "RETIRE_KEY",
     [PERMIT__TX_KIND__SET_HOLDER_KEY] = "SET_HOLDER_KEY",
+    [LEDGER_EVENT_APPLY_INSTANT] = "APPLY_INSTANT", /* an event kind only */
 };
 
 #define KIND_MIN PERMIT__TX_KIND__APPLY
 #define KIND_MAX PERMIT__TX_KIND__SET_HOLDER_KEY
 
+/* kind names also name event kinds: up to the APPLY whose items the rule
+ * `instant` approved (license.h) */
+#define NAME_MAX_KIND LEDGER_EVENT_APPLY_INSTANT
+
 const char *ledger_tx_kind_name(int kind)
 {
-    if (kind < KIND_MIN || kind > KIND_MAX)
+    if (kind < KIND_MIN || kind > NAME_MAX_KIND)
         return "UNKNOWN";
     return kind_names[kind];
 }
 
 int ledger_tx_kind_parse(const char *name)
 {
-    for (int k = KIND_MIN; k <= KIND_MAX; k++)
+    for (int k = KIND_MIN; k <= NAME_MAX_KIND; k++)
         if (strcmp(name, kind_names[k]) == 0)
             return k;
     return -1;

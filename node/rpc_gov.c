@@ -57,12 +57,13 @@ static json_t *observers_json(const ledger_gov *gv)
 
 static json_t *params_json(const ledger_params *p)
 {
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "max_addresses",
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "max_addresses",
                      (json_int_t)p->max_addresses, "tx_window_ms", (json_int_t)p->tx_window_ms,
                      "max_block_txs", (json_int_t)p->max_block_txs, "max_block_bytes",
                      (json_int_t)p->max_block_bytes, "block_interval_ms",
                      (json_int_t)p->block_interval_ms, "heartbeat_ms",
-                     (json_int_t)p->heartbeat_ms, "gov_window_ms", (json_int_t)p->gov_window_ms);
+                     (json_int_t)p->heartbeat_ms, "gov_window_ms", (json_int_t)p->gov_window_ms,
+                     "instant_ban_ms", (json_int_t)p->instant_ban_ms);
 }
 
 static json_t *change_json(const ledger_gov_change *c)

@@ -401,9 +401,10 @@ json_t *node_json_industries(const ledger_genesis *g)
         put(o, "name", json_string(ind->name), &ok);
         json_t *items = json_array();
         for (size_t k = 0; items && k < ind->n_items; k++)
-            if (json_array_append_new(items, json_pack("{s:s, s:s}", "permit",
+            if (json_array_append_new(items, json_pack("{s:s, s:s, s:b}", "permit",
                                                        ind->items[k].permit, "department",
-                                                       ind->items[k].department)) != 0)
+                                                       ind->items[k].department, "instant",
+                                                       ind->items[k].instant)) != 0)
                 ok = 0;
         put(o, "items", items, &ok);
         put(o, "validity", duration(ind->validity_ms), &ok);
