@@ -3,7 +3,9 @@
  * bound on a license's history (license_events_full), VERIFY evidence
  * (evidence_invalid), and the holder: the pledge of a commitment APPLY
  * (pledge_required, pledge_invalid), SET_HOLDER_KEY (holder_key_invalid)
- * and RENEW signed by the holder key (signer_not_holder).  Each test breaks its rule and checks the error
+ * and RENEW signed by the holder key (signer_not_holder), and 秒批: the rule
+ * instant (instant_banned, instant_not_commitment, instant_no_pledge,
+ * uscc_revocations_full) and its replay by the audit.  Each test breaks its rule and checks the error
  * names it; the state each rule protects is checked after the refusal. */
 #include "testutil.h"
 
@@ -14,6 +16,7 @@
 #include "ledger/audit.h"
 #include "ledger/bundle.h"
 #include "ledger/hash.h"
+#include "ledger/instant.h"
 #include "ledger/license.h"
 #include "ledger/limits.h"
 #include "ledger/query.h"
@@ -788,7 +791,396 @@ static void test_audit_replays_the_holder(void **state)
     free(bundle);
 }
 
+
+/* ---------- 秒批: the rule instant ---------- */
+
+/* The test catalogue with instant items: the convenience store's food
+ * permit (market; the tobacco permit stays the department's) and the
+ * kiosk's one item; instant_ban 30 s. */
+static void instant_catalogue(json_t *root)
+{
+    json_t *inds = json_object_get(root, "industries"), *ind;
+    size_t i;
+    json_array_foreach(inds, i, ind) {
+        const char *code = json_string_value(json_object_get(ind, "code"));
+        if (strcmp(code, "convenience-store") == 0 || strcmp(code, "kiosk") == 0)
+            json_object_set_new(json_array_get(json_object_get(ind, "items"), 0), "instant",
+                                json_true());
+    }
+    json_t *params = json_object_get(root, "params");
+    if (params == NULL) {
+        params = json_object();
+        json_object_set_new(root, "params", params);
+    }
+    json_object_set_new(params, "instant_ban", json_string("30s"));
+}
+
+static int setup_instant(void **state)
+{
+    lt_env *env = calloc(1, sizeof *env);
+    lt_setup(env, instant_catalogue);
+    *state = env;
+    return 0;
+}
+
+/* The kind of event seq of license id. */
+static int event_kind(lt_env *env, const char *id, uint32_t seq)
+{
+    ledger_event_rec *evs = NULL;
+    size_t n = 0;
+    ledger_err err;
+    assert_int_equal(ledger_get_events(env->L, id, &evs, &n, &err), 1);
+    assert_true(seq < n);
+    int k = evs[seq].ev.kind;
+    free(evs);
+    return k;
+}
+
+static void revoke(lt_env *env, const char *id)
+{
+    size_t len;
+    exp_yes(env, lt_reason_tx(env, lt_dept(env, LT_MARKET), PERMIT__TX_KIND__REVOKE, id,
+                              "承诺不实", &len), &len, NULL);
+}
+
+static void test_instant_approved_in_the_apply_block(void **state)
+{
+    lt_env *env = *state;
+    char id[80], kid[80];
+    apply(env, 81, "convenience-store", 1, id);
+    ledger_license l;
+    lt_get(env, id, &l);
+    assert_int_equal(l.items[0].decision, DEC_INSTANT);
+    assert_int_equal(l.items[0].verified, 1);
+    assert_int_equal(l.items[0].decided_at, l.applied_at);
+    assert_int_equal(l.items[1].decision, DEC_COMMITTED);
+    assert_int_equal(l.items[1].verified, 0);
+    assert_int_equal(l.status, LIC_ISSUED_UNVERIFIED); /* tobacco still verifies */
+    assert_int_equal(l.seq, 0);                        /* one event: the APPLY's */
+    ledger_license_clear(&l);
+    assert_int_equal(event_kind(env, id, 0), LEDGER_EVENT_APPLY_INSTANT);
+    assert_string_equal(ledger_tx_kind_name(LEDGER_EVENT_APPLY_INSTANT), "APPLY_INSTANT");
+    assert_string_equal(ledger_decision_name(DEC_INSTANT), "INSTANT");
+    /* market delegated its item: nothing of it is left to verify */
+    size_t len;
+    exp_no(env, verify_tx(env, LT_MARKET, id, &len), &len, "already_verified");
+    /* every item instant: ISSUED in the APPLY's block */
+    apply(env, 82, "kiosk", 1, kid);
+    assert_int_equal(status_now(env, kid), LIC_ISSUED);
+    assert_int_equal(event_kind(env, kid, 0), LEDGER_EVENT_APPLY_INSTANT);
+}
+
+/* instant_not_commitment: the ordinary route waits for every department. */
+static void test_instant_not_without_commitment(void **state)
+{
+    lt_env *env = *state;
+    char id[80];
+    apply(env, 83, "convenience-store", 0, id);
+    ledger_license l;
+    lt_get(env, id, &l);
+    assert_int_equal(l.status, LIC_PENDING);
+    assert_int_equal(l.items[0].decision, DEC_PENDING);
+    ledger_instant_why why;
+    assert_int_equal(ledger_instant_decide(env->g, &l, env->now, 0, NULL, &why), 0);
+    assert_string_equal(why.rule, "instant_not_commitment");
+    /* instant_no_pledge: on the commitment route the APPLY must carry it
+     * (pledge_required); the rule asks again of the record */
+    l.commitment = 1;
+    assert_int_equal(ledger_instant_decide(env->g, &l, env->now, 0, NULL, &why), 0);
+    assert_string_equal(why.rule, "instant_no_pledge");
+    ledger_license_clear(&l);
+    assert_int_equal(event_kind(env, id, 0), PERMIT__TX_KIND__APPLY);
+    char u[19];
+    size_t len;
+    exp_no(env, lt_apply_pledged(env, uscc(84, u), "kiosk", 1, NULL, &len), &len,
+           "pledge_required");
+}
+
+/* instant_banned: a license of the USCC revoked within instant_ban before
+ * the APPLY; approved again once the ban has passed. */
+static void test_rule_instant_banned(void **state)
+{
+    lt_env *env = *state;
+    char k1[80], cs[80], k2[80];
+    apply(env, 85, "kiosk", 1, k1);
+    lt_tick(env, 5 * LT_SEC);
+    revoke(env, k1);
+    /* the revocation is on the USCC's record */
+    char u[19], rid[32];
+    uscc(85, u);
+    ledger_uscc_record_id(u, rid, sizeof rid);
+    uint8_t *rb;
+    size_t rl;
+    ledger_err err;
+    assert_int_equal(ledger_get_record_bytes(env->L, rid, &rb, &rl, &err), 1);
+    ledger_uscc_record rec;
+    assert_int_equal(ledger_uscc_record_decode(&rec, rb, rl, &err), 0);
+    free(rb);
+    assert_int_equal(rec.n, 1);
+    assert_string_equal(rec.v[0].license_id, k1);
+    assert_int_equal(rec.v[0].time, env->now);
+    /* USCC records are no licenses */
+    ledger_license l;
+    assert_int_equal(ledger_get_license(env->L, rid, &l, &err), 0);
+
+    lt_tick(env, 10 * LT_SEC);
+    apply(env, 85, "convenience-store", 1, cs);
+    lt_get(env, cs, &l);
+    assert_int_equal(l.items[0].decision, DEC_COMMITTED); /* market verifies it, as today */
+    assert_int_equal(l.status, LIC_ISSUED_UNVERIFIED);
+    ledger_instant_why why;
+    assert_int_equal(ledger_instant_decide(env->g, &l, l.applied_at, UINT64_MAX, &rec, &why), 0);
+    assert_string_equal(why.rule, "instant_banned");
+    ledger_license_clear(&l);
+    assert_int_equal(event_kind(env, cs, 0), PERMIT__TX_KIND__APPLY);
+
+    /* 31 s after the revocation: the ban is over */
+    lt_tick(env, 20 * LT_SEC);
+    apply(env, 85, "kiosk", 1, k2);
+    assert_int_equal(status_now(env, k2), LIC_ISSUED);
+    assert_int_equal(event_kind(env, k2, 0), LEDGER_EVENT_APPLY_INSTANT);
+    /* another USCC was never banned */
+    apply(env, 86, "convenience-store", 1, cs);
+    assert_int_equal(event_kind(env, cs, 0), LEDGER_EVENT_APPLY_INSTANT);
+}
+
+/* Two transactions in one block at env->now + 1 s. */
+static void run_two(lt_env *env, uint8_t *t1, size_t l1, uint8_t *t2, size_t l2,
+                    ledger_tx_result *r1, ledger_tx_result *r2)
+{
+    ledger_block_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.time = env->now + LT_SEC;
+    memcpy(ctx.proposer, env->node[LT_MARKET].pub, 32);
+    ledger_exec *x;
+    ledger_err err;
+    assert_int_equal(ledger_exec_begin(env->L, &ctx, &x, &err), 0);
+    if (ledger_exec_tx(x, t1, l1, LEDGER_SIG_CHECK, r1, &err) != 0 ||
+        ledger_exec_tx(x, t2, l2, LEDGER_SIG_CHECK, r2, &err) != 0)
+        fail_msg("refused: %s", err.msg);
+    assert_int_equal(ledger_exec_finish(x, NULL, &err), 0);
+    assert_int_equal(ledger_exec_commit(x, NULL, &err), 0);
+    ledger_exec_free(x);
+    env->now = ctx.time;
+    free(t1);
+    free(t2);
+}
+
+/* Within one block the log order decides: a revocation after the APPLY
+ * does not count, one before it does. */
+static void test_instant_revocation_in_the_same_block(void **state)
+{
+    lt_env *env = *state;
+    char k1[80], k2[80], u[19];
+    apply(env, 87, "kiosk", 1, k1);
+    apply(env, 92, "kiosk", 1, k2);
+    size_t l1, l2;
+    ledger_tx_result r1, r2;
+    uint8_t *ap = lt_apply(env, uscc(87, u), "convenience-store", 1, &l1);
+    uint8_t *rv = lt_reason_tx(env, lt_dept(env, LT_MARKET), PERMIT__TX_KIND__REVOKE, k1, "x",
+                               &l2);
+    run_two(env, ap, l1, rv, l2, &r1, &r2);
+    assert_int_equal(event_kind(env, r1.license_id, 0), LEDGER_EVENT_APPLY_INSTANT);
+    rv = lt_reason_tx(env, lt_dept(env, LT_MARKET), PERMIT__TX_KIND__REVOKE, k2, "x", &l1);
+    ap = lt_apply(env, uscc(92, u), "convenience-store", 1, &l2);
+    run_two(env, rv, l1, ap, l2, &r1, &r2);
+    assert_int_equal(event_kind(env, r2.license_id, 0), PERMIT__TX_KIND__APPLY);
+}
+
+/* uscc_revocations_full: the record lists 64 revocations, then only where
+ * the first one left out is; the rule approves nothing after it. */
+static void test_rule_uscc_revocations_full(void **state)
+{
+    lt_env *env = *state;
+    ledger_uscc_record *u = calloc(1, sizeof *u);
+    char us[19];
+    snprintf(u->uscc, sizeof u->uscc, "%s", uscc(88, us));
+    for (uint64_t i = 0; i < LEDGER_USCC_REVOCATIONS_MAX + 3; i++)
+        ledger_uscc_record_add(u, 10 + i, LT_T0 + i, "PL-320411-2025-000001");
+    assert_int_equal(u->n, LEDGER_USCC_REVOCATIONS_MAX);
+    assert_true(u->full);
+    assert_int_equal(u->unlisted_from, 10 + LEDGER_USCC_REVOCATIONS_MAX);
+    uint8_t *b;
+    size_t n;
+    ledger_err err;
+    assert_int_equal(ledger_uscc_record_encode(u, &b, &n, &err), 0);
+    assert_true(n <= LEDGER_MAX_USCC_RECORD);
+    ledger_uscc_record *d = calloc(1, sizeof *d);
+    assert_int_equal(ledger_uscc_record_decode(d, b, n, &err), 0);
+    assert_int_equal(d->n, u->n);
+    assert_int_equal(d->unlisted_from, u->unlisted_from);
+    /* bounded: a count past the limit, a trailing byte, a short record */
+    uint8_t *bad = malloc(n + 1);
+    memcpy(bad, b, n);
+    bad[n] = 0;
+    assert_int_equal(ledger_uscc_record_decode(d, bad, n + 1, &err), -1);
+    assert_int_equal(ledger_uscc_record_decode(d, b, n - 1, &err), -1);
+    size_t at = 1 + 2 + strlen("USCC-") + 18; /* the count */
+    memcpy(bad, b, n);
+    bad[at] = LEDGER_USCC_REVOCATIONS_MAX + 1;
+    assert_int_equal(ledger_uscc_record_decode(d, bad, n, &err), -1);
+    free(bad);
+    free(b);
+
+    char id[80];
+    apply(env, 88, "kiosk", 1, id);
+    ledger_license l;
+    lt_get(env, id, &l);
+    ledger_instant_why why;
+    /* an APPLY after the first revocation left out */
+    assert_int_equal(ledger_instant_decide(env->g, &l, LT_T0 + 400 * LT_DAY, 1000, u, &why), 0);
+    assert_string_equal(why.rule, "uscc_revocations_full");
+    /* one before it sees the list, whose newest is long past */
+    assert_int_not_equal(ledger_instant_decide(env->g, &l, LT_T0 + 400 * LT_DAY,
+                                               10 + LEDGER_USCC_REVOCATIONS_MAX, u, &why), 0);
+    assert_string_equal(why.rule, "instant");
+    ledger_license_clear(&l);
+    free(u);
+    free(d);
+}
+
+/* Certify the tip with the test chain's one validator and build the bundle
+ * of license id. */
+static uint8_t *certified_bundle(lt_env *env, const char *id, size_t *blen)
+{
+    ledger_tip tip;
+    ledger_get_tip(env->L, &tip);
+    ledger_commit c;
+    memset(&c, 0, sizeof c);
+    c.height = tip.height;
+    memcpy(c.block_hash, tip.hash, 32);
+    uint8_t msg[32];
+    ledger_vote_sighash(env->g->chain_id, LEDGER_VOTE_PRECOMMIT, tip.height, 0, tip.hash, msg);
+    c.sigs[0].validator = 0;
+    assert_int_equal(ledger_sign(&env->node[env->g->validators[0]], msg, NULL, c.sigs[0].sig), 0);
+    c.n_sigs = 1;
+    ledger_err err;
+    assert_int_equal(ledger_put_commit(env->L, &c, &err), 0);
+    uint8_t *bundle;
+    uint64_t h;
+    if (ledger_bundle_build(env->L, id, 0, &bundle, blen, &h, &err) != 0)
+        fail_msg("build: %s", err.msg);
+    return bundle;
+}
+
+static void audit_ok(lt_env *env, const uint8_t *b, size_t n)
+{
+    ledger_audit_report rep;
+    ledger_audit_failure f;
+    if (ledger_audit_verify(env->g, b, n, NULL, &rep, &f) != 0)
+        fail_msg("audit: check %d: %s", (int)f.check, f.reason);
+    ledger_audit_report_clear(&rep);
+}
+
+/* Decode, let edit change the bundle, encode: the audit must fail check. */
+static void audit_fails(lt_env *env, const uint8_t *b, size_t n,
+                        void (*edit)(ledger_bundle *), int check, const char *words)
+{
+    ledger_bundle d;
+    ledger_err err;
+    assert_int_equal(ledger_bundle_decode(&d, b, n, &err), 0);
+    edit(&d);
+    uint8_t *t;
+    size_t tn;
+    assert_int_equal(ledger_bundle_encode(&d, &t, &tn, &err), 0);
+    ledger_bundle_free(&d);
+    ledger_audit_report rep;
+    ledger_audit_failure f;
+    if (ledger_audit_verify(env->g, t, tn, NULL, &rep, &f) == 0)
+        fail_msg("the tampered bundle passed the audit");
+    char line[600];
+    ledger_audit_failure_format(&f, line, sizeof line);
+    if (f.check != check || strstr(line, words) == NULL)
+        fail_msg("expected check %d (%s), got: %s", check, words, line);
+    free(t);
+}
+
+static void drop_uscc_proof(ledger_bundle *b)
+{
+    b->has_uscc = 0;
+    free(b->uscc_record);
+    b->uscc_record = NULL;
+    memset(&b->uscc_state, 0, sizeof b->uscc_state);
+}
+
+static void drop_uscc_record(ledger_bundle *b)
+{
+    free(b->uscc_record); /* claim there was no revocation */
+    b->uscc_record = NULL;
+}
+
+static void forget_revocation(ledger_bundle *b)
+{
+    ledger_uscc_record u;
+    ledger_err err;
+    assert_int_equal(ledger_uscc_record_decode(&u, b->uscc_record, b->uscc_record_len, &err), 0);
+    u.n = 0;
+    free(b->uscc_record);
+    assert_int_equal(ledger_uscc_record_encode(&u, &b->uscc_record, &b->uscc_record_len, &err),
+                     0);
+}
+
+/* The rule event: APPLY_INSTANT turned into a plain APPLY. */
+static void plain_apply(ledger_bundle *b)
+{
+    ledger_event ev;
+    assert_int_equal(ledger_event_decode(&ev, b->events[0].event, b->events[0].event_len), 0);
+    assert_int_equal(ev.kind, LEDGER_EVENT_APPLY_INSTANT);
+    ev.kind = PERMIT__TX_KIND__APPLY;
+    size_t n;
+    assert_int_equal(ledger_event_encode(&ev, b->events[0].event, b->events[0].event_len, &n),
+                     0);
+}
+
+/* The offline audit decides the rule again from the bundle and genesis:
+ * approved, and banned (the USCC's record proven at the bundle's block);
+ * a bundle without the proof, with the record left out, or with a
+ * revocation struck from it, or with the rule event altered, fails and the
+ * failure names its check. */
+static void test_audit_replays_instant(void **state)
+{
+    lt_env *env = *state;
+    char k1[80], cs[80], ok[80];
+    apply(env, 89, "kiosk", 1, k1);
+    revoke(env, k1);
+    apply(env, 89, "convenience-store", 1, cs); /* banned */
+    apply(env, 90, "convenience-store", 1, ok); /* approved */
+    size_t n1, n2, n3;
+    uint8_t *b1 = certified_bundle(env, ok, &n1);
+    uint8_t *b2 = certified_bundle(env, cs, &n2);
+    audit_ok(env, b1, n1);
+    audit_ok(env, b2, n2);
+    ledger_audit_report rep;
+    ledger_audit_failure f;
+    assert_int_equal(ledger_audit_verify(env->g, b1, n1, NULL, &rep, &f), 0);
+    assert_int_equal(rep.record.items[0].decision, DEC_INSTANT);
+    ledger_audit_report_clear(&rep);
+    assert_int_equal(ledger_audit_verify(env->g, b2, n2, NULL, &rep, &f), 0);
+    assert_int_equal(rep.record.items[0].decision, DEC_COMMITTED);
+    ledger_audit_report_clear(&rep);
+
+    audit_fails(env, b1, n1, drop_uscc_proof, AUDIT_STATE, "no proof of its USCC's record");
+    audit_fails(env, b2, n2, drop_uscc_proof, AUDIT_STATE, "no proof of its USCC's record");
+    audit_fails(env, b2, n2, drop_uscc_record, AUDIT_STATE, "is not proven absent");
+    audit_fails(env, b2, n2, forget_revocation, AUDIT_STATE, "is not the state");
+    audit_fails(env, b1, n1, plain_apply, AUDIT_LOG, "not in the event log");
+    /* an ordinary license carries none */
+    char pend[80];
+    apply(env, 91, "convenience-store", 0, pend);
+    uint8_t *b3 = certified_bundle(env, pend, &n3);
+    audit_ok(env, b3, n3);
+    ledger_bundle d;
+    ledger_err err;
+    assert_int_equal(ledger_bundle_decode(&d, b3, n3, &err), 0);
+    assert_false(d.has_uscc);
+    ledger_bundle_free(&d);
+    free(b1);
+    free(b2);
+    free(b3);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define TI(f) cmocka_unit_test_setup_teardown(f, setup_instant, teardown)
 
 int main(void)
 {
@@ -807,6 +1199,12 @@ int main(void)
         T(test_rule_signer_not_holder),
         T(test_rule_holder_key_invalid),
         T(test_audit_replays_the_holder),
+        TI(test_instant_approved_in_the_apply_block),
+        TI(test_instant_not_without_commitment),
+        TI(test_rule_instant_banned),
+        TI(test_instant_revocation_in_the_same_block),
+        TI(test_rule_uscc_revocations_full),
+        TI(test_audit_replays_instant),
         cmocka_unit_test(test_bundle_too_large_names_its_rule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
