@@ -311,6 +311,16 @@ static void print_report(FILE *f, const ledger_genesis *g, const ledger_audit_re
     snprintf(buf, sizeof buf, "%zu, one unbroken chain from APPLY to the record's head, "
              "replayed under the ledger rules", r->n_events);
     line(f, "Events", buf);
+    for (size_t i = 0; i < r->record.n_items; i++) {
+        if (r->record.items[i].decision != DEC_INSTANT)
+            continue;
+        char item[300];
+        cli_clean_text(item, sizeof item, r->record.items[i].permit);
+        snprintf(buf, sizeof buf, "%s (%s): approved by rule instant (秒批) in the block of the "
+                 "APPLY, no license of the USCC revoked within instant_ban (replayed from the "
+                 "USCC record's proof)", item, r->record.items[i].department);
+        line(f, "Instant", buf);
+    }
     if (r->n_gov_events > 0) {
         snprintf(buf, sizeof buf, "%zu events of the governance record replayed from genesis: "
                  "each signer checked against the membership in force at its block",

@@ -473,7 +473,9 @@ void cli_print_license(FILE *f, json_t *r)
                          t);
             cli_put_padded(f, t, 21);
             put_text(f, str(it, "permit"), -1);
-            if (json_is_true(commit))
+            if (str(it, "rule") != NULL)
+                fprintf(f, "  (approved by rule %s, 秒批)", str(it, "rule"));
+            else if (json_is_true(commit))
                 fputs(json_is_true(get(it, "verified")) ? "  (verified)" : "  (not verified)", f);
             fputc('\n', f);
         }
@@ -516,6 +518,9 @@ void cli_print_history(FILE *f, json_t *r)
             put_value(f, get(e, keys[k]), -1);
             fputc('\n', f);
         }
+        if (str(e, "rule") != NULL)
+            fprintf(f, "    %-*s %s (秒批: items approved by the ledger's rule, no department "
+                       "signature)\n", w, "rule", str(e, "rule"));
         if (json_is_object(d))
             flatten_w(f, d, "", 4, w);
     }

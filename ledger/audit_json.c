@@ -42,6 +42,16 @@ json_t *ledger_audit_report_json(const ledger_genesis *g, const ledger_audit_rep
             json_object_set_new(j, "pledge_sha256", json_string(ph));
         }
     }
+    /* 秒批: the items the rule instant approved, replayed */
+    json_t *inst = j != NULL ? json_array() : NULL;
+    for (size_t i = 0; inst != NULL && i < r->record.n_items; i++)
+        if (r->record.items[i].decision == DEC_INSTANT)
+            json_array_append_new(inst, json_pack("{s:s, s:s, s:s}", "permit",
+                                                  r->record.items[i].permit, "department",
+                                                  r->record.items[i].department, "rule",
+                                                  "instant"));
+    if (inst != NULL)
+        json_object_set_new(j, "instant", inst);
     json_t *fresh = json_pack("{s:I, s:I, s:I, s:I, s:b, s:o, s:s}", "now", (json_int_t)age->now,
                               "age_ms", (json_int_t)age->age_ms, "ahead_ms",
                               (json_int_t)age->ahead_ms, "stale_after_ms",

@@ -89,6 +89,9 @@ json_t *node_json_license(const ledger_license *l, uint64_t now)
                                "permit", it->permit, "department", it->department, "decision",
                                ledger_decision_name(it->decision), "verified", it->verified,
                                "decided_at", ms(it->decided_at));
+        /* 秒批: decided by the ledger's rule, no department signed */
+        if (ji != NULL && it->decision == DEC_INSTANT)
+            json_object_set_new(ji, "rule", json_string("instant"));
         if (ji == NULL || json_array_append_new(items, ji) != 0)
             ok = 0;
     }
@@ -349,6 +352,8 @@ int node_json_history(ledger *L, const char *id, json_t **out, ledger_err *err)
         else {
             put(o, "seq", json_integer(e->seq), &ok);
             put(o, "kind", json_string(ledger_tx_kind_name(e->kind)), &ok);
+            if (e->kind == LEDGER_EVENT_APPLY_INSTANT) /* the event names the rule */
+                put(o, "rule", json_string("instant"), &ok);
             put(o, "tx_id", node_json_hex(e->tx_id, 32), &ok);
             put(o, "height", json_integer((json_int_t)e->height), &ok);
             put(o, "time", json_integer((json_int_t)e->time), &ok);
