@@ -48,6 +48,14 @@ static void fast_kiosk(json_t *root)
         }
     }
     json_object_set_new(json_object_get(root, "params"), "heartbeat", json_string("500ms"));
+    /* 秒批: a flower stall's one permit item is decided by the rule instant */
+    json_t *stall = json_pack("{s:s, s:s, s:s, s:b, s:s}", "code", "flower-stall", "name",
+                              "花卉摊点", "validity", "3y", "commitment_allowed", 1,
+                              "verify_within", "30d");
+    json_object_set_new(stall, "items",
+                        json_pack("[{s:s, s:s, s:b}]", "permit", "食品经营备案（仅销售预包装食品）",
+                                  "department", "market", "instant", 1));
+    json_array_append_new(inds, stall);
 }
 
 static int setup(void **state)
@@ -415,6 +423,56 @@ static void test_overdue_refused_renewal_then_verified(void **state)
     expect_status(id, "ISSUED");
 }
 
+/* 秒批 through the CLI against the node: the catalogue lists the instant
+ * item, the commitment APPLY comes back ISSUED from its own block with the
+ * item approved by rule instant, history names the rule, and the offline
+ * audit replays it from the bundle's USCC record proof. */
+static void test_instant_issued_in_the_apply_block(void **state)
+{
+    (void)state;
+    char id[64], *out;
+    int rc = cli(&out, "industries", NULL);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "instant (秒批)"));
+    free(out);
+    apply("91320411MA1MXL9R39", "flower-stall", 1, id);
+    rc = cli(&out, "--json", "show", id, NULL);
+    assert_int_equal(rc, 0);
+    json_t *j = json_loads(out, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "status")), "ISSUED");
+    json_t *it = json_array_get(json_object_get(j, "items"), 0);
+    assert_string_equal(json_string_value(json_object_get(it, "decision")), "INSTANT");
+    assert_string_equal(json_string_value(json_object_get(it, "rule")), "instant");
+    assert_int_equal(json_integer_value(json_object_get(j, "issued_at")),
+                     json_integer_value(json_object_get(j, "applied_at")));
+    json_decref(j);
+    free(out);
+    rc = cli(&out, "show", id, NULL);
+    assert_non_null(strstr(out, "approved by rule instant"));
+    free(out);
+    rc = cli(&out, "--json", "history", id, NULL);
+    assert_int_equal(rc, 0);
+    j = json_loads(out, 0, NULL);
+    json_t *evs = json_object_get(j, "events");
+    assert_int_equal(json_array_size(evs), 1); /* one block, one event: the APPLY's */
+    json_t *e0 = json_array_get(evs, 0);
+    assert_string_equal(json_string_value(json_object_get(e0, "kind")), "APPLY_INSTANT");
+    assert_string_equal(json_string_value(json_object_get(e0, "rule")), "instant");
+    json_decref(j);
+    free(out);
+    char gpath[600];
+    nt_path(&g_nd, "config/genesis.json", gpath, sizeof gpath);
+    rc = cli(&out, "audit", id, "--genesis", gpath, NULL);
+    if (rc != 0)
+        fail_msg("audit exited %d:\n%s", rc, out);
+    assert_non_null(strstr(out, "approved by rule instant"));
+    free(out);
+    /* the ordinary route of the same industry waits for market */
+    apply("91320411MA1MXLAT43", "flower-stall", 0, id);
+    expect_status(id, "PENDING");
+}
+
 static void test_every_exit_code(void **state)
 {
     (void)state;
@@ -477,6 +535,7 @@ int main(void)
         cmocka_unit_test(test_every_exit_code),
         cmocka_unit_test(test_overdue_refused_renewal_then_verified),
         cmocka_unit_test(test_holder_pledge_and_confirmed_renewal),
+        cmocka_unit_test(test_instant_issued_in_the_apply_block),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
