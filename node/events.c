@@ -155,7 +155,10 @@ static void add_message(struct evbuffer *out, const char *id, const char *event,
 static void emit_event(stream *s, struct evbuffer *out, const ledger_log_event *e)
 {
     const char *kind = ledger_tx_kind_name(e->ev.kind);
-    if ((s->kind != KIND_ANY && s->kind != e->ev.kind) ||
+    /* kind=APPLY also follows the applications 秒批 approved (APPLY_INSTANT) */
+    int kind_ok = s->kind == KIND_ANY || s->kind == e->ev.kind ||
+                  (s->kind == PERMIT__TX_KIND__APPLY && e->ev.kind == LEDGER_EVENT_APPLY_INSTANT);
+    if (!kind_ok ||
         (s->license[0] && strcmp(s->license, e->ev.license_id) != 0))
         return;
     if (s->department[0] &&

@@ -15,6 +15,7 @@
 #include "ledger/bundle.h"
 #include "ledger/gov.h"
 #include "ledger/hex.h"
+#include "ledger/license.h"
 #include "ledger/ledger.h"
 #include "ledgertest.h"
 #include "testutil.h"
@@ -568,6 +569,7 @@ static void test_gov_record_codec_round_trip(void **state)
 
 /* ---- audit across governance ------------------------------------------- */
 
+
 /* Certify the tip with the test chain's one validator (market's node). */
 static void certify_tip(lt_env *env)
 {
@@ -602,6 +604,192 @@ static int verify(lt_env *env, const uint8_t *b, size_t len, ledger_audit_failur
     int rc = ledger_audit_verify(env->g, b, len, NULL, &rep, f);
     ledger_audit_report_clear(&rep);
     return rc;
+}
+
+/* ---- 秒批 through governance --------------------------------------------- */
+
+/* A flower stall whose one item is instant (or not), commitment allowed. */
+static void flower_stall(Permit__GovIndustry *ind, Permit__GovItem *it, Permit__GovItem **items,
+                         int instant, int commitment)
+{
+    permit__gov_item__init(it);
+    it->permit = "食品经营备案（仅销售预包装食品）";
+    it->department = "market";
+    it->instant = instant;
+    items[0] = it;
+    permit__gov_industry__init(ind);
+    ind->code = "flower-stall";
+    ind->name = "花卉摊点";
+    ind->validity_ms = 3 * 365 * LT_DAY;
+    ind->renew_window_ms = 90 * LT_DAY;
+    ind->grace_ms = 30 * LT_DAY;
+    ind->commitment_allowed = commitment;
+    ind->verify_within_ms = commitment ? 30 * LT_DAY : 0;
+    ind->n_items = 1;
+    ind->items = items;
+}
+
+static int apply_kind(lt_env *env, uint32_t n, const char *industry, char id[80])
+{
+    char u[19];
+    uscc(n, u);
+    size_t len;
+    uint8_t *tx = lt_apply(env, u, industry, 1, &len);
+    ledger_err err;
+    if (lt_run_free(env, 0, tx, len, id, &err) != 0)
+        fail_msg("apply: %s", err.msg);
+    ledger_event_rec *evs = NULL;
+    size_t ne = 0;
+    assert_int_equal(ledger_get_events(env->L, id, &evs, &ne, &err), 1);
+    int k = evs[0].ev.kind;
+    free(evs);
+    return k;
+}
+
+/* set_industry with an instant item, then without: the rule asks the
+ * catalogue in force at the APPLY's block, and the audit replays both
+ * applications through the governance record (version 2 while it holds an
+ * instant item or a changed instant_ban). */
+static void test_gov_set_industry_instant_then_apply(void **state)
+{
+    lt_env *env = *state;
+    Permit__GovIndustry ind;
+    Permit__GovItem it, *items[1];
+    flower_stall(&ind, &it, items, 1, 1);
+    change c = {.type = LEDGER_GOV_SET_INDUSTRY, .industry = &ind};
+    pass(env, LT_MARKET, &c, QUORUM);
+    ledger_gov *gv = ledger_gov_acquire(env->L);
+    const ledger_industry *fi = ledger_genesis_industry(gv->m, "flower-stall");
+    assert_non_null(fi);
+    assert_true(fi->items[0].instant);
+    uint8_t *a, *b;
+    size_t na, nb;
+    ledger_err err;
+    assert_int_equal(ledger_gov_encode(gv, "GOV-320411", &a, &na, &err), 0);
+    assert_int_equal(a[0], 2); /* version 2: an instant item */
+    ledger_gov *back = NULL;
+    assert_int_equal(ledger_gov_decode(env->g, a, na, &back, &err), 0);
+    assert_int_equal(ledger_gov_encode(back, "GOV-320411", &b, &nb, &err), 0);
+    assert_int_equal(na, nb);
+    assert_memory_equal(a, b, na);
+    for (size_t cut = na - 40; cut < na; cut++) {
+        ledger_gov *bad = NULL;
+        assert_int_equal(ledger_gov_decode(env->g, a, cut, &bad, &err), -1);
+    }
+    /* a mask bit past the industry's one item is refused */
+    a[na - 1] |= 0x80;
+    ledger_gov *bad = NULL;
+    assert_int_equal(ledger_gov_decode(env->g, a, na, &bad, &err), -1);
+    free(a);
+    free(b);
+    ledger_gov_release(back);
+    ledger_gov_release(gv);
+
+    char first[80], second[80];
+    assert_int_equal(apply_kind(env, 31, "flower-stall", first), LEDGER_EVENT_APPLY_INSTANT);
+    ledger_license l;
+    lt_get(env, first, &l);
+    assert_int_equal(l.status, LIC_ISSUED);
+    ledger_license_clear(&l);
+
+    flower_stall(&ind, &it, items, 0, 1);
+    pass(env, LT_MARKET, &c, QUORUM);
+    assert_int_equal(apply_kind(env, 32, "flower-stall", second), PERMIT__TX_KIND__APPLY);
+    lt_get(env, second, &l);
+    assert_int_equal(l.status, LIC_ISSUED_UNVERIFIED);
+    ledger_license_clear(&l);
+    /* no instant item left: the record is of version 1 again */
+    gv = ledger_gov_acquire(env->L);
+    assert_int_equal(ledger_gov_encode(gv, "GOV-320411", &a, &na, &err), 0);
+    assert_int_equal(a[0], 1);
+    free(a);
+    ledger_gov_release(gv);
+
+    uint8_t *bundle;
+    size_t blen;
+    ledger_audit_failure f;
+    bundle_of(env, first, &bundle, &blen);
+    if (verify(env, bundle, blen, &f) != 0)
+        fail_msg("audit of the instant license: check %d: %s", f.check, f.reason);
+    free(bundle);
+    bundle_of(env, second, &bundle, &blen);
+    if (verify(env, bundle, blen, &f) != 0)
+        fail_msg("audit of the later license: check %d: %s", f.check, f.reason);
+    free(bundle);
+}
+
+static void test_gov_set_param_instant_ban(void **state)
+{
+    lt_env *env = *state;
+    ledger_gov *gv = ledger_gov_acquire(env->L);
+    assert_int_equal(gv->m->params.instant_ban_ms, LEDGER_INSTANT_BAN_DEFAULT_MS);
+    ledger_gov_release(gv);
+    change c = {.type = LEDGER_GOV_SET_PARAM, .name = "instant_ban", .value = 30 * LT_DAY};
+    pass(env, LT_MARKET, &c, QUORUM);
+    gv = ledger_gov_acquire(env->L);
+    assert_int_equal(gv->m->params.instant_ban_ms, 30 * LT_DAY);
+    uint8_t *a;
+    size_t na;
+    ledger_err err;
+    assert_int_equal(ledger_gov_encode(gv, "GOV-320411", &a, &na, &err), 0);
+    assert_int_equal(a[0], 2);
+    ledger_gov *back = NULL;
+    assert_int_equal(ledger_gov_decode(env->g, a, na, &back, &err), 0);
+    assert_int_equal(back->m->params.instant_ban_ms, 30 * LT_DAY);
+    ledger_gov_release(back);
+    free(a);
+    ledger_gov_release(gv);
+    size_t len;
+    change bad = {.type = LEDGER_GOV_SET_PARAM, .name = "instant_ban", .value = 500};
+    expect_refused(env, propose(env, lt_dept(env, LT_MARKET), &bad, 0, &len), &len,
+                   LEDGER_ERR_RULE, "gov_param_invalid");
+}
+
+/* A version 2 record that could be version 1 (no instant item, the default
+ * instant_ban) is refused: one record, one encoding. */
+static void test_gov_record_version_2_only_when_needed(void **state)
+{
+    lt_env *env = *state;
+    change c = {.type = LEDGER_GOV_SET_PARAM, .name = "max_addresses", .value = 9};
+    size_t len;
+    run_ok(env, propose(env, lt_dept(env, LT_MARKET), &c, 0, &len), &len);
+    ledger_gov *gv = ledger_gov_acquire(env->L);
+    uint8_t *a;
+    size_t na;
+    ledger_err err;
+    assert_int_equal(ledger_gov_encode(gv, "GOV-320411", &a, &na, &err), 0);
+    assert_int_equal(a[0], 1);
+    /* the same record as version 2: the default ban, all masks zero (the open
+     * proposal carries no industry, so no mask of its own) */
+    size_t n2 = na + 8 + 2 * gv->m->n_industries;
+    uint8_t *v2 = calloc(1, n2);
+    memcpy(v2, a, na);
+    v2[0] = 2;
+    uint64_t ban = LEDGER_INSTANT_BAN_DEFAULT_MS;
+    for (int i = 0; i < 8; i++)
+        v2[na + i] = (uint8_t)(ban >> (56 - 8 * i));
+    ledger_gov *bad = NULL;
+    assert_int_equal(ledger_gov_decode(env->g, v2, n2, &bad, &err), -1);
+    /* with another ban it is a version 2 record */
+    v2[na + 7] ^= 1;
+    assert_int_equal(ledger_gov_decode(env->g, v2, n2, &bad, &err), 0);
+    assert_int_equal(bad->m->params.instant_ban_ms, ban ^ 1);
+    ledger_gov_release(bad);
+    free(v2);
+    free(a);
+    ledger_gov_release(gv);
+}
+
+static void test_rule_instant_without_commitment(void **state)
+{
+    lt_env *env = *state;
+    Permit__GovIndustry ind;
+    Permit__GovItem it, *items[1];
+    flower_stall(&ind, &it, items, 1, 0);
+    change c = {.type = LEDGER_GOV_SET_INDUSTRY, .industry = &ind};
+    size_t len;
+    expect_refused(env, propose(env, lt_dept(env, LT_MARKET), &c, 0, &len), &len,
+                   LEDGER_ERR_RULE, "instant_without_commitment");
 }
 
 static void test_audit_follows_a_seal_key_rotation(void **state)
@@ -1072,6 +1260,10 @@ int main(void)
         T(test_gov_precheck_refuses_a_stale_department_index),
         T(test_gov_add_observer),
         T(test_gov_record_codec_round_trip),
+        T(test_gov_set_industry_instant_then_apply),
+        T(test_gov_set_param_instant_ban),
+        T(test_gov_record_version_2_only_when_needed),
+        T(test_rule_instant_without_commitment),
         T(test_audit_follows_a_seal_key_rotation),
         T(test_membership_history_holds_each_key_while_in_force),
         T(test_rule_gov_signer_not_department),
