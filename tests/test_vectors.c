@@ -19,6 +19,7 @@
 #include "ledger/gov.h"
 #include "ledger/hash.h"
 #include "ledger/hex.h"
+#include "ledger/instant.h"
 #include "ledger/license.h"
 #include "ledger/merkle.h"
 #include "ledger/smt.h"
@@ -306,6 +307,20 @@ static void test_gov_record_bytes_and_hash(void **state)
         assert_int_equal(gv->open[0].id, num(v, "open_proposal"));
         assert_int_equal(gv->open[0].ch.type, num(v, "open_change_type"));
         assert_string_equal(gv->open[0].ch.industry.code, str(v, "open_industry"));
+        if (json_object_get(v, "instant_ban")) { /* version 2 (秒批) */
+            assert_int_equal(gv->m->params.instant_ban_ms, num(v, "instant_ban"));
+            json_t *ii = json_object_get(v, "instant_items"), *x;
+            size_t q;
+            json_array_foreach(ii, q, x) {
+                const ledger_industry *ind =
+                    &gv->m->industries[json_integer_value(json_array_get(x, 0))];
+                assert_true(ind->items[json_integer_value(json_array_get(x, 1))].instant);
+            }
+            assert_false(gv->open[0].ch.industry.items[0].instant);
+        } else {
+            assert_int_equal(gv->m->params.instant_ban_ms, LEDGER_INSTANT_BAN_DEFAULT_MS);
+            assert_false(gv->m->industries[0].items[0].instant);
+        }
         uint8_t *out, h[32];
         size_t len;
         assert_int_equal(ledger_gov_encode(gv, "GOV-320411", &out, &len, &err), 0);
@@ -316,6 +331,50 @@ static void test_gov_record_bytes_and_hash(void **state)
         free(out);
         free(b);
         ledger_gov_release(gv);
+    }
+}
+
+/* The USCC record (秒批): the reader finds the revocations gen.py wrote,
+ * the writer gives back the same bytes, and its state-tree key is
+ * SHA-256 of its id. */
+static void test_uscc_record_bytes_and_hash(void **state)
+{
+    (void)state;
+    size_t i;
+    json_t *v;
+    json_array_foreach(section("uscc_record"), i, v) {
+        size_t n;
+        uint8_t *b = hex(v, "bytes", &n);
+        ledger_uscc_record u;
+        ledger_err err;
+        if (ledger_uscc_record_decode(&u, b, n, &err) != 0)
+            fail_msg("uscc_record %zu: %s", i, err.msg);
+        assert_string_equal(u.uscc, str(v, "uscc"));
+        json_t *revs = json_object_get(v, "revocations"), *r;
+        size_t k;
+        assert_int_equal(u.n, json_array_size(revs));
+        json_array_foreach(revs, k, r) {
+            assert_int_equal(u.v[k].log_index, num(r, "log_index"));
+            assert_int_equal(u.v[k].time, num(r, "time"));
+            assert_string_equal(u.v[k].license_id, str(r, "license_id"));
+        }
+        assert_int_equal(u.full, json_object_get(v, "unlisted_from") != NULL);
+        if (u.full)
+            assert_int_equal(u.unlisted_from, num(v, "unlisted_from"));
+        char id[32];
+        ledger_uscc_record_id(u.uscc, id, sizeof id);
+        assert_string_equal(id, str(v, "id"));
+        uint8_t key[32], h[32], *out;
+        ledger_sha256(id, strlen(id), key);
+        assert_hex(key, 32, v, "key");
+        size_t len;
+        assert_int_equal(ledger_uscc_record_encode(&u, &out, &len, &err), 0);
+        assert_int_equal(len, n);
+        assert_memory_equal(out, b, n);
+        ledger_sha256(out, len, h);
+        assert_hex(h, 32, v, "hash");
+        free(out);
+        free(b);
     }
 }
 
@@ -588,6 +647,14 @@ static void test_bundle_fields(void **state)
             assert_int_equal(ledger_hex_decode_exact(json_string_value(s), want, 32), 0);
             assert_memory_equal(b.consistency[k], want, 32);
         }
+        if (json_object_get(v, "uscc_record")) { /* fields 13 and 14 (秒批) */
+            assert_true(b.has_uscc);
+            assert_hex(b.uscc_record, b.uscc_record_len, v, "uscc_record");
+            assert_int_equal(b.uscc_state.n_siblings, json_array_size(sibs));
+            assert_hex(b.uscc_state.leaf_key, 32, v, "state_leaf_key");
+        } else {
+            assert_false(b.has_uscc);
+        }
         json_t *evs = json_object_get(v, "events"), *e;
         assert_int_equal(b.n_events, json_array_size(evs));
         json_array_foreach(evs, k, e) {
@@ -620,6 +687,7 @@ int main(void)
         cmocka_unit_test(test_event_bytes_and_hash),
         cmocka_unit_test(test_record_bytes_and_hash),
         cmocka_unit_test(test_gov_record_bytes_and_hash),
+        cmocka_unit_test(test_uscc_record_bytes_and_hash),
         cmocka_unit_test(test_state_tree_hashes_root_page_and_proofs),
         cmocka_unit_test(test_tx_root),
         cmocka_unit_test(test_p2p_auth_hash),

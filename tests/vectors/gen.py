@@ -232,6 +232,71 @@ def holder_record_vector():
     return r
 
 
+def instant_record_vector():
+    """A record whose one item the rule instant approved (decision 4,
+    verified): ISSUED in the block of its APPLY."""
+    r = {"id": "PL-320411-2027-000004", "uscc": "91320411MA1MXL9R39", "name": "花间花卉",
+         "legal_rep": "王五", "industry": "flower-stall", "scope": "", "status": 3,
+         "commitment": 1, "applied_at": 1800000000000, "issued_at": 1800000000000,
+         "expires_at": 1894608000000, "verify_deadline": 1802592000000, "suspended_by": "",
+         "next_address_id": 2,
+         "addresses": [{"id": 1, "division": "320411", "text": "常州市新北区", "primary": 1}],
+         "items": [{"permit": "食品经营备案（仅销售预包装食品）", "department": "market",
+                    "decision": 4, "verified": 1, "decided_at": 1800000000000}],
+         "documents": [], "seq": 0, "head": seq(0x24).hex(),
+         "holder_key": seq(0xa4).hex(), "pledge_sha256": sha256("承诺书".encode()).hex()}
+    b = record_bytes(r)
+    r["bytes"] = b.hex()
+    r["hash"] = sha256(b).hex()
+    return r
+
+
+def instant_event_vector():
+    """The APPLY event of kind 17, APPLY_INSTANT: the event names the rule."""
+    e = {"license_id": "PL-320411-2027-000004", "seq": 0, "kind": 17,
+         "tx_id": seq(0x64).hex(), "height": 40, "time": 1800000000000,
+         "prev": bytes(32).hex()}
+    b = event_bytes(e)
+    e["bytes"] = b.hex()
+    e["hash"] = sha256(b"\x00" + b).hex()
+    return e
+
+
+def uscc_record_bytes(u):
+    b = u8(1) + str_("USCC-" + u["uscc"]) + u8(len(u["revocations"]))
+    for r in u["revocations"]:
+        b += u64(r["log_index"]) + u64(r["time"]) + str_(r["license_id"])
+    if "unlisted_from" in u:
+        b += u8(1) + u64(u["unlisted_from"])
+    else:
+        b += u8(0)
+    return b
+
+
+def uscc_record_vectors():
+    """USCC records (秒批's data comparison): two revocations; and a full one,
+    64 listed and the log index of the first left out."""
+    two = {"uscc": "91320411MA1MXL9R39",
+           "revocations": [{"log_index": 17, "time": 1800000000000,
+                            "license_id": "PL-320411-2027-000001"},
+                           {"log_index": 40, "time": 1800000600000,
+                            "license_id": "PL-320411-2027-000009"}]}
+    full = {"uscc": "91350100M000100Y43",
+            "revocations": [{"log_index": 100 + i, "time": 1800000000000 + 1000 * i,
+                             "license_id": "PL-320411-2027-%06d" % (i + 1)} for i in range(64)],
+            "unlisted_from": 500}
+    out = []
+    for u in (two, full):
+        b = uscc_record_bytes(u)
+        v = dict(u)
+        v["id"] = "USCC-" + u["uscc"]
+        v["key"] = sha256(v["id"].encode()).hex()
+        v["bytes"] = b.hex()
+        v["hash"] = sha256(b).hex()
+        out.append(v)
+    return out
+
+
 def record_vectors():
     recs = [
         {"id": "PL-320411-2026-000001", "uscc": "91350100M000100Y43",
@@ -405,12 +470,19 @@ def bundle_vectors(headers, records, events, certs, smt):
         b += pb_msg(9, m)
         evs.append({"event": e["bytes"], "log_index": 5 + i, "log_path": [p.hex() for p in path],
                     "tx": env.hex()})
-    return [{"bytes": b.hex(), "license_id": records[0]["id"], "header": h.hex(),
-             "record": rec.hex(), "commit_height": c["height"], "commit_round": c["round"],
-             "commit_block_hash": c["block_hash"], "commit_sigs": c["sigs"],
-             "state_siblings": proof["siblings"], "state_leaf_key": proof["leaf_key"],
-             "state_leaf_value": proof["leaf_value"], "since_log_size": 3,
-             "consistency": [x.hex() for x in consistency], "events": evs}]
+    v = {"bytes": b.hex(), "license_id": records[0]["id"], "header": h.hex(),
+         "record": rec.hex(), "commit_height": c["height"], "commit_round": c["round"],
+         "commit_block_hash": c["block_hash"], "commit_sigs": c["sigs"],
+         "state_siblings": proof["siblings"], "state_leaf_key": proof["leaf_key"],
+         "state_leaf_value": proof["leaf_value"], "since_log_size": 3,
+         "consistency": [x.hex() for x in consistency], "events": evs}
+    # the same with a USCC record and its proof (fields 13, 14: 秒批), whose
+    # proof here reuses the shape of the record's
+    u = bytes.fromhex(uscc_record_vectors()[0]["bytes"])
+    v2 = dict(v)
+    v2["bytes"] = (b + pb_bytes(13, u) + pb_msg(14, state)).hex()
+    v2["uscc_record"] = u.hex()
+    return [v, v2]
 
 
 # ---- the governance record ----
@@ -443,6 +515,12 @@ def gov_change(c):
 
 
 def gov_record_vectors():
+    return [gov_record_vector(False), gov_record_vector(True)]
+
+
+def gov_record_vector(instant):
+    """Version 1, or version 2 (秒批): the store's food permit instant and
+    instant_ban 30 days, in the tail after the open proposals."""
     k = BIP340_PUB
     store = {"code": "convenience-store", "name": "便利店", "validity": 5 * 365 * 86400000,
              "renew_window": 90 * 86400000, "grace": 180 * 86400000, "commitment_allowed": 1,
@@ -465,7 +543,8 @@ def gov_record_vectors():
          "open": [{"id": 2, "proposer": "approval", "height": 7, "expires_at": 1764892800000,
                    "change": {"type": 8, "industry": gym}, "approvals": ["approval"]}]}
     p = r["params"]
-    b = u8(1) + str_(r["id"]) + u32(r["seq"]) + h32(r["head"]) + u32(r["next_proposal"])
+    b = (u8(2 if instant else 1) + str_(r["id"]) + u32(r["seq"]) + h32(r["head"]) +
+         u32(r["next_proposal"]))
     b += u32(p[0]) + u64(p[1]) + u32(p[2]) + u64(p[3]) + u64(p[4]) + u64(p[5]) + u64(p[6])
     b += u16(len(r["departments"]))
     for d in r["departments"]:
@@ -490,11 +569,20 @@ def gov_record_vectors():
               gov_change(o["change"]) + u8(len(o["approvals"])))
         for a in o["approvals"]:
             b += str_(a)
-    return [{"region": "320411", "seq": r["seq"], "next_proposal": r["next_proposal"],
-             "departments": [d["id"] for d in r["departments"]],
-             "market_seal": k[1].hex(), "registrar": k[3].hex(),
-             "open_proposal": 2, "open_change_type": 8, "open_industry": "gym",
-             "bytes": b.hex(), "hash": sha256(b).hex()}]
+    v = {"region": "320411", "seq": r["seq"], "next_proposal": r["next_proposal"],
+         "departments": [d["id"] for d in r["departments"]],
+         "market_seal": k[1].hex(), "registrar": k[3].hex(),
+         "open_proposal": 2, "open_change_type": 8, "open_industry": "gym"}
+    if instant:
+        ban = 30 * 86400000
+        b += u64(ban)
+        b += u16(0b01)                   # the store: item 0 (食品经营许可) instant
+        b += u16(0)                      # the open proposal's gym: none
+        v["instant_ban"] = ban
+        v["instant_items"] = [[0, 0]]   # [industry, item]
+    v["bytes"] = b.hex()
+    v["hash"] = sha256(b).hex()
+    return v
 
 
 def main():
@@ -513,13 +601,14 @@ def main():
         "proposal": proposal_vectors(),
         "header": headers,
         "certificate": certs,
-        "event": events,
-        "record": records + [holder_record_vector()],
+        "event": events + [instant_event_vector()],
+        "record": records + [holder_record_vector(), instant_record_vector()],
         "smt": smt,
         "tx_root": tx_root_vectors(),
         "p2p_auth": p2p_vectors(),
         "bundle": bundle_vectors(headers, records, events, certs, smt),
         "gov_record": gov_record_vectors(),
+        "uscc_record": uscc_record_vectors(),
     }
     path = os.path.join(outdir, "formats.json")
     with open(path, "w", encoding="utf-8") as f:
