@@ -192,6 +192,35 @@ echo "(audits from genesis alone: approved with the old key before the rotation,
 show audit "$id" --genesis "$work/net/genesis.json" --checkpoint "$work/checkpoint"
 show audit "$id3" --genesis "$work/net/genesis.json"
 
+say "10b. 秒批: market regulation delegates the bakery's permits on the commitment route to the ledger's rule"
+cat >"$work/bakery-instant.json" <<'JSON'
+{"code": "bakery", "name": "烘焙店", "validity": "5y", "commitment_allowed": true,
+ "verify_within": "30d",
+ "items": [{"permit": "食品生产许可（小作坊登记）", "department": "market", "instant": true},
+           {"permit": "食品经营许可", "department": "market", "instant": true}]}
+JSON
+out=$(show gov propose set-industry "$work/bakery-instant.json" --key "$keys/$first.key")
+echo "$out"
+pid=$(echo "$out" | awk '/^proposal/ {print $2}')
+for d in $(echo "$depts" | tail -n +2); do
+  out=$(show gov approve "$pid" --key "$keys/$d.key")
+  echo "$out"
+  case "$out" in *executed*) break ;; esac
+done
+show industries | grep -A2 '^bakery'
+echo "(a third bakery applies with its holder's pledge: the USCC has no license revoked within"
+echo " instant_ban, so the rule approves both items in the block of the APPLY: no department signs)"
+pledge_sig3=$(show pledge sign --key "$work/bakery-holder.key" --uscc 91320411MA1MXLAT43 \
+  --industry bakery --text "$work/pledge.txt")
+id4=$(show apply --key "$keys/registrar.key" --uscc 91320411MA1MXLAT43 \
+  --name "新北区麦香烘焙坊三店" --legal-rep "李四" --industry bakery --division 320411 \
+  --address "常州市新北区珠江路92号" --commitment \
+  --holder-key "$holder_pub" --pledge-text "$work/pledge.txt" --pledge-sig "$pledge_sig3")
+echo "$id4"
+show show "$id4"
+show history "$id4"
+show audit "$id4" --genesis "$work/net/genesis.json"
+
 url=""
 if [ "$validators" -gt 1 ]; then
   say "11. The electronic license page (电子证照), served by the observer"
