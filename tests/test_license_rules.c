@@ -942,6 +942,17 @@ static void test_rule_instant_banned(void **state)
     /* another USCC was never banned */
     apply(env, 86, "convenience-store", 1, cs);
     assert_int_equal(event_kind(env, cs, 0), LEDGER_EVENT_APPLY_INSTANT);
+    /* the integrity check walks the USCC record with the licenses, and after
+     * a reopen the rule reads it from the store */
+    if (ledger_check_integrity(env->L, &err) != 0)
+        fail_msg("integrity: %s", err.msg);
+    lt_reopen(env);
+    revoke(env, k2);
+    apply(env, 85, "kiosk", 1, k1);
+    assert_int_equal(event_kind(env, k1, 0), PERMIT__TX_KIND__APPLY);
+    assert_int_equal(status_now(env, k1), LIC_ISSUED_UNVERIFIED);
+    if (ledger_check_integrity(env->L, &err) != 0)
+        fail_msg("integrity: %s", err.msg);
 }
 
 /* Two transactions in one block at env->now + 1 s. */
