@@ -166,6 +166,19 @@ static sim_tx *follow_up(sim_world *w, sim_node *obs, sim_app *app)
             break;
         }
     } else if ((lic.status == LIC_ISSUED || lic.status == LIC_ISSUED_UNVERIFIED) &&
+               sim_rng_chance(&w->rng, 100)) {
+        /* now and then a department revokes: the USCC record (秒批) every
+         * replica must write alike */
+        int d = ledger_genesis_dept_index(w->g, lic.items[0].department);
+        if (d >= 0 && (size_t)d < w->n_dept_keys) {
+            Permit__Reason r = PERMIT__REASON__INIT;
+            r.reason = "承诺不实";
+            b.kind = PERMIT__TX_KIND__REVOKE;
+            b.payload_case = PERMIT__TX_BODY__PAYLOAD_REASON;
+            b.reason = &r;
+            t = sign_body(w, w->dept_key[d], &b);
+        }
+    } else if ((lic.status == LIC_ISSUED || lic.status == LIC_ISSUED_UNVERIFIED) &&
                lic.n_addresses < 4) {
         char addr[96];
         snprintf(addr, sizeof addr, "常州市新北区河海东路%u号", ++app->addresses);
