@@ -70,8 +70,9 @@ typedef struct {
  * marks it with this release's format, and a database newer than this
  * release reads (after a downgrade) is refused instead of misread.
  *   1  the first recorded layout
- *   2  the governance record GOV-<region> and the gov/ keys of meta */
-#define LEDGER_DB_FORMAT 2
+ *   2  the governance record GOV-<region> and the gov/ keys of meta
+ *   3  USCC records USCC-<uscc> beside the licenses (秒批, instant.h) */
+#define LEDGER_DB_FORMAT 3
 
 /* A consistent copy of the last committed block's identity. */
 void ledger_get_tip(ledger *L, ledger_tip *tip);
