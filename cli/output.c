@@ -416,7 +416,15 @@ void cli_print_license(FILE *f, json_t *r)
     kv(f, "Scope", r, "scope");
     json_t *commit = get(r, "commitment");
     label(f, "Commitment", 0);
-    if (json_is_true(commit)) {
+    int all_instant = json_array_size(get(r, "items")) > 0;
+    size_t k;
+    json_t *x;
+    json_array_foreach(get(r, "items"), k, x) {
+        all_instant &= str(x, "rule") != NULL;
+    }
+    if (json_is_true(commit) && all_instant) {
+        fputs("yes (告知承诺), every item approved by rule instant (秒批): nothing to verify", f);
+    } else if (json_is_true(commit)) {
         fputs("yes (告知承诺), verify by ", f);
         put_time_value(f, get(r, "verify_deadline"));
     } else {

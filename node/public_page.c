@@ -146,6 +146,7 @@ static const char *decision_words(int d)
     case DEC_APPROVED: return "准予许可";
     case DEC_REJECTED: return "不予许可";
     case DEC_COMMITTED: return "告知承诺准予许可";
+    case DEC_INSTANT: return "秒批（规则自动准予）";
     }
     return "未知";
 }
