@@ -861,6 +861,16 @@ static void test_instant_approved_in_the_apply_block(void **state)
     assert_int_equal(event_kind(env, id, 0), LEDGER_EVENT_APPLY_INSTANT);
     assert_string_equal(ledger_tx_kind_name(LEDGER_EVENT_APPLY_INSTANT), "APPLY_INSTANT");
     assert_string_equal(ledger_decision_name(DEC_INSTANT), "INSTANT");
+    /* no transaction has the rule's event kind: a signed body of kind 17 is
+     * refused before anything else */
+    Permit__TxBody fb;
+    uint8_t nonce[LEDGER_NONCE_LEN];
+    assert_int_equal(ledger_tx_body_init(&fb, PERMIT__TX_KIND__APPLY, env->now + LT_SEC, nonce),
+                     0);
+    fb.kind = (Permit__TxKind)LEDGER_EVENT_APPLY_INSTANT;
+    size_t flen;
+    uint8_t *forged = lt_sign(env, &env->registrar, &fb, &flen);
+    exp_no(env, forged, &flen, "kind_unknown");
     /* market delegated its item: nothing of it is left to verify */
     size_t len;
     exp_no(env, verify_tx(env, LT_MARKET, id, &len), &len, "already_verified");
