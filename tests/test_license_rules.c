@@ -21,6 +21,7 @@
 #include "ledger/limits.h"
 #include "ledger/query.h"
 #include "ledger/rules.h"
+#include "ledger/smt.h"
 #include "ledger/tx.h"
 #include "ledgertest.h"
 
@@ -1200,6 +1201,178 @@ static void test_audit_replays_instant(void **state)
     free(b3);
 }
 
+/* ---- validators that certify a false USCC record ----
+ * The bundle's header is re-made with a state_root over a two-leaf tree
+ * (the license's own record and a USCC record of the forger's choosing;
+ * one leaf when the record is to be absent) and certified by the chain's
+ * validator key: checks 1 to 4 pass, and only the replay of the rule
+ * instant can tell that the APPLY's event does not follow from the state. */
+
+static int key_bit(const uint8_t k[32], size_t d)
+{
+    return (k[d / 8] >> (7 - d % 8)) & 1;
+}
+
+/* The proof of key k in a tree of two leaves, k's and another's (ol)
+ * diverging at bit d. */
+static void two_leaf_proof(const uint8_t k[32], const uint8_t v[32], size_t d,
+                           const uint8_t ol[32], smt_proof *p)
+{
+    memset(p, 0, sizeof *p);
+    p->n_siblings = d + 1;
+    for (size_t i = 0; i < d; i++)
+        memcpy(p->siblings[i], LEDGER_SMT_EMPTY, 32);
+    memcpy(p->siblings[d], ol, 32);
+    p->end = SMT_END_LEAF;
+    memcpy(p->leaf_key, k, 32);
+    memcpy(p->leaf_value, v, 32);
+}
+
+static void forge_uscc_state(lt_env *env, ledger_bundle *b, const uint8_t *urec, size_t ulen)
+{
+    ledger_license rec;
+    ledger_err err;
+    assert_int_equal(ledger_license_decode(&rec, b->record, b->record_len, &err), 0);
+    char uid[32];
+    ledger_uscc_record_id(rec.uscc, uid, sizeof uid);
+    ledger_license_clear(&rec);
+    uint8_t k1[32], v1[32], k2[32], v2[32], l1[32], l2[32], root[32];
+    ledger_sha256(b->license_id, strlen(b->license_id), k1);
+    ledger_sha256(b->record, b->record_len, v1);
+    ledger_sha256(uid, strlen(uid), k2);
+    ledger_smt_leaf_hash(k1, v1, l1);
+    free(b->uscc_record);
+    b->uscc_record = NULL;
+    b->has_uscc = 1;
+    if (urec == NULL) {
+        /* one leaf: the license's; the USCC key ends at it (absence) */
+        memcpy(root, l1, 32);
+        memset(&b->state, 0, sizeof b->state);
+        b->state.end = SMT_END_LEAF;
+        memcpy(b->state.leaf_key, k1, 32);
+        memcpy(b->state.leaf_value, v1, 32);
+        b->uscc_state = b->state;
+    } else {
+        b->uscc_record = malloc(ulen);
+        memcpy(b->uscc_record, urec, ulen);
+        b->uscc_record_len = ulen;
+        ledger_sha256(urec, ulen, v2);
+        ledger_smt_leaf_hash(k2, v2, l2);
+        size_t d = 0;
+        while (key_bit(k1, d) == key_bit(k2, d))
+            d++;
+        uint8_t node[32];
+        if (key_bit(k1, d) == 0)
+            ledger_smt_inner_hash(l1, l2, node);
+        else
+            ledger_smt_inner_hash(l2, l1, node);
+        for (size_t i = d; i-- > 0;) {
+            uint8_t up[32];
+            if (key_bit(k1, i) == 0)
+                ledger_smt_inner_hash(node, LEDGER_SMT_EMPTY, up);
+            else
+                ledger_smt_inner_hash(LEDGER_SMT_EMPTY, node, up);
+            memcpy(node, up, 32);
+        }
+        memcpy(root, node, 32);
+        two_leaf_proof(k1, v1, d, l2, &b->state);
+        two_leaf_proof(k2, v2, d, l1, &b->uscc_state);
+    }
+    ledger_header h;
+    assert_int_equal(ledger_header_decode(&h, b->header, b->header_len, &err), 0);
+    memcpy(h.state_root, root, 32);
+    uint8_t hb[LEDGER_MAX_HEADER_BYTES], hash[32];
+    size_t hl;
+    assert_int_equal(ledger_header_encode(&h, hb, sizeof hb, &hl), 0);
+    assert_int_equal(hl, b->header_len);
+    memcpy(b->header, hb, hl);
+    ledger_sha256(hb, hl, hash);
+    memset(&b->commit, 0, sizeof b->commit);
+    b->commit.height = h.height;
+    memcpy(b->commit.block_hash, hash, 32);
+    uint8_t msg[32];
+    ledger_vote_sighash(env->g->chain_id, LEDGER_VOTE_PRECOMMIT, h.height, 0, hash, msg);
+    assert_int_equal(ledger_sign(&env->node[env->g->validators[0]], msg, NULL,
+                                 b->commit.sigs[0].sig), 0);
+    b->commit.n_sigs = 1;
+}
+
+static void expect_forged_fails(lt_env *env, ledger_bundle *b, int check, const char *words)
+{
+    uint8_t *t;
+    size_t tn;
+    ledger_err err;
+    assert_int_equal(ledger_bundle_encode(b, &t, &tn, &err), 0);
+    ledger_audit_report rep;
+    ledger_audit_failure f;
+    if (ledger_audit_verify(env->g, t, tn, NULL, &rep, &f) == 0)
+        fail_msg("the forged bundle passed the audit");
+    char line[600];
+    ledger_audit_failure_format(&f, line, sizeof line);
+    if (f.check != check || strstr(line, words) == NULL)
+        fail_msg("expected check %d (%s), got: %s", check, words, line);
+    free(t);
+}
+
+/* An APPLY_INSTANT under a state whose USCC record lists a revocation just
+ * before it, and a plain APPLY under a state where the USCC has none: both
+ * certified, both caught by the replay (check 5), which names the rule. */
+static void test_audit_catches_a_certified_false_instant_decision(void **state)
+{
+    lt_env *env = *state;
+    char k1[80], cs[80], ok[80];
+    apply(env, 93, "kiosk", 1, k1);
+    revoke(env, k1);
+    apply(env, 93, "convenience-store", 1, cs); /* banned: a plain APPLY */
+    apply(env, 94, "convenience-store", 1, ok); /* approved: APPLY_INSTANT */
+    size_t n1, n2;
+    uint8_t *b1 = certified_bundle(env, ok, &n1);
+    uint8_t *b2 = certified_bundle(env, cs, &n2);
+    ledger_bundle b;
+    ledger_err err;
+
+    /* the forger's record: a revocation one event before the APPLY */
+    assert_int_equal(ledger_bundle_decode(&b, b1, n1, &err), 0);
+    ledger_event ev;
+    assert_int_equal(ledger_event_decode(&ev, b.events[0].event, b.events[0].event_len), 0);
+    ledger_uscc_record u;
+    memset(&u, 0, sizeof u);
+    char us[19];
+    snprintf(u.uscc, sizeof u.uscc, "%s", uscc(94, us));
+    ledger_uscc_record_add(&u, b.events[0].log_index - 1, ev.time, k1);
+    uint8_t *ub;
+    size_t ul;
+    assert_int_equal(ledger_uscc_record_encode(&u, &ub, &ul, &err), 0);
+    forge_uscc_state(env, &b, ub, ul);
+    free(ub);
+    expect_forged_fails(env, &b, AUDIT_REPLAY,
+                        "says APPLY_INSTANT but the rule instant approves nothing: "
+                        "instant_banned");
+    ledger_bundle_free(&b);
+
+    /* the forger hides the revocation: no USCC record at all */
+    assert_int_equal(ledger_bundle_decode(&b, b2, n2, &err), 0);
+    forge_uscc_state(env, &b, NULL, 0);
+    expect_forged_fails(env, &b, AUDIT_REPLAY, "says APPLY but the rule instant approves");
+    ledger_bundle_free(&b);
+
+    /* the same forging with the truth passes: the harness itself is sound */
+    assert_int_equal(ledger_bundle_decode(&b, b2, n2, &err), 0);
+    uint8_t *truth = malloc(b.uscc_record_len);
+    memcpy(truth, b.uscc_record, b.uscc_record_len);
+    size_t tl = b.uscc_record_len;
+    forge_uscc_state(env, &b, truth, tl);
+    free(truth);
+    uint8_t *t;
+    size_t tn;
+    assert_int_equal(ledger_bundle_encode(&b, &t, &tn, &err), 0);
+    audit_ok(env, t, tn);
+    free(t);
+    ledger_bundle_free(&b);
+    free(b1);
+    free(b2);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 #define TI(f) cmocka_unit_test_setup_teardown(f, setup_instant, teardown)
 
@@ -1226,6 +1399,7 @@ int main(void)
         TI(test_instant_revocation_in_the_same_block),
         TI(test_rule_uscc_revocations_full),
         TI(test_audit_replays_instant),
+        TI(test_audit_catches_a_certified_false_instant_decision),
         cmocka_unit_test(test_bundle_too_large_names_its_rule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
