@@ -1,7 +1,8 @@
 /* libFuzzer target: the canonical license record and event
- * (ledger/license.h), and the governance record (ledger/gov.h).  The first
- * byte chooses: odd, an event; 2 mod 4, a governance record (of the seeds'
- * genesis); otherwise a license record; the rest is the bytes.
+ * (ledger/license.h), the governance record (ledger/gov.h) and the USCC
+ * record (ledger/instant.h).  The first byte chooses: odd, an event; 2 mod
+ * 4, a governance record (of the seeds' genesis); 4 mod 8, a USCC record;
+ * otherwise a license record; the rest is the bytes.
  *
  * Both layouts are canonical: whatever decodes encodes back to exactly the
  * input (state_root and the event log commit to these bytes).  A record
@@ -12,6 +13,7 @@
 
 #include "fuzzcommon.h"
 #include "ledger/gov.h"
+#include "ledger/instant.h"
 #include "ledger/license.h"
 #include "ledger/text.h"
 #include "node/rpc_json.h"
@@ -58,6 +60,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FZ_CHECK(len == n && memcmp(out, p, n) == 0);
         free(out);
         ledger_gov_release(gv);
+    } else if ((data[0] & 7) == 4) {
+        ledger_uscc_record u;
+        if (ledger_uscc_record_decode(&u, p, n, &err) != 0)
+            return 0;
+        uint8_t *out;
+        size_t len;
+        FZ_CHECK(ledger_uscc_record_encode(&u, &out, &len, &err) == 0);
+        FZ_CHECK(len == n && memcmp(out, p, n) == 0);
+        FZ_CHECK(u.n <= LEDGER_USCC_REVOCATIONS_MAX);
+        FZ_CHECK(!u.full || u.n == LEDGER_USCC_REVOCATIONS_MAX);
+        free(out);
     } else if ((data[0] & 1) == 0) {
         ledger_license l;
         if (ledger_license_decode(&l, p, n, &err) != 0)
