@@ -32,6 +32,13 @@ static void fast(json_t *root)
         }
     }
     json_object_set_new(json_object_get(root, "params"), "heartbeat", json_string("500ms"));
+    /* 秒批: the bakery's first item is decided by the rule instant */
+    for (size_t i = 0; i < json_array_size(inds); i++) {
+        json_t *ind = json_array_get(inds, i);
+        if (strcmp(json_string_value(json_object_get(ind, "code")), "bakery") == 0)
+            json_object_set_new(json_array_get(json_object_get(ind, "items"), 0), "instant",
+                                json_true());
+    }
 }
 
 static int setup(void **state)
@@ -53,14 +60,15 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Apply for a new license of `industry`; its id in out (wait: commit). */
-static void apply(const char *industry, int wait, char out[80])
+/* Apply for a new license of `industry` (on the commitment route, with the
+ * holder's pledge, when commitment); its id in out (wait: commit). */
+static void apply_route(const char *industry, int commitment, int wait, char out[80])
 {
     char uscc[19];
     lt_uscc(g_uscc++, uscc);
     g_nd.env.now = nt_now_ms() - 1000;
     size_t len;
-    uint8_t *tx = lt_apply(&g_nd.env, uscc, industry, 0, &len);
+    uint8_t *tx = lt_apply(&g_nd.env, uscc, industry, commitment, &len);
     json_t *r = nt_submit(g_nd.port, tx, len, wait ? "commit" : "none");
     free(tx);
     assert_non_null(r);
@@ -70,6 +78,11 @@ static void apply(const char *industry, int wait, char out[80])
         snprintf(out, 80, "%s",
                  json_string_value(json_object_get(json_object_get(r, "result"), "license_id")));
     json_decref(r);
+}
+
+static void apply(const char *industry, int wait, char out[80])
+{
+    apply_route(industry, 0, wait, out);
 }
 
 /* A stream: the socket after the response head, and the head's status. */
@@ -237,6 +250,21 @@ static void test_filters(void **state)
     fd = sse_open("?kind=NOPE", NULL, 0, &st);
     assert_int_equal(st, 400);
     close(fd);
+    /* 秒批: the event names the rule; kind=APPLY follows it too */
+    char inst[80];
+    apply_route("bakery", 1, 1, inst);
+    memset(b, 0, sizeof *b);
+    fd = sse_open("?from=0&kind=APPLY_INSTANT", NULL, 0, &st);
+    assert_int_equal(st, 200);
+    n = sse_ids(fd, b, ids, names, 64, 1500);
+    close(fd);
+    assert_int_equal(n, 1);
+    assert_string_equal(names[0], "APPLY_INSTANT");
+    memset(b, 0, sizeof *b);
+    fd = sse_open("?from=0&kind=APPLY", NULL, 0, &st);
+    size_t na2 = sse_ids(fd, b, ids, names, 64, 1500);
+    close(fd);
+    assert_int_equal(na2, na + 1);
     free(b);
 }
 
