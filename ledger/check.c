@@ -267,6 +267,22 @@ int ledger_check_integrity(ledger *L, ledger_err *err)
             else if (ledger_uscc_record_id(u->uscc, want, sizeof want), strcmp(want, kid) != 0)
                 rc = ledger_fail(err, LEDGER_ERR_INVALID, "integrity",
                                  "USCC record %s names another USCC", kid);
+            /* every revocation it lists is a revoked license of that USCC */
+            for (size_t ri = 0; rc == 0 && u != NULL && ri < u->n; ri++) {
+                ledger_license rl;
+                int g = ledger_get_license(L, u->v[ri].license_id, &rl, err);
+                if (g < 0) {
+                    rc = -1;
+                    break;
+                }
+                int fits = g == 1 && rl.status == LIC_REVOKED && strcmp(rl.uscc, u->uscc) == 0;
+                if (g == 1)
+                    ledger_license_clear(&rl);
+                if (!fits)
+                    rc = ledger_fail(err, LEDGER_ERR_INVALID, "integrity",
+                                     "USCC record %s lists %s, which is no revoked license of "
+                                     "that USCC", kid, u->v[ri].license_id);
+            }
             free(u);
             if (rc == 0)
                 rc = state_set_add(&leaves, kid, v, vl, err);
