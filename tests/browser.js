@@ -72,8 +72,9 @@ function launch() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// A fresh tab at `url`; resolves when the page has left a verdict.
-async function open(cdp, url) {
+// A fresh tab at `url`; resolves when the page has left a verdict.  With
+// `clockMs`, the page's clock starts there (a visitor whose clock is ahead).
+async function open(cdp, url, clockMs) {
   const { targetId } = await cdp.send('Target.createTarget', { url: 'about:blank' });
   const { sessionId } = await cdp.send('Target.attachToTarget', { targetId, flatten: true });
   const tab = { cdp, targetId, sessionId, dialogs: [] };
@@ -86,13 +87,24 @@ async function open(cdp, url) {
   await cdp.send('Page.enable', {}, sessionId);
   await cdp.send('Emulation.setDeviceMetricsOverride',
     { width: 900, height: 1300, deviceScaleFactor: 1, mobile: false }, sessionId);
+  if (clockMs) {
+    // the clock is the renderer's: load the site's origin first, so the page
+    // below stays in the process the policy is set on
+    const loaded = new Promise((resolve) => cdp.listeners.push((m) => {
+      if (m.sessionId === sessionId && m.method === 'Page.loadEventFired') resolve();
+    }));
+    await cdp.send('Page.navigate', { url: new URL(url).origin + '/' }, sessionId);
+    await loaded;
+    await cdp.send('Emulation.setVirtualTimePolicy',
+      { policy: 'advance', initialVirtualTime: clockMs / 1000 }, sessionId);
+  }
   const t0 = Date.now();
   await cdp.send('Page.navigate', { url }, sessionId);
   const expr = `(() => {
     const b = document.getElementById('pv');
     if (!b || !b.dataset.verdict) return null;
     const row = [...document.querySelectorAll('th')].find((th) => th.textContent === '名称（持证主体）');
-    return { data: Object.assign({}, b.dataset), text: b.innerText,
+    return { data: Object.assign({}, b.dataset), text: b.innerText, now: Date.now(),
              scripts: [...document.scripts].map((s) => s.getAttribute('src')),
              name: row ? row.nextElementSibling.textContent : null };
   })()`;
@@ -194,6 +206,15 @@ async function main() {
     assert.match(t.page.text, /第 \d 项检查（.+）未通过/);
     await close(t);
     return 'check ' + t.page.data.check;
+  });
+
+  await check('a block older than three heartbeats is flagged', async () => {
+    const t = await open(cdp, page(spec.site, spec.issued), Date.now() + 86400000);
+    assert.strictEqual(t.page.data.verdict, 'verified', t.page.text);
+    assert.strictEqual(t.page.data.stale, '1', 'page clock ' + new Date(t.page.now).toISOString());
+    // virtual time may run ahead while the page waits: hours, at least a day
+    assert.match(t.page.text, /注意：该区块距今已有 (?:(?:2[4-9]|[3-9]\d|\d{3,}) 小时|\d+ 天)，超过三个心跳周期/);
+    await close(t);
   });
 
   await check('a genesis the QR code does not name is refused', async () => {
