@@ -220,6 +220,31 @@ static void kv(FILE *f, const char *l, json_t *o, const char *k)
     fputc('\n', f);
 }
 
+/* " (department market 市场监督管理局)" after a signer's key: who the node
+ * says holds it (signed_by of tx.get and license.history), nothing when it
+ * does not know. */
+static void put_signer_name(FILE *f, json_t *by)
+{
+    const char *role = str(by, "role"), *name = str(by, "name");
+    if (role == NULL || name == NULL)
+        return;
+    fputs(" (", f);
+    put_text(f, role, -1);
+    const char *id = str(by, "id") ? str(by, "id") : str(by, "department");
+    if (id && strcmp(role, "holder") != 0) {
+        fputs(strcmp(role, "registrar") == 0 ? " of " : " ", f);
+        put_text(f, id, -1);
+    }
+    if (strcmp(role, "holder") != 0) {
+        fputc(' ', f);
+        put_text(f, name, -1);
+    }
+    const char *as_of = str(by, "as_of");
+    if (as_of && strcmp(as_of, "genesis") == 0)
+        fputs(", as genesis names it", f);
+    fputc(')', f);
+}
+
 static void kv_time(FILE *f, const char *l, json_t *o, const char *k)
 {
     label(f, l, 0);
@@ -514,6 +539,8 @@ void cli_print_history(FILE *f, json_t *r)
                 continue;
             fprintf(f, "    %-*s ", w, labels[k]);
             put_value(f, get(e, keys[k]), -1);
+            if (k == 1)
+                put_signer_name(f, get(e, "signed_by"));
             fputc('\n', f);
         }
         if (json_is_object(d))
@@ -617,7 +644,12 @@ void cli_print_tx(FILE *f, json_t *r)
     fputs(")\n", f);
     if (get(r, "block_time"))
         kv_time(f, "Block time", r, "block_time");
-    kv(f, "Signer", r, "signer");
+    if (get(r, "license_id") && !json_is_null(get(r, "license_id")))
+        kv(f, "License", r, "license_id");
+    label(f, "Signer", 0);
+    put_value(f, get(r, "signer"), -1);
+    put_signer_name(f, get(r, "signed_by"));
+    fputc('\n', f);
     json_t *b = get(r, "body");
     if (json_is_object(b)) {
         fputs("\nBody\n", f);

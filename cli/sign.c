@@ -204,6 +204,9 @@ void cli_print_submit(FILE *f, json_t *r, const char *kind, const char *license)
                 json_is_integer(h) ? (long long)json_integer_value(h) : -1LL, tx);
     } else {
         fprintf(f, " submitted (tx %s), not yet committed\n", tx);
+        /* stdout keeps its one line for scripts; the person is told the next step */
+        fprintf(stderr, "once it is committed, `permit tx %s` shows its block%s\n", tx,
+                strcmp(k, "APPLY") == 0 ? " and the license id the block assigned" : "");
     }
 }
 

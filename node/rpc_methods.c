@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ledger/eventlog.h"
 #include "ledger/hex.h"
 #include "ledger/query.h"
 #include "ledger/tx.h"
@@ -300,11 +301,25 @@ static void m_tx_get(node *n, json_t *params, rpc_outcome *o)
     uint64_t btime = 0;
     if (ledger_get_block(n->L, height, &h, NULL, NULL, NULL, NULL, &e) == 1)
         btime = h.time;
-    set_result(o, json_pack("{s:o, s:I, s:I, s:s, s:o, s:o, s:I}", "tx_id", node_json_hex(id, 32),
-                            "height", (json_int_t)height, "index", (json_int_t)index, "kind",
-                            ledger_tx_kind_name(tx.kind), "signer",
-                            node_json_hex(tx.signer, 32), "body", node_json_tx_body(&tx),
-                            "block_time", (json_int_t)btime));
+    /* the license the transaction's event went to: for an APPLY, the id the
+     * block assigned (the k-th transaction of a block made the k-th event) */
+    json_t *lic = json_null();
+    ledger_log_block lb;
+    ledger_log_event *ev = malloc(sizeof *ev);
+    size_t nev = 0;
+    if (ev && ledger_log_block_get(n->L, height, &lb, &e) == 1 && lb.first + index < lb.end &&
+        ledger_log_events(n->L, &lb, lb.first + index, 1, ev, &nev, &e) == 0 && nev == 1 &&
+        memcmp(ev->ev.tx_id, id, 32) == 0) {
+        json_decref(lic);
+        lic = json_string(ev->ev.license_id);
+    }
+    free(ev);
+    set_result(o, json_pack("{s:o, s:I, s:I, s:s, s:o, s:o, s:o, s:o, s:I}", "tx_id",
+                            node_json_hex(id, 32), "height", (json_int_t)height, "index",
+                            (json_int_t)index, "kind", ledger_tx_kind_name(tx.kind), "signer",
+                            node_json_hex(tx.signer, 32), "signed_by",
+                            node_json_signer(n->L, tx.signer, NULL), "license_id", lic, "body",
+                            node_json_tx_body(&tx), "block_time", (json_int_t)btime));
     ledger_tx_release(&tx);
     free(env);
 }

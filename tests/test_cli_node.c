@@ -470,6 +470,59 @@ static void test_every_exit_code(void **state)
     free(out);
 }
 
+/* Issue 13 part 7: `apply --no-wait` says how to find the license id once
+ * committed, `permit tx TXID` shows it, and `tx` and `history` name the
+ * signers (a registrar, a department), not only their keys. */
+static void test_no_wait_then_tx_names_license_and_signers(void **state)
+{
+    (void)state;
+    char *out;
+    int rc = cli(&out, "apply", "--no-wait", "--key", REG, "--uscc", "91320411MA1Q7KD3X0",
+                 "--name", "新北区便民小超市", "--legal-rep", "王五", "--industry",
+                 "convenience-store", "--division", "320411", "--address",
+                 "常州市新北区通江中路9号", NULL);
+    if (rc != 0)
+        fail_msg("apply --no-wait: exit %d:\n%s", rc, out);
+    char tx[65] = "";
+    const char *t = strstr(out, "(tx ");
+    assert_non_null(t);
+    assert_int_equal(sscanf(t + 4, "%64[0-9a-f]", tx), 1);
+    char hint[160];
+    snprintf(hint, sizeof hint, "`permit tx %s` shows its block and the license id", tx);
+    if (strstr(out, hint) == NULL)
+        fail_msg("no hint in:\n%s", out);
+    free(out);
+    /* committed within a few blocks: tx names the license the block assigned */
+    for (int tries = 0;; tries++) {
+        rc = cli(&out, "tx", tx, NULL);
+        if (rc == 0)
+            break;
+        if (tries > 100 || rc != 5)
+            fail_msg("permit tx: exit %d:\n%s", rc, out);
+        free(out);
+        usleep(50 * 1000);
+    }
+    char id[64] = "";
+    t = strstr(out, "\nLicense ");
+    if (t == NULL || sscanf(t + 9, " %63s", id) != 1 || strncmp(id, "PL-320411-", 10) != 0)
+        fail_msg("permit tx shows no license id:\n%s", out);
+    assert_non_null(strstr(out, "(registrar of approval "));
+    free(out);
+    must(0, "approve", id, "--key", KEY(LT_MARKET), NULL);
+    cli(&out, "history", id, NULL);
+    assert_non_null(strstr(out, "(registrar of approval "));
+    assert_non_null(strstr(out, "(department market "));
+    free(out);
+    cli(&out, "--json", "history", id, NULL);
+    json_t *j = json_loads(out, 0, NULL);
+    assert_non_null(j);
+    json_t *by = json_object_get(json_array_get(json_object_get(j, "events"), 1), "signed_by");
+    assert_string_equal(json_string_value(json_object_get(by, "role")), "department");
+    assert_string_equal(json_string_value(json_object_get(by, "id")), "market");
+    json_decref(j);
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -477,6 +530,7 @@ int main(void)
         cmocka_unit_test(test_every_exit_code),
         cmocka_unit_test(test_overdue_refused_renewal_then_verified),
         cmocka_unit_test(test_holder_pledge_and_confirmed_renewal),
+        cmocka_unit_test(test_no_wait_then_tx_names_license_and_signers),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
