@@ -548,6 +548,24 @@ void cli_print_history(FILE *f, json_t *r)
     }
 }
 
+/* "3d 04h", "2h 05m", "7m 03s", "45s": how long something has waited. */
+static void fmt_wait(json_t *v, char *out, size_t cap)
+{
+    if (!json_is_integer(v) || json_integer_value(v) < 0) {
+        snprintf(out, cap, "-");
+        return;
+    }
+    unsigned long long s = (unsigned long long)json_integer_value(v) / 1000;
+    if (s >= 86400)
+        snprintf(out, cap, "%llud %02lluh", s / 86400, s % 86400 / 3600);
+    else if (s >= 3600)
+        snprintf(out, cap, "%lluh %02llum", s / 3600, s % 3600 / 60);
+    else if (s >= 60)
+        snprintf(out, cap, "%llum %02llus", s / 60, s % 60);
+    else
+        snprintf(out, cap, "%llus", s);
+}
+
 void cli_print_list(FILE *f, json_t *r)
 {
     json_t *ls = get(r, "licenses");
@@ -568,11 +586,15 @@ void cli_print_list(FILE *f, json_t *r)
         cli_put_padded(f, "ID", wid + 2);
         cli_put_padded(f, "STATUS", wst + 2);
         cli_put_padded(f, "INDUSTRY", wind + 2);
-        cli_put_padded(f, "EXPIRES", 21);
+        /* a department's pending list: how long each has waited, since when */
+        int waiting = get(json_array_get(ls, 0), "waiting_ms") != NULL;
+        if (waiting)
+            cli_put_padded(f, "WAITING", 10);
+        cli_put_padded(f, waiting ? "APPLIED" : "EXPIRES", 21);
         fputs("NAME\n", f);
         json_array_foreach(ls, i, l) {
-            char t[CLI_TIME_LEN];
-            json_t *ex = get(l, "expires_at");
+            char t[CLI_TIME_LEN], w[32];
+            json_t *ex = get(l, waiting ? "applied_at" : "expires_at");
             cli_fmt_time(json_is_integer(ex) && json_integer_value(ex) > 0
                              ? (uint64_t)json_integer_value(ex)
                              : 0,
@@ -580,6 +602,10 @@ void cli_print_list(FILE *f, json_t *r)
             cli_put_padded(f, str(l, "id") ? str(l, "id") : "-", wid + 2);
             cli_put_padded(f, cli_status_name(get(l, "status")), wst + 2);
             cli_put_padded(f, str(l, "industry") ? str(l, "industry") : "-", wind + 2);
+            if (waiting) {
+                fmt_wait(get(l, "waiting_ms"), w, sizeof w);
+                cli_put_padded(f, w, 10);
+            }
             cli_put_padded(f, t, 21);
             put_text(f, str(l, "name"), -1);
             fputc('\n', f);

@@ -59,6 +59,7 @@ json_t *node_json_license_summary(const ledger_license *l, uint64_t now)
     put(o, "uscc", json_string(l->uscc), &ok);
     put(o, "name", json_string(l->name), &ok);
     put(o, "industry", json_string(l->industry), &ok);
+    put(o, "applied_at", ms(l->applied_at), &ok);
     put(o, "issued_at", ms(l->issued_at), &ok);
     put(o, "expires_at", ms(l->expires_at), &ok);
     return finish(o, ok);

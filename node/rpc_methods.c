@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "ledger/eventlog.h"
+#include "ledger/gov.h"
 #include "ledger/hex.h"
 #include "ledger/query.h"
 #include "ledger/tx.h"
@@ -442,8 +443,17 @@ static void run_query(node *n, ledger_query *q, json_t *params, rpc_outcome *o)
         return;
     }
     json_t *arr = json_array();
-    for (size_t i = 0; arr && i < res.n; i++)
-        json_array_append_new(arr, node_json_license_summary(&res.items[i], q->now));
+    for (size_t i = 0; arr && i < res.n; i++) {
+        const ledger_license *l = &res.items[i];
+        json_t *one = node_json_license_summary(l, q->now);
+        /* what a department's desk wants to see first: how long it has waited */
+        if (one && q->kind == LEDGER_Q_PENDING)
+            json_object_set_new(one, "waiting_ms",
+                                json_integer((json_int_t)(q->now > l->applied_at
+                                                              ? q->now - l->applied_at
+                                                              : 0)));
+        json_array_append_new(arr, one);
+    }
     set_result(o, json_pack("{s:o, s:o}", "licenses", arr ? arr : json_null(), "next_cursor",
                             res.next_cursor[0] ? json_string(res.next_cursor) : json_null()));
     ledger_query_result_free(&res);
@@ -485,7 +495,12 @@ static void m_license_pending(node *n, json_t *params, rpc_outcome *o)
     ledger_query q = {.kind = LEDGER_Q_PENDING};
     if (str_param(params, "department", 1, 64, &q.department, o) < 0)
         return;
-    if (ledger_genesis_dept_index(n->g, q.department) < 0) {
+    /* a department governance added has a desk too */
+    ledger_gov *gv = ledger_gov_acquire(n->L);
+    int known = ledger_genesis_dept_index(gv ? gv->m : n->g, q.department) >= 0;
+    if (gv)
+        ledger_gov_release(gv);
+    if (!known) {
         node_rpc_outcome_error(o, RPC_INVALID_PARAMS, json_pack("{s:s}", "param", "department"),
                           "unknown department \"%.64s\"", q.department);
         return;

@@ -508,6 +508,16 @@ static void test_no_wait_then_tx_names_license_and_signers(void **state)
         fail_msg("permit tx shows no license id:\n%s", out);
     assert_non_null(strstr(out, "(registrar of approval "));
     free(out);
+    /* the market's desk sees how long it has waited */
+    cli(&out, "pending", "--department", "market", NULL);
+    assert_non_null(strstr(out, "WAITING"));
+    t = strstr(out, id);
+    assert_non_null(t);
+    char wait[16];
+    assert_int_equal(sscanf(t + strlen(id), " PENDING convenience-store %15s", wait), 1);
+    if (wait[strlen(wait) - 1] != 's' && wait[strlen(wait) - 1] != 'm')
+        fail_msg("waited \"%s\":\n%s", wait, out);
+    free(out);
     must(0, "approve", id, "--key", KEY(LT_MARKET), NULL);
     cli(&out, "history", id, NULL);
     assert_non_null(strstr(out, "(registrar of approval "));
