@@ -1,12 +1,12 @@
 /* cli/output.c: human formatting of RPC results, JSON output, safe text. */
 #include "output.h"
 
-#include "ledger/text.h"
-
 #include <stdlib.h>
 #include <string.h>
 
+#include "i18n.h"
 #include "ledger/license.h"
+#include "ledger/text.h"
 
 #define LABEL_W 14
 
@@ -209,7 +209,8 @@ static void put_time_value(FILE *f, json_t *v)
 
 static void label(FILE *f, const char *l, int indent)
 {
-    fprintf(f, "%*s%-*s ", indent, "", LABEL_W, l);
+    fprintf(f, "%*s", indent, "");
+    cli_put_padded(f, cli_tr(l), LABEL_W + 1);
 }
 
 /* "Label  value" with the value of o[k]; multi-line text stays aligned. */
@@ -319,18 +320,18 @@ static int block_width(json_t *o)
 const char *cli_status_name(json_t *v)
 {
     if (json_is_string(v))
-        return json_string_value(v);
+        return cli_tr(json_string_value(v));
     if (json_is_integer(v))
-        return ledger_status_name((int)json_integer_value(v));
+        return cli_tr(ledger_status_name((int)json_integer_value(v)));
     return "-";
 }
 
 static const char *decision_name(json_t *v)
 {
     if (json_is_string(v))
-        return json_string_value(v);
+        return cli_tr(json_string_value(v));
     if (json_is_integer(v))
-        return ledger_decision_name((int)json_integer_value(v));
+        return cli_tr(ledger_decision_name((int)json_integer_value(v)));
     return "-";
 }
 
@@ -402,7 +403,7 @@ static void print_address_rows(FILE *f, json_t *addrs)
         cli_put_padded(f, str(a, "division") ? str(a, "division") : "-", dw + 1);
         put_text(f, str(a, "text"), -1);
         if (json_is_true(get(a, "primary")))
-            fputs("  (primary)", f);
+            fputs(cli_zh() ? "  （主要经营场所）" : "  (primary)", f);
         fputc('\n', f);
     }
 }
@@ -442,10 +443,10 @@ void cli_print_license(FILE *f, json_t *r)
     json_t *commit = get(r, "commitment");
     label(f, "Commitment", 0);
     if (json_is_true(commit)) {
-        fputs("yes (告知承诺), verify by ", f);
+        fputs(cli_zh() ? "是，核查期限 " : "yes (告知承诺), verify by ", f);
         put_time_value(f, get(r, "verify_deadline"));
     } else {
-        fputs("no", f);
+        fputs(cli_zh() ? "否" : "no", f);
     }
     fputc('\n', f);
     if (json_is_string(get(r, "holder_key")))
@@ -470,7 +471,7 @@ void cli_print_license(FILE *f, json_t *r)
 
     json_t *addrs = get(r, "addresses");
     if (json_is_array(addrs) && json_array_size(addrs) > 0) {
-        fputs("\nAddresses\n", f);
+        fprintf(f, "\n%s\n", cli_tr("Addresses"));
         print_address_rows(f, addrs);
     }
     json_t *items = get(r, "items");
@@ -482,7 +483,7 @@ void cli_print_license(FILE *f, json_t *r)
             if (w > dw)
                 dw = w;
         }
-        fputs("\nPermit items\n", f);
+        fprintf(f, "\n%s\n", cli_tr("Permit items"));
         json_array_foreach(items, i, it) {
             char idx[32];
             json_t *ji = get(it, "index");
@@ -571,7 +572,7 @@ void cli_print_list(FILE *f, json_t *r)
     json_t *ls = get(r, "licenses");
     size_t n = json_is_array(ls) ? json_array_size(ls) : 0;
     if (n == 0) {
-        fputs("no licenses\n", f);
+        fputs(cli_zh() ? "没有许可证\n" : "no licenses\n", f);
     } else {
         size_t i, wid = 2, wst = 6, wind = 8;
         json_t *l;
@@ -583,15 +584,16 @@ void cli_print_list(FILE *f, json_t *r)
             wst = b > wst ? b : wst;
             wind = c > wind ? c : wind;
         }
-        cli_put_padded(f, "ID", wid + 2);
-        cli_put_padded(f, "STATUS", wst + 2);
-        cli_put_padded(f, "INDUSTRY", wind + 2);
+        cli_put_padded(f, cli_tr("ID"), wid + 2);
+        cli_put_padded(f, cli_tr("STATUS"), wst + 2);
+        cli_put_padded(f, cli_tr("INDUSTRY"), wind + 2);
         /* a department's pending list: how long each has waited, since when */
         int waiting = get(json_array_get(ls, 0), "waiting_ms") != NULL;
         if (waiting)
-            cli_put_padded(f, "WAITING", 10);
-        cli_put_padded(f, waiting ? "APPLIED" : "EXPIRES", 21);
-        fputs("NAME\n", f);
+            cli_put_padded(f, cli_tr("WAITING"), 10);
+        cli_put_padded(f, cli_tr(waiting ? "APPLIED" : "EXPIRES"), 21);
+        fputs(cli_tr("NAME"), f);
+        fputc('\n', f);
         json_array_foreach(ls, i, l) {
             char t[CLI_TIME_LEN], w[32];
             json_t *ex = get(l, waiting ? "applied_at" : "expires_at");

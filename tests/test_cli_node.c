@@ -533,6 +533,57 @@ static void test_no_wait_then_tx_names_license_and_signers(void **state)
     free(out);
 }
 
+/* Issue 13 part 7: with LANG=zh_CN.UTF-8 the CLI's labels, statuses and
+ * messages are in Chinese; English otherwise (the rule names stay). */
+static void test_chinese_with_a_chinese_locale(void **state)
+{
+    (void)state;
+    char id[64];
+    apply("91320411MA1R2WLT52", "convenience-store", 0, id);
+    const char *saved[] = {getenv("LC_ALL"), getenv("LC_MESSAGES"), getenv("LANG")};
+    char *keep[3];
+    for (int i = 0; i < 3; i++)
+        keep[i] = saved[i] ? strdup(saved[i]) : NULL; /* setenv may free the originals */
+    unsetenv("LC_ALL");
+    unsetenv("LC_MESSAGES");
+    setenv("LANG", "zh_CN.UTF-8", 1);
+    char *out;
+    cli(&out, "show", id, NULL);
+    int ok = strstr(out, "状态") && strstr(out, "审批中") && strstr(out, "许可事项") &&
+             strstr(out, "统一社会信用代码");
+    char *show = out;
+    /* a refusal: the rule's name, what it means, the node's words */
+    int rc = cli(&out, "approve", id, "--key", KEY(LT_FIRE), NULL);
+    int refused = rc == 2 && strstr(out, "被拒绝（规则 department_not_owner：该部门不负责此许可事项）");
+    char *ref = out;
+    rc = cli(&out, "approve", id, "--key", KEY(LT_MARKET), NULL);
+    int committed = rc == 0 && strstr(out, "已上链，区块");
+    char *com = out;
+    cli(&out, "pending", "--department", "tobacco", NULL);
+    int pending = strstr(out, "已等待") && strstr(out, "编号");
+    char *pend = out;
+    /* and English in the C locale */
+    setenv("LANG", "C", 1);
+    cli(&out, "show", id, NULL);
+    int english = strstr(out, "Status") && !strstr(out, "状态");
+    free(out);
+    const char *names[] = {"LC_ALL", "LC_MESSAGES", "LANG"};
+    for (int i = 0; i < 3; i++) {
+        if (keep[i])
+            setenv(names[i], keep[i], 1);
+        else
+            unsetenv(names[i]);
+        free(keep[i]);
+    }
+    if (!ok || !refused || !committed || !pending)
+        fail_msg("in Chinese:\n%s\n%s\n%s\n%s", show, ref, com, pend);
+    free(show);
+    free(ref);
+    free(com);
+    free(pend);
+    assert_true(english);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -541,6 +592,7 @@ int main(void)
         cmocka_unit_test(test_overdue_refused_renewal_then_verified),
         cmocka_unit_test(test_holder_pledge_and_confirmed_renewal),
         cmocka_unit_test(test_no_wait_then_tx_names_license_and_signers),
+        cmocka_unit_test(test_chinese_with_a_chinese_locale),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
