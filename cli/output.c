@@ -8,7 +8,9 @@
 #include "ledger/license.h"
 #include "ledger/text.h"
 
-#define LABEL_W 14
+/* labels are padded to this many columns: 14 in English, 18 in Chinese
+ * (统一社会信用代码 takes 16) */
+#define LABEL_W (cli_zh() ? 18 : 14)
 
 /* ---- text --------------------------------------------------------------- */
 
