@@ -1,14 +1,16 @@
 /* cli/output.c: human formatting of RPC results, JSON output, safe text. */
 #include "output.h"
 
-#include "ledger/text.h"
-
 #include <stdlib.h>
 #include <string.h>
 
+#include "i18n.h"
 #include "ledger/license.h"
+#include "ledger/text.h"
 
-#define LABEL_W 14
+/* labels are padded to this many columns: 14 in English, 18 in Chinese
+ * (统一社会信用代码 takes 16) */
+#define LABEL_W (cli_zh() ? 18 : 14)
 
 /* ---- text --------------------------------------------------------------- */
 
@@ -209,7 +211,8 @@ static void put_time_value(FILE *f, json_t *v)
 
 static void label(FILE *f, const char *l, int indent)
 {
-    fprintf(f, "%*s%-*s ", indent, "", LABEL_W, l);
+    fprintf(f, "%*s", indent, "");
+    cli_put_padded(f, cli_tr(l), LABEL_W + 1);
 }
 
 /* "Label  value" with the value of o[k]; multi-line text stays aligned. */
@@ -218,6 +221,31 @@ static void kv(FILE *f, const char *l, json_t *o, const char *k)
     label(f, l, 0);
     put_value(f, get(o, k), LABEL_W + 1);
     fputc('\n', f);
+}
+
+/* " (department market 市场监督管理局)" after a signer's key: who the node
+ * says holds it (signed_by of tx.get and license.history), nothing when it
+ * does not know. */
+static void put_signer_name(FILE *f, json_t *by)
+{
+    const char *role = str(by, "role"), *name = str(by, "name");
+    if (role == NULL || name == NULL)
+        return;
+    fputs(" (", f);
+    put_text(f, role, -1);
+    const char *id = str(by, "id") ? str(by, "id") : str(by, "department");
+    if (id && strcmp(role, "holder") != 0) {
+        fputs(strcmp(role, "registrar") == 0 ? " of " : " ", f);
+        put_text(f, id, -1);
+    }
+    if (strcmp(role, "holder") != 0) {
+        fputc(' ', f);
+        put_text(f, name, -1);
+    }
+    const char *as_of = str(by, "as_of");
+    if (as_of && strcmp(as_of, "genesis") == 0)
+        fputs(", as genesis names it", f);
+    fputc(')', f);
 }
 
 static void kv_time(FILE *f, const char *l, json_t *o, const char *k)
@@ -294,18 +322,18 @@ static int block_width(json_t *o)
 const char *cli_status_name(json_t *v)
 {
     if (json_is_string(v))
-        return json_string_value(v);
+        return cli_tr(json_string_value(v));
     if (json_is_integer(v))
-        return ledger_status_name((int)json_integer_value(v));
+        return cli_tr(ledger_status_name((int)json_integer_value(v)));
     return "-";
 }
 
 static const char *decision_name(json_t *v)
 {
     if (json_is_string(v))
-        return json_string_value(v);
+        return cli_tr(json_string_value(v));
     if (json_is_integer(v))
-        return ledger_decision_name((int)json_integer_value(v));
+        return cli_tr(ledger_decision_name((int)json_integer_value(v)));
     return "-";
 }
 
@@ -377,7 +405,7 @@ static void print_address_rows(FILE *f, json_t *addrs)
         cli_put_padded(f, str(a, "division") ? str(a, "division") : "-", dw + 1);
         put_text(f, str(a, "text"), -1);
         if (json_is_true(get(a, "primary")))
-            fputs("  (primary)", f);
+            fputs(cli_zh() ? "  （主要经营场所）" : "  (primary)", f);
         fputc('\n', f);
     }
 }
@@ -423,12 +451,14 @@ void cli_print_license(FILE *f, json_t *r)
         all_instant &= str(x, "rule") != NULL;
     }
     if (json_is_true(commit) && all_instant) {
-        fputs("yes (告知承诺), every item approved by rule instant (秒批): nothing to verify", f);
+        fputs(cli_zh() ? "是，各事项均由规则秒批，无需核查"
+                       : "yes (告知承诺), every item approved by rule instant (秒批): nothing to verify",
+              f);
     } else if (json_is_true(commit)) {
-        fputs("yes (告知承诺), verify by ", f);
+        fputs(cli_zh() ? "是，核查期限 " : "yes (告知承诺), verify by ", f);
         put_time_value(f, get(r, "verify_deadline"));
     } else {
-        fputs("no", f);
+        fputs(cli_zh() ? "否" : "no", f);
     }
     fputc('\n', f);
     if (json_is_string(get(r, "holder_key")))
@@ -453,7 +483,7 @@ void cli_print_license(FILE *f, json_t *r)
 
     json_t *addrs = get(r, "addresses");
     if (json_is_array(addrs) && json_array_size(addrs) > 0) {
-        fputs("\nAddresses\n", f);
+        fprintf(f, "\n%s\n", cli_tr("Addresses"));
         print_address_rows(f, addrs);
     }
     json_t *items = get(r, "items");
@@ -465,7 +495,7 @@ void cli_print_license(FILE *f, json_t *r)
             if (w > dw)
                 dw = w;
         }
-        fputs("\nPermit items\n", f);
+        fprintf(f, "\n%s\n", cli_tr("Permit items"));
         json_array_foreach(items, i, it) {
             char idx[32];
             json_t *ji = get(it, "index");
@@ -482,7 +512,8 @@ void cli_print_license(FILE *f, json_t *r)
             cli_put_padded(f, t, 21);
             put_text(f, str(it, "permit"), -1);
             if (str(it, "rule") != NULL)
-                fprintf(f, "  (approved by rule %s, 秒批)", str(it, "rule"));
+                fprintf(f, cli_zh() ? "  （规则 %s 秒批准予）" : "  (approved by rule %s, 秒批)",
+                        str(it, "rule"));
             else if (json_is_true(commit))
                 fputs(json_is_true(get(it, "verified")) ? "  (verified)" : "  (not verified)", f);
             fputc('\n', f);
@@ -524,14 +555,36 @@ void cli_print_history(FILE *f, json_t *r)
                 continue;
             fprintf(f, "    %-*s ", w, labels[k]);
             put_value(f, get(e, keys[k]), -1);
+            if (k == 1)
+                put_signer_name(f, get(e, "signed_by"));
             fputc('\n', f);
         }
         if (str(e, "rule") != NULL)
-            fprintf(f, "    %-*s %s (秒批: items approved by the ledger's rule, no department "
-                       "signature)\n", w, "rule", str(e, "rule"));
+            fprintf(f, cli_zh() ? "    %-*s %s（秒批：许可事项由账本规则准予，无部门签名）\n"
+                                : "    %-*s %s (秒批: items approved by the ledger's rule, no "
+                                  "department signature)\n",
+                    w, "rule", str(e, "rule"));
         if (json_is_object(d))
             flatten_w(f, d, "", 4, w);
     }
+}
+
+/* "3d 04h", "2h 05m", "7m 03s", "45s": how long something has waited. */
+static void fmt_wait(json_t *v, char *out, size_t cap)
+{
+    if (!json_is_integer(v) || json_integer_value(v) < 0) {
+        snprintf(out, cap, "-");
+        return;
+    }
+    unsigned long long s = (unsigned long long)json_integer_value(v) / 1000;
+    if (s >= 86400)
+        snprintf(out, cap, "%llud %02lluh", s / 86400, s % 86400 / 3600);
+    else if (s >= 3600)
+        snprintf(out, cap, "%lluh %02llum", s / 3600, s % 3600 / 60);
+    else if (s >= 60)
+        snprintf(out, cap, "%llum %02llus", s / 60, s % 60);
+    else
+        snprintf(out, cap, "%llus", s);
 }
 
 void cli_print_list(FILE *f, json_t *r)
@@ -539,7 +592,7 @@ void cli_print_list(FILE *f, json_t *r)
     json_t *ls = get(r, "licenses");
     size_t n = json_is_array(ls) ? json_array_size(ls) : 0;
     if (n == 0) {
-        fputs("no licenses\n", f);
+        fputs(cli_zh() ? "没有许可证\n" : "no licenses\n", f);
     } else {
         size_t i, wid = 2, wst = 6, wind = 8;
         json_t *l;
@@ -551,14 +604,19 @@ void cli_print_list(FILE *f, json_t *r)
             wst = b > wst ? b : wst;
             wind = c > wind ? c : wind;
         }
-        cli_put_padded(f, "ID", wid + 2);
-        cli_put_padded(f, "STATUS", wst + 2);
-        cli_put_padded(f, "INDUSTRY", wind + 2);
-        cli_put_padded(f, "EXPIRES", 21);
-        fputs("NAME\n", f);
+        cli_put_padded(f, cli_tr("ID"), wid + 2);
+        cli_put_padded(f, cli_tr("STATUS"), wst + 2);
+        cli_put_padded(f, cli_tr("INDUSTRY"), wind + 2);
+        /* a department's pending list: how long each has waited, since when */
+        int waiting = get(json_array_get(ls, 0), "waiting_ms") != NULL;
+        if (waiting)
+            cli_put_padded(f, cli_tr("WAITING"), 10);
+        cli_put_padded(f, cli_tr(waiting ? "APPLIED" : "EXPIRES"), 21);
+        fputs(cli_tr("NAME"), f);
+        fputc('\n', f);
         json_array_foreach(ls, i, l) {
-            char t[CLI_TIME_LEN];
-            json_t *ex = get(l, "expires_at");
+            char t[CLI_TIME_LEN], w[32];
+            json_t *ex = get(l, waiting ? "applied_at" : "expires_at");
             cli_fmt_time(json_is_integer(ex) && json_integer_value(ex) > 0
                              ? (uint64_t)json_integer_value(ex)
                              : 0,
@@ -566,6 +624,10 @@ void cli_print_list(FILE *f, json_t *r)
             cli_put_padded(f, str(l, "id") ? str(l, "id") : "-", wid + 2);
             cli_put_padded(f, cli_status_name(get(l, "status")), wst + 2);
             cli_put_padded(f, str(l, "industry") ? str(l, "industry") : "-", wind + 2);
+            if (waiting) {
+                fmt_wait(get(l, "waiting_ms"), w, sizeof w);
+                cli_put_padded(f, w, 10);
+            }
             cli_put_padded(f, t, 21);
             put_text(f, str(l, "name"), -1);
             fputc('\n', f);
@@ -630,7 +692,12 @@ void cli_print_tx(FILE *f, json_t *r)
     fputs(")\n", f);
     if (get(r, "block_time"))
         kv_time(f, "Block time", r, "block_time");
-    kv(f, "Signer", r, "signer");
+    if (get(r, "license_id") && !json_is_null(get(r, "license_id")))
+        kv(f, "License", r, "license_id");
+    label(f, "Signer", 0);
+    put_value(f, get(r, "signer"), -1);
+    put_signer_name(f, get(r, "signed_by"));
+    fputc('\n', f);
     json_t *b = get(r, "body");
     if (json_is_object(b)) {
         fputs("\nBody\n", f);

@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "i18n.h"
 #include "output.h"
 #include "rpc_conn.h"
 
@@ -551,25 +552,35 @@ static int rpc_error(cli_error *err, const char *method, json_t *e)
     int ex = cli_rpc_exit_code(code);
     switch (code) {
     case 1001:
-        cli_fail(err, ex, "not found: %s", msg);
+        cli_fail(err, ex, cli_zh() ? "未找到：%s" : "not found: %s", msg);
         break;
     case 1002:
     case 1003:
     case 1006:
-        if (rule)
+        if (rule && cli_zh())
+            cli_fail(err, ex, "被拒绝（规则 %s%s%s）：%s", rule, cli_rule_words(rule) ? "：" : "",
+                     cli_rule_words(rule) ? cli_rule_words(rule) : "", msg);
+        else if (rule)
             cli_fail(err, ex, "rejected (rule %s): %s", rule, msg);
         else
-            cli_fail(err, ex, "rejected: %s", msg);
+            cli_fail(err, ex, cli_zh() ? "被拒绝：%s" : "rejected: %s", msg);
         break;
     case 1004:
-        cli_fail(err, ex, "the node's mempool is full (%s); try again later", msg);
+        cli_fail(err, ex,
+                 cli_zh() ? "节点的待处理交易已满（%s），请稍后再试"
+                          : "the node's mempool is full (%s); try again later",
+                 msg);
         break;
     case 1005:
         if (tx)
-            cli_fail(err, ex, "not committed before the timeout (tx %s); it may still "
-                     "commit: check with `permit tx %s`", tx, tx);
+            cli_fail(err, ex,
+                     cli_zh() ? "超时前尚未上链（交易 %s）；它仍可能上链：用 `permit tx %s` 查看"
+                              : "not committed before the timeout (tx %s); it may still "
+                                "commit: check with `permit tx %s`",
+                     tx, tx);
         else
-            cli_fail(err, ex, "not committed before the timeout: %s", msg);
+            cli_fail(err, ex, cli_zh() ? "超时前尚未上链：%s" : "not committed before the timeout: %s",
+                     msg);
         break;
     case -32602:
         cli_clean_text(param, sizeof param, data_str(data, "param") ? data_str(data, "param")

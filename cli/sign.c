@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "i18n.h"
 #include "ledger/genesis.h"
 #include "ledger/hash.h"
 #include "ledger/hex.h"
@@ -198,12 +199,22 @@ void cli_print_submit(FILE *f, json_t *r, const char *kind, const char *license)
     cli_clean_text(lic, sizeof lic, json_is_string(jl) ? json_string_value(jl) : license);
     int committed = json_is_string(js) && strcmp(json_string_value(js), "committed") == 0;
     fprintf(f, "%s%s%s", k[0] ? k : "transaction", lic[0] ? " " : "", lic);
+    int zh = cli_zh();
     if (committed) {
         json_t *h = json_object_get(r, "height");
-        fprintf(f, " committed in block %lld (tx %s)\n",
+        fprintf(f, zh ? " 已上链，区块 %lld（交易 %s）\n" : " committed in block %lld (tx %s)\n",
                 json_is_integer(h) ? (long long)json_integer_value(h) : -1LL, tx);
     } else {
-        fprintf(f, " submitted (tx %s), not yet committed\n", tx);
+        fprintf(f, zh ? " 已提交（交易 %s），尚未上链\n" : " submitted (tx %s), not yet committed\n",
+                tx);
+        /* stdout keeps its one line for scripts; the person is told the next step */
+        int apply = strcmp(k, "APPLY") == 0;
+        if (zh)
+            fprintf(stderr, "上链后，`permit tx %s` 显示其区块%s\n", tx,
+                    apply ? "和区块分配的许可证编号" : "");
+        else
+            fprintf(stderr, "once it is committed, `permit tx %s` shows its block%s\n", tx,
+                    apply ? " and the license id the block assigned" : "");
     }
 }
 

@@ -32,6 +32,22 @@ json_t *ledger_audit_report_json(const ledger_genesis *g, const ledger_audit_rep
                           sroot, "consistency_checked", r->consistency_checked);
     if (j != NULL)
         json_object_set_new(j, "gov_events", json_integer((json_int_t)r->n_gov_events));
+    if (j != NULL) {
+        /* what the license grants and who decided it: the page says it in words */
+        json_t *items = json_array();
+        for (size_t i = 0; items && i < r->record.n_items; i++) {
+            const ledger_item *it = &r->record.items[i];
+            int d = ledger_genesis_dept_index(g, it->department);
+            json_array_append_new(
+                items, json_pack("{s:s, s:s, s:s, s:s, s:b}", "permit", it->permit, "department",
+                                 it->department, "department_name",
+                                 d >= 0 ? g->departments[d].name : it->department, "decision",
+                                 ledger_decision_name(it->decision), "verified", it->verified));
+        }
+        json_object_set_new(j, "industry", json_string(r->record.industry));
+        json_object_set_new(j, "uscc", json_string(r->record.uscc));
+        json_object_set_new(j, "items", items ? items : json_null());
+    }
     if (j != NULL && r->record.has_holder) {
         static const uint8_t zero[32];
         char hk[65], ph[65];

@@ -56,8 +56,9 @@ static long itab_find(const itab *t, uint64_t h, itab_eq eq, const void *ctx,
     }
 }
 
-static int itab_insert(itab *t, uint64_t h, uint32_t idx, itab_hash_of rehash,
-                       const void *ctx)
+/* Room for one more entry (at most half full): 0, or -1 when memory is
+ * short (then t is unchanged). */
+static int itab_reserve(itab *t, itab_hash_of rehash, const void *ctx)
 {
     if ((t->n + 1) * 2 > t->cap) {
         size_t nc = t->cap ? t->cap * 2 : 64;
@@ -77,6 +78,14 @@ static int itab_insert(itab *t, uint64_t h, uint32_t idx, itab_hash_of rehash,
         t->slots = ns;
         t->cap = nc;
     }
+    return 0;
+}
+
+static int itab_insert(itab *t, uint64_t h, uint32_t idx, itab_hash_of rehash,
+                       const void *ctx)
+{
+    if (itab_reserve(t, rehash, ctx) != 0)
+        return -1;
     size_t j = h & (t->cap - 1);
     while (t->slots[j])
         j = (j + 1) & (t->cap - 1);
@@ -97,6 +106,18 @@ static uint64_t lic_hash(const void *ctx, uint32_t idx)
 {
     const ledger_exec *x = ctx;
     return fnv1a(x->lics[idx].id, strlen(x->lics[idx].id));
+}
+
+static int uscc_eq(const void *ctx, uint32_t idx, const void *key)
+{
+    const ledger_exec *x = ctx;
+    return strcmp(x->lics[idx].uscc, key) == 0;
+}
+
+static uint64_t uscc_hash(const void *ctx, uint32_t idx)
+{
+    const ledger_exec *x = ctx;
+    return fnv1a(x->lics[idx].uscc, strlen(x->lics[idx].uscc));
 }
 
 static int txid_eq(const void *ctx, uint32_t idx, const void *key)
@@ -170,6 +191,7 @@ void ledger_exec_release(ledger_exec *x)
     }
     free(x->lics);
     itab_free(&x->lic_index);
+    itab_free(&x->uscc_index);
     free(x->tx_ids);
     free(x->tx_leaves);
     itab_free(&x->tx_index);
@@ -252,8 +274,37 @@ static int lic_append(ledger_exec *x, const char *id, uint64_t h, uint8_t *orig,
     e->cur = cur;
     e->cur_len = cur_len;
     e->dirty = dirty;
+    e->uscc[0] = '\0';
+    e->uscc_prev = 0;
     x->n_lics++;
     return 0;
+}
+
+long ledger_exec_new_of_uscc(const ledger_exec *x, const char *uscc)
+{
+    return itab_find(&x->uscc_index, fnv1a(uscc, strlen(uscc)), uscc_eq, x, uscc);
+}
+
+/* Index the new license at lics[i] by its USCC: it becomes the latest of
+ * its USCC, and the one before it is chained behind.  The table has room
+ * (itab_reserve), so nothing here fails. */
+static void uscc_index_add(ledger_exec *x, size_t i, const char *uscc)
+{
+    lic_entry *e = &x->lics[i];
+    snprintf(e->uscc, sizeof e->uscc, "%s", uscc);
+    uint64_t h = fnv1a(e->uscc, strlen(e->uscc));
+    long before = itab_find(&x->uscc_index, h, uscc_eq, x, e->uscc);
+    if (before < 0) {
+        (void)itab_insert(&x->uscc_index, h, (uint32_t)i, uscc_hash, x);
+        return;
+    }
+    /* the slot that names `before` names i from now on */
+    for (size_t j = h & (x->uscc_index.cap - 1);; j = (j + 1) & (x->uscc_index.cap - 1))
+        if (x->uscc_index.slots[j] == (uint32_t)before + 1) {
+            x->uscc_index.slots[j] = (uint32_t)i + 1;
+            break;
+        }
+    e->uscc_prev = (uint32_t)before + 1;
 }
 
 int ledger_exec_lookup(ledger_exec *x, const char *id, lic_entry **out, ledger_err *err)
@@ -295,10 +346,16 @@ int ledger_exec_lookup(ledger_exec *x, const char *id, lic_entry **out, ledger_e
     return 1;
 }
 
-int ledger_exec_add_record(ledger_exec *x, const char *id, uint8_t *rec, size_t len,
-                           ledger_err *err)
+int ledger_exec_add_record(ledger_exec *x, const char *id, const char *uscc, uint8_t *rec,
+                           size_t len, ledger_err *err)
 {
-    return lic_append(x, id, fnv1a(id, strlen(id)), NULL, 0, rec, len, 1, err);
+    if (uscc != NULL && itab_reserve(&x->uscc_index, uscc_hash, x) != 0)
+        return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+    if (lic_append(x, id, fnv1a(id, strlen(id)), NULL, 0, rec, len, 1, err) != 0)
+        return -1;
+    if (uscc != NULL)
+        uscc_index_add(x, x->n_lics - 1, uscc);
+    return 0;
 }
 
 static int tx_seen(ledger_exec *x, const uint8_t id[32])
@@ -444,6 +501,8 @@ int ledger_exec_decoded(ledger_exec *x, const ledger_tx *tx, int dept, ledger_tx
 
     uint8_t *rec;
     size_t reclen;
+    char uscc[19];
+    snprintf(uscc, sizeof uscc, "%s", lic.uscc ? lic.uscc : "");
     int enc = ledger_license_encode(&lic, &rec, &reclen, err);
     /* a revocation goes on its USCC's record (the rule `instant` reads it) */
     if (enc == 0 && !was_revoked && lic.status == LIC_REVOKED &&
@@ -456,7 +515,7 @@ int ledger_exec_decoded(ledger_exec *x, const ledger_tx *tx, int dept, ledger_tx
     if (enc != 0)
         return -1;
     if (is_apply) {
-        if (ledger_exec_add_record(x, new_id, rec, reclen, err) != 0) {
+        if (ledger_exec_add_record(x, new_id, uscc, rec, reclen, err) != 0) {
             free(rec);
             return -1;
         }

@@ -98,16 +98,17 @@ static int store_holds(void *ctx, const char *id, ledger_err *err)
     return dup ? dup_fail(err, c->uscc, c->industry, id) : 0;
 }
 
-/* The licenses new in an execution's overlay (orig == NULL). */
+/* The licenses of uscc new in execution `in` (this block's or the one
+ * before, whose write is pending), as block x sees them: found by the
+ * execution's USCC index, so a block of n applications costs n lookups,
+ * not n² record decodes. */
 static int scan_new(ledger_exec *x, const ledger_exec *in, const char *uscc,
                     const char *industry, ledger_err *err)
 {
-    for (size_t i = 0; i < in->n_lics; i++) {
-        const lic_entry *e = &in->lics[i];
-        if (e->orig != NULL || !ledger_is_license_id(e->id))
-            continue;
+    for (long i = ledger_exec_new_of_uscc(in, uscc); i >= 0;
+         i = (long)in->lics[i].uscc_prev - 1) {
         char id[LEDGER_MAX_LICENSE_ID + 1];
-        snprintf(id, sizeof id, "%s", e->id);
+        snprintf(id, sizeof id, "%s", in->lics[i].id);
         int r = holds(x, id, uscc, industry, err);
         if (r != 0)
             return r < 0 ? -1 : dup_fail(err, uscc, industry, id);
@@ -213,7 +214,7 @@ int ledger_exec_note_revocation(ledger_exec *x, const ledger_license *lic, uint6
     if (e == NULL) {
         char id[32];
         ledger_uscc_record_id(lic->uscc, id, sizeof id);
-        if (ledger_exec_add_record(x, id, rec, len, err) != 0) {
+        if (ledger_exec_add_record(x, id, NULL, rec, len, err) != 0) {
             free(rec);
             return -1;
         }

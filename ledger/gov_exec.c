@@ -155,7 +155,7 @@ int ledger_gov_exec(ledger_exec *x, const ledger_tx *tx, int dept, ledger_tx_res
         return -1;
     }
     if (r == 0) {
-        if (ledger_exec_add_record(x, id, rec, reclen, err) != 0) {
+        if (ledger_exec_add_record(x, id, NULL, rec, reclen, err) != 0) {
             free(rec);
             ledger_gov_outcome_clear(&o);
             return -1;

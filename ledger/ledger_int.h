@@ -102,6 +102,9 @@ typedef struct {
     size_t cur_len;
     int dirty;            /* changed by a transaction of this block (a lookup
                              for a refused one only loads it) */
+    char uscc[19];        /* a license new in this block: its USCC ("" otherwise) */
+    uint32_t uscc_prev;   /* ... and the index + 1 of the block's previous new
+                             license of that USCC (0: none) */
 } lic_entry;
 
 /* A block being executed, then committed (ledger.h, ledger_exec_*). */
@@ -120,6 +123,8 @@ struct ledger_exec {
     lic_entry *lics;
     size_t n_lics, cap_lics;
     itab lic_index;
+    itab uscc_index;      /* the licenses new in this block by USCC: the latest
+                             of each, the others chained by uscc_prev */
 
     uint8_t (*tx_ids)[32];
     uint8_t (*tx_leaves)[32];
@@ -211,9 +216,13 @@ int ledger_exec_instant(ledger_exec *x, ledger_license *lic, uint64_t log_index,
 int ledger_exec_note_revocation(ledger_exec *x, const ledger_license *lic, uint64_t log_index,
                                 ledger_err *err);
 
-/* A record new in this block (takes over rec). */
-int ledger_exec_add_record(ledger_exec *x, const char *id, uint8_t *rec, size_t len,
-                           ledger_err *err);
+/* A record new in this block (takes over rec): a license of `uscc`, or with
+ * uscc NULL the governance record or a USCC record (instant.h). */
+int ledger_exec_add_record(ledger_exec *x, const char *id, const char *uscc, uint8_t *rec,
+                           size_t len, ledger_err *err);
+/* The index in x->lics of the latest license new in block x of `uscc`
+ * (the earlier ones follow lics[i].uscc_prev), or -1. */
+long ledger_exec_new_of_uscc(const ledger_exec *x, const char *uscc);
 /* What every accepted transaction leaves: its place in the block, the txs
  * entry, its event under the record's id and the event log leaf.  After
  * the record itself changed: a failure here breaks the block. */

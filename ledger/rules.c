@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "permit.pb-c.h"
+#include "text.h"
 
 static char *dup_str(const char *s)
 {
@@ -310,15 +311,19 @@ static int renew(const ledger_genesis *g, const ledger_tx *tx, int dept, uint64_
     uint64_t opens = lic->expires_at > ind->renew_window_ms
                          ? lic->expires_at - ind->renew_window_ms : 0;
     uint64_t closes = lic->expires_at + ind->grace_ms;
-    if (now < opens)
+    char exp[LEDGER_CST_TEXT], at[LEDGER_CST_TEXT];
+    ledger_cst_text(lic->expires_at, exp);
+    if (now < opens) {
+        ledger_cst_text(opens, at);
         return ledger_fail(err, LEDGER_ERR_RULE, "renew_window",
-                           "license %s expires at %llu; renewal opens at %llu", lic->id,
-                           (unsigned long long)lic->expires_at, (unsigned long long)opens);
-    if (now >= closes)
+                           "license %s expires %s; renewal opens %s", lic->id, exp, at);
+    }
+    if (now >= closes) {
+        ledger_cst_text(closes, at);
         return ledger_fail(err, LEDGER_ERR_RULE, "renew_window",
-                           "license %s expired at %llu and its grace period ended at %llu",
-                           lic->id, (unsigned long long)lic->expires_at,
-                           (unsigned long long)closes);
+                           "license %s expired %s and its grace period ended %s", lic->id, exp,
+                           at);
+    }
     uint64_t base = lic->expires_at > now ? lic->expires_at : now;
     lic->expires_at = base + ind->validity_ms;
     return 0;
@@ -357,12 +362,15 @@ int ledger_rules_apply(const ledger_genesis *g, const ledger_tx *tx, int dept,
     if (ledger_license_overdue_at(lic, now) &&
         (tx->kind == PERMIT__TX_KIND__RENEW || tx->kind == PERMIT__TX_KIND__AMEND ||
          tx->kind == PERMIT__TX_KIND__ADD_ADDRESS || tx->kind == PERMIT__TX_KIND__REMOVE_ADDRESS))
+    {
+        char dl[LEDGER_CST_TEXT];
+        ledger_cst_text(lic->verify_deadline, dl);
         return ledger_fail(err, LEDGER_ERR_RULE, "license_overdue",
                            "license %s was issued on the applicant's commitment and its "
-                           "verification deadline (%llu) has passed unverified; no %s until "
+                           "verification deadline (%s) has passed unverified; no %s until "
                            "every owning department has verified it",
-                           lic->id, (unsigned long long)lic->verify_deadline,
-                           ledger_tx_kind_name(tx->kind));
+                           lic->id, dl, ledger_tx_kind_name(tx->kind));
+    }
     const char *dept_id = dept >= 0 ? g->departments[dept].id : "";
     switch (tx->kind) {
     case PERMIT__TX_KIND__APPROVE:

@@ -1,5 +1,6 @@
 #include "text.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* Decode one scalar value from s[i..len).  Returns the number of bytes it
@@ -279,4 +280,12 @@ void ledger_cst_date(uint64_t time_ms, ledger_date *out)
     out->hour = (int)(rem / 3600);
     out->minute = (int)(rem / 60 % 60);
     out->second = (int)(rem % 60);
+}
+
+void ledger_cst_text(uint64_t time_ms, char out[LEDGER_CST_TEXT])
+{
+    ledger_date d;
+    ledger_cst_date(time_ms, &d);
+    snprintf(out, LEDGER_CST_TEXT, "%04d-%02d-%02d %02d:%02d:%02d (UTC+8)", d.year % 10000,
+             d.month, d.day, d.hour, d.minute, d.second);
 }

@@ -67,4 +67,9 @@ typedef struct {
  * 1991) of a time in milliseconds since the epoch; proleptic Gregorian. */
 void ledger_cst_date(uint64_t time_ms, ledger_date *out);
 
+/* The same as text a person reads in an error: "2026-12-06 10:23:50 (UTC+8)"
+ * (LEDGER_CST_TEXT bytes with the NUL). */
+#define LEDGER_CST_TEXT 48
+void ledger_cst_text(uint64_t time_ms, char out[LEDGER_CST_TEXT]);
+
 #endif

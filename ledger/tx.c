@@ -521,12 +521,16 @@ int ledger_tx_check_time(const ledger_tx *tx, uint64_t now_ms, uint64_t window_m
 {
     uint64_t ts = tx->body->timestamp_ms;
     uint64_t diff = ts > now_ms ? ts - now_ms : now_ms - ts;
-    if (diff > window_ms)
+    if (diff > window_ms) {
+        char a[LEDGER_CST_TEXT], b[LEDGER_CST_TEXT];
+        ledger_cst_text(ts, a);
+        ledger_cst_text(now_ms, b);
         return ledger_fail(err, LEDGER_ERR_RULE, "timestamp_window",
-                           "transaction timestamp %llu is %llu ms from block time %llu; "
-                           "the window is %llu ms",
-                           (unsigned long long)ts, (unsigned long long)diff,
-                           (unsigned long long)now_ms, (unsigned long long)window_ms);
+                           "the transaction was signed %s, %llu s %s the block time %s; the "
+                           "window is %llu s (check the signing machine's clock)",
+                           a, (unsigned long long)(diff / 1000), ts > now_ms ? "after" : "before",
+                           b, (unsigned long long)(window_ms / 1000));
+    }
     return 0;
 }
 

@@ -43,6 +43,10 @@ static const option options[] = {
     {"public_url", PATH(public_url), "",
      "the public site's base URL as visitors reach it (e.g. https://zz.example.gov.cn), "
      "encoded in the QR codes; empty: http://public_listen"},
+    {"public_web_dir", PATH(public_web_dir), "",
+     "folder of the browser verifier the license pages run (verifier.js, verifier.wasm, "
+     "page.js; relative to DIR); empty: share/permitchain/web beside permitd's bin folder, "
+     "and the pages go without it when it is not there"},
     {"log_level", NUM(OPT_LEVEL, log_level), "info", "error, warn, info or debug"},
     {"log_format", STR(log_format), "text", "text, or json (one object a line: time, level, msg)"},
     {"log_file", PATH(log_file), "",

@@ -23,6 +23,7 @@ typedef struct {
     char role[16];               /* "validator" or "observer" */
     char public_listen[256];     /* "" (off) or host:port of the public site */
     char public_url[512];        /* "" or the site's public base URL (QR codes) */
+    char public_web_dir[NODE_PATH_MAX]; /* "" (beside the binary) or the verifier's folder */
     int log_level;
     char log_format[8];          /* "text" or "json" */
     char log_file[NODE_PATH_MAX]; /* "": stderr */

@@ -407,7 +407,10 @@ static void schedule_redial(node_p2p *p, unsigned peer)
         return;
     struct timeval tv = {(time_t)(s->backoff_ms / 1000),
                          (suseconds_t)(s->backoff_ms % 1000) * 1000};
-    evtimer_add(s->redial, &tv);
+    if (evtimer_add(s->redial, &tv) != 0)
+        LOG_WARN_RATE("p2p: cannot arm the redial timer of %s %u (%s) (evtimer_add failed): "
+                      "the next tick tries again",
+                      peer_kind(p, (int)peer), peer, node_p2p_validator_id(p, (int)peer));
     s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : s->backoff_ms * 2;
 }
 

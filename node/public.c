@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "ledger/hash.h"
 #include "ledger/hex.h"
@@ -58,13 +59,17 @@ struct pub_req {
 
 /* ---- answers (loop thread) ---- */
 
-static void security_headers(struct evkeyvalq *h, const char *nonce)
+/* The policy: nothing from elsewhere, no inline script; a page that runs
+ * the verifier may load this site's scripts, fetch from it and compile
+ * WebAssembly ('wasm-unsafe-eval' allows nothing else). */
+static void security_headers(struct evkeyvalq *h, const char *nonce, int scripts)
 {
-    char csp[256];
+    char csp[384];
     snprintf(csp, sizeof csp,
-             "default-src 'none'; style-src 'nonce-%s'; img-src 'self' data:; "
+             "default-src 'none'; style-src 'nonce-%s'; img-src 'self' data:; %s"
              "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
-             nonce);
+             nonce,
+             scripts ? "script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'; " : "");
     evhttp_add_header(h, "Content-Security-Policy", csp);
     evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
     evhttp_add_header(h, "X-Frame-Options", "DENY");
@@ -77,7 +82,7 @@ static void send_plain(struct evhttp_request *req, int status, const char *reaso
                        const char *text)
 {
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    security_headers(h, "none");
+    security_headers(h, "none", 0);
     evhttp_add_header(h, "Content-Type", "text/plain; charset=utf-8");
     struct evbuffer *buf = evbuffer_new();
     if (buf)
@@ -122,7 +127,7 @@ static void req_done(node *n, void *arg)
             send_plain(r->req, 500, "Internal Server Error", "out of memory");
         } else {
             struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
-            security_headers(h, r->nonce);
+            security_headers(h, r->nonce, r->reply.scripts);
             evhttp_add_header(h, "Content-Type", r->reply.type);
             if (r->reply.location[0])
                 evhttp_add_header(h, "Location", r->reply.location);
@@ -271,6 +276,69 @@ static int read_genesis(struct node_public *p, ledger_err *err)
     return 0;
 }
 
+/* The browser verifier's files, from public_web_dir or, by default,
+ * share/permitchain/web beside the folder of permitd's binary (the build
+ * tree and the package lay it out so).  Missing files leave the pages
+ * without in-browser verification; a folder the operator named must hold
+ * them. */
+static int read_assets(struct node_public *p, ledger_err *err)
+{
+    node *n = p->n;
+    char dir[2 * NODE_PATH_MAX + 64];
+    const char *d = n->cfg.public_web_dir;
+    if (d[0] == '/') {
+        snprintf(dir, sizeof dir, "%s", d);
+    } else if (d[0]) {
+        snprintf(dir, sizeof dir, "%s/%s", n->cfg.home, d);
+    } else {
+        char exe[NODE_PATH_MAX];
+        ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        char *slash = k > 0 ? (exe[k] = '\0', strrchr(exe, '/')) : NULL;
+        if (slash == NULL) {
+            LOG_WARN("public site: cannot tell permitd's folder: pages go without the browser "
+                     "verifier (set public_web_dir)");
+            return 0;
+        }
+        *slash = '\0';
+        snprintf(dir, sizeof dir, "%s/../share/permitchain/web", exe);
+    }
+    int missing = 0;
+    for (int i = 0; i < PUBLIC_N_ASSETS; i++) {
+        char path[sizeof dir + 32];
+        snprintf(path, sizeof path, "%s/%s", dir, node_public_asset_file(i));
+        FILE *f = fopen(path, "rb");
+        if (f == NULL) {
+            missing++;
+            continue;
+        }
+        uint8_t *buf = malloc(PUBLIC_MAX_ASSET + 1);
+        size_t len = buf ? fread(buf, 1, PUBLIC_MAX_ASSET + 1, f) : 0;
+        int bad = buf == NULL || ferror(f) || len > PUBLIC_MAX_ASSET;
+        fclose(f);
+        if (bad) {
+            free(buf);
+            return ledger_fail(err, LEDGER_ERR_IO, NULL,
+                               "public site: cannot read %s (or larger than %u bytes)", path,
+                               PUBLIC_MAX_ASSET);
+        }
+        p->site.assets[i] = (public_asset){.bytes = buf, .len = len};
+    }
+    if (missing && d[0])
+        return ledger_fail(err, LEDGER_ERR_IO, NULL,
+                           "public_web_dir: %s lacks %d of verifier.js, verifier.wasm, page.js "
+                           "(the wasm build, wasm/README.md)",
+                           dir, missing);
+    p->site.verifier = missing == 0;
+    if (missing)
+        LOG_WARN("public site: no browser verifier in %s: license pages go without "
+                 "in-browser verification (build it with emscripten, wasm/README.md)",
+                 dir);
+    else
+        LOG_INFO("public site: license pages verify in the browser (%s, %zu bytes of wasm)", dir,
+                 p->site.assets[PUBLIC_VERIFIER_WASM].len);
+    return 0;
+}
+
 static int base_url_ok(const char *s)
 {
     if (strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0)
@@ -313,8 +381,13 @@ int node_public_start(node *n, ledger_err *err)
                            n->cfg.public_url, PUBLIC_MAX_BASE_URL);
     if (read_genesis(p, err) != 0)
         return -1;
-    p->site = (public_site){.L = n->L, .g = n->g, .base_url = p->base_url,
-                            .genesis = p->genesis, .genesis_len = p->genesis_len};
+    p->site.L = n->L;
+    p->site.g = n->g;
+    p->site.base_url = p->base_url;
+    p->site.genesis = p->genesis;
+    p->site.genesis_len = p->genesis_len;
+    if (read_assets(p, err) != 0)
+        return -1;
     p->workers = node_workers_new(PUBLIC_WORKERS, PUBLIC_QUEUE);
     p->http = evhttp_new(n->base);
     if (p->workers == NULL || p->http == NULL)
@@ -384,6 +457,8 @@ void node_public_free(node *n)
     if (p->http)
         evhttp_free(p->http);
     free(p->genesis);
+    for (int i = 0; i < PUBLIC_N_ASSETS; i++)
+        free((void *)p->site.assets[i].bytes);
     free(p);
     n->pub = NULL;
 }

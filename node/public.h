@@ -8,11 +8,16 @@
  *                         its QR code (inline SVG), an A4 print layout
  *   GET /l/<id>/bundle    the license's proof bundle (license.proof's bytes)
  *   GET /genesis.json     the genesis file, byte for byte
+ *   GET /verifier.js, /verifier.wasm, /page.js
+ *                         the browser verifier (wasm/) and the page's
+ *                         script, from public_web_dir, read at start
  *
  * GET and HEAD only (405 otherwise); the request line is bounded
  * (PUBLIC_MAX_URI, 414 beyond), headers too, no body is read.  Every answer
- * carries a strict Content-Security-Policy (nothing from elsewhere, no
- * script; the one style sheet inline with a per-answer nonce) and
+ * carries a strict Content-Security-Policy (nothing from elsewhere; no
+ * inline script: the license page runs the site's own page.js and
+ * verifier, and may compile WebAssembly, 'wasm-unsafe-eval'; the one style
+ * sheet inline with a per-answer nonce) and
  * X-Content-Type-Options: nosniff; every field is HTML-escaped.  The pages
  * are made on the site's own worker threads (public_page.c), never on the
  * event loop, and read only committed data. */
@@ -48,9 +53,21 @@ void node_public_free(node *n);
 
 /* ---- the pages (public_page.c; any thread, reads only) ---- */
 
+#define PUBLIC_MAX_ASSET (8u << 20) /* a file of public_web_dir, bytes */
+
+/* The files of the browser verifier, in this order. */
+enum { PUBLIC_VERIFIER_JS, PUBLIC_VERIFIER_WASM, PUBLIC_PAGE_JS, PUBLIC_N_ASSETS };
+
+typedef struct {
+    const uint8_t *bytes;        /* NULL when the file was not there */
+    size_t len;
+} public_asset;
+
 typedef struct {
     ledger *L;
     const ledger_genesis *g;
+    public_asset assets[PUBLIC_N_ASSETS];
+    int verifier;                /* every asset is there: pages verify in the browser */
     const char *base_url;        /* without a trailing '/', e.g. "https://zz.example.gov.cn" */
     const uint8_t *genesis;      /* the genesis file's bytes */
     size_t genesis_len;
@@ -63,7 +80,12 @@ typedef struct {
     size_t len;
     char location[96];           /* a redirect's target, or "" */
     char filename[96];           /* Content-Disposition attachment name, or "" */
+    int scripts;                 /* the page runs the site's scripts (the policy allows them) */
 } public_reply;
+
+/* Name and Content-Type of asset i, and its path on the site. */
+const char *node_public_asset_file(int i);
+const char *node_public_asset_type(int i);
 
 /* The answer to GET `path` with search term q (decoded, NULL when absent)
  * for a page whose inline style carries `nonce`.  Never fails on input: an

@@ -214,12 +214,22 @@ static void page_start(public_buf *b, const char *title, const char *nonce)
     put(b, "</style></head><body><main>");
 }
 
-static void page_end(public_buf *b, const public_site *s)
+/* The footer; with `scripts`, the site's verifier and page script load last
+ * (the only scripts a page has, named by its policy). */
+static void page_end_scripts(public_buf *b, const public_site *s, int scripts)
 {
     put(b, "<p class=\"foot noprint\"><a href=\"/\">查询其他证照</a> · "
            "<a href=\"/genesis.json\">创世文件</a> · 区块链：");
     ESC(b, s->g->chain_id);
-    put(b, "</p></main></body></html>\n");
+    put(b, "</p></main>");
+    if (scripts)
+        put(b, "<script src=\"/verifier.js\"></script><script src=\"/page.js\"></script>");
+    put(b, "</body></html>\n");
+}
+
+static void page_end(public_buf *b, const public_site *s)
+{
+    page_end_scripts(b, s, 0);
 }
 
 static int finish(public_buf *b, public_reply *out, int status)
@@ -345,6 +355,26 @@ static int render_search(const public_site *s, const char *q, const char *nonce,
 
 /* ---- GET /l/<id> ---- */
 
+/* Where page.js writes its verdict, with what it needs to reach it: the
+ * license, the chain, and the genesis hash the site states (the QR code's
+ * fragment carries the one to trust). */
+static void verify_box(public_buf *b, const public_site *s, const char *id, const char *gh)
+{
+    put(b, "<section id=\"pv\" class=\"noprint\" data-license=\"");
+    ESC(b, id);
+    put(b, "\" data-chain=\"");
+    ESC(b, s->g->chain_id);
+    put(b, "\" data-genesis=\"");
+    put(b, gh);
+    put(b, "\"><h2>在线核验</h2>");
+    if (s->verifier)
+        put(b, "<p>正在您的浏览器中核验本证照的链上记录……</p><noscript><p>核验需要启用 "
+               "JavaScript；也可下载证明包，用 permit audit 离线核验。</p></noscript>");
+    else
+        put(b, "<p>本站未提供浏览器核验组件；可下载证明包，用 permit audit 离线核验。</p>");
+    put(b, "</section>");
+}
+
 static void row(public_buf *b, const char *th, const char *td)
 {
     put(b, "<tr><th>");
@@ -382,8 +412,12 @@ static int render_license(const public_site *s, const char *id, const char *nonc
     put(&url, s->base_url);
     put(&url, "/l/");
     put(&url, l.id);
+    char gh[65];
+    ledger_hex_encode(s->g->hash, 32, gh);
     put(&url, "#");
     put(&url, s->g->chain_id);
+    put(&url, ":");
+    put(&url, gh);
     int w = 0;
     if (url.oom || node_public_qr_svg(&b, url.p, &w) != 0)
         put(&b, "（二维码无法生成）");
@@ -423,6 +457,7 @@ static int render_license(const public_site *s, const char *id, const char *nonc
     put(&b, "</td></tr><tr><th>申请日期</th><td>");
     put_date(&b, l.applied_at, 0);
     put(&b, "</td></tr></table>");
+    verify_box(&b, s, l.id, gh);
 
     putf(&b, "<h2>经营地址（%zu）</h2><table><tr><th>类别</th><th>区划代码</th><th>地址</th></tr>",
          l.n_addresses);
@@ -486,7 +521,8 @@ static int render_license(const public_site *s, const char *id, const char *nonc
     put(&b, "/bundle\">证明包</a>（可用 <span class=\"mono\">permit audit --bundle</span> "
             "离线核验）。</p>");
     free(url.p);
-    page_end(&b, s);
+    out->scripts = s->verifier;
+    page_end_scripts(&b, s, out->scripts);
     ledger_license_clear(&l);
     return finish(&b, out, 200);
 }
@@ -513,6 +549,34 @@ static int render_bundle(const public_site *s, const char *id, const char *nonce
     return 0;
 }
 
+/* ---- the verifier's files ---- */
+
+static const struct {
+    const char *file, *type;
+} ASSETS[PUBLIC_N_ASSETS] = {
+    [PUBLIC_VERIFIER_JS] = {"verifier.js", "text/javascript; charset=utf-8"},
+    [PUBLIC_VERIFIER_WASM] = {"verifier.wasm", "application/wasm"},
+    [PUBLIC_PAGE_JS] = {"page.js", "text/javascript; charset=utf-8"},
+};
+
+const char *node_public_asset_file(int i)
+{
+    return i >= 0 && i < PUBLIC_N_ASSETS ? ASSETS[i].file : "";
+}
+
+const char *node_public_asset_type(int i)
+{
+    return i >= 0 && i < PUBLIC_N_ASSETS ? ASSETS[i].type : "application/octet-stream";
+}
+
+static int asset_index(const char *path)
+{
+    for (int i = 0; i < PUBLIC_N_ASSETS; i++)
+        if (path[0] == '/' && strcmp(path + 1, ASSETS[i].file) == 0)
+            return i;
+    return -1;
+}
+
 /* ---- routing ---- */
 
 int node_public_render(const public_site *s, const char *path, const char *q, const char *nonce,
@@ -530,6 +594,16 @@ int node_public_render(const public_site *s, const char *path, const char *q, co
         out->len = s->genesis_len;
         out->status = 200;
         out->type = "application/json";
+        rc = 0;
+    } else if (asset_index(path) >= 0 && s->assets[asset_index(path)].bytes != NULL) {
+        const public_asset *a = &s->assets[asset_index(path)];
+        out->body = malloc(a->len ? a->len : 1);
+        if (out->body == NULL)
+            return -1;
+        memcpy(out->body, a->bytes, a->len);
+        out->len = a->len;
+        out->status = 200;
+        out->type = node_public_asset_type(asset_index(path));
         rc = 0;
     } else if (strncmp(path, "/l/", 3) == 0) {
         char id[LEDGER_MAX_LICENSE_ID + 1];

@@ -59,6 +59,7 @@ json_t *node_json_license_summary(const ledger_license *l, uint64_t now)
     put(o, "uscc", json_string(l->uscc), &ok);
     put(o, "name", json_string(l->name), &ok);
     put(o, "industry", json_string(l->industry), &ok);
+    put(o, "applied_at", ms(l->applied_at), &ok);
     put(o, "issued_at", ms(l->issued_at), &ok);
     put(o, "expires_at", ms(l->expires_at), &ok);
     return finish(o, ok);
@@ -289,6 +290,38 @@ static void set_str(char **slot, const char *v)
     *slot = strdup(v);
 }
 
+/* Who a key is in the membership: {"role", "id"?, "name"}; null when
+ * neither the membership in force nor genesis knows it (a key rotated in
+ * and out by governance since). */
+static json_t *signer_in(const ledger_genesis *m, const uint8_t key[32], const char *when)
+{
+    int d = ledger_genesis_seal_dept(m, key);
+    if (d >= 0)
+        return json_pack("{s:s, s:s, s:s, s:s}", "role", "department", "id",
+                         m->departments[d].id, "name", m->departments[d].name, "as_of", when);
+    const ledger_registrar *r = ledger_genesis_registrar(m, key);
+    if (r != NULL)
+        return json_pack("{s:s, s:s, s:s, s:s}", "role", "registrar", "department",
+                         r->department, "name", r->name, "as_of", when);
+    return NULL;
+}
+
+json_t *node_json_signer(ledger *L, const uint8_t key[32], const uint8_t *holder_key)
+{
+    json_t *j = NULL;
+    if (holder_key != NULL && memcmp(holder_key, key, 32) == 0)
+        return json_pack("{s:s, s:s, s:s}", "role", "holder", "name", "license holder",
+                         "as_of", "license");
+    ledger_gov *gv = ledger_gov_acquire(L);
+    if (gv != NULL) {
+        j = signer_in(gv->m, key, "in_force");
+        ledger_gov_release(gv);
+    }
+    if (j == NULL)
+        j = signer_in(ledger_genesis_of(L), key, "genesis");
+    return j ? j : json_null();
+}
+
 int node_json_history(ledger *L, const char *id, json_t **out, ledger_err *err)
 {
     ledger_event_rec *evs = NULL;
@@ -297,6 +330,18 @@ int node_json_history(ledger *L, const char *id, json_t **out, ledger_err *err)
     if (r <= 0)
         return r;
     const ledger_genesis *g = ledger_genesis_of(L);
+    /* the holder's key as it stands names the holder's own filings */
+    uint8_t hk[32];
+    const uint8_t *holder = NULL;
+    ledger_license lic;
+    ledger_err lerr;
+    if (ledger_get_license(L, id, &lic, &lerr) == 1) {
+        if (lic.has_holder) {
+            memcpy(hk, lic.holder_key, 32);
+            holder = hk;
+        }
+        ledger_license_clear(&lic);
+    }
     json_t *arr = json_array();
     amendable cur = {0};
     int rc = arr ? 1 : ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
@@ -358,6 +403,7 @@ int node_json_history(ledger *L, const char *id, json_t **out, ledger_err *err)
             put(o, "height", json_integer((json_int_t)e->height), &ok);
             put(o, "time", json_integer((json_int_t)e->time), &ok);
             put(o, "signer", node_json_hex(tx.signer, 32), &ok);
+            put(o, "signed_by", node_json_signer(L, tx.signer, holder), &ok);
             put(o, "hash", node_json_hex(evs[i].hash, 32), &ok);
             put(o, "prev", node_json_hex(e->prev, 32), &ok);
             put(o, "log_index", json_integer((json_int_t)evs[i].log_index), &ok);

@@ -38,6 +38,12 @@ json_t *node_json_commit(const ledger_commit *c);
  * for AMEND, `details.before` holds the values it replaced.  Returns 1 and
  * *out, 0 when the license does not exist, -1 on error. */
 int node_json_history(ledger *L, const char *id, json_t **out, ledger_err *err);
+/* Who signed with `key`, for people (history, tx.get): {"role": "department",
+ * "id", "name", "as_of"} or {"role": "registrar", "department", "name",
+ * "as_of"} from the membership in force ("in_force") or else genesis
+ * ("genesis"); {"role": "holder", ...} when it is holder_key (may be NULL);
+ * JSON null when nobody the node knows holds it. */
+json_t *node_json_signer(ledger *L, const uint8_t key[32], const uint8_t *holder_key);
 
 /* industries.list and departments.list. */
 json_t *node_json_industries(const ledger_genesis *g);

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ledger/eventlog.h"
+#include "ledger/gov.h"
 #include "ledger/hex.h"
 #include "ledger/query.h"
 #include "ledger/tx.h"
@@ -300,11 +302,25 @@ static void m_tx_get(node *n, json_t *params, rpc_outcome *o)
     uint64_t btime = 0;
     if (ledger_get_block(n->L, height, &h, NULL, NULL, NULL, NULL, &e) == 1)
         btime = h.time;
-    set_result(o, json_pack("{s:o, s:I, s:I, s:s, s:o, s:o, s:I}", "tx_id", node_json_hex(id, 32),
-                            "height", (json_int_t)height, "index", (json_int_t)index, "kind",
-                            ledger_tx_kind_name(tx.kind), "signer",
-                            node_json_hex(tx.signer, 32), "body", node_json_tx_body(&tx),
-                            "block_time", (json_int_t)btime));
+    /* the license the transaction's event went to: for an APPLY, the id the
+     * block assigned (the k-th transaction of a block made the k-th event) */
+    json_t *lic = json_null();
+    ledger_log_block lb;
+    ledger_log_event *ev = malloc(sizeof *ev);
+    size_t nev = 0;
+    if (ev && ledger_log_block_get(n->L, height, &lb, &e) == 1 && lb.first + index < lb.end &&
+        ledger_log_events(n->L, &lb, lb.first + index, 1, ev, &nev, &e) == 0 && nev == 1 &&
+        memcmp(ev->ev.tx_id, id, 32) == 0) {
+        json_decref(lic);
+        lic = json_string(ev->ev.license_id);
+    }
+    free(ev);
+    set_result(o, json_pack("{s:o, s:I, s:I, s:s, s:o, s:o, s:o, s:o, s:I}", "tx_id",
+                            node_json_hex(id, 32), "height", (json_int_t)height, "index",
+                            (json_int_t)index, "kind", ledger_tx_kind_name(tx.kind), "signer",
+                            node_json_hex(tx.signer, 32), "signed_by",
+                            node_json_signer(n->L, tx.signer, NULL), "license_id", lic, "body",
+                            node_json_tx_body(&tx), "block_time", (json_int_t)btime));
     ledger_tx_release(&tx);
     free(env);
 }
@@ -427,8 +443,17 @@ static void run_query(node *n, ledger_query *q, json_t *params, rpc_outcome *o)
         return;
     }
     json_t *arr = json_array();
-    for (size_t i = 0; arr && i < res.n; i++)
-        json_array_append_new(arr, node_json_license_summary(&res.items[i], q->now));
+    for (size_t i = 0; arr && i < res.n; i++) {
+        const ledger_license *l = &res.items[i];
+        json_t *one = node_json_license_summary(l, q->now);
+        /* what a department's desk wants to see first: how long it has waited */
+        if (one && q->kind == LEDGER_Q_PENDING)
+            json_object_set_new(one, "waiting_ms",
+                                json_integer((json_int_t)(q->now > l->applied_at
+                                                              ? q->now - l->applied_at
+                                                              : 0)));
+        json_array_append_new(arr, one);
+    }
     set_result(o, json_pack("{s:o, s:o}", "licenses", arr ? arr : json_null(), "next_cursor",
                             res.next_cursor[0] ? json_string(res.next_cursor) : json_null()));
     ledger_query_result_free(&res);
@@ -470,7 +495,12 @@ static void m_license_pending(node *n, json_t *params, rpc_outcome *o)
     ledger_query q = {.kind = LEDGER_Q_PENDING};
     if (str_param(params, "department", 1, 64, &q.department, o) < 0)
         return;
-    if (ledger_genesis_dept_index(n->g, q.department) < 0) {
+    /* a department governance added has a desk too */
+    ledger_gov *gv = ledger_gov_acquire(n->L);
+    int known = ledger_genesis_dept_index(gv ? gv->m : n->g, q.department) >= 0;
+    if (gv)
+        ledger_gov_release(gv);
+    if (!known) {
         node_rpc_outcome_error(o, RPC_INVALID_PARAMS, json_pack("{s:s}", "param", "department"),
                           "unknown department \"%.64s\"", q.department);
         return;

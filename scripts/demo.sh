@@ -8,6 +8,7 @@
 set -euo pipefail
 build=${1:-build}
 bin=$(cd "$build/bin" && pwd)
+src=$(cd "$(dirname "$0")/.." && pwd)
 validators=${PERMIT_DEMO_VALIDATORS:-4}
 work=$(mktemp -d /tmp/permit-demo-XXXXXX)
 pids=()
@@ -237,6 +238,17 @@ if [ "$validators" -gt 1 ]; then
   curl -sI "$url" | grep -iE '^(HTTP|content-type|content-security-policy|x-content-type)' || true
   echo "\$ curl -s $url | grep -o '<title>.*</title>'"
   curl -s "$url" | grep -o '<title>[^<]*</title>' || true
+  # the QR code's URL carries the chain id and the genesis hash the page verifies against
+  qr=$(curl -s "$url" | grep -o 'class="mono">http[^<]*#[^<]*' | sed 's/^class="mono">//' | head -1)
+  if [ -n "$qr" ]; then
+    echo "the QR code encodes: $qr"
+    if command -v chromium >/dev/null && command -v node >/dev/null &&
+       curl -sf -o /dev/null "http://127.0.0.1:$obs_pub/verifier.wasm"; then
+      echo "\$ (headless chromium opens the QR code's URL; the page verifies the license in the browser)"
+      node "$src/tests/browser.js" --verdict "$qr" 2>/dev/null || echo "  (not verified: exit $?)"
+    fi
+    url=$qr
+  fi
   if [ -n "${PERMIT_DEMO_HOLD:-}" ]; then
     echo "(the network stays up ${PERMIT_DEMO_HOLD} s: open $url)"
     sleep "$PERMIT_DEMO_HOLD"

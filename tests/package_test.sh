@@ -44,6 +44,13 @@ mkdir -p "$tmp/home"
 head -1 "$root/usr/share/man/man8/permitd.8" | grep -q '^\.TH PERMITD 8' || fail "permitd(8)"
 head -1 "$root/usr/share/man/man1/permit.1" | grep -q '^\.TH PERMIT 1' || fail "permit(1)"
 bash -n "$root/usr/share/bash-completion/completions/permit" || fail "completion script"
+# the browser verifier, where the packaged permitd looks for it, when this build has one
+if grep -q '^PERMIT_WASM_DIR:PATH=.' "$build/CMakeCache.txt" 2>/dev/null; then
+  for f in verifier.js verifier.wasm page.js; do
+    [ -s "$root/usr/share/permitchain/web/$f" ] || fail "no /usr/share/permitchain/web/$f"
+  done
+  echo "the browser verifier is packaged in /usr/share/permitchain/web"
+fi
 unit="$root/lib/systemd/system/permitd.service"
 for line in 'User=permit' 'NoNewPrivileges=yes' 'ProtectSystem=strict' 'StateDirectory=permitd' \
             'LimitNOFILE=' 'ExecStart=/usr/bin/permitd --home /var/lib/permitd --config /etc/permitd/permitd.conf'; do

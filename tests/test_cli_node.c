@@ -528,6 +528,120 @@ static void test_every_exit_code(void **state)
     free(out);
 }
 
+/* Issue 13 part 7: `apply --no-wait` says how to find the license id once
+ * committed, `permit tx TXID` shows it, and `tx` and `history` name the
+ * signers (a registrar, a department), not only their keys. */
+static void test_no_wait_then_tx_names_license_and_signers(void **state)
+{
+    (void)state;
+    char *out;
+    int rc = cli(&out, "apply", "--no-wait", "--key", REG, "--uscc", "91320411MA1Q7KD3X0",
+                 "--name", "新北区便民小超市", "--legal-rep", "王五", "--industry",
+                 "convenience-store", "--division", "320411", "--address",
+                 "常州市新北区通江中路9号", NULL);
+    if (rc != 0)
+        fail_msg("apply --no-wait: exit %d:\n%s", rc, out);
+    char tx[65] = "";
+    const char *t = strstr(out, "(tx ");
+    assert_non_null(t);
+    assert_int_equal(sscanf(t + 4, "%64[0-9a-f]", tx), 1);
+    char hint[160];
+    snprintf(hint, sizeof hint, "`permit tx %s` shows its block and the license id", tx);
+    if (strstr(out, hint) == NULL)
+        fail_msg("no hint in:\n%s", out);
+    free(out);
+    /* committed within a few blocks: tx names the license the block assigned */
+    for (int tries = 0;; tries++) {
+        rc = cli(&out, "tx", tx, NULL);
+        if (rc == 0)
+            break;
+        if (tries > 100 || rc != 5)
+            fail_msg("permit tx: exit %d:\n%s", rc, out);
+        free(out);
+        usleep(50 * 1000);
+    }
+    char id[64] = "";
+    t = strstr(out, "\nLicense ");
+    if (t == NULL || sscanf(t + 9, " %63s", id) != 1 || strncmp(id, "PL-320411-", 10) != 0)
+        fail_msg("permit tx shows no license id:\n%s", out);
+    assert_non_null(strstr(out, "(registrar of approval "));
+    free(out);
+    /* the market's desk sees how long it has waited */
+    cli(&out, "pending", "--department", "market", NULL);
+    assert_non_null(strstr(out, "WAITING"));
+    t = strstr(out, id);
+    assert_non_null(t);
+    char wait[16];
+    assert_int_equal(sscanf(t + strlen(id), " PENDING convenience-store %15s", wait), 1);
+    if (wait[strlen(wait) - 1] != 's' && wait[strlen(wait) - 1] != 'm')
+        fail_msg("waited \"%s\":\n%s", wait, out);
+    free(out);
+    must(0, "approve", id, "--key", KEY(LT_MARKET), NULL);
+    cli(&out, "history", id, NULL);
+    assert_non_null(strstr(out, "(registrar of approval "));
+    assert_non_null(strstr(out, "(department market "));
+    free(out);
+    cli(&out, "--json", "history", id, NULL);
+    json_t *j = json_loads(out, 0, NULL);
+    assert_non_null(j);
+    json_t *by = json_object_get(json_array_get(json_object_get(j, "events"), 1), "signed_by");
+    assert_string_equal(json_string_value(json_object_get(by, "role")), "department");
+    assert_string_equal(json_string_value(json_object_get(by, "id")), "market");
+    json_decref(j);
+    free(out);
+}
+
+/* Issue 13 part 7: with LANG=zh_CN.UTF-8 the CLI's labels, statuses and
+ * messages are in Chinese; English otherwise (the rule names stay). */
+static void test_chinese_with_a_chinese_locale(void **state)
+{
+    (void)state;
+    char id[64];
+    apply("91320411MA1R2WLT52", "convenience-store", 0, id);
+    const char *saved[] = {getenv("LC_ALL"), getenv("LC_MESSAGES"), getenv("LANG")};
+    char *keep[3];
+    for (int i = 0; i < 3; i++)
+        keep[i] = saved[i] ? strdup(saved[i]) : NULL; /* setenv may free the originals */
+    unsetenv("LC_ALL");
+    unsetenv("LC_MESSAGES");
+    setenv("LANG", "zh_CN.UTF-8", 1);
+    char *out;
+    cli(&out, "show", id, NULL);
+    int ok = strstr(out, "状态") && strstr(out, "审批中") && strstr(out, "许可事项") &&
+             strstr(out, "统一社会信用代码");
+    char *show = out;
+    /* a refusal: the rule's name, what it means, the node's words */
+    int rc = cli(&out, "approve", id, "--key", KEY(LT_FIRE), NULL);
+    int refused = rc == 2 && strstr(out, "被拒绝（规则 department_not_owner：该部门不负责此许可事项）");
+    char *ref = out;
+    rc = cli(&out, "approve", id, "--key", KEY(LT_MARKET), NULL);
+    int committed = rc == 0 && strstr(out, "已上链，区块");
+    char *com = out;
+    cli(&out, "pending", "--department", "tobacco", NULL);
+    int pending = strstr(out, "已等待") && strstr(out, "编号");
+    char *pend = out;
+    /* and English in the C locale */
+    setenv("LANG", "C", 1);
+    cli(&out, "show", id, NULL);
+    int english = strstr(out, "Status") && !strstr(out, "状态");
+    free(out);
+    const char *names[] = {"LC_ALL", "LC_MESSAGES", "LANG"};
+    for (int i = 0; i < 3; i++) {
+        if (keep[i])
+            setenv(names[i], keep[i], 1);
+        else
+            unsetenv(names[i]);
+        free(keep[i]);
+    }
+    if (!ok || !refused || !committed || !pending)
+        fail_msg("in Chinese:\n%s\n%s\n%s\n%s", show, ref, com, pend);
+    free(show);
+    free(ref);
+    free(com);
+    free(pend);
+    assert_true(english);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -535,6 +649,8 @@ int main(void)
         cmocka_unit_test(test_every_exit_code),
         cmocka_unit_test(test_overdue_refused_renewal_then_verified),
         cmocka_unit_test(test_holder_pledge_and_confirmed_renewal),
+        cmocka_unit_test(test_no_wait_then_tx_names_license_and_signers),
+        cmocka_unit_test(test_chinese_with_a_chinese_locale),
         cmocka_unit_test(test_instant_issued_in_the_apply_block),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -15,6 +15,7 @@
 #include "ledger/store.h"
 #include "ledger/tx.h"
 #include "ledgertest.h"
+#include "ledger/text.h"
 
 static int setup(void **state)
 {
@@ -40,6 +41,8 @@ static const char *uscc(uint32_t n)
 }
 
 /* Run tx (freeing it) and expect refusal with this code and rule. */
+static char g_last_msg[sizeof ((ledger_err *)0)->msg]; /* the last refusal's words */
+
 static void expect_refused(lt_env *env, uint8_t *tx, size_t len, ledger_code code,
                            const char *rule)
 {
@@ -55,6 +58,7 @@ static void expect_refused(lt_env *env, uint8_t *tx, size_t len, ledger_code cod
         fail_msg("rule %s: expected code %s, got %s", rule, ledger_code_name(code),
                  ledger_code_name(err.code));
     assert_true(err.msg[0] != '\0');
+    snprintf(g_last_msg, sizeof g_last_msg, "%s", err.msg);
     assert_int_equal(ledger_height(env->L), h); /* nothing committed */
 }
 
@@ -307,6 +311,12 @@ static void test_renewal_window_and_grace_period(void **state)
     /* too early: the window opens 30 s before expiry */
     uint8_t *tx = lt_reason_tx(env, &env->registrar, PERMIT__TX_KIND__RENEW, id, "", &len);
     expect_refused(env, tx, len, LEDGER_ERR_RULE, "renew_window");
+    /* the dates in words a registrar reads, in the chain's local time */
+    char when[LEDGER_CST_TEXT], want[160];
+    ledger_cst_text(exp, when);
+    snprintf(want, sizeof want, "expires %s; renewal opens ", when);
+    if (strstr(g_last_msg, want) == NULL || strstr(g_last_msg, "(UTC+8)") == NULL)
+        fail_msg("renew_window says \"%s\"", g_last_msg);
     /* inside the window: the new term follows the old one */
     lt_tick(env, exp - 20 * LT_SEC - env->now - LT_SEC);
     reason_tx(env, -1, PERMIT__TX_KIND__RENEW, id, "");
@@ -592,10 +602,15 @@ static void test_rule_timestamp_window(void **state)
     size_t len;
     uint8_t *tx = lt_sign(env, &env->registrar, &b, &len);
     expect_refused(env, tx, len, LEDGER_ERR_RULE, "timestamp_window");
+    assert_non_null(strstr(g_last_msg, "before the block time"));
     /* and one from two hours in the future */
     b.timestamp_ms = env->now + 2 * 3600 * LT_SEC;
     tx = lt_sign(env, &env->registrar, &b, &len);
     expect_refused(env, tx, len, LEDGER_ERR_RULE, "timestamp_window");
+    char when[LEDGER_CST_TEXT];
+    ledger_cst_text(b.timestamp_ms, when);
+    if (strstr(g_last_msg, when) == NULL || strstr(g_last_msg, " s after the block time ") == NULL)
+        fail_msg("timestamp_window says \"%s\"", g_last_msg);
 }
 
 static void test_rule_tx_duplicate(void **state)

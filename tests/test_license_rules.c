@@ -316,6 +316,17 @@ static void test_rule_license_duplicate_in_one_block(void **state)
     assert_int_equal(ledger_exec_tx(x, t2, l2, LEDGER_SIG_CHECK, &res, &err), -1);
     assert_string_equal(err.rule, "license_duplicate");
     assert_int_equal(ledger_exec_tx(x, t3, l3, LEDGER_SIG_CHECK, &res, &err), 0);
+    /* the block's latest license of the USCC is the kiosk; the bakery is
+     * found behind it */
+    size_t l4;
+    uint8_t *t4 = lt_apply(env, uscc(20, u), "bakery", 0, &l4);
+    assert_int_equal(ledger_exec_tx(x, t4, l4, LEDGER_SIG_CHECK, &res, &err), -1);
+    assert_string_equal(err.rule, "license_duplicate");
+    free(t4);
+    /* another USCC in the same block is no duplicate */
+    t4 = lt_apply(env, uscc(21, u), "bakery", 0, &l4);
+    assert_int_equal(ledger_exec_tx(x, t4, l4, LEDGER_SIG_CHECK, &res, &err), 0);
+    free(t4);
     ledger_header h;
     assert_int_equal(ledger_exec_finish(x, &h, &err), 0);
     assert_int_equal(ledger_exec_commit(x, NULL, &err), 0);

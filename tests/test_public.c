@@ -21,7 +21,11 @@
 #define HOSTILE "<script>alert(1)</script>"
 #define BASE "https://zz.example.gov.cn"
 
+/* the only scripts a page may have: the site's verifier and page script */
+#define SITE_SCRIPTS "<script src=\"/verifier.js\"></script><script src=\"/page.js\"></script>"
+
 static nt_node g_nd;
+static int g_verifier; /* the node has the browser verifier beside it */
 static int g_pub;
 static char g_id[80];
 static const char *g_uscc = "91350100M000100Y43";
@@ -99,6 +103,16 @@ static int header(const resp *r, const char *name, char *out, size_t cap)
     return 0;
 }
 
+/* No <script but, at most once, the site's own two. */
+static int only_site_scripts(const char *body)
+{
+    const char *at = strstr(body, SITE_SCRIPTS);
+    const char *first = strstr(body, "<script");
+    if (at == NULL)
+        return first == NULL;
+    return first == at && strstr(at + strlen(SITE_SCRIPTS), "<script") == NULL;
+}
+
 static void submit_ok(uint8_t *tx, size_t len, char *license_out)
 {
     static int step;
@@ -118,6 +132,7 @@ static void submit_ok(uint8_t *tx, size_t len, char *license_out)
 static int setup(void **state)
 {
     (void)state;
+    g_verifier = access(PERMIT_BIN_DIR "/../share/permitchain/web/verifier.wasm", R_OK) == 0;
     nt_init(&g_nd, NULL);
     do
         g_pub = nt_free_port();
@@ -175,7 +190,11 @@ static void test_license_page_shows_every_field_escaped(void **state)
     assert_true(header(&r, "Content-Security-Policy", v, sizeof v));
     assert_non_null(strstr(v, "default-src 'none'"));
     assert_null(strstr(v, "unsafe-inline"));
-    assert_null(strstr(v, "script-src"));
+    /* scripts: the site's own verifier and page script, when it has them */
+    if (g_verifier)
+        assert_non_null(strstr(v, "script-src 'self' 'wasm-unsafe-eval'; connect-src 'self';"));
+    else
+        assert_null(strstr(v, "script-src"));
     /* the one inline style carries the nonce the policy names */
     const char *nk = strstr(v, "'nonce-");
     assert_non_null(nk);
@@ -184,9 +203,10 @@ static void test_license_page_shows_every_field_escaped(void **state)
     char tag[128];
     snprintf(tag, sizeof tag, "<style nonce=\"%s\">", nonce);
     assert_non_null(strstr(r.body, tag));
-    /* the hostile name is text; no script, no markup from the ledger */
+    /* the hostile name is text; no script but the site's, no markup from the ledger */
     assert_non_null(strstr(r.body, "&lt;script&gt;alert(1)&lt;/script&gt;"));
-    assert_null(strstr(r.body, "<script"));
+    assert_true(only_site_scripts(r.body));
+    assert_int_equal(strstr(r.body, SITE_SCRIPTS) != NULL, g_verifier);
     assert_null(strstr(r.body, "<b>"));
     assert_non_null(strstr(r.body, "&lt;b&gt;太湖东路&lt;/b&gt;"));
     assert_non_null(strstr(r.body, "张三 &amp; &quot;李四&quot;"));
@@ -224,7 +244,9 @@ static void test_qr_code_encodes_the_page_url_and_chain(void **state)
     (void)state;
     char path[128], url[256];
     snprintf(path, sizeof path, "/l/%s", g_id);
-    snprintf(url, sizeof url, BASE "/l/%s#permit-test", g_id);
+    char gh[65];
+    ledger_hex_encode(g_nd.env.g->hash, 32, gh);
+    snprintf(url, sizeof url, BASE "/l/%s#permit-test:%s", g_id, gh);
     resp r;
     fetch("GET", path, &r);
     assert_int_equal(r.status, 200);
@@ -376,6 +398,45 @@ static void test_bundle_and_genesis(void **state)
     resp_free(&r);
 }
 
+/* The verifier's files, byte for byte from the folder beside the binary,
+ * with their types; pages other than a license's run no script. */
+static void test_verifier_files(void **state)
+{
+    (void)state;
+    const char *files[][2] = {{"verifier.js", "text/javascript; charset=utf-8"},
+                              {"verifier.wasm", "application/wasm"},
+                              {"page.js", "text/javascript; charset=utf-8"}};
+    for (size_t i = 0; i < 3; i++) {
+        char target[64], file[700], v[256];
+        snprintf(target, sizeof target, "/%s", files[i][0]);
+        snprintf(file, sizeof file, PERMIT_BIN_DIR "/../share/permitchain/web/%s", files[i][0]);
+        resp r;
+        fetch("GET", target, &r);
+        size_t len = 0;
+        char *want = tu_read_file(file, &len);
+        if (!g_verifier) {
+            assert_int_equal(r.status, 404);
+        } else {
+            assert_non_null(want);
+            assert_int_equal(r.status, 200);
+            assert_true(header(&r, "Content-Type", v, sizeof v));
+            assert_string_equal(v, files[i][1]);
+            assert_int_equal(r.body_len, len);
+            assert_memory_equal(r.body, want, len);
+        }
+        free(want);
+        resp_free(&r);
+    }
+    resp r;
+    fetch("GET", "/?q=" "91350100M000100Y43", &r);
+    assert_int_equal(r.status, 200);
+    char v[512];
+    assert_true(header(&r, "Content-Security-Policy", v, sizeof v));
+    assert_null(strstr(v, "script-src"));
+    assert_null(strstr(r.body, "<script"));
+    resp_free(&r);
+}
+
 /* Odd and hostile request targets: every one gets an answer with the
  * security headers, none echoes markup, and the node serves on. */
 static void test_odd_targets_never_break_the_site(void **state)
@@ -398,7 +459,7 @@ static void test_odd_targets_never_break_the_site(void **state)
         char v[256];
         if (!header(&r, "X-Content-Type-Options", v, sizeof v))
             fail_msg("GET %s: no nosniff", targets[i]);
-        if (strstr(r.body, "<script") || strstr(r.body, "<img"))
+        if (!only_site_scripts(r.body) || strstr(r.body, "<img"))
             fail_msg("GET %s: markup echoed", targets[i]);
         resp_free(&r);
     }
@@ -428,6 +489,7 @@ int main(void)
         cmocka_unit_test(test_unknown_and_malformed_are_404),
         cmocka_unit_test(test_requests_are_bounded_and_read_only),
         cmocka_unit_test(test_bundle_and_genesis),
+        cmocka_unit_test(test_verifier_files),
         cmocka_unit_test(test_odd_targets_never_break_the_site),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
