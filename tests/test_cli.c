@@ -1146,7 +1146,11 @@ static void sign_only(signed_tx *s, int kind, const char *const *args)
     argv[n++] = g_genesis;
     argv[n] = NULL;
     run_t r;
-    uint64_t before = (uint64_t)time(NULL) * 1000;
+    /* the CLI stamps CLOCK_REALTIME in ms; time() may read a coarser clock
+     * that lags it by a tick, so both bounds come from the same clock */
+    struct timespec t0;
+    clock_gettime(CLOCK_REALTIME, &t0);
+    uint64_t before = (uint64_t)t0.tv_sec * 1000 + (uint64_t)t0.tv_nsec / 1000000;
     run_io(&r, NULL, NULL, argv);
     expect(&r, 0, NULL);
     chomp(r.out);
@@ -1169,7 +1173,12 @@ static void sign_only(signed_tx *s, int kind, const char *const *args)
     if (ledger_tx_check_fields(s->g, &s->tx, &e) != 0)
         fail_msg("fields: %s", e.msg);
     uint64_t ts = s->tx.body->timestamp_ms;
-    assert_true(ts >= before && ts <= (uint64_t)time(NULL) * 1000 + 1000);
+    struct timespec t1;
+    clock_gettime(CLOCK_REALTIME, &t1);
+    uint64_t after = (uint64_t)t1.tv_sec * 1000 + (uint64_t)t1.tv_nsec / 1000000;
+    if (ts < before || ts > after)
+        fail_msg("timestamp %llu not within [%llu, %llu]", (unsigned long long)ts,
+                 (unsigned long long)before, (unsigned long long)after);
     assert_int_equal(s->tx.body->nonce.len, LEDGER_NONCE_LEN);
 }
 
