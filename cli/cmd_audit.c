@@ -21,6 +21,7 @@
 #include "ledger/audit.h"
 #include "ledger/audit_json.h"
 #include "ledger/bundle.h"
+#include "ledger/gov.h"
 #include "ledger/hash.h"
 #include "ledger/hex.h"
 #include "ledger/ledger.h"
@@ -287,7 +288,7 @@ static void print_evidence(FILE *f, json_t *evs)
     }
 }
 
-static void print_report(FILE *f, const ledger_genesis *g, const ledger_audit_report *r,
+static void print_report(FILE *f, const ledger_audit_report *r,
                          const ledger_audit_age *age, const char *clock,
                          const char *bundle_file, int have_cp,
                          const ledger_audit_checkpoint *cp, const char *cp_path)
@@ -354,9 +355,10 @@ static void print_report(FILE *f, const ledger_genesis *g, const ledger_audit_re
     snprintf(buf, sizeof buf, "the license as it stood at block %llu; not that nothing changed "
              "since", (unsigned long long)r->header.height);
     line(f, "Proves", buf);
-    int n = snprintf(buf, sizeof buf, "%zu of %zu validators:", r->n_signers, g->n_validators);
+    const ledger_genesis *vs = r->vset->m; /* the validators in force at the header */
+    int n = snprintf(buf, sizeof buf, "%zu of %zu validators:", r->n_signers, vs->n_validators);
     for (size_t i = 0; i < r->n_signers && n > 0 && (size_t)n < sizeof buf; i++) {
-        const ledger_department *d = &g->departments[r->signers[i]];
+        const ledger_department *d = &vs->departments[r->signers[i]];
         char name[200];
         cli_clean_text(name, sizeof name, d->name);
         n += snprintf(buf + n, sizeof buf - (size_t)n, "%s %s %s", i ? "," : "", d->id, name);
@@ -512,7 +514,7 @@ static int cmd_audit(cli_ctx *ctx, const cli_args *a, cli_error *err)
         cli_print_json(stdout, j);
         json_decref(j);
     } else {
-        print_report(stdout, g, &rep, &age,
+        print_report(stdout, &rep, &age,
                      cli_arg(a, "now") ? "the clock of --now" : "this machine's clock", out_path,
                      have_cp, &cp, cp_path);
         if (evidence)
@@ -549,7 +551,7 @@ typedef struct {
 } chain_stats;
 
 /* Re-execute block h of src into dst. */
-static int verify_block(const ledger_genesis *g, ledger *src, ledger *dst, uint64_t h,
+static int verify_block(ledger *src, ledger *dst, uint64_t h,
                         uint64_t top, chain_stats *s, cli_error *err)
 {
     ledger_header hdr;
@@ -597,7 +599,7 @@ static int verify_block(const ledger_genesis *g, ledger *src, ledger *dst, uint6
                  (unsigned long long)h);
         goto out;
     }
-    if (r == 1 && ledger_commit_verify(g, &c, hash, h, &le) != 0) {
+    if (r == 1 && ledger_commit_verify_at(dst, &c, hash, h, &le) != 0) {
         cli_fail(err, CLI_EXIT_VERIFY, "block %llu: certificate: %s", (unsigned long long)h,
                  le.msg);
         goto out;
@@ -672,7 +674,7 @@ static int cmd_verify_chain(cli_ctx *ctx, const cli_args *a, cli_error *err)
         goto out;
     int64_t t0 = cli_conn_mono_ms(), next = t0 + (int64_t)every;
     for (uint64_t h = 1; h <= tip.height; h++) {
-        if ((rc = verify_block(g, src, dst, h, tip.height, &s, err)) != CLI_EXIT_OK)
+        if ((rc = verify_block(src, dst, h, tip.height, &s, err)) != CLI_EXIT_OK)
             goto out;
         int64_t now = cli_conn_mono_ms();
         if (every > 0 && now >= next && h < tip.height) {

@@ -70,7 +70,8 @@ static int check_last_commit(ledger *L, const ledger_header *want, const ledger_
         if (memcmp(h, want->last_commit_hash, 32) != 0)
             return block_invalid(err, "last_commit_hash is not the hash of the previous block's "
                                       "certificate carried with it");
-        if (ledger_commit_verify(L->g, carried, L->head.tip.hash, L->head.tip.height, &e) != 0)
+        if (ledger_commit_verify(L->head_vset_prev->m, carried, L->head.tip.hash,
+                                 L->head.tip.height, &e) != 0)
             return ledger_fail(err, LEDGER_ERR_RULE, "block_invalid",
                                "the previous block's certificate carried with it does not "
                                "verify: %s",
@@ -119,10 +120,13 @@ int ledger_validate_block(ledger *L, const uint8_t *hb, size_t hlen,
                            (unsigned long long)L->head.tip.height);
     if (memcmp(want.prev_hash, L->head.tip.hash, 32) != 0)
         return block_invalid(err, "block does not extend this chain (prev_hash differs)");
-    if (memcmp(want.validators_hash, g->validators_hash, 32) != 0)
-        return block_invalid(err, "validators_hash differs from genesis");
-    if (ledger_genesis_validator_index(g, want.proposer) < 0)
-        return block_invalid(err, "the proposer is not a validator");
+    /* the set in force at this height (DESIGN §5) */
+    const ledger_genesis *vs = L->head_vset->m;
+    if (memcmp(want.validators_hash, vs->validators_hash, 32) != 0)
+        return block_invalid(err, "validators_hash is not the hash of the validator set in "
+                                  "force at this height");
+    if (ledger_genesis_validator_index(vs, want.proposer) < 0)
+        return block_invalid(err, "the proposer is not a validator in force at this height");
     if (check_last_commit(L, &want, last_commit, err) != 0)
         return -1;
 

@@ -61,14 +61,14 @@ void ledger_audit_report_clear(ledger_audit_report *rep)
     if (rep == NULL)
         return;
     ledger_license_clear(&rep->record);
+    ledger_gov_release(rep->vset);
     memset(rep, 0, sizeof *rep);
 }
 
 /* ---- 1: the header is certified ------------------------------------------- */
 
-static int check_certificate(const ledger_genesis *g, const ledger_bundle *b,
-                             ledger_header *h, uint8_t block_hash[32],
-                             ledger_audit_report *rep, ledger_audit_failure *f)
+static int check_header(const ledger_genesis *g, const ledger_bundle *b, ledger_header *h,
+                        uint8_t block_hash[32], ledger_audit_failure *f)
 {
     ledger_err e;
     if (ledger_header_decode(h, b->header, b->header_len, &e) != 0)
@@ -77,17 +77,31 @@ static int check_certificate(const ledger_genesis *g, const ledger_bundle *b,
         return failed(f, AUDIT_CERTIFICATE, -1, h->height,
                       "the header is of chain \"%s\", not of this genesis' \"%s\"", h->chain_id,
                       g->chain_id);
-    if (memcmp(h->validators_hash, g->validators_hash, 32) != 0)
-        return failed(f, AUDIT_CERTIFICATE, -1, h->height,
-                      "the header names another validator set than genesis");
     if (h->height == 0)
         return failed(f, AUDIT_CERTIFICATE, -1, 0, "the header is of height 0");
     ledger_sha256(b->header, b->header_len, block_hash);
-    if (ledger_commit_verify(g, &b->commit, block_hash, h->height, &e) != 0)
+    return 0;
+}
+
+/* Against the validators in force at the header's height: the membership
+ * after block height-2 (DESIGN §5), which the governance replay gives. */
+static int check_certificate(const audit_gov_history *hist, const ledger_bundle *b,
+                             const ledger_header *h, const uint8_t block_hash[32],
+                             ledger_audit_report *rep, ledger_audit_failure *f)
+{
+    ledger_err e;
+    const ledger_gov *vs = ledger_audit_gov_at(hist, h->height >= 2 ? h->height - 1 : 0);
+    if (memcmp(h->validators_hash, vs->m->validators_hash, 32) != 0)
+        return failed(f, AUDIT_CERTIFICATE, -1, h->height,
+                      "the header names another validator set than the one in force at its "
+                      "height (%zu validators, from genesis and the governance record)",
+                      vs->m->n_validators);
+    if (ledger_commit_verify(vs->m, &b->commit, block_hash, h->height, &e) != 0)
         return failed(f, AUDIT_CERTIFICATE, -1, h->height, "%s", e.msg);
     rep->n_signers = b->commit.n_sigs;
     for (size_t i = 0; i < b->commit.n_sigs; i++)
-        rep->signers[i] = g->validators[b->commit.sigs[i].validator];
+        rep->signers[i] = vs->m->validators[b->commit.sigs[i].validator];
+    rep->vset = ledger_gov_ref((ledger_gov *)vs);
     return 0;
 }
 
@@ -465,7 +479,10 @@ int ledger_audit_verify(const ledger_genesis *g, const uint8_t *bytes, size_t le
         failed(f, AUDIT_BUNDLE, -1, 0, "out of memory");
         goto out;
     }
-    if (check_certificate(g, &b, &h, block_hash, rep, f) != 0)
+    /* the header, then the governance record it certifies (the membership
+     * at every height), then the certificate against the set of its height */
+    if (check_header(g, &b, &h, block_hash, f) != 0 || ledger_audit_gov(g, &b, &h, &hist, f) != 0 ||
+        check_certificate(&hist, &b, &h, block_hash, rep, f) != 0)
         goto out;
     /* a consistency proof is only verified against a checkpoint, but its
      * length is fixed by the two sizes: a bundle cut inside it is refused */
@@ -494,7 +511,6 @@ int ledger_audit_verify(const ledger_genesis *g, const uint8_t *bytes, size_t le
     }
     if (check_chain(&b, &h, (const uint8_t(*)[32])hashes, evs, &rec, f) != 0 ||
         check_state(&b, &h, f) != 0 || check_uscc(&b, &h, &rec, ubuf, &u, f) != 0 ||
-        ledger_audit_gov(g, &b, &h, &hist, f) != 0 ||
         check_replay(g, &hist, &b, (const uint8_t(*)[32])hashes, evs, &rec, u, f) != 0)
         goto out;
     if (cp != NULL && check_checkpoint(g, &b, &h, block_hash, cp, rep, f) != 0)

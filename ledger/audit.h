@@ -94,7 +94,9 @@ typedef struct {
     ledger_header header;       /* the certified header */
     uint8_t block_hash[32];
     size_t n_signers;
-    int signers[LEDGER_MAX_DEPARTMENTS]; /* department indices, by validator index */
+    int signers[LEDGER_MAX_DEPARTMENTS]; /* indices into vset->m->departments */
+    struct ledger_gov *vset;    /* the membership whose validators certified the header
+                                   (DESIGN §5, the set in force at its height; gov.h) */
     int consistency_checked;    /* a checkpoint was given and verified */
     uint64_t since_log_size;
 } ledger_audit_report;

@@ -5,11 +5,16 @@
 
 #include <string.h>
 
+#include "gov.h"
 #include "hex.h"
 
 json_t *ledger_audit_report_json(const ledger_genesis *g, const ledger_audit_report *r,
                                  const ledger_audit_age *age)
 {
+    /* names from the membership of the certified block (a department added
+     * by governance is not in genesis) */
+    if (r->vset != NULL)
+        g = r->vset->m;
     json_t *signers = json_array();
     for (size_t i = 0; signers && i < r->n_signers; i++) {
         const ledger_department *d = &g->departments[r->signers[i]];

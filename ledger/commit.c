@@ -43,6 +43,7 @@ static void advance_head(ledger *L, ledger_exec *x, const uint8_t hash[32])
     hd->log = x->log;
     hd->log.batch = NULL;
     ledger_state_root_advance(L, x);
+    ledger_vset_advance_head(L, ledger_gov_ref(L->head_gov));
     if (x->gov_cur != NULL) {
         ledger_gov_release(L->head_gov);
         L->head_gov = ledger_gov_ref(x->gov_cur);
@@ -56,6 +57,7 @@ static void publish_tip(ledger *L, const ledger_exec *x)
     ledger_header_hash(&x->hdr, L->tip.hash);
     L->tip.time = x->hdr.time;
     L->tip.header = x->hdr;
+    ledger_vset_advance_tip(L, ledger_gov_ref(L->tip_gov));
     if (x->gov_cur != NULL) {
         ledger_gov_release(L->tip_gov);
         L->tip_gov = ledger_gov_ref(x->gov_cur);

@@ -644,7 +644,7 @@ int ledger_exec_finish(ledger_exec *x, ledger_header *hdr, ledger_err *err)
     ledger_mlog_flush(&x->log);
     h->log_size = x->log.f.size;
     ledger_merkle_frontier_root(&x->log.f, h->log_root);
-    memcpy(h->validators_hash, L->g->validators_hash, 32);
+    memcpy(h->validators_hash, L->head_vset->m->validators_hash, 32);
     memcpy(h->proposer, x->ctx.proposer, 32);
     memcpy(h->last_commit_hash, x->ctx.last_commit_hash, 32);
 

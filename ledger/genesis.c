@@ -252,7 +252,7 @@ static int parse_industry(json_t *o, const char *path, ledger_genesis *g, size_t
 
 /* ---- the document -------------------------------------------------------- */
 
-static void validators_hash(ledger_genesis *g)
+void ledger_genesis_validators_hash(ledger_genesis *g)
 {
     ledger_sha256_ctx c;
     uint8_t cnt[2] = {(uint8_t)(g->n_validators >> 8), (uint8_t)g->n_validators};
@@ -380,7 +380,7 @@ static int parse_root(json_t *root, ledger_genesis *g, ledger_err *err)
 
     if (ledger_genesis_index_build(g, err) != 0)
         return -1;
-    validators_hash(g);
+    ledger_genesis_validators_hash(g);
     return 0;
 }
 

@@ -149,6 +149,9 @@ const ledger_industry *ledger_genesis_industry(const ledger_genesis *g,
 /* Index of the validator with this node key in validators[] (its position in
  * the validator set, not its department index), or -1. */
 int ledger_genesis_validator_index(const ledger_genesis *g, const uint8_t node_key[32]);
+/* Set g->validators_hash from its validators (the genesis formula, applied
+ * to any membership: the hash of the set that certifies a block). */
+void ledger_genesis_validators_hash(ledger_genesis *g);
 /* Index in observers[] of the observer with this node key, or -1. */
 int ledger_genesis_observer_index(const ledger_genesis *g, const uint8_t node_key[32]);
 

@@ -233,3 +233,80 @@ int ledger_gov_record_bytes(ledger *L, uint8_t **out, size_t *len, ledger_err *e
     ledger_gov_record_id(L->g, id, sizeof id);
     return ledger_store_get(L->st, CF_LICENSES, id, strlen(id), out, len, err);
 }
+
+/* ---- the validator sets by height (DESIGN §5) ---- */
+
+int ledger_vset_load(ledger *L, ledger_err *err)
+{
+    uint64_t t = L->head.tip.height;
+    ledger_gov *next = NULL, *cur = NULL;
+    if (ledger_gov_at(L, t, &next, err) != 0)
+        return -1;
+    if (ledger_gov_at(L, t ? t - 1 : 0, &cur, err) != 0) {
+        ledger_gov_release(next);
+        return -1;
+    }
+    ledger_gov_release(L->head_vset);
+    ledger_gov_release(L->head_vset_prev);
+    L->head_vset = ledger_gov_ref(next);
+    L->head_vset_prev = ledger_gov_ref(cur);
+    pthread_mutex_lock(&L->mu);
+    ledger_gov *o1 = L->tip_vset, *o2 = L->tip_vset_prev;
+    L->tip_vset = next;
+    L->tip_vset_prev = cur;
+    pthread_mutex_unlock(&L->mu);
+    ledger_gov_release(o1);
+    ledger_gov_release(o2);
+    return 0;
+}
+
+void ledger_vset_advance_head(ledger *L, ledger_gov *old_gov)
+{
+    ledger_gov_release(L->head_vset_prev);
+    L->head_vset_prev = L->head_vset;
+    L->head_vset = old_gov;
+}
+
+void ledger_vset_advance_tip(ledger *L, ledger_gov *old_gov)
+{
+    ledger_gov_release(L->tip_vset_prev);
+    L->tip_vset_prev = L->tip_vset;
+    L->tip_vset = old_gov;
+}
+
+ledger_gov *ledger_vset_acquire(ledger *L, uint64_t height, ledger_err *err)
+{
+    ledger_gov *gv = NULL;
+    pthread_mutex_lock(&L->mu);
+    uint64_t t = L->tip.height;
+    if (height == t + 1)
+        gv = ledger_gov_ref(L->tip_vset);
+    else if (height == t + 2)
+        gv = ledger_gov_ref(L->tip_gov);
+    else if (height == t && t > 0)
+        gv = ledger_gov_ref(L->tip_vset_prev);
+    pthread_mutex_unlock(&L->mu);
+    if (gv != NULL)
+        return gv;
+    if (height > t + 2) {
+        ledger_fail(err, LEDGER_ERR_INVALID, NULL,
+                    "the validators of block %llu are not known yet: this node is at block %llu",
+                    (unsigned long long)height, (unsigned long long)t);
+        return NULL;
+    }
+    /* an older block: the membership after the block two before it */
+    if (ledger_gov_at(L, height >= 2 ? height - 1 : 0, &gv, err) != 0)
+        return NULL;
+    return gv;
+}
+
+int ledger_commit_verify_at(ledger *L, const ledger_commit *c, const uint8_t block_hash[32],
+                            uint64_t height, ledger_err *err)
+{
+    ledger_gov *vs = ledger_vset_acquire(L, height, err);
+    if (vs == NULL)
+        return -1;
+    int rc = ledger_commit_verify(vs->m, c, block_hash, height, err);
+    ledger_gov_release(vs);
+    return rc;
+}

@@ -104,6 +104,8 @@ int ledger_load_tip(ledger *L, ledger_err *err)
     L->tip_gov = gv;
     pthread_mutex_unlock(&L->mu);
     ledger_gov_release(old);
+    if (ledger_vset_load(L, err) != 0)
+        return -1;
     return L->readonly ? 0 : pending_recount(L, err);
 }
 
@@ -224,6 +226,10 @@ void ledger_close(ledger *L)
     ledger_smt_mem_free(L->smt_mem);
     ledger_gov_release(L->head_gov);
     ledger_gov_release(L->tip_gov);
+    ledger_gov_release(L->head_vset);
+    ledger_gov_release(L->head_vset_prev);
+    ledger_gov_release(L->tip_vset);
+    ledger_gov_release(L->tip_vset_prev);
     ledger_store_close(L->st);
     pthread_mutex_destroy(&L->mu);
     free(L);

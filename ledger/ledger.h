@@ -54,6 +54,17 @@ struct ledger_gov;
  * caller drops with ledger_gov_release.  Its `m` is what every "who may sign
  * this" asks; genesis is only the chain's identity and starting point. */
 struct ledger_gov *ledger_gov_acquire(ledger *L);
+/* The membership whose validators certify block `height` (DESIGN §5: a
+ * validator-set change executed in block H certifies from H+2; the header's
+ * validators_hash is its m->validators_hash): the membership after block
+ * height-2, genesis for blocks 1 and 2.  Known up to two blocks past the
+ * durable tip.  A reference (ledger_gov_release), or NULL with err.  Any
+ * thread. */
+struct ledger_gov *ledger_vset_acquire(ledger *L, uint64_t height, ledger_err *err);
+/* A certificate of block `height` checked against the validators in force
+ * at that height (ledger_commit_verify on ledger_vset_acquire's set). */
+int ledger_commit_verify_at(ledger *L, const ledger_commit *c, const uint8_t block_hash[32],
+                            uint64_t height, ledger_err *err) LEDGER_WUR;
 /* The store the ledger reads and writes (store.h), for the ledger's own
  * modules (bundles, queries, the integrity check) and tests. */
 ledger_store *ledger_store_of(ledger *L);

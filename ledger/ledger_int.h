@@ -83,6 +83,12 @@ struct ledger {
      * (executing thread only), and after the durable tip (under mu) */
     ledger_gov *head_gov;
     ledger_gov *tip_gov;
+    /* the validator sets (DESIGN §5: a change executed in block H certifies
+     * from H+2): the membership whose validators certify the block after the
+     * head, and the head itself (executing thread only); the same after the
+     * durable tip (under mu).  Set(h) is the membership after block h-2. */
+    ledger_gov *head_vset, *head_vset_prev;
+    ledger_gov *tip_vset, *tip_vset_prev;
 };
 
 /* A small open-addressing table of entry indices (exec.c): the licenses and
@@ -241,6 +247,15 @@ int ledger_gov_exec(ledger_exec *x, const ledger_tx *tx, int dept, ledger_tx_res
 int ledger_gov_finish(ledger_exec *x, ledger_err *err);
 /* The membership recorded in the store (genesis when there is no record). */
 int ledger_gov_load(ledger *L, ledger_gov **out, ledger_err *err);
+/* At open and reload, the head being the durable tip: the validator sets of
+ * the head and the block after it, read from the store. */
+int ledger_vset_load(ledger *L, ledger_err *err);
+/* The head moved one block on: the sets shift, and the membership in force
+ * before that block (old_gov, a reference handed over) certifies the block
+ * after the new head.  Executing thread. */
+void ledger_vset_advance_head(ledger *L, ledger_gov *old_gov);
+/* The same for the durable tip; caller holds L->mu. */
+void ledger_vset_advance_tip(ledger *L, ledger_gov *old_gov);
 
 /* ---- stateroot.c ---- */
 

@@ -283,7 +283,8 @@ static void run_apply(bft *b, job *j)
         if (bl->hdr.height < next)
             continue; /* have it */
         if (bl->hdr.height > next ||
-            ledger_commit_verify(n->g, &j->a.certs[i], bl->hash.b, bl->hdr.height, &j->err) != 0 ||
+            ledger_commit_verify_at(n->L, &j->a.certs[i], bl->hash.b, bl->hdr.height,
+                                    &j->err) != 0 ||
             execute(b, bl, NULL, &j->err) != 0) {
             j->bad = 1; /* a certificate that fails leaves what consensus holds */
             break;

@@ -900,6 +900,80 @@ static void test_membership_history_holds_each_key_while_in_force(void **state)
     ledger_gov_release(now);
 }
 
+/* DESIGN §5: a change to the validator set executed in block H certifies
+ * from H+2, and every header names the set that certifies it.  The test
+ * chain's one validator is market's node; a seal-key rotation of its
+ * department changes the set's hash (node and seal keys, docs/genesis.md). */
+static void test_validator_set_changes_two_blocks_after_the_change(void **state)
+{
+    lt_env *env = *state;
+    ledger_err err;
+    ledger_keypair nk = fresh_key();
+    change c = {.type = LEDGER_GOV_ROTATE_KEY, .department = "market", .key = nk.pub};
+    pass(env, LT_APPROVAL, &c, QUORUM);
+    uint64_t H = ledger_height(env->L); /* the block that executed it */
+    ledger_gov *at1 = ledger_vset_acquire(env->L, H + 1, &err);
+    ledger_gov *at2 = ledger_vset_acquire(env->L, H + 2, &err);
+    ledger_gov *atH = ledger_vset_acquire(env->L, H, &err);
+    assert_non_null(at1);
+    assert_non_null(at2);
+    assert_non_null(atH);
+    assert_memory_equal(atH->m->validators_hash, env->g->validators_hash, 32);
+    assert_memory_equal(at1->m->validators_hash, env->g->validators_hash, 32);
+    assert_memory_not_equal(at2->m->validators_hash, env->g->validators_hash, 32);
+    assert_null(ledger_vset_acquire(env->L, H + 3, &err)); /* not known yet */
+    /* the headers of H+1 and H+2 name them */
+    char lic[80];
+    assert_non_null(apply_with(env, &env->registrar, 7, "convenience-store", &err, lic));
+    ledger_tip tip;
+    ledger_get_tip(env->L, &tip);
+    assert_int_equal(tip.height, H + 1);
+    assert_memory_equal(tip.header.validators_hash, at1->m->validators_hash, 32);
+    /* block H+2 built by hand: with the set of H+2 it validates; naming
+     * the genesis set instead, it is refused */
+    size_t len;
+    uint8_t *tx = lt_apply(env, "91350100M000100Y43", "convenience-store", 0, &len);
+    ledger_block_ctx ctx = {.time = tip.time + LT_SEC};
+    memcpy(ctx.proposer, env->node[LT_MARKET].pub, 32);
+    ledger_exec *x;
+    ledger_header h;
+    assert_int_equal(ledger_exec_begin(env->L, &ctx, &x, &err), 0);
+    assert_int_equal(ledger_exec_tx(x, tx, len, LEDGER_SIG_CHECK, NULL, &err), 0);
+    assert_int_equal(ledger_exec_finish(x, &h, &err), 0);
+    ledger_exec_free(x);
+    assert_memory_equal(h.validators_hash, at2->m->validators_hash, 32);
+    const uint8_t *txs[1] = {tx};
+    uint8_t hb[LEDGER_MAX_HEADER_BYTES];
+    size_t hl;
+    ledger_exec *held = NULL;
+    memcpy(h.validators_hash, env->g->validators_hash, 32);
+    assert_int_equal(ledger_header_encode(&h, hb, sizeof hb, &hl), 0);
+    assert_int_equal(
+        ledger_validate_block(env->L, hb, hl, txs, &len, 1, NULL, NULL, NULL, &held, &err), -1);
+    assert_string_equal(err.rule, "block_invalid");
+    assert_non_null(strstr(err.msg, "validator set in force"));
+    memcpy(h.validators_hash, at2->m->validators_hash, 32);
+    assert_int_equal(ledger_header_encode(&h, hb, sizeof hb, &hl), 0);
+    if (ledger_validate_block(env->L, hb, hl, txs, &len, 1, NULL, NULL, NULL, &held, &err) != 0)
+        fail_msg("%s", err.msg);
+    ledger_exec_free(held);
+    free(tx);
+    /* the sets come back from the store after a restart */
+    lt_reopen(env);
+    ledger_gov *r1 = ledger_vset_acquire(env->L, H + 1, &err);
+    ledger_gov *r2 = ledger_vset_acquire(env->L, H + 2, &err);
+    ledger_gov *r0 = ledger_vset_acquire(env->L, 1, &err);
+    assert_memory_equal(r1->m->validators_hash, at1->m->validators_hash, 32);
+    assert_memory_equal(r2->m->validators_hash, at2->m->validators_hash, 32);
+    assert_memory_equal(r0->m->validators_hash, env->g->validators_hash, 32);
+    ledger_gov_release(r0);
+    ledger_gov_release(r1);
+    ledger_gov_release(r2);
+    ledger_gov_release(at1);
+    ledger_gov_release(at2);
+    ledger_gov_release(atH);
+}
+
 /* ---- one test per rule --------------------------------------------------- */
 
 static void test_rule_gov_signer_not_department(void **state)
@@ -1281,6 +1355,7 @@ int main(void)
         T(test_rule_gov_param_unknown),
         T(test_rule_gov_param_unsupported),
         T(test_rule_gov_param_invalid),
+        T(test_validator_set_changes_two_blocks_after_the_change),
         T(test_rule_gov_validator_change_unsupported),
         T(test_rule_gov_no_validator),
         T(test_rule_gov_quorum_unreachable),
