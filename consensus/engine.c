@@ -41,6 +41,8 @@ typedef struct {
 
 struct cons_engine {
     cons_config cfg;
+    unsigned n;              /* validators of this height */
+    int self;                /* our index among them, or -1 */
     unsigned quorum, weak;   /* 2f+1 and f+1 */
     uint64_t height;
     uint32_t round;
@@ -247,7 +249,7 @@ static unsigned count(const round_state *r, cons_type type, const cons_hash *val
  * range). */
 static int record(cons_engine *e, const cons_msg *m)
 {
-    if (m->height != e->height || m->validator >= e->cfg.n)
+    if (m->height != e->height || m->validator >= e->n)
         return 0;
     if (m->round >= e->round + CONS_FUTURE_ROUNDS)
         return 0; /* bounded: a Byzantine sender cannot make us keep every round */
@@ -357,7 +359,7 @@ static int valid(cons_engine *e, const cons_hash *v)
 static void broadcast(cons_engine *e, cons_type type, const cons_hash *value, int32_t pol,
                       int32_t ev_round)
 {
-    if (e->cfg.self < 0)
+    if (e->self < 0)
         return;
     cons_action *a = push_slot(e);
     if (a == NULL)
@@ -368,13 +370,13 @@ static void broadcast(cons_engine *e, cons_type type, const cons_hash *value, in
     a->msg.round = e->round;
     a->msg.value = *value;
     a->msg.pol_round = type == CONS_PROPOSAL ? pol : CONS_NIL_ROUND;
-    a->msg.validator = (uint32_t)e->cfg.self;
+    a->msg.validator = (uint32_t)e->self;
     const round_state *r = ev_round >= 0 && !cons_hash_is_nil(value)
                                ? find_round(e, (uint32_t)ev_round, 0)
                                : NULL;
     if (r) {
         a->ev_round = ev_round;
-        for (unsigned k = 0; k < e->cfg.n; k++) {
+        for (unsigned k = 0; k < e->n; k++) {
             const vote_slot *v = vote_for(r, CONS_PREVOTE, k, value);
             if (v) {
                 a->signers[a->n_sigs] = k;
@@ -392,12 +394,12 @@ static void broadcast(cons_engine *e, cons_type type, const cons_hash *value, in
 
 unsigned cons_proposer(const cons_engine *e, uint64_t height, uint32_t round)
 {
-    return (unsigned)((height + round) % e->cfg.n);
+    return (unsigned)((height + round) % e->n);
 }
 
 static int i_propose(const cons_engine *e)
 {
-    return e->cfg.self >= 0 && cons_proposer(e, e->height, e->round) == (unsigned)e->cfg.self;
+    return e->self >= 0 && cons_proposer(e, e->height, e->round) == (unsigned)e->self;
 }
 
 static void start_round(cons_engine *e, uint32_t round) /* line 11 */
@@ -444,8 +446,29 @@ static void precommit(cons_engine *e, const cons_hash *v, int32_t ev_round)
     e->step = CONS_STEP_PRECOMMIT;
 }
 
+/* The validators of `height`: the host's answer, or the configured set.
+ * On a bad answer the engine stops (cons_failed). */
+static void set_validators(cons_engine *e, uint64_t height)
+{
+    unsigned n = e->cfg.n;
+    int self = e->cfg.self;
+    if (e->cfg.validators != NULL &&
+        (e->cfg.validators(e->cfg.ctx, height, &n, &self) != 0 || n == 0 ||
+         n > CONS_MAX_VALIDATORS || (self >= 0 && (unsigned)self >= n))) {
+        e->failed = 1;
+        n = e->cfg.n;
+        self = -1; /* sign nothing more */
+    }
+    e->n = n;
+    e->self = self;
+    e->quorum = 2 * n / 3 + 1;
+    e->weak = n - e->quorum + 1;
+}
+
 static void reset_height(cons_engine *e, uint64_t height)
 {
+    if (e->started)
+        set_validators(e, height);
     e->height = height;
     e->locked_value = NIL;
     e->locked_round = CONS_NIL_ROUND;
@@ -473,7 +496,7 @@ static int try_decide(cons_engine *e)
         a->height = e->height;
         a->round = r->round;
         a->value = r->prop_value;
-        for (unsigned k = 0; k < e->cfg.n; k++) {
+        for (unsigned k = 0; k < e->n; k++) {
             const vote_slot *v = vote_for(r, CONS_PRECOMMIT, k, &r->prop_value);
             if (v) {
                 a->signers[a->n_sigs] = k;
@@ -497,7 +520,7 @@ static int try_skip(cons_engine *e)
         if (r->round <= best)
             continue;
         unsigned n = 0;
-        for (unsigned k = 0; k < e->cfg.n; k++)
+        for (unsigned k = 0; k < e->n; k++)
             n += r->sender[k];
         if (n >= e->weak)
             best = r->round;
@@ -601,6 +624,8 @@ cons_engine *cons_new(const cons_config *cfg)
         return NULL;
     }
     e->cfg = *cfg;
+    e->n = cfg->n;
+    e->self = cfg->self;
     e->quorum = 2 * cfg->n / 3 + 1;
     e->weak = cfg->n - e->quorum + 1;
     reset_height(e, 1);
@@ -730,6 +755,16 @@ int32_t cons_valid_round(const cons_engine *e, cons_hash *value)
     if (value)
         *value = e->valid_value;
     return e->valid_round;
+}
+
+unsigned cons_validators(const cons_engine *e)
+{
+    return e->n;
+}
+
+int cons_self(const cons_engine *e)
+{
+    return e->self;
 }
 
 uint64_t cons_equivocations(const cons_engine *e)

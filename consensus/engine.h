@@ -9,9 +9,11 @@
  * permitd and, under a seeded simulated network, in tests/sim.
  *
  * Values are blocks, named by their hash; the engine never sees block
- * contents.  Validators are numbered 0..n-1 in genesis order; n = 3f+1
- * tolerates f Byzantine.  The proposer of (height, round) is validator
- * (height + round) mod n. */
+ * contents.  Validators are numbered 0..n-1 in the order of the set in
+ * force at the height (genesis order, then the membership's: DESIGN §5; the
+ * set may differ from one height to the next); n = 3f+1 tolerates f
+ * Byzantine.  The proposer of (height, round) is validator (height + round)
+ * mod n. */
 #ifndef PERMIT_CONSENSUS_ENGINE_H
 #define PERMIT_CONSENSUS_ENGINE_H
 
@@ -83,6 +85,12 @@ typedef struct {
 typedef struct {
     unsigned n;                  /* validators */
     int self;                    /* our index, or -1 for a node that only follows */
+    /* The validators of each height, asked when the engine enters it (at
+     * cons_start, cons_advance and each decision): n and our index (or -1)
+     * for `height`; 0, or -1 when the host cannot say, which stops the
+     * engine (cons_failed).  NULL: n and self above for every height. */
+    int (*validators)(void *ctx, uint64_t height, unsigned *n, int *self);
+    void *ctx;
     uint64_t propose_ms, propose_delta_ms;     /* timeoutPropose(r) = base + r * delta */
     uint64_t prevote_ms, prevote_delta_ms;
     uint64_t precommit_ms, precommit_delta_ms;
@@ -128,8 +136,9 @@ void cons_on_validated(cons_engine *e, uint64_t height, const cons_hash *value, 
 int cons_next_action(cons_engine *e, cons_action *out);
 
 /* 1 when the engine had to drop an action because CONS_MAX_ACTIONS were
- * waiting: the host did not take its actions, a programming error.  The
- * engine is not to be trusted to be live after it; the node must stop. */
+ * waiting (the host did not take its actions, a programming error), or the
+ * host could not name a height's validators.  The engine is not to be
+ * trusted to be live after it; the node must stop. */
 int cons_failed(const cons_engine *e);
 
 /* Introspection. */
@@ -140,7 +149,12 @@ cons_step cons_current_step(const cons_engine *e);
 int32_t cons_locked_round(const cons_engine *e, cons_hash *value);
 /* The valid value (line 36/42): round and value, or CONS_NIL_ROUND. */
 int32_t cons_valid_round(const cons_engine *e, cons_hash *value);
+/* The proposer of (height, round) among the validators of the engine's
+ * current height (another height's set may differ in size). */
 unsigned cons_proposer(const cons_engine *e, uint64_t height, uint32_t round);
+/* The validators of the current height, and our index among them (-1). */
+unsigned cons_validators(const cons_engine *e);
+int cons_self(const cons_engine *e);
 /* Messages dropped because a validator sent two different ones for the same
  * (round, type): evidence of equivocation. */
 uint64_t cons_equivocations(const cons_engine *e);

@@ -22,9 +22,13 @@ static int precheck_in(ledger *L, const ledger_gov *gv, const ledger_tx *tx, int
         /* the rules of the block, against the membership of the tip */
         ledger_tip tip;
         ledger_get_tip(L, &tip);
+        ledger_gov *vs = ledger_vset_acquire(L, tip.height + 1, err);
+        if (vs == NULL)
+            return -1;
         ledger_gov_outcome o;
-        int rc = ledger_gov_step(gv, gv, tx, dept, now, tip.height + 1, &o, err);
+        int rc = ledger_gov_step(gv, gv, vs, tx, dept, now, tip.height + 1, &o, err);
         ledger_gov_outcome_clear(&o);
+        ledger_gov_release(vs);
         return rc;
     }
     ledger_license lic;

@@ -90,7 +90,9 @@ static int replay_one(const ledger_genesis *g, const ledger_bundle_event *be,
     else if (!ledger_tx_sig_ok(&tx, pk))
         FAIL(f, AUDIT_REPLAY, -1, ev->height, "governance event %zu: the signature does not verify",
              i);
-    else if (ledger_gov_step(*cur, inforce, &tx, dept, ev->time, ev->height, &o, &e) != 0)
+    else if (ledger_gov_step(*cur, inforce,
+                             ledger_audit_gov_at(hist, ev->height >= 2 ? ev->height - 1 : 0), &tx,
+                             dept, ev->time, ev->height, &o, &e) != 0)
         FAIL(f, AUDIT_REPLAY, -1, ev->height,
              "governance event %zu: the rules of the ledger refuse this %s (rule %s): %s", i,
              ledger_tx_kind_name(tx.kind), e.rule ? e.rule : "-", e.msg);

@@ -295,7 +295,7 @@ int ledger_gj_key(json_t *obj, const char *parent, const char *key, ledger_pubke
 /* "host:port": host non-empty, at most 253 characters of [A-Za-z0-9._-] or a
  * bracketed IPv6 literal; port decimal 1..65535 without leading zeros.
  * Returns NULL when valid, else what is wrong. */
-static const char *hostport_problem(const char *s)
+const char *ledger_hostport_problem(const char *s)
 {
     const char *colon = strrchr(s, ':');
     if (colon == NULL)
@@ -349,7 +349,7 @@ int ledger_gj_hostport(json_t *obj, const char *parent, const char *key, int req
         return -1;
     if (s == NULL)
         return 0;
-    const char *why = hostport_problem(s);
+    const char *why = ledger_hostport_problem(s);
     if (why != NULL)
         return ledger_gj_fail_at(err, parent, key, "%s: %s", ledger_gj_shown(s, b), why);
     return ledger_gj_dup(s, out, err);

@@ -87,6 +87,9 @@ int ledger_gj_duration(json_t *obj, const char *parent, const char *key, int req
 int ledger_gj_key(json_t *obj, const char *parent, const char *key, ledger_pubkey *pk,
                   ledger_err *err);
 /* "host:port", malloc'd; *out NULL when optional and absent. */
+/* NULL when s is a valid "host:port" (a p2p or RPC address), else what is
+ * wrong with it. */
+const char *ledger_hostport_problem(const char *s);
 int ledger_gj_hostport(json_t *obj, const char *parent, const char *key, int required,
                        char **out, ledger_err *err);
 

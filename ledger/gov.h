@@ -143,10 +143,13 @@ typedef struct {
  * "Governance"), free of storage: `base` is the record as the block has made
  * it so far, `inforce` the membership in force at the block (whose quorum
  * counts and which authorised the signer: `dept` is the signer's department
- * in inforce->m for GOV_PROPOSE / GOV_APPROVE), `now` the block time and
- * `height` its height.  On success *out holds the new record; on refusal
- * nothing is allocated and err names the rule. */
-int ledger_gov_step(const ledger_gov *base, const ledger_gov *inforce, const ledger_tx *tx, int dept,
+ * in inforce->m for GOV_PROPOSE / GOV_APPROVE), `vset` the membership whose
+ * validators certify the block (DESIGN §5: a change to them must leave a
+ * quorum of them), `now` the block time and `height` its height.  On
+ * success *out holds the new record; on refusal nothing is allocated and
+ * err names the rule. */
+int ledger_gov_step(const ledger_gov *base, const ledger_gov *inforce, const ledger_gov *vset,
+                    const ledger_tx *tx, int dept,
                     uint64_t now, uint64_t height, ledger_gov_outcome *out, ledger_err *err)
     LEDGER_WUR;
 void ledger_gov_outcome_clear(ledger_gov_outcome *o);

@@ -112,7 +112,8 @@ int ledger_gov_exec(ledger_exec *x, const ledger_tx *tx, int dept, ledger_tx_res
                            "the block already holds %d governance transactions",
                            LEDGER_GOV_MAX_PER_BLOCK);
     ledger_gov_outcome o;
-    if (ledger_gov_step(base, x->gov, tx, dept, x->ctx.time, x->height, &o, err) != 0)
+    if (ledger_gov_step(base, x->gov, x->L->head_vset, tx, dept, x->ctx.time, x->height, &o,
+                        err) != 0)
         return -1;
     char id[LEDGER_MAX_LICENSE_ID + 1];
     ledger_gov_record_id(x->L->g, id, sizeof id);

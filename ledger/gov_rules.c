@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "block.h"
 #include "genesis_int.h"
 #include "hex.h"
 #include "limits.h"
@@ -186,6 +187,62 @@ static int check_liveness(const ledger_gov *gv, ledger_err *err)
     return 0;
 }
 
+/* After a change to the validators (DESIGN §11): the validators certifying
+ * the block that executes it (`before`, the set in force at its height)
+ * must be able to decide blocks without the ones the change adds, whose
+ * nodes may not run yet: those kept make a quorum of the new set.  So one
+ * validator is added, or one node key rotated, at a time (a second waits
+ * until the first certifies blocks), and a chain of fewer than four
+ * validators cannot change its set except by removing one. */
+static int check_validators(const ledger_gov *before, const ledger_gov *after, ledger_err *err)
+{
+    const ledger_genesis *a = after->m, *b = before->m;
+    size_t kept = 0;
+    for (size_t i = 0; i < a->n_validators; i++)
+        if (ledger_genesis_validator_index(b, a->departments[a->validators[i]].node.raw) >= 0)
+            kept++;
+    if (kept == a->n_validators)
+        return 0; /* nothing added: removing validators keeps what decides */
+    if (kept < ledger_quorum(a->n_validators))
+        return ledger_fail(err, LEDGER_ERR_RULE, "gov_validators_unreachable",
+                           "the %zu validators kept would not make a quorum (%zu) of the %zu "
+                           "after the change without the ones it adds: change one validator at "
+                           "a time, on a chain of at least four",
+                           kept, ledger_quorum(a->n_validators), a->n_validators);
+    return 0;
+}
+
+/* A validator's node: its node key and p2p address ("host:port"). */
+static int take_node(ledger_gov *gv, ledger_department *d, const ledger_gov_change *c,
+                     ledger_err *err)
+{
+    ledger_pubkey nk;
+    if (!c->has_node || !c->p2p[0] || ledger_hostport_problem(c->p2p) != NULL ||
+        (c->rpc[0] && ledger_hostport_problem(c->rpc) != NULL))
+        return refuse(err, "gov_change_invalid",
+                      "a validator needs a node key and a p2p address host:port (and an "
+                      "optional RPC address host:port)");
+    if (memcmp(c->node_key, c->key, 32) == 0)
+        return refuse(err, "gov_key_in_use", "the node key and the seal key must differ");
+    if (check_new_key(gv, c->node_key, &nk, err) != 0)
+        return -1;
+    const ledger_genesis *m = gv->m;
+    for (size_t i = 0; i < m->n_departments; i++)
+        if (m->departments[i].validator && m->departments[i].p2p &&
+            strcmp(m->departments[i].p2p, c->p2p) == 0)
+            return refuse(err, "gov_change_invalid", "another validator has that p2p address");
+    char *p2p = strdup(c->p2p), *rpc = c->rpc[0] ? strdup(c->rpc) : NULL;
+    if (p2p == NULL || (c->rpc[0] && rpc == NULL)) {
+        free(p2p);
+        return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
+    }
+    d->validator = 1;
+    d->node = nk;
+    d->p2p = p2p;
+    d->rpc = rpc;
+    return 0;
+}
+
 static int dept_in_use(const ledger_genesis *m, const char *id)
 {
     for (size_t i = 0; i < m->n_registrars; i++)
@@ -337,10 +394,8 @@ static int apply_change(ledger_gov *gv, ledger_gov_change *c, ledger_err *err)
             return refuse(err, "gov_department_exists", "a department with that id is in force");
         if (!text_ok(c->name, GOV_NAME_MAX) || !c->has_key)
             return refuse(err, "gov_change_invalid", "a department needs a name and a seal key");
-        if (c->has_node || c->p2p[0] || c->rpc[0])
-            return refuse(err, "gov_validator_change_unsupported",
-                          "adding a validator is not supported yet: the consensus engine does "
-                          "not follow validator-set changes (add the department without one)");
+        if (!c->has_node && (c->p2p[0] || c->rpc[0]))
+            return refuse(err, "gov_change_invalid", "an address without a node key");
         if (check_new_key(gv, c->key, &pk, err) != 0)
             return -1;
         if (m->n_departments >= LEDGER_MAX_DEPARTMENTS)
@@ -355,23 +410,22 @@ static int apply_change(ledger_gov *gv, ledger_gov_change *c, ledger_err *err)
         d->name = strdup(c->name);
         d->seal = pk;
         m->n_departments++;
-        return d->id && d->name ? 0 : ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "oom");
+        if (d->id == NULL || d->name == NULL)
+            return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "oom");
+        /* with a node: a validator from two blocks after the change (DESIGN §5) */
+        return c->has_node ? take_node(gv, d, c, err) : 0;
     }
     case LEDGER_GOV_REMOVE_DEPARTMENT: {
         int d = ledger_genesis_dept_index(m, c->department);
         if (d < 0)
             return refuse(err, "gov_department_not_found", "no department in force has that id");
-        if (m->departments[d].validator) {
-            if (m->n_validators <= 1)
-                return refuse(err, "gov_no_validator", "the change would leave no validator");
-            return refuse(err, "gov_validator_change_unsupported",
-                          "removing a validator is not supported yet: the consensus engine "
-                          "does not follow validator-set changes");
-        }
+        if (m->departments[d].validator && m->n_validators <= 1)
+            return refuse(err, "gov_no_validator", "the change would leave no validator");
         if (dept_in_use(m, c->department))
             return refuse(err, "gov_department_in_use",
                           "the department still authorises registrars or owns catalogue items");
-        if (add_retired(gv, m->departments[d].seal.raw, err) != 0)
+        if (add_retired(gv, m->departments[d].seal.raw, err) != 0 ||
+            (m->departments[d].validator && add_retired(gv, m->departments[d].node.raw, err) != 0))
             return -1;
         free(m->departments[d].id);
         free(m->departments[d].name);
@@ -391,11 +445,22 @@ static int apply_change(ledger_gov *gv, ledger_gov_change *c, ledger_err *err)
                           "rotate_key names exactly one new key: seal or node");
         ledger_department *dp = &m->departments[d];
         if (c->has_node) {
-            if (dp->validator)
-                return refuse(err, "gov_validator_change_unsupported",
-                              "rotating a validator's node key is not supported yet: the "
-                              "consensus engine does not follow validator-set changes");
-            return refuse(err, "gov_change_invalid", "the department runs no node");
+            if (!dp->validator)
+                return refuse(err, "gov_change_invalid", "the department runs no node");
+            /* the validator's node signs with the new key from two blocks
+             * after the change (DESIGN §5); the old one never again */
+            if (check_new_key(gv, c->node_key, &pk, err) != 0 ||
+                add_retired(gv, dp->node.raw, err) != 0)
+                return -1;
+            dp->node = pk;
+            if (c->p2p[0]) {
+                char *p2p = ledger_hostport_problem(c->p2p) ? NULL : strdup(c->p2p);
+                if (p2p == NULL)
+                    return refuse(err, "gov_change_invalid", "the p2p address is not host:port");
+                free(dp->p2p);
+                dp->p2p = p2p;
+            }
+            return 0;
         }
         if (check_new_key(gv, c->key, &pk, err) != 0 ||
             add_retired(gv, dp->seal.raw, err) != 0)
@@ -473,7 +538,8 @@ static int apply_change(ledger_gov *gv, ledger_gov_change *c, ledger_err *err)
 
 /* The record after `c` is carried out on a copy of gv, re-linked (lookups
  * rebuilt) and checked for liveness.  c may be consumed (an industry moved). */
-static int changed(const ledger_gov *gv, ledger_gov_change *c, ledger_gov **out, ledger_err *err)
+static int changed(const ledger_gov *gv, const ledger_gov *vset, ledger_gov_change *c,
+                   ledger_gov **out, ledger_err *err)
 {
     ledger_gov *w = NULL, *linked = NULL;
     if (ledger_gov_copy(gv->m, gv, &w, err) != 0)
@@ -483,7 +549,7 @@ static int changed(const ledger_gov *gv, ledger_gov_change *c, ledger_gov **out,
         return -1;
     }
     ledger_gov_release(w);
-    if (check_liveness(linked, err) != 0) {
+    if (check_liveness(linked, err) != 0 || check_validators(vset, linked, err) != 0) {
         ledger_gov_release(linked);
         return -1;
     }
@@ -528,7 +594,8 @@ static void drop_open(ledger_gov *gv, size_t i)
 
 /* Execute open proposal i of o->after when its approvals reach the quorum
  * of the membership in force. */
-static int maybe_execute(ledger_gov_outcome *o, const ledger_gov *inforce, size_t i,
+static int maybe_execute(ledger_gov_outcome *o, const ledger_gov *inforce,
+                         const ledger_gov *vset, size_t i,
                          uint64_t height, ledger_err *err)
 {
     ledger_gov_proposal *p = &o->after->open[i];
@@ -539,7 +606,7 @@ static int maybe_execute(ledger_gov_outcome *o, const ledger_gov *inforce, size_
      * keeps the change as proposed for its record */
     if (ledger_gov_copy(o->after->m, o->after, &tmp, err) != 0)
         return -1;
-    int rc = changed(o->after, &tmp->open[i].ch, &next, err);
+    int rc = changed(o->after, vset, &tmp->open[i].ch, &next, err);
     ledger_gov_release(tmp);
     if (rc != 0)
         return -1;
@@ -597,9 +664,17 @@ static int retire_key(ledger_gov_outcome *o, const uint8_t key[32], ledger_err *
                 break;
             }
     } else if (ledger_genesis_validator_index(m, key) >= 0) {
-        return refuse(err, "gov_validator_change_unsupported",
-                      "retiring a validator's node key is not supported yet: the consensus "
-                      "engine does not follow validator-set changes");
+        /* a validator's node key: the department runs no validator any more,
+         * from two blocks after (DESIGN §5) */
+        if (m->n_validators <= 1)
+            return refuse(err, "gov_no_validator", "the change would leave no validator");
+        int vd = m->validators[ledger_genesis_validator_index(m, key)];
+        ledger_department *dp = &m->departments[vd];
+        dp->validator = 0;
+        free(dp->p2p);
+        free(dp->rpc);
+        dp->p2p = dp->rpc = NULL;
+        memset(&dp->node, 0, sizeof dp->node);
     } else {
         int ob = ledger_gov_observer(gv, key);
         if (ob < 0)
@@ -621,7 +696,8 @@ static int retire_key(ledger_gov_outcome *o, const uint8_t key[32], ledger_err *
     return 0;
 }
 
-int ledger_gov_step(const ledger_gov *base, const ledger_gov *inforce, const ledger_tx *tx,
+int ledger_gov_step(const ledger_gov *base, const ledger_gov *inforce, const ledger_gov *vset,
+                    const ledger_tx *tx,
                     int dept, uint64_t now, uint64_t height, ledger_gov_outcome *out,
                     ledger_err *err)
 {
@@ -715,12 +791,13 @@ int ledger_gov_step(const ledger_gov *base, const ledger_gov *inforce, const led
         ledger_gov *probe = NULL;
         if (ledger_gov_copy(out->after->m, out->after, &probe, err) != 0)
             goto fail;
-        int rc = changed(out->after, &probe->open[out->after->n_open - 1].ch, &trial, err);
+        int rc = changed(out->after, vset, &probe->open[out->after->n_open - 1].ch, &trial,
+                         err);
         ledger_gov_release(probe);
         ledger_gov_release(trial);
         if (rc != 0)
             goto fail;
-        if (maybe_execute(out, inforce, out->after->n_open - 1, height, err) != 0)
+        if (maybe_execute(out, inforce, vset, out->after->n_open - 1, height, err) != 0)
             goto fail;
         return 0;
     }
@@ -749,7 +826,7 @@ int ledger_gov_step(const ledger_gov *base, const ledger_gov *inforce, const led
         }
         snprintf(p->approvals[p->n_approvals++], 33, "%s", signer_dept);
         out->proposal_id = approve_id;
-        if (maybe_execute(out, inforce, (size_t)i, height, err) != 0)
+        if (maybe_execute(out, inforce, vset, (size_t)i, height, err) != 0)
             goto fail;
         return 0;
     }

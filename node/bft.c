@@ -110,12 +110,26 @@ static int persist_lock(void *ctx, const uint8_t *bytes, size_t len, ledger_err 
     return node_file_save(b->lock_path, bytes, len, err);
 }
 
-static int sign(void *ctx, const uint8_t msg[32], uint8_t sig[64])
+static int sign(void *ctx, uint64_t height, const uint8_t msg[32], uint8_t sig[64])
 {
     bft *b = ctx;
+    (void)height; /* the core asks only at heights whose set holds our node key */
     if (b->n->observer >= 0)
         return -1; /* an observer never signs a vote (the core never asks it to) */
     return ledger_sign(&b->n->key, msg, NULL, sig);
+}
+
+/* The validators of a height (DESIGN §5): from the ledger. */
+static struct ledger_gov *vset(void *ctx, uint64_t height)
+{
+    bft *b = ctx;
+    return ledger_vset_acquire(b->n->L, height, NULL);
+}
+
+static const uint8_t *peer_key(void *ctx, uint32_t peer)
+{
+    bft *b = ctx;
+    return node_p2p_peer_key(b->p2p, peer);
 }
 
 /* The core's lines, most of them about what peers sent: a Byzantine peer
@@ -704,11 +718,9 @@ static const node_engine_ops bft_ops = {
 node_engine *node_bft_new(node *n, ledger_err *err)
 {
     if (n->validator < 0 && n->observer < 0)
-        return ledger_fail(err, LEDGER_ERR_INVALID, NULL,
-                           "config/node.key is not the node key of a validator of this chain "
-                           "(an observer's key must be in genesis observers, with role = "
-                           "observer)"),
-               NULL;
+        LOG_WARN("consensus: config/node.key is not the node key of a validator in genesis: "
+                 "this node follows the chain, and votes from the height whose validator set "
+                 "names it (a department added by governance; DESIGN §5)");
     bft *b = calloc(1, sizeof *b);
     if (b == NULL)
         return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory"), NULL;
@@ -729,12 +741,14 @@ node_engine *node_bft_new(node *n, ledger_err *err)
         if (node_file_load(b->lock_path, LOCK_FILE_MAX, &lock, &lock_len, &lerr) < 0)
             LOG_WARN("consensus: %s: ignored (the sign state still holds the lock)", lerr.msg);
     }
-    core_config cc = {.g = n->g, .self = n->validator, .observer = n->observer >= 0,
+    core_config cc = {.g = n->g, .self = -1, .observer = n->observer >= 0,
+                      .node_key = n->observer >= 0 ? NULL : n->key.pub,
                       .propose_ms = n->cfg.timeout_propose_ms,
                       .vote_ms = n->cfg.timeout_vote_ms, .delta_ms = n->cfg.timeout_delta_ms,
                       .max_clock_drift_ms = n->cfg.max_clock_drift_ms};
     core_hooks hk = {.ctx = b, .mono_ms = mono_ms, .wall_ms = wall_ms, .persist = persist,
-                     .persist_lock = persist_lock, .sign = sign, .log = log_line};
+                     .persist_lock = persist_lock, .sign = sign, .vset = vset,
+                     .peer_key = peer_key, .log = log_line};
     b->core = core_new(&cc, &hk, n->mp, &ss, lock, lock_len, ledger_height(n->L));
     free(lock);
     b->timer = evtimer_new(n->base, on_timer, b);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "handshake.h"
+#include "ledger/gov.h"
 #include "log.h"
 
 /* ---- clocks, logging ---- */
@@ -35,13 +36,105 @@ void core_logf(core *c, int level, const char *fmt, ...)
     c->h.log(c->h.ctx, level, msg);
 }
 
-int core_verify(core *c, uint32_t v, const uint8_t msg[32], const uint8_t sig[64])
+/* ---- the validators of each height ---- */
+
+const ledger_genesis *core_vset(core *c, uint64_t height)
 {
-    if (v >= c->n)
+    if (c->h.vset == NULL)
+        return c->g;
+    vset_entry *oldest = &c->vs[0];
+    for (size_t i = 0; i < CORE_VSETS; i++) {
+        if (c->vs[i].height == height && c->vs[i].gv != NULL)
+            return c->vs[i].gv->m;
+        if (c->vs[i].height < oldest->height)
+            oldest = &c->vs[i];
+    }
+    struct ledger_gov *gv = c->h.vset(c->h.ctx, height);
+    if (gv == NULL)
+        return NULL;
+    ledger_gov_release(oldest->gv);
+    oldest->gv = gv;
+    oldest->height = height;
+    return gv->m;
+}
+
+static void vsets_free(core *c)
+{
+    for (size_t i = 0; i < CORE_VSETS; i++) {
+        ledger_gov_release(c->vs[i].gv);
+        c->vs[i].gv = NULL;
+        c->vs[i].height = 0;
+    }
+}
+
+const uint8_t *core_val_key(core *c, uint64_t height, uint32_t v)
+{
+    const ledger_genesis *vs = core_vset(c, height);
+    if (vs == NULL || v >= vs->n_validators)
+        return NULL;
+    return vs->departments[vs->validators[v]].node.raw;
+}
+
+int core_self_at(core *c, uint64_t height)
+{
+    if (!c->voter)
+        return -1;
+    if (c->h.vset == NULL)
+        return c->cfg.self;
+    const ledger_genesis *vs = core_vset(c, height);
+    return vs ? ledger_genesis_validator_index(vs, c->cfg.node_key) : -1;
+}
+
+uint32_t core_val_peer(core *c, uint64_t height, uint32_t v)
+{
+    const uint8_t *key = core_val_key(c, height, v);
+    if (key == NULL)
+        return UINT32_MAX;
+    for (uint32_t p = 0; p < CORE_NODE_SLOTS && p < c->n_peers; p++)
+        if (c->peers[p].up && c->peers[p].has_key && memcmp(c->peers[p].key, key, 32) == 0)
+            return p;
+    return UINT32_MAX;
+}
+
+int core_peer_is_val(core *c, uint32_t p, uint64_t height, uint32_t v)
+{
+    const uint8_t *key = core_val_key(c, height, v);
+    return key != NULL && p < CORE_NODE_SLOTS && p < c->n_peers && c->peers[p].has_key &&
+           memcmp(c->peers[p].key, key, 32) == 0;
+}
+
+uint32_t core_proposer(core *c, uint64_t height, uint32_t round)
+{
+    const ledger_genesis *vs = core_vset(c, height);
+    if (vs == NULL || vs->n_validators == 0)
+        return UINT32_MAX;
+    return (uint32_t)((height + round) % vs->n_validators);
+}
+
+int core_verify(core *c, uint64_t height, uint32_t v, const uint8_t msg[32],
+                const uint8_t sig[64])
+{
+    const ledger_genesis *vs = core_vset(c, height);
+    if (vs == NULL || v >= vs->n_validators)
         return 0;
+    const ledger_pubkey *key = &vs->departments[vs->validators[v]].node;
     if (c->h.verify)
-        return c->h.verify(c->h.ctx, v, msg, sig);
-    return ledger_verify(&c->g->departments[c->g->validators[v]].node, msg, 32, sig);
+        return c->h.verify(c->h.ctx, key, msg, sig);
+    return ledger_verify(key, msg, 32, sig);
+}
+
+/* The engine enters `height`: its validators, and our place among them. */
+static int engine_validators(void *ctx, uint64_t height, unsigned *n, int *self)
+{
+    core *c = ctx;
+    const ledger_genesis *vs = core_vset(c, height);
+    if (vs == NULL) {
+        c->vset_missing = height;
+        return -1;
+    }
+    *n = (unsigned)vs->n_validators;
+    *self = core_self_at(c, height);
+    return 0;
 }
 
 /* ---- packed frames ---- */
@@ -197,11 +290,14 @@ static const char *type_name(cons_type t)
     return t == CONS_PROPOSAL ? "proposal" : t == CONS_PREVOTE ? "prevote" : "precommit";
 }
 
+/* The sign state checks the prevotes of a proof of lock with this: m's
+ * height is the one asked (sign_height). */
 static int verify_for_signer(void *ctx, const ledger_genesis *g, uint32_t v,
                              const uint8_t msg[32], const uint8_t sig[64])
 {
+    core *c = ctx;
     (void)g;
-    return core_verify(ctx, v, msg, sig);
+    return core_verify(c, c->sign_height, v, msg, sig);
 }
 
 /* Ask the sign state, record durably, sign, send, keep it to say again,
@@ -234,7 +330,16 @@ static void sign_and_send(core *c, const cons_msg *m, const node_sign_evidence *
             return;
         }
     }
-    const char *why = node_sign_refusal(&c->ss, c->g, m->height, m->round, step, m->value.b, ev,
+    const ledger_genesis *vs = core_vset(c, m->height);
+    if (vs == NULL || core_self_at(c, m->height) != (int)m->validator) {
+        c->st.sign_refused++;
+        core_logf(c, NODE_LOG_WARN, "consensus: not signing %s %llu/%u: not validator %u of "
+                                    "that height",
+                  type_name(m->type), (unsigned long long)m->height, m->round, m->validator);
+        return;
+    }
+    c->sign_height = m->height;
+    const char *why = node_sign_refusal(&c->ss, vs, m->height, m->round, step, m->value.b, ev,
                                         verify_for_signer, c);
     if (why) {
         c->st.sign_refused++;
@@ -266,7 +371,7 @@ static void sign_and_send(core *c, const cons_msg *m, const node_sign_evidence *
                                 msg);
     else
         ledger_vote_sighash(c->g->chain_id, (int)m->type, m->height, m->round, m->value.b, msg);
-    if (c->h.sign(c->h.ctx, msg, own.sig) != 0) {
+    if (c->h.sign(c->h.ctx, m->height, msg, own.sig) != 0) {
         core_logf(c, NODE_LOG_ERROR, "consensus: signing failed");
         return;
     }
@@ -368,7 +473,7 @@ static void on_commit_action(core *c, const cons_action *ca)
         core_logf(c, NODE_LOG_WARN,
                   "consensus: block %llu was decided but is not here: fetching it",
                   (unsigned long long)h);
-        core_behind(c, CORE_ALL_PEERS, h, CORE_KNOWN);
+        core_behind(c, CORE_ALL_PEERS, NULL, h, CORE_KNOWN);
     } else {
         core_action *a = core_push(c, CORE_ACT_COMMIT);
         if (a == NULL) {
@@ -438,8 +543,15 @@ void core_drain(core *c)
         return;
     while (!c->failed && cons_next_action(c->e, &a))
         on_engine_action(c, &a);
-    if (cons_failed(c->e))
-        core_fail(c, "the consensus engine had to drop an action");
+    if (cons_failed(c->e)) {
+        char why[128];
+        if (c->vset_missing)
+            snprintf(why, sizeof why, "the validators of height %llu are not known",
+                     (unsigned long long)c->vset_missing);
+        else
+            snprintf(why, sizeof why, "the consensus engine had to drop an action");
+        core_fail(c, why);
+    }
 }
 
 /* ---- life ---- */
@@ -451,8 +563,8 @@ core *core_new(const core_config *cfg, const core_hooks *hooks, node_mempool *mp
     if (cfg->g == NULL || cfg->g->n_validators == 0 ||
         cfg->g->n_validators > LEDGER_MAX_DEPARTMENTS ||
         (cfg->self >= 0 && (size_t)cfg->self >= cfg->g->n_validators) ||
-        (cfg->observer && cfg->self >= 0) ||
-        hooks->mono_ms == NULL ||
+        (cfg->observer && (cfg->self >= 0 || cfg->node_key != NULL)) ||
+        (hooks->vset != NULL && cfg->self >= 0) || hooks->mono_ms == NULL ||
         hooks->wall_ms == NULL || hooks->persist == NULL || hooks->sign == NULL || mp == NULL)
         return NULL;
     core *c = calloc(1, sizeof *c);
@@ -461,10 +573,10 @@ core *core_new(const core_config *cfg, const core_hooks *hooks, node_mempool *mp
     c->cfg = *cfg;
     c->h = *hooks;
     c->g = cfg->g;
-    c->n = (unsigned)cfg->g->n_validators;
-    /* a validator's peers are the validators and the observers; an
-     * observer's, the validators */
-    c->n_peers = cfg->observer ? c->n : c->n + LEDGER_MAX_OBSERVERS;
+    c->voter = !cfg->observer && (hooks->vset ? cfg->node_key != NULL : cfg->self >= 0);
+    /* a validator's peers are the department nodes and the observers; an
+     * observer's, the department nodes */
+    c->n_peers = cfg->observer ? CORE_NODE_SLOTS : CORE_MAX_PEERS;
     c->mp = mp;
     c->ss = *ss;
     c->ledger_height = ledger_height;
@@ -472,11 +584,14 @@ core *core_new(const core_config *cfg, const core_hooks *hooks, node_mempool *mp
      * home restored from a backup, say) does not know what it signed after
      * the copy was made: it signs nothing until it has synced past that
      * height and past every height it is seen to have voted at (DESIGN §13) */
-    if (cfg->self >= 0 && !ss->present && ledger_height > 0) {
+    if (c->voter && !ss->present && ledger_height > 0) {
         c->quarantine = 1;
         c->quarantine_height = ledger_height;
     }
-    cons_config cc = {.n = c->n, .self = cfg->self,
+    /* n and self here are the first height's until cons_start asks */
+    cons_config cc = {.n = (unsigned)cfg->g->n_validators,
+                      .self = hooks->vset ? -1 : cfg->self,
+                      .validators = engine_validators, .ctx = c,
                       .propose_ms = cfg->propose_ms, .propose_delta_ms = cfg->delta_ms,
                       .prevote_ms = cfg->vote_ms, .prevote_delta_ms = cfg->delta_ms,
                       .precommit_ms = cfg->vote_ms, .precommit_delta_ms = cfg->delta_ms,
@@ -516,6 +631,7 @@ void core_free(core *c)
     core_relay_free(c);
     core_gossip_free(c);
     cons_free(c->e);
+    vsets_free(c);
     free(c);
 }
 
@@ -538,21 +654,21 @@ void core_start(core *c)
     int resume = s->present && s->height == h;
     int revote = resume && s->step != SIGN_STEP_PROPOSAL;
     uint32_t round = !resume ? 0 : revote ? s->round : s->round + 1;
+    cons_start(c->e, h, round);
     if (c->cfg.observer)
-        core_logf(c, NODE_LOG_INFO, "observer: following %u validators from height %llu", c->n,
-                  (unsigned long long)h);
+        core_logf(c, NODE_LOG_INFO, "observer: following %u validators from height %llu",
+                  cons_validators(c->e), (unsigned long long)h);
     else
         core_logf(c, NODE_LOG_INFO,
-                  "consensus: validator %d of %u, starting at height %llu round %u", c->cfg.self,
-                  c->n, (unsigned long long)h, round);
-    cons_start(c->e, h, round);
+                  "consensus: validator %d of %u, starting at height %llu round %u",
+                  cons_self(c->e), cons_validators(c->e), (unsigned long long)h, round);
     if (resume && s->lock_round >= 0) {
         cons_hash lock;
         memcpy(lock.b, s->lock_hash, 32);
         cons_restore_lock(c->e, s->lock_round, &lock);
     }
     core_lock_restore(c);
-    if (revote) {
+    if (revote && cons_self(c->e) >= 0) {
         core_logf(c, NODE_LOG_INFO, "consensus: resuming height %llu in round %u, saying its %s "
                                     "again",
                   (unsigned long long)h, round,
@@ -563,7 +679,7 @@ void core_start(core *c)
         v.height = h;
         v.round = s->round;
         v.pol_round = CONS_NIL_ROUND;
-        v.validator = (uint32_t)c->cfg.self;
+        v.validator = (uint32_t)cons_self(c->e);
         memcpy(v.value.b, s->hash, 32);
         sign_and_send(c, &v, NULL); /* the very same vote: the sign state allows it */
     }
@@ -617,8 +733,8 @@ void core_on_frame(core *c, uint32_t peer, const Permit__Frame *f)
 {
     if (c->failed || peer >= c->n_peers || f == NULL)
         return;
-    if (peer >= c->n || c->cfg.observer) {
-        if (peer >= c->n)
+    if (peer >= CORE_NODE_SLOTS || c->cfg.observer) {
+        if (peer >= CORE_NODE_SLOTS)
             on_observer_frame(c, peer, f);
         else
             on_frame_as_observer(c, peer, f);
@@ -652,13 +768,26 @@ void core_on_frame(core *c, uint32_t peer, const Permit__Frame *f)
 
 void core_on_link(core *c, uint32_t peer, int up, uint64_t hello_height)
 {
-    if (c->failed || peer >= c->n_peers || (int)peer == c->cfg.self)
+    if (c->failed || peer >= c->n_peers)
         return;
     peer_state *p = &c->peers[peer];
     if (p->up == !!up)
         return;
+    if (up) {
+        /* its node key: who it is in each height's set */
+        const uint8_t *key = NULL;
+        if (c->h.peer_key)
+            key = c->h.peer_key(c->h.ctx, peer);
+        else if (peer < c->g->n_validators)
+            key = c->g->departments[c->g->validators[peer]].node.raw;
+        p->has_key = key != NULL;
+        if (key)
+            memcpy(p->key, key, 32);
+        if (key && c->cfg.node_key && memcmp(key, c->cfg.node_key, 32) == 0)
+            return; /* ourselves */
+    }
     p->up = !!up;
-    if (peer >= c->n) {
+    if (peer >= CORE_NODE_SLOTS) {
         /* an observer: it follows by asking and by the blocks we push; it
          * hears no gossip and no consensus */
         return;
@@ -670,10 +799,10 @@ void core_on_link(core *c, uint32_t peer, int up, uint64_t hello_height)
          * we relay; its handshake height is a hint, never evidence */
         core_say_again(c, peer, 1);
         if (hello_height > c->ledger_height)
-            core_behind(c, peer, hello_height, CORE_HINT);
+            core_behind(c, peer, NULL, hello_height, CORE_HINT);
     } else if (c->sync_inflight && c->sync_peer == peer) {
         c->sync_inflight = 0; /* its answer will not come: ask another */
-        core_behind(c, c->target_peer, c->sync_target, CORE_KNOWN);
+        core_behind(c, c->target_peer, NULL, c->sync_target, CORE_KNOWN);
     }
     core_drain(c);
 }
@@ -791,7 +920,8 @@ void core_on_built(core *c, uint64_t height, uint32_t round, core_block *built,
                   (unsigned long long)height, round);
     } else if (height != cons_height(c->e)) {
         core_block_unref(built); /* the height was decided meanwhile */
-    } else if (core_store_add(c, built, height, round, (uint32_t)c->cfg.self)) {
+    } else if (cons_self(c->e) >= 0 &&
+               core_store_add(c, built, height, round, (uint32_t)cons_self(c->e))) {
         cons_on_value(c->e, height, round, &built->hash);
     }
     core_drain(c);
@@ -855,7 +985,7 @@ void core_on_committed(core *c, uint64_t height, int ok)
         core_logf(c, NODE_LOG_ERROR,
                   "consensus: block %llu was decided but cannot be committed: fetching it",
                   (unsigned long long)height);
-        core_behind(c, CORE_ALL_PEERS, height, CORE_KNOWN);
+        core_behind(c, CORE_ALL_PEERS, NULL, height, CORE_KNOWN);
     }
     core_drain(c);
 }

@@ -87,8 +87,8 @@ void core_block_to_pb(const core_block *b, struct Permit__Block *pb, ProtobufCBi
 
 struct Permit__ConsensusMsg;
 
-/* A consensus message from its protobuf form, for a chain of n validators:
- * 0, or -1 when malformed (validator out of range, a signature that is not
+/* A consensus message from its protobuf form, for a set of at most n
+ * validators: 0, or -1 when malformed (validator out of range, a signature that is not
  * 64 bytes, an unknown type, a block hash neither empty (nil) nor 32 bytes,
  * a pol_round below -1).  The signature is not checked here. */
 int core_msg_from_pb(const struct Permit__ConsensusMsg *cm, unsigned n, cons_msg *m);
@@ -102,15 +102,23 @@ int core_msg_pack(const cons_msg *m, const core_block *b, uint8_t **frame, size_
 #define CORE_ALL_PEERS UINT32_MAX
 
 typedef struct {
-    const ledger_genesis *g;
-    int self;                    /* validator index; -1: a node that only follows */
-    int observer;                /* an observer (DESIGN §6): self is -1; its peers are the
+    const ledger_genesis *g;     /* the chain (id, parameters); the validators of every
+                                    height when the hooks have no vset */
+    int self;                    /* without a vset hook: validator index in g; -1: a node
+                                    that only follows */
+    const uint8_t *node_key;     /* with a vset hook: our node key (32 bytes, kept by the
+                                    caller), found in each height's set: a validator
+                                    votes at the heights whose set holds it and follows
+                                    at the others; NULL: never votes */
+    int observer;                /* an observer (DESIGN §6): never votes; its peers are the
                                     validators; it takes no consensus message, follows by
                                     certified blocks (asked for, or pushed to it) and hands
                                     the transactions submitted to it to the validators */
     uint64_t propose_ms, vote_ms, delta_ms; /* consensus timeouts */
     uint64_t max_clock_drift_ms; /* a block further ahead of our wall clock gets no vote */
 } core_config;
+
+struct ledger_gov;
 
 typedef struct {
     void *ctx;
@@ -123,11 +131,20 @@ typedef struct {
      * before the precommit that takes it leaves; 0, or -1 with err (nothing
      * is signed then).  Handed back to core_new after a restart. */
     int (*persist_lock)(void *ctx, const uint8_t *bytes, size_t len, ledger_err *err);
-    /* Sign a 32-byte message with the node key; 0 or -1. */
-    int (*sign)(void *ctx, const uint8_t msg[32], uint8_t sig[64]);
-    /* Verify validator v's signature over a 32-byte message; 1 when valid.
-     * NULL: ledger_verify with the genesis node key. */
-    int (*verify)(void *ctx, uint32_t v, const uint8_t msg[32], const uint8_t sig[64]);
+    /* Sign a 32-byte message with the node key that is validator `self`
+     * at `height` (a rotated node key: the one in force there); 0 or -1. */
+    int (*sign)(void *ctx, uint64_t height, const uint8_t msg[32], uint8_t sig[64]);
+    /* Verify a signature by `key` over a 32-byte message; 1 when valid.
+     * NULL: ledger_verify. */
+    int (*verify)(void *ctx, const ledger_pubkey *key, const uint8_t msg[32],
+                  const uint8_t sig[64]);
+    /* The membership whose validators certify block `height` (DESIGN §5;
+     * ledger_vset_acquire): a reference the core releases, or NULL when
+     * the host cannot name it yet.  NULL: genesis' validators throughout. */
+    struct ledger_gov *(*vset)(void *ctx, uint64_t height);
+    /* The node key of linked peer p (32 bytes), asked when its link comes
+     * up; NULL when unknown.  NULL hook: genesis validator p's. */
+    const uint8_t *(*peer_key)(void *ctx, uint32_t peer);
     /* Log a line (level: NODE_LOG_* of node/log.h); may be NULL. */
     void (*log)(void *ctx, int level, const char *msg);
 } core_hooks;
@@ -217,10 +234,12 @@ uint64_t core_next_deadline(const core *c);
 /* ---- events ---- */
 
 /* A frame from authenticated peer `peer`; nothing of f is kept.  Peers are
- * numbered as node_member_peer (node/handshake.h) does: validators first,
- * then observers.  A validator's core takes from an observer only what an
- * observer may say (sync requests and transactions) and counts it in no
- * quorum; it pushes every block it commits to the observers linked to it. */
+ * numbered by the host, and keep their number while linked: department
+ * nodes (whose keys the sets of the heights make validators or not) in
+ * 0..LEDGER_MAX_DEPARTMENTS-1, observers after them.  A validator's core
+ * takes from an observer only what an observer may say (sync requests and
+ * transactions) and counts it in no quorum; it pushes every block it
+ * commits to the observers linked to it. */
 void core_on_frame(core *c, uint32_t peer, const struct Permit__Frame *f);
 /* The link to `peer` came up (hello_height: the height its handshake
  * claimed, a hint only) or went down. */

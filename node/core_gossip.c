@@ -96,7 +96,7 @@ void core_gossip_link(core *c, uint32_t peer, int up)
 
 void core_gossip_queue(core *c, const uint8_t id[32], int from_peer)
 {
-    for (uint32_t i = 0; i < c->n; i++) {
+    for (uint32_t i = 0; i < CORE_NODE_SLOTS; i++) {
         peer_state *p = &c->peers[i];
         if (!p->up || p->queue == NULL || (int)i == from_peer || p->announce_all)
             continue;
@@ -241,7 +241,7 @@ void core_gossip_tick(core *c, uint64_t now)
     if (c->gossip_at == 0 || now < c->gossip_at)
         return;
     c->gossip_at = 0;
-    for (uint32_t i = 0; i < c->n; i++)
+    for (uint32_t i = 0; i < CORE_NODE_SLOTS; i++)
         if (c->peers[i].up && c->peers[i].queue) {
             flush_peer(c, i);
             serve_deferred(c, i, now);
@@ -358,7 +358,7 @@ void core_on_admitted(core *c, uint32_t peer)
  * push out what the others announced. */
 static void remember_alternate(core *c, const uint8_t id[32], uint32_t peer, uint64_t now)
 {
-    if (c->n_alt_free == 0 || c->peers[peer].alts >= CORE_ALT_MAX / c->n)
+    if (c->n_alt_free == 0 || c->peers[peer].alts >= CORE_ALT_MAX / cons_validators(c->e))
         return;
     size_t s = slot_of(id);
     uint64_t due = c->requested_at[s] + CORE_REREQUEST_MS;
@@ -381,7 +381,7 @@ static void ask_alternates(core *c, uint64_t now)
 {
     uint8_t(*want)[32] = NULL;
     uint64_t next = 0;
-    for (uint32_t p = 0; p < c->n; p++) {
+    for (uint32_t p = 0; p < CORE_NODE_SLOTS; p++) {
         if (c->peers[p].alts == 0)
             continue;
         size_t k = 0;
@@ -445,7 +445,7 @@ void core_on_tx_announce(core *c, uint32_t peer, const Permit__TxIds *t)
         if (asked_lately(c, t->ids[i].data, peer, now)) {
             /* observers are asked once: alternates are validators */
             uint32_t of = c->requested_of[slot_of(t->ids[i].data)];
-            if (of != peer && of != CORE_ARRIVED && peer < c->n)
+            if (of != peer && of != CORE_ARRIVED && peer < CORE_NODE_SLOTS)
                 remember_alternate(c, t->ids[i].data, peer, now);
             continue;
         }
@@ -479,7 +479,7 @@ static int id_cmp(const void *a, const void *b)
  * per id must not make this node send megabytes again and again. */
 void core_on_tx_request(core *c, uint32_t peer, const Permit__TxIds *t)
 {
-    if (t == NULL || peer >= c->n)
+    if (t == NULL || peer >= CORE_NODE_SLOTS)
         return;
     size_t k = t->n_ids < CORE_IDS_MAX ? t->n_ids : CORE_IDS_MAX;
     uint8_t(*ids)[32] = malloc((k ? k : 1) * sizeof *ids);

@@ -39,7 +39,13 @@
 #define CORE_SYNC_RETRY_MS 1000       /* behind, no request out: ask again this often */
 #define CORE_AHEAD_SYNC_MS 3000       /* still a height behind after this long: sync */
 #define CORE_MAX_QUEUE 65536          /* actions waiting; sends beyond it are dropped */
-#define CORE_MAX_PEERS (LEDGER_MAX_DEPARTMENTS + LEDGER_MAX_OBSERVERS) /* validators, observers */
+/* Peer indexes: department nodes (validators, whatever the height) in
+ * 0..CORE_NODE_SLOTS-1, observers after them; a peer keeps its index while
+ * linked, whichever validator index the sets of the heights give its key */
+#define CORE_NODE_SLOTS LEDGER_MAX_DEPARTMENTS
+#define CORE_MAX_PEERS (CORE_NODE_SLOTS + LEDGER_MAX_OBSERVERS)
+#define CORE_VSETS 4                  /* validator sets kept, by height */
+#define CORE_CLAIMS LEDGER_MAX_DEPARTMENTS /* signers whose far heights are remembered */
 #define CORE_PRUNE_MS 1000            /* an observer drops what can no longer commit this often */
 #define CORE_PRUNE_SLACK_MS 10000     /* ... beyond twice the time window (clocks differ) */
 #define CORE_PROBE_MS 5000            /* an observer with no block for this long asks for one */
@@ -60,13 +66,29 @@ typedef struct {
 typedef struct {
     cons_msg m;
     core_block *b;               /* proposals */
+    uint32_t peer;               /* who sent it */
+    int unchecked;               /* its height's validators were not known yet: its
+                                    signature (and proposer) are checked at replay */
 } ahead_entry;
 
 /* A packed consensus frame, kept to be said again. */
 typedef struct {
     core_buf *buf;
     uint32_t validator, type, round;
+    uint32_t peer;               /* its signer's peer index, or UINT32_MAX */
 } kept_msg;
+
+/* The validators of a height (ledger_vset_acquire), kept while near. */
+typedef struct {
+    uint64_t height;             /* 0: empty */
+    struct ledger_gov *gv;
+} vset_entry;
+
+/* The height a signer's message showed decided (block sync's evidence). */
+typedef struct {
+    uint8_t key[32];
+    uint64_t height;             /* 0: empty */
+} claim_entry;
 
 typedef struct {
     uint8_t id[32];
@@ -76,6 +98,8 @@ typedef struct {
 
 typedef struct {
     int up;
+    int has_key;
+    uint8_t key[32];             /* its node key, while up */
     uint64_t hello_height;
     uint8_t (*queue)[32];        /* ids to announce or send, a ring */
     size_t qhead, qlen;
@@ -98,9 +122,12 @@ struct core {
     core_config cfg;
     core_hooks h;
     const ledger_genesis *g;
-    unsigned n;                  /* validators */
-    unsigned n_peers;            /* peer indexes: validators, then (on a validator) the
-                                  * LEDGER_MAX_OBSERVERS observer slots of node/p2p.c */
+    unsigned n_peers;            /* peer indexes: department nodes, then (on a validator)
+                                  * the LEDGER_MAX_OBSERVERS observer slots */
+    int voter;                   /* may ever vote: not an observer, has a node key */
+    vset_entry vs[CORE_VSETS];   /* the validators of heights near ours */
+    uint64_t sign_height;        /* the height whose message the sign state checks */
+    uint64_t vset_missing;       /* a height whose validators the host could not name */
     cons_engine *e;
     node_mempool *mp;
     node_sign_state ss;
@@ -163,8 +190,8 @@ struct core {
     uint64_t progress_at, progress_from, progress_height, progress_t;
     uint64_t sync_target;        /* highest height known decided (vouched_height) */
     uint32_t target_peer;
-    uint64_t claims[LEDGER_MAX_DEPARTMENTS]; /* per validator: the height its signed
-                                                messages show decided */
+    claim_entry claims[CORE_CLAIMS]; /* per signer: the height its signed messages
+                                        show decided */
 
     /* transactions between peers (core_gossip.c) */
     peer_state peers[CORE_MAX_PEERS];
@@ -198,7 +225,23 @@ void core_send_buf(core *c, uint32_t peer, core_buf *buf); /* takes a reference 
 void core_send_frame(core *c, uint32_t peer, const Permit__Frame *f);
 void core_drain(core *c);
 void core_fail(core *c, const char *why);
-int core_verify(core *c, uint32_t v, const uint8_t msg[32], const uint8_t sig[64]);
+/* The validators of `height` (genesis without a vset hook), or NULL when the
+ * host cannot name them (yet). */
+const ledger_genesis *core_vset(core *c, uint64_t height);
+/* Validator v's signature over msg at `height`, against the set of that
+ * height; 0 for an unknown height or v out of range. */
+int core_verify(core *c, uint64_t height, uint32_t v, const uint8_t msg[32],
+                const uint8_t sig[64]);
+/* Our validator index at `height` (-1: not a validator there). */
+int core_self_at(core *c, uint64_t height);
+/* The node key of validator v at `height`, or NULL. */
+const uint8_t *core_val_key(core *c, uint64_t height, uint32_t v);
+/* The peer index linked with validator v of `height`, or UINT32_MAX. */
+uint32_t core_val_peer(core *c, uint64_t height, uint32_t v);
+/* Whether peer p (linked) is validator v of `height`. */
+int core_peer_is_val(core *c, uint32_t p, uint64_t height, uint32_t v);
+/* The proposer of (height, round) in that height's set (UINT32_MAX: unknown). */
+uint32_t core_proposer(core *c, uint64_t height, uint32_t round);
 void core_height_advanced(core *c);
 void core_try_build(core *c);
 
@@ -217,7 +260,7 @@ void core_lock_restore(core *c);
 core_block *core_store_find(core *c, const cons_hash *h);
 int core_store_add(core *c, core_block *b, uint64_t height, uint32_t round, uint32_t proposer);
 void core_store_drop_below(core *c, uint64_t height);
-void core_ahead_add(core *c, const cons_msg *m, core_block *b);
+void core_ahead_add(core *c, const cons_msg *m, core_block *b, uint32_t peer, int unchecked);
 void core_ahead_replay(core *c);
 void core_ahead_clear(core *c);
 void core_await_add(core *c, const cons_hash *h);
@@ -244,7 +287,9 @@ enum {
     CORE_SIGNED = 1, /* validator `who` signed a message of a later height */
     CORE_KNOWN = 2,  /* this node knows it (its engine decided a block it lacks) */
 };
-void core_behind(core *c, uint32_t who, uint64_t height, int evidence);
+/* peer: whom to ask first (CORE_ALL_PEERS: anyone); signer: with
+ * CORE_SIGNED, the node key that signed for a later height. */
+void core_behind(core *c, uint32_t peer, const uint8_t *signer, uint64_t height, int evidence);
 void core_sync_tick(core *c, uint64_t now);
 void core_on_sync_request(core *c, uint32_t peer, const Permit__SyncRequest *r);
 void core_on_sync_response(core *c, uint32_t peer, const Permit__SyncResponse *r);

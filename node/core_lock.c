@@ -110,7 +110,7 @@ void core_lock_restore(core *c)
     ledger_sha256(buf, len - 32, sum);
     uint64_t height = ledger_rd_be64(buf + 4);
     uint32_t round = ledger_rd_be32(buf + 12), n = ledger_rd_be32(buf + 16);
-    if (memcmp(sum, buf + len - 32, 32) != 0 || n > c->n || (size_t)n * 68 > len - HEAD - 36)
+    if (memcmp(sum, buf + len - 32, 32) != 0 || n > CONS_MAX_VALIDATORS || (size_t)n * 68 > len - HEAD - 36)
         goto bad;
     if (height != s->height || (int32_t)round != s->lock_round)
         goto out; /* an older lock: the sign state moved on */
@@ -146,9 +146,9 @@ void core_lock_restore(core *c)
         memcpy(v.sig, q + 4, 64);
         uint8_t msg[32];
         ledger_vote_sighash(c->g->chain_id, LEDGER_VOTE_PREVOTE, height, round, v.value.b, msg);
-        if (v.validator >= c->n || !core_verify(c, v.validator, msg, v.sig))
+        if (!core_verify(c, height, v.validator, msg, v.sig))
             continue;
-        if ((int)v.validator != c->cfg.self)
+        if ((int)v.validator != core_self_at(c, height))
             core_keep_relay(c, &v);
         cons_on_msg(c->e, &v);
     }

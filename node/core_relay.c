@@ -103,6 +103,7 @@ void core_keep_own(core *c, const cons_msg *m, core_buf *buf)
     k->validator = m->validator;
     k->type = m->type;
     k->round = m->round;
+    k->peer = UINT32_MAX;
 }
 
 /* Votes behind the lock and the valid value are kept longest: they are the
@@ -152,6 +153,7 @@ void core_keep_relay(core *c, const cons_msg *m)
     k->validator = m->validator;
     k->type = m->type;
     k->round = m->round;
+    k->peer = core_val_peer(c, m->height, m->validator); /* its own goes not back to it */
 }
 
 void core_relay_pol(core *c, uint32_t peer, uint64_t height, int32_t round,
@@ -159,7 +161,7 @@ void core_relay_pol(core *c, uint32_t peer, uint64_t height, int32_t round,
                     const uint8_t (*sigs)[64])
 {
     for (size_t i = 0; i < n; i++) {
-        if ((int)validators[i] == c->cfg.self)
+        if ((int)validators[i] == core_self_at(c, height))
             continue; /* ours went out already, and goes out again with our messages */
         cons_msg m;
         memset(&m, 0, sizeof m);
@@ -185,13 +187,13 @@ void core_say_again(core *c, uint32_t peer, int proposals)
         if (proposals || c->own[i].type != CONS_PROPOSAL)
             core_send_buf(c, peer, c->own[i].buf);
     for (size_t i = 0; i < c->n_relay; i++)
-        if (c->relay[i].validator != peer)
+        if (c->relay[i].peer != peer || peer == CORE_ALL_PEERS)
             core_send_buf(c, peer, c->relay[i].buf);
 }
 
 void core_help_peer(core *c, uint32_t peer, uint32_t their_round)
 {
-    if (peer >= c->n || !c->peers[peer].up || c->msgs_height != cons_height(c->e))
+    if (peer >= CORE_NODE_SLOTS || !c->peers[peer].up || c->msgs_height != cons_height(c->e))
         return;
     uint64_t now = core_mono(c);
     if (now < c->peers[peer].help_next)
@@ -203,7 +205,7 @@ void core_help_peer(core *c, uint32_t peer, uint32_t their_round)
             core_send_buf(c, peer, c->own[i].buf);
     for (size_t i = 0; i < c->n_relay; i++) {
         const kept_msg *k = &c->relay[i];
-        if (k->validator != peer &&
+        if (k->peer != peer &&
             ((k->round == their_round && k->type == CONS_PRECOMMIT) || k->round == ours))
             core_send_buf(c, peer, k->buf);
     }

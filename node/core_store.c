@@ -297,8 +297,9 @@ void core_validate(core *c, core_block *b)
         why = "it is for another height";
     else if (b->hdr.time > wall + c->cfg.max_clock_drift_ms)
         why = "its time is ahead of this node's clock by more than max_clock_drift";
-    else if (ledger_genesis_validator_index(c->g, b->hdr.proposer) < 0)
-        why = "its proposer is not a validator";
+    else if (core_vset(c, h) == NULL ||
+             ledger_genesis_validator_index(core_vset(c, h), b->hdr.proposer) < 0)
+        why = "its proposer is not a validator of its height";
     if (why) {
         core_logf(c, NODE_LOG_WARN, "consensus: proposed block %llu is invalid: %s",
                   (unsigned long long)b->hdr.height, why);
@@ -335,13 +336,19 @@ void core_ahead_clear(core *c)
  * furthest round gives way to one of a nearer round.  Blocks of the next
  * height are few: at most CORE_STORE_MAX / 4 of them, the furthest round's
  * giving way likewise. */
-void core_ahead_add(core *c, const cons_msg *m, core_block *b)
+void core_ahead_add(core *c, const cons_msg *m, core_block *b, uint32_t peer, int unchecked)
 {
     size_t blocks = 0, far = SIZE_MAX, far_block = SIZE_MAX;
     for (size_t i = 0; i < c->n_ahead; i++) {
         const cons_msg *x = &c->ahead[i].m;
         if (x->validator == m->validator && x->type == m->type && x->round == m->round &&
             x->height == m->height) {
+            if (c->ahead[i].unchecked && !unchecked) {
+                /* a checked one takes the place of one nobody could check */
+                ahead_drop(c, i);
+                core_ahead_add(c, m, b, peer, unchecked);
+                return;
+            }
             core_block_unref(b);
             return;
         }
@@ -378,13 +385,18 @@ void core_ahead_add(core *c, const cons_msg *m, core_block *b)
     }
     c->ahead[c->n_ahead].m = *m;
     c->ahead[c->n_ahead].b = b;
+    c->ahead[c->n_ahead].peer = peer;
+    c->ahead[c->n_ahead].unchecked = unchecked;
     c->n_ahead++;
     if (c->ahead_since == 0)
         c->ahead_since = core_mono(c);
 }
 
+static int msg_checks(core *c, uint32_t peer, const cons_msg *m, const core_block *b);
+
 /* The engine reached the height some messages were kept for: hand them
- * over; drop what is for heights already left. */
+ * over (those kept before their height's validators were known are checked
+ * now); drop what is for heights already left. */
 void core_ahead_replay(core *c)
 {
     uint64_t h = cons_height(c->e);
@@ -404,6 +416,10 @@ void core_ahead_replay(core *c)
     if (c->n_ahead == 0)
         c->ahead_since = 0;
     for (size_t i = n_now; i-- > 0;) {
+        if (now[i].unchecked && !msg_checks(c, now[i].peer, &now[i].m, now[i].b)) {
+            core_block_unref(now[i].b);
+            continue;
+        }
         if (now[i].b)
             core_store_add(c, now[i].b, h, now[i].m.round, now[i].m.validator);
         else
@@ -440,6 +456,35 @@ int core_msg_from_pb(const Permit__ConsensusMsg *cm, unsigned n, cons_msg *m)
     return 0;
 }
 
+/* What needs the validators of m's height: the signature, and for a
+ * proposal, that it is the round's proposer's, sent by it (votes may be
+ * relayed; proposals come straight from their proposer), with its own block
+ * unless it re-proposes one.  1 when m passes. */
+static int msg_checks(core *c, uint32_t peer, const cons_msg *m, const core_block *b)
+{
+    uint8_t msg[32];
+    if (m->type == CONS_PROPOSAL)
+        ledger_proposal_sighash(c->g->chain_id, m->height, m->round, m->pol_round, m->value.b,
+                                msg);
+    else
+        ledger_vote_sighash(c->g->chain_id, (int)m->type, m->height, m->round, m->value.b, msg);
+    if (!core_verify(c, m->height, m->validator, msg, m->sig)) {
+        c->st.bad_sigs++;
+        core_logf(c, NODE_LOG_DEBUG, "consensus: bad signature from validator %u (via %u)",
+                  m->validator, peer);
+        return 0;
+    }
+    if (m->type == CONS_PROPOSAL &&
+        (core_proposer(c, m->height, m->round) != m->validator ||
+         !core_peer_is_val(c, peer, m->height, m->validator) ||
+         (m->pol_round < 0 &&
+          memcmp(b->hdr.proposer, core_val_key(c, m->height, m->validator), 32) != 0))) {
+        c->st.bad_blocks++;
+        return 0;
+    }
+    return 1;
+}
+
 void core_on_consensus(core *c, uint32_t peer, const Permit__ConsensusMsg *cm)
 {
     /* bounds and form first; proposals come straight from their proposer,
@@ -448,8 +493,7 @@ void core_on_consensus(core *c, uint32_t peer, const Permit__ConsensusMsg *cm)
      * (a proof of lock may need our prevote; the sign state keeps us from
      * signing anything that conflicts with it) */
     cons_msg m;
-    if (cm == NULL || core_msg_from_pb(cm, c->n, &m) != 0 ||
-        (m.type == CONS_PROPOSAL && (m.validator != peer || (int)m.validator == c->cfg.self))) {
+    if (cm == NULL || core_msg_from_pb(cm, CONS_MAX_VALIDATORS, &m) != 0) {
         c->st.msgs_dropped++;
         return;
     }
@@ -464,49 +508,64 @@ void core_on_consensus(core *c, uint32_t peer, const Permit__ConsensusMsg *cm)
         c->st.msgs_dropped++;
         return;
     }
-    uint8_t msg[32];
-    if (m.type == CONS_PROPOSAL)
-        ledger_proposal_sighash(c->g->chain_id, m.height, m.round, m.pol_round, m.value.b, msg);
-    else
-        ledger_vote_sighash(c->g->chain_id, (int)m.type, m.height, m.round, m.value.b, msg);
-    if (!core_verify(c, m.validator, msg, m.sig)) {
-        c->st.bad_sigs++;
-        core_logf(c, NODE_LOG_DEBUG, "consensus: bad signature from validator %u (via %u)",
-                  m.validator, peer);
+    if (m.height > h + 1) {
+        /* a validator signed for a later height: those below are decided.
+         * That height's validators are not known here: its signer must be
+         * one of the newest set this node knows */
+        uint64_t at = core_vset(c, m.height) ? m.height : core_vset(c, h + 1) ? h + 1 : h;
+        uint8_t msg[32];
+        if (m.type == CONS_PROPOSAL)
+            ledger_proposal_sighash(c->g->chain_id, m.height, m.round, m.pol_round, m.value.b,
+                                    msg);
+        else
+            ledger_vote_sighash(c->g->chain_id, (int)m.type, m.height, m.round, m.value.b, msg);
+        if (!core_verify(c, at, m.validator, msg, m.sig)) {
+            c->st.bad_sigs++;
+            return;
+        }
+        if ((int)m.validator == core_self_at(c, at) && m.height > c->own_seen_height)
+            c->own_seen_height = m.height; /* signed before a restart (or a restore) */
+        core_behind(c, peer, core_val_key(c, at, m.validator), m.height - 1, CORE_SIGNED);
         return;
     }
-    if ((int)m.validator == c->cfg.self && m.height > c->own_seen_height)
-        c->own_seen_height = m.height; /* signed before a restart (or a restore) */
-    if (m.height > h + 1) {
-        /* a validator signed for a later height: those below are decided */
-        core_behind(c, m.validator, m.height - 1, CORE_SIGNED);
+    if (m.type == CONS_PROPOSAL && (int)m.validator == core_self_at(c, m.height)) {
+        c->st.msgs_dropped++; /* ours come from us, not back */
         return;
     }
     core_block *b = NULL;
     if (m.type == CONS_PROPOSAL) {
-        if (cons_proposer(c->e, m.height, m.round) != m.validator || cm->block == NULL ||
-            cons_hash_is_nil(&m.value) ||
+        if (cm->block == NULL || cons_hash_is_nil(&m.value) ||
             (m.pol_round >= 0 && (uint32_t)m.pol_round >= m.round)) {
             c->st.bad_blocks++;
             return;
         }
         b = core_block_from_pb(cm->block, c->g->params.max_block_txs,
                                c->g->params.max_block_bytes, NULL);
-        /* a fresh proposal is the proposer's own block */
-        if (b == NULL || !cons_hash_eq(&b->hash, &m.value) || b->hdr.height != m.height ||
-            (m.pol_round < 0 &&
-             memcmp(b->hdr.proposer, c->g->departments[c->g->validators[m.validator]].node.raw,
-                    32) != 0)) {
+        if (b == NULL || !cons_hash_eq(&b->hash, &m.value) || b->hdr.height != m.height) {
             core_block_unref(b);
             c->st.bad_blocks++;
             return;
         }
     }
+    /* the next height's validators may not be known yet (its block two
+     * back is still being written): then its messages wait unchecked */
+    int known = core_vset(c, m.height) != NULL;
+    if (known && !msg_checks(c, peer, &m, b)) {
+        core_block_unref(b);
+        return;
+    }
+    if (known && (int)m.validator == core_self_at(c, m.height) && m.height > c->own_seen_height)
+        c->own_seen_height = m.height; /* signed before a restart (or a restore) */
     if (m.height == h + 1) {
-        core_ahead_add(c, &m, b);
+        core_ahead_add(c, &m, b, peer, !known);
         /* a peer is a height ahead and we do not get there: fetch blocks */
         if (c->ahead_since && core_mono(c) - c->ahead_since > CORE_AHEAD_SYNC_MS)
-            core_behind(c, m.validator, h, CORE_SIGNED);
+            core_behind(c, peer, known ? core_val_key(c, m.height, m.validator) : NULL, h,
+                        known ? CORE_SIGNED : CORE_HINT);
+        return;
+    }
+    if (!known) {
+        c->st.msgs_dropped++; /* this height's validators are always known */
         return;
     }
     if (b)
@@ -515,6 +574,9 @@ void core_on_consensus(core *c, uint32_t peer, const Permit__ConsensusMsg *cm)
         core_keep_relay(c, &m);
     cons_on_msg(c->e, &m);
     /* its signer is in an earlier round of this height: help it on */
-    if (m.round < cons_round(c->e) && m.height == cons_height(c->e))
-        core_help_peer(c, m.validator, m.round);
+    if (m.round < cons_round(c->e) && m.height == cons_height(c->e)) {
+        uint32_t p = core_val_peer(c, m.height, m.validator);
+        if (p != UINT32_MAX)
+            core_help_peer(c, p, m.round);
+    }
 }

@@ -28,7 +28,7 @@
 
 static int askable(core *c, uint32_t p, uint64_t now)
 {
-    return p < c->n && (int)p != c->cfg.self && c->peers[p].up && now >= c->peers[p].shun_until;
+    return p < CORE_NODE_SLOTS && c->peers[p].up && now >= c->peers[p].shun_until;
 }
 
 static void request(core *c, uint32_t prefer);
@@ -39,11 +39,13 @@ static void request(core *c, uint32_t prefer);
  * that do not exist. */
 static uint64_t vouched_height(core *c)
 {
-    uint64_t top[LEDGER_MAX_DEPARTMENTS];
+    uint64_t top[CORE_CLAIMS];
     unsigned k = 0;
-    for (unsigned v = 0; v < c->n; v++)
-        top[k++] = c->claims[v];
-    unsigned need = (c->n - 1) / 3 + 1, have = 0;
+    for (unsigned i = 0; i < CORE_CLAIMS; i++)
+        if (c->claims[i].height > 0)
+            top[k++] = c->claims[i].height;
+    unsigned n = cons_validators(c->e);
+    unsigned need = (n - 1) / 3 + 1, have = 0;
     uint64_t h = 0;
     for (unsigned i = 0; i < need && i < k; i++) { /* the need-th largest */
         unsigned best = i;
@@ -59,6 +61,31 @@ static uint64_t vouched_height(core *c)
     return have == need ? h : 0;
 }
 
+/* Signer `key` showed `height` decided (a signed message of a later one). */
+static void claim(core *c, const uint8_t key[32], uint64_t height)
+{
+    claim_entry *free_e = NULL, *low = &c->claims[0];
+    for (unsigned i = 0; i < CORE_CLAIMS; i++) {
+        claim_entry *e = &c->claims[i];
+        if (e->height > 0 && memcmp(e->key, key, 32) == 0) {
+            if (height > e->height)
+                e->height = height;
+            return;
+        }
+        if (e->height == 0 && free_e == NULL)
+            free_e = e;
+        if (e->height < low->height)
+            low = e;
+    }
+    /* a new signer: a free entry, else the lowest claim gives way (signers
+     * are validators of some set, so the table holds the current ones) */
+    claim_entry *e = free_e ? free_e : low;
+    if (free_e == NULL && height <= low->height)
+        return;
+    memcpy(e->key, key, 32);
+    e->height = height;
+}
+
 static void request(core *c, uint32_t prefer)
 {
     if (c->sync_inflight || c->applying || c->failed)
@@ -70,8 +97,8 @@ static void request(core *c, uint32_t prefer)
     } else {
         /* any other: start after the last one asked, so that one peer that
          * never answers does not get every turn */
-        for (uint32_t k = 1; k <= c->n && peer == UINT32_MAX; k++) {
-            uint32_t p = (c->sync_peer + k) % c->n;
+        for (uint32_t k = 1; k <= CORE_NODE_SLOTS && peer == UINT32_MAX; k++) {
+            uint32_t p = (c->sync_peer + k) % CORE_NODE_SLOTS;
             if (askable(c, p, now))
                 peer = p;
         }
@@ -132,11 +159,10 @@ static void progress(core *c, uint32_t peer, uint64_t height)
     c->progress_t = now;
 }
 
-void core_behind(core *c, uint32_t who, uint64_t height, int evidence)
+void core_behind(core *c, uint32_t who, const uint8_t *signer, uint64_t height, int evidence)
 {
-    if (evidence == CORE_SIGNED && who < c->n) {
-        if (height > c->claims[who])
-            c->claims[who] = height;
+    if (evidence == CORE_SIGNED && signer != NULL) {
+        claim(c, signer, height);
         uint64_t v = vouched_height(c);
         if (v > c->sync_target) {
             c->sync_target = v;
@@ -206,7 +232,8 @@ void core_on_sync_request(core *c, uint32_t peer, const Permit__SyncRequest *r)
  * otherwise wait until f + 1 validators vouch for the height. */
 void core_help_behind(core *c, uint32_t peer, uint64_t height)
 {
-    if (peer >= c->n || !c->peers[peer].up || height > c->ledger_height || height == 0)
+    if (peer >= CORE_NODE_SLOTS || !c->peers[peer].up || height > c->ledger_height ||
+        height == 0)
         return;
     uint64_t now = core_mono(c);
     if (now < c->peers[peer].behind_next || c->peers[peer].serving > 0)
@@ -226,7 +253,7 @@ void core_help_behind(core *c, uint32_t peer, uint64_t height)
  * observer: an observer still busy with the last one catches up by asking). */
 void core_push_observers(core *c, uint64_t height)
 {
-    for (uint32_t p = c->n; p < c->n_peers; p++) {
+    for (uint32_t p = CORE_NODE_SLOTS; p < c->n_peers; p++) {
         if (!c->peers[p].up || c->peers[p].serving > 0)
             continue;
         core_action *a = core_push(c, CORE_ACT_SERVE);
@@ -256,7 +283,7 @@ void core_observer_probe(core *c, uint64_t now)
 
 void core_on_sync_response(core *c, uint32_t peer, const Permit__SyncResponse *r)
 {
-    if (r == NULL || peer >= c->n)
+    if (r == NULL || peer >= CORE_NODE_SLOTS)
         return;
     int asked = c->sync_inflight && peer == c->sync_peer;
     if (asked)
@@ -392,7 +419,7 @@ void core_on_applied(core *c, uint32_t peer, uint64_t ledger_height, size_t appl
     /* a block that does not apply, or blocks that bring nothing while more
      * is vouched for: that peer is not asked again for a while */
     int useless = bad || (applied == 0 && c->sync_target > c->ledger_height);
-    if (useless && peer < c->n)
+    if (useless && peer < CORE_NODE_SLOTS)
         c->peers[peer].shun_until =
             core_mono(c) + (bad ? CORE_SYNC_SHUN_MS : CORE_SYNC_BRIEF_MS);
     if (c->sync_target > c->ledger_height)

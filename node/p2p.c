@@ -41,6 +41,7 @@
 #define PENDING_PER_KEY 2
 
 static void schedule_redial(node_p2p *p, unsigned peer);
+static void node_p2p_refresh(node_p2p *p);
 
 int node_p2p_send_packed(node_p2p *p, unsigned peer, const uint8_t *frame, size_t len)
 {
@@ -165,8 +166,7 @@ int node_p2p_observer_slot(node_p2p *p, const uint8_t key[32], const char **why)
 
 /* A block changed the membership, perhaps: the links of observers it no
  * longer admits (removed, or their key retired) close, and their slots are
- * free again.  A validator's links are not touched: the validator set does
- * not change on chain yet (gov_validator_change_unsupported). */
+ * free again.  (Department nodes: node_p2p_refresh.) */
 static void drop_removed_observers(node_p2p *p)
 {
     ledger_gov *gv = ledger_gov_acquire(p->n->L);
@@ -194,8 +194,11 @@ void node_p2p_set_height(node_p2p *p, uint64_t height)
 {
     int changed = height != p->height;
     p->height = height;
-    if (changed && p->n->validator >= 0)
+    if (!changed)
+        return;
+    if (p->n->observer < 0)
         drop_removed_observers(p);
+    node_p2p_refresh(p);
 }
 
 static const char *peer_kind(const node_p2p *p, int peer)
@@ -517,24 +520,146 @@ static int slot_init(node_p2p *p, unsigned i, ledger_err *err)
     s->backoff_ms = BACKOFF_MIN_MS;
     if (i >= p->nvalidators)
         return 0; /* an observer: it dials us, from wherever it is */
-    const ledger_department *d = &n->g->departments[n->g->validators[i]];
-    if ((int)i == n->validator || d->p2p == NULL)
-        return 0;
-    if (node_split_hostport(d->p2p, s->host, sizeof s->host, &s->port) != 0)
-        return ledger_fail(err, LEDGER_ERR_INVALID, NULL,
-                           "genesis: p2p address of %s is not host:port", d->id);
-    /* a numeric address is reserved for this validator's connections (a
-     * host name is not resolved for that: the key allowance still holds) */
-    if (inet_pton(AF_INET, s->host, s->addr) == 1)
-        s->addr_len = 4;
-    else if (inet_pton(AF_INET6, s->host, s->addr) == 1)
-        s->addr_len = 16;
-    /* the lower index dials; an observer dials every validator */
-    s->dial = (int)i > n->validator;
     s->redial = evtimer_new(n->base, on_redial_timer, s);
     if (s->redial == NULL)
         return ledger_fail(err, LEDGER_ERR_NOMEM, NULL, "out of memory");
     return 0;
+}
+
+/* ---- which department nodes are peers (DESIGN §5, §11) ---- */
+
+/* A department node of a validator set near our height. */
+typedef struct {
+    const ledger_department *d;
+} node_peer;
+
+static size_t add_validators(const ledger_genesis *m, const uint8_t self[32], node_peer *out,
+                             size_t n, size_t cap)
+{
+    for (size_t v = 0; m && v < m->n_validators; v++) {
+        const ledger_department *d = &m->departments[m->validators[v]];
+        if (memcmp(d->node.raw, self, 32) == 0)
+            continue;
+        size_t k = 0;
+        while (k < n && memcmp(out[k].d->node.raw, d->node.raw, 32) != 0)
+            k++;
+        if (k == n && n < cap)
+            out[n++].d = d;
+    }
+    return n;
+}
+
+int node_p2p_node_slot(const node_p2p *p, const uint8_t key[32])
+{
+    for (unsigned i = 0; i < p->nvalidators; i++)
+        if (p->peers[i].has_key && memcmp(p->peers[i].key.raw, key, 32) == 0)
+            return (int)i;
+    return -1;
+}
+
+const uint8_t *node_p2p_peer_key(const node_p2p *p, unsigned peer)
+{
+    if (p == NULL || peer >= p->npeers || !p->peers[peer].has_key)
+        return NULL;
+    return p->peers[peer].key.raw;
+}
+
+static void close_slot_links(node_p2p *p, unsigned i, const char *why)
+{
+    p2p_link *l = p->links;
+    while (l) {
+        p2p_link *next = l->next;
+        if (l->peer == (int)i)
+            node_p2p_link_close(l, why);
+        l = next;
+    }
+}
+
+/* Give d's node a slot (address, who dials) unless it has one. */
+static void node_slot_take(node_p2p *p, const ledger_department *d)
+{
+    int have = node_p2p_node_slot(p, d->node.raw);
+    p2p_slot *s = NULL;
+    if (have >= 0) {
+        s = &p->peers[have];
+    } else {
+        /* a validator of genesis takes its index there (logs and peers keep
+         * the numbers they had); one added later the highest free slot */
+        int g = ledger_genesis_validator_index(p->n->g, d->node.raw);
+        if (g >= 0 && (unsigned)g < p->nvalidators && !p->peers[g].has_key &&
+            !slot_has_links(p, (unsigned)g))
+            s = &p->peers[g];
+        for (unsigned i = p->nvalidators; i-- > 0 && s == NULL;)
+            if (!p->peers[i].has_key && !slot_has_links(p, i))
+                s = &p->peers[i];
+        if (s == NULL)
+            return; /* more than LEDGER_MAX_DEPARTMENTS: the membership refuses that */
+        s->has_key = 1;
+        s->key = d->node;
+        s->backoff_ms = BACKOFF_MIN_MS;
+        snprintf(s->label, sizeof s->label, "%s", d->id);
+        LOG_INFO("p2p: %s's node is a peer from height %llu", d->id,
+                 (unsigned long long)p->height + 1);
+    }
+    s->dial = 0;
+    s->addr_len = 0;
+    s->host[0] = 0;
+    if (d->p2p == NULL || node_split_hostport(d->p2p, s->host, sizeof s->host, &s->port) != 0)
+        return; /* no address: it dials us */
+    /* a numeric address is reserved for this node's connections (a host
+     * name is not resolved for that: the key allowance still holds) */
+    if (inet_pton(AF_INET, s->host, s->addr) == 1)
+        s->addr_len = 4;
+    else if (inet_pton(AF_INET6, s->host, s->addr) == 1)
+        s->addr_len = 16;
+    /* of two department nodes one dials: the lower index in genesis; a node
+     * of genesis dials one added later; of two added later, the lower node
+     * key.  An observer dials every one */
+    int gs = ledger_genesis_validator_index(p->n->g, p->n->key.pub);
+    int gp = ledger_genesis_validator_index(p->n->g, d->node.raw);
+    s->dial = p->n->observer >= 0 || (gs >= 0 && gp >= 0 ? gs < gp
+                                      : gs >= 0 || gp >= 0
+                                          ? gs >= 0
+                                          : memcmp(p->n->key.pub, d->node.raw, 32) < 0);
+}
+
+/* The department nodes that are peers: the validators of the next two
+ * heights (the one being decided, and the one whose messages may come
+ * early), dialled or awaited; those they no longer name are dropped. */
+static void node_p2p_refresh(node_p2p *p)
+{
+    node_peer want[2 * LEDGER_MAX_DEPARTMENTS];
+    size_t n = 0;
+    ledger_gov *sets[2] = {NULL, NULL}; /* held while want points into them */
+    for (int k = 0; k < 2; k++) {
+        sets[k] = ledger_vset_acquire(p->n->L, p->height + 1 + (uint64_t)k, NULL);
+        if (sets[k] != NULL)
+            n = add_validators(sets[k]->m, p->n->key.pub, want, n, sizeof want / sizeof want[0]);
+    }
+    for (unsigned i = 0; i < p->nvalidators; i++) {
+        p2p_slot *s = &p->peers[i];
+        if (!s->has_key)
+            continue;
+        size_t k = 0;
+        while (k < n && memcmp(want[k].d->node.raw, s->key.raw, 32) != 0)
+            k++;
+        if (k < n)
+            continue;
+        LOG_INFO("p2p: %s's node is no validator of heights %llu and %llu: its links close",
+                 s->label, (unsigned long long)p->height + 1, (unsigned long long)p->height + 2);
+        s->has_key = 0;
+        s->dial = 0;
+        if (s->redial)
+            evtimer_del(s->redial);
+        close_slot_links(p, i, "no longer a validator");
+    }
+    for (size_t k = 0; k < n; k++)
+        node_slot_take(p, want[k].d);
+    ledger_gov_release(sets[0]);
+    ledger_gov_release(sets[1]);
+    for (unsigned i = 0; i < p->nvalidators; i++)
+        if (p->peers[i].has_key)
+            dial(p, i);
 }
 
 node_p2p *node_p2p_start(node *n, p2p_frame_fn on_frame, p2p_link_fn on_link, void *ctx,
@@ -547,15 +672,10 @@ node_p2p *node_p2p_start(node *n, p2p_frame_fn on_frame, p2p_link_fn on_link, vo
     p->on_frame = on_frame;
     p->on_link = on_link;
     p->ctx = ctx;
-    p->nvalidators = (unsigned)n->g->n_validators;
-    /* a validator takes links from validators and admitted observers; an
-     * observer links to the validators only */
-    p->npeers = n->validator >= 0 ? p->nvalidators + LEDGER_MAX_OBSERVERS : p->nvalidators;
-    p->self = n->validator;
-    if (p->npeers > sizeof p->peers / sizeof p->peers[0]) {
-        free(p);
-        return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "too many peers in genesis"), NULL;
-    }
+    p->nvalidators = LEDGER_MAX_DEPARTMENTS;
+    /* a validator takes links from department nodes and admitted observers;
+     * an observer links to department nodes only */
+    p->npeers = n->observer < 0 ? p->nvalidators + LEDGER_MAX_OBSERVERS : p->nvalidators;
     p->max_frame = P2P_MAX_FRAME_DEFAULT;
     p->max_queue = P2P_MAX_QUEUE_DEFAULT;
     p->height = ledger_height(n->L);
@@ -575,11 +695,11 @@ node_p2p *node_p2p_start(node *n, p2p_frame_fn on_frame, p2p_link_fn on_link, vo
         node_p2p_free(p);
         return NULL;
     }
-    if (n->validator < 0) {
+    if (n->observer >= 0) {
         /* an observer: nobody dials it; it dials every validator */
-        LOG_INFO("p2p: observer, following %u validators", p->nvalidators);
-        for (unsigned i = 0; i < p->npeers; i++)
-            dial(p, i);
+        node_p2p_refresh(p);
+        LOG_INFO("p2p: observer, following the validators of height %llu",
+                 (unsigned long long)p->height + 1);
         return p;
     }
     char host[256];
@@ -609,11 +729,10 @@ node_p2p *node_p2p_start(node *n, p2p_frame_fn on_frame, p2p_link_fn on_link, vo
                NULL;
     }
     p->guard = node_listen_guard_new(n->base, p->listener, "p2p");
-    LOG_INFO("p2p: listening on %s (TLS 1.3), %u validators; observers as the membership "
-             "in force admits them (at most %u)",
-             n->cfg.p2p_listen, p->nvalidators, p->npeers - p->nvalidators);
-    for (unsigned i = 0; i < p->npeers; i++)
-        dial(p, i);
+    LOG_INFO("p2p: listening on %s (TLS 1.3); peers: the validators of the heights near "
+             "ours, and observers as the membership in force admits them (at most %u)",
+             n->cfg.p2p_listen, p->npeers - p->nvalidators);
+    node_p2p_refresh(p);
     return p;
 }
 

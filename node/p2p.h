@@ -45,7 +45,8 @@ struct Permit__Frame;
 #define P2P_MAX_FRAME_DEFAULT (64u << 20)
 #define P2P_MAX_QUEUE_DEFAULT (256u << 20)
 
-/* A frame from validator `peer` (its index in genesis validators), over an
+/* A frame from peer `peer` (a department node's slot, 0..63, or an
+ * observer's after them; a slot stays its peer's while linked), over an
  * authenticated link; never a handshake frame, Ping or Pong.  The callee may
  * keep nothing of `f` after returning. */
 typedef void (*p2p_frame_fn)(void *ctx, unsigned peer, const struct Permit__Frame *f);
@@ -86,7 +87,13 @@ uint64_t node_p2p_evicted(const node_p2p *p);
 /* Handshakes that failed: TLS, Hello, Auth or the deadline. */
 uint64_t node_p2p_handshake_failures(const node_p2p *p);
 
-/* The height our Hello announces (kept current by the engine). */
+/* The height our Hello announces (kept current by the engine).  At a new
+ * height the peers follow the membership: department nodes that the
+ * validator sets of the next two heights name are dialled (or awaited),
+ * those they no longer name are dropped, and so are observers no longer
+ * admitted. */
 void node_p2p_set_height(node_p2p *p, uint64_t height);
+/* The node key of peer `peer` (32 bytes), or NULL (p may be NULL). */
+const uint8_t *node_p2p_peer_key(const node_p2p *p, unsigned peer);
 
 #endif

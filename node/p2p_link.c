@@ -38,9 +38,9 @@ uint64_t node_p2p_now_ms(void)
 
 const char *node_p2p_validator_id(const node_p2p *p, int v)
 {
-    if (v >= 0 && (unsigned)v >= p->nvalidators && (unsigned)v < p->npeers)
-        return p->peers[v].has_key ? p->peers[v].label : "observer";
-    return node_member_name(p->n->g, v);
+    if (v >= 0 && (unsigned)v < p->npeers && p->peers[v].has_key)
+        return p->peers[v].label;
+    return v >= 0 && (unsigned)v >= p->nvalidators ? "observer" : "?";
 }
 
 void node_p2p_hs_failed(node_p2p *p)
@@ -149,20 +149,31 @@ static int on_hello(p2p_link *l, const Permit__Hello *h)
 {
     node_p2p *p = l->p;
     node *n = p->n;
-    int v;
-    /* a validator lets admitted observers follow it; an observer links to
-     * validators only */
-    node_hs_result r = node_hs_check_hello_peer(n->g, p->self, 0, h, &v);
+    /* department nodes of the sets near our height have slots; a validator
+     * lets admitted observers follow it; an observer links to department
+     * nodes only */
+    node_hs_result r = NODE_HS_OK;
     const char *why = NULL;
-    if (r == NODE_HS_NOT_VALIDATOR && n->validator >= 0 && !l->outbound) {
-        /* not a validator: an observer, if the membership in force says so */
-        v = node_p2p_observer_slot(p, h->node_key.data, &why);
-        if (v >= 0)
-            r = NODE_HS_OK;
+    if (h == NULL || h->chain_id == NULL || h->node_key.len != 32 ||
+        h->nonce.len != NODE_HS_NONCE_LEN)
+        r = NODE_HS_MALFORMED;
+    else if (strcmp(h->chain_id, n->g->chain_id) != 0)
+        r = NODE_HS_OTHER_CHAIN;
+    else if (memcmp(h->node_key.data, n->key.pub, 32) == 0)
+        r = NODE_HS_SELF;
+    int v = r == NODE_HS_OK ? node_p2p_node_slot(p, h->node_key.data) : -1;
+    if (r == NODE_HS_OK && v < 0) {
+        r = NODE_HS_NOT_VALIDATOR;
+        if (n->observer < 0 && !l->outbound) {
+            /* not a validator: an observer, if the membership in force says so */
+            v = node_p2p_observer_slot(p, h->node_key.data, &why);
+            if (v >= 0)
+                r = NODE_HS_OK;
+        }
     }
     if (r != NODE_HS_OK) {
         char hex[65] = "-";
-        if (h->node_key.len == 32)
+        if (h != NULL && h->node_key.len == 32)
             ledger_hex_encode(h->node_key.data, 32, hex);
         LOG_WARN_RATE("p2p: refused a peer at %s: %s (key %.16s)", l->addr,
                       why ? why : node_hs_result_str(r), hex);
@@ -204,9 +215,7 @@ static int on_hello(p2p_link *l, const Permit__Hello *h)
 static int on_auth(p2p_link *l, const Permit__Auth *a, uint64_t now)
 {
     node_p2p *p = l->p;
-    const ledger_pubkey *key = (unsigned)l->peer < p->nvalidators
-                                   ? node_member_key(p->n->g, (unsigned)l->peer)
-                                   : &p->peers[l->peer].key;
+    const ledger_pubkey *key = p->peers[l->peer].has_key ? &p->peers[l->peer].key : NULL;
     if (!node_hs_verify_auth_key(p->n->g->chain_id, key, l->peer_nonce, l->my_nonce,
                                  l->exporter, a)) {
         LOG_WARN_RATE("p2p: a peer at %s claiming to be validator %d (%s) failed authentication",

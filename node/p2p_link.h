@@ -54,12 +54,14 @@ typedef struct {
     int dial;                  /* we dial this peer */
     char host[256];
     uint16_t port;
-    uint8_t addr[16], addr_len;/* its numeric address in genesis, for reservations */
-    /* an observer's slot (on a validator): the node key it was given to, by
-     * the membership in force when that observer said Hello */
+    uint8_t addr[16], addr_len;/* its numeric address in the membership, for reservations */
+    /* the node key the slot was given to: a department node's, by the
+     * validator sets of the heights near ours (node_p2p_refresh); an
+     * observer's (on a validator), by the membership in force when that
+     * observer said Hello */
     int has_key;
     ledger_pubkey key;
-    char label[32];            /* "observer 1a2b3c4d..." for logs */
+    char label[40];            /* its department id, or "observer 1a2b3c4d..." for logs */
 } p2p_slot;
 
 struct node_p2p {
@@ -69,11 +71,12 @@ struct node_p2p {
     struct ssl_ctx_st *tls;
     struct event *tick;
     p2p_slot peers[LEDGER_MAX_DEPARTMENTS + LEDGER_MAX_OBSERVERS];
-    unsigned npeers;           /* validators, then (on a validator) LEDGER_MAX_OBSERVERS
-                                * observer slots, given out by node key as observers
-                                * the membership in force admits say Hello */
-    unsigned nvalidators;      /* slots 0..nvalidators-1 */
-    int self;                  /* our peer index (node_member_peer), or -1 */
+    unsigned npeers;           /* department nodes, then (on a validator)
+                                * LEDGER_MAX_OBSERVERS observer slots, given out by node
+                                * key as observers the membership in force admits say
+                                * Hello */
+    unsigned nvalidators;      /* department node slots: 0..nvalidators-1, given out by
+                                  node key to the validators of the heights near ours */
     p2p_link *links;
     uint64_t seq;              /* arrival order of links */
     p2p_frame_fn on_frame;
@@ -127,5 +130,7 @@ int node_p2p_make_room(node_p2p *p, p2p_link *l, const node_admit_conn *c, const
  * one.  -1 when the membership does not admit it (*why says so) or every
  * slot is in use. */
 int node_p2p_observer_slot(node_p2p *p, const uint8_t key[32], const char **why);
+/* The department node slot of a node key, or -1. */
+int node_p2p_node_slot(const node_p2p *p, const uint8_t key[32]);
 
 #endif

@@ -32,6 +32,32 @@ static int setup(void **state)
     return 0;
 }
 
+/* market, tobacco, fire and health run validators (node keys node[d]);
+ * the edit has no env of its own: the one being set up */
+static lt_env *g_edit_env;
+
+static void four_validators(json_t *root)
+{
+    json_t *depts = json_object_get(root, "departments");
+    for (size_t i = LT_MARKET; i <= LT_HEALTH; i++) {
+        char hex[65], addr[32];
+        ledger_hex_encode(g_edit_env->node[i].pub, 32, hex);
+        snprintf(addr, sizeof addr, "127.0.0.1:%zu", 8700 + i);
+        json_object_set_new(json_array_get(depts, i), "validator",
+                            json_pack("{s:s, s:s}", "node_key", hex, "p2p", addr));
+    }
+}
+
+static int setup4(void **state)
+{
+    lt_env *env = calloc(1, sizeof *env);
+    g_edit_env = env;
+    lt_setup(env, four_validators);
+    env->now = LT_T0;
+    *state = env;
+    return 0;
+}
+
 static int teardown(void **state)
 {
     lt_env *env = *state;
@@ -974,6 +1000,124 @@ static void test_validator_set_changes_two_blocks_after_the_change(void **state)
     ledger_gov_release(atH);
 }
 
+/* The validators of `height` as the ledger says: how many, and whether
+ * `key` is one of them. */
+static size_t vset_n(lt_env *env, uint64_t height, const uint8_t *key, int *has)
+{
+    ledger_err err;
+    ledger_gov *gv = ledger_vset_acquire(env->L, height, &err);
+    if (gv == NULL)
+        fail_msg("vset %llu: %s", (unsigned long long)height, err.msg);
+    size_t n = gv->m->n_validators;
+    if (has)
+        *has = key && ledger_genesis_validator_index(gv->m, key) >= 0;
+    ledger_gov_release(gv);
+    return n;
+}
+
+static void tick(lt_env *env)
+{
+    lt_tick(env, LT_SEC);
+}
+
+/* DESIGN §11: a department joins with a validator; it certifies from two
+ * blocks after the change; a second validator cannot join while the first
+ * does not certify yet (the validators in force would not make a quorum of
+ * six without both newcomers), and can once it does. */
+static void test_gov_add_validator(void **state)
+{
+    lt_env *env = *state;
+    ledger_keypair seal = fresh_key(), node = fresh_key(), seal2 = fresh_key(),
+                   node2 = fresh_key();
+    change c = {.type = LEDGER_GOV_ADD_DEPARTMENT, .department = "culture", .name = "文旅局",
+                .key = seal.pub, .node_key = node.pub, .p2p = "127.0.0.1:9100"};
+    pass(env, LT_APPROVAL, &c, QUORUM);
+    uint64_t H = ledger_height(env->L);
+    int has;
+    assert_int_equal(vset_n(env, H + 1, node.pub, &has), 4);
+    assert_false(has);
+    assert_int_equal(vset_n(env, H + 2, node.pub, &has), 5);
+    assert_true(has);
+    ledger_gov *gv = ledger_gov_acquire(env->L);
+    int d = ledger_genesis_dept_index(gv->m, "culture");
+    assert_true(d >= 0);
+    assert_true(gv->m->departments[d].validator);
+    assert_string_equal(gv->m->departments[d].p2p, "127.0.0.1:9100");
+    ledger_gov_release(gv);
+    /* a second one at once: refused when proposed */
+    change c2 = {.type = LEDGER_GOV_ADD_DEPARTMENT, .department = "sports", .name = "体育局",
+                 .key = seal2.pub, .node_key = node2.pub, .p2p = "127.0.0.1:9101"};
+    size_t len;
+    expect_refused(env, propose(env, lt_dept(env, LT_APPROVAL), &c2, 0, &len), &len,
+                   LEDGER_ERR_RULE, "gov_validators_unreachable");
+    /* once culture certifies (height H+2 on), it may */
+    tick(env);
+    assert_int_equal(ledger_height(env->L), H + 1);
+    pass(env, LT_APPROVAL, &c2, QUORUM);
+    assert_int_equal(vset_n(env, ledger_height(env->L) + 2, node2.pub, &has), 6);
+    assert_true(has);
+    /* the same node key or address again: refused */
+    ledger_keypair seal3 = fresh_key();
+    change c3 = {.type = LEDGER_GOV_ADD_DEPARTMENT, .department = "water", .name = "水务局",
+                 .key = seal3.pub, .node_key = node.pub, .p2p = "127.0.0.1:9102"};
+    expect_refused(env, propose(env, lt_dept(env, LT_APPROVAL), &c3, 0, &len), &len,
+                   LEDGER_ERR_RULE, "gov_key_in_use");
+    ledger_keypair node3 = fresh_key();
+    c3.node_key = node3.pub;
+    c3.p2p = "127.0.0.1:9100";
+    expect_refused(env, propose(env, lt_dept(env, LT_APPROVAL), &c3, 0, &len), &len,
+                   LEDGER_ERR_RULE, "gov_change_invalid");
+    c3.p2p = "no port";
+    expect_refused(env, propose(env, lt_dept(env, LT_APPROVAL), &c3, 0, &len), &len,
+                   LEDGER_ERR_RULE, "gov_change_invalid");
+    assert_int_equal(ledger_check_integrity(env->L, &(ledger_err){0}), 0);
+}
+
+/* A validator's node key rotated by the departments, another retired by
+ * itself: each set changes from two blocks after, and the old keys are
+ * never accepted again. */
+static void test_gov_rotate_and_retire_node_keys(void **state)
+{
+    lt_env *env = *state;
+    ledger_keypair nk = fresh_key();
+    change c = {.type = LEDGER_GOV_ROTATE_KEY, .department = "fire", .node_key = nk.pub};
+    pass(env, LT_APPROVAL, &c, QUORUM);
+    uint64_t H = ledger_height(env->L);
+    int has;
+    assert_int_equal(vset_n(env, H + 1, env->node[LT_FIRE].pub, &has), 4);
+    assert_true(has);
+    assert_int_equal(vset_n(env, H + 2, env->node[LT_FIRE].pub, &has), 4);
+    assert_false(has);
+    vset_n(env, H + 2, nk.pub, &has);
+    assert_true(has);
+    ledger_gov *gv = ledger_gov_acquire(env->L);
+    assert_true(ledger_gov_key_retired(gv, env->node[LT_FIRE].pub));
+    ledger_gov_release(gv);
+    /* tobacco's node key withdraws itself: no quorum needed */
+    size_t len;
+    tick(env);
+    run_ok(env, retire(env, &env->node[LT_TOBACCO], &len), &len);
+    uint64_t R = ledger_height(env->L);
+    assert_int_equal(vset_n(env, R + 1, env->node[LT_TOBACCO].pub, &has), 4);
+    assert_true(has);
+    assert_int_equal(vset_n(env, R + 2, env->node[LT_TOBACCO].pub, &has), 3);
+    assert_false(has);
+    gv = ledger_gov_acquire(env->L);
+    int d = ledger_genesis_dept_index(gv->m, "tobacco");
+    assert_false(gv->m->departments[d].validator);
+    ledger_gov_release(gv);
+    /* the retired key cannot come back as anyone's node key */
+    change back = {.type = LEDGER_GOV_ROTATE_KEY, .department = "health",
+                   .node_key = env->node[LT_TOBACCO].pub};
+    expect_refused(env, propose(env, lt_dept(env, LT_APPROVAL), &back, 0, &len), &len,
+                   LEDGER_ERR_RULE, "gov_key_retired");
+    /* the audit replays it all from genesis */
+    char lic[80];
+    ledger_err err;
+    assert_non_null(apply_with(env, &env->registrar, 3, "convenience-store", &err, lic));
+    assert_int_equal(ledger_check_integrity(env->L, &err), 0);
+}
+
 /* ---- one test per rule --------------------------------------------------- */
 
 static void test_rule_gov_signer_not_department(void **state)
@@ -1140,21 +1284,24 @@ static void test_rule_gov_param_invalid(void **state)
                    "gov_param_invalid");
 }
 
-static void test_rule_gov_validator_change_unsupported(void **state)
+static void test_rule_gov_validators_unreachable(void **state)
 {
     lt_env *env = *state;
     size_t len;
     ledger_keypair s = fresh_key(), n = fresh_key();
+    /* one validator: a second makes a set of two whose quorum is two, which
+     * the one in force cannot make alone */
     change add = {.type = LEDGER_GOV_ADD_DEPARTMENT, .department = "culture", .name = "文旅",
                   .key = s.pub, .node_key = n.pub, .p2p = "127.0.0.1:9000"};
     expect_refused(env, propose(env, lt_dept(env, LT_MARKET), &add, 0, &len), &len,
-                   LEDGER_ERR_RULE, "gov_validator_change_unsupported");
+                   LEDGER_ERR_RULE, "gov_validators_unreachable");
+    /* nor can its node key rotate: the new key alone would have to decide */
     change rot = {.type = LEDGER_GOV_ROTATE_KEY, .department = "market", .node_key = n.pub};
     expect_refused(env, propose(env, lt_dept(env, LT_MARKET), &rot, 0, &len), &len,
-                   LEDGER_ERR_RULE, "gov_validator_change_unsupported");
-    /* a validator's node key cannot retire itself either, yet */
+                   LEDGER_ERR_RULE, "gov_validators_unreachable");
+    /* and the only validator's node key cannot retire */
     expect_refused(env, retire(env, &env->node[LT_MARKET], &len), &len, LEDGER_ERR_RULE,
-                   "gov_validator_change_unsupported");
+                   "gov_no_validator");
 }
 
 static void test_rule_gov_no_validator(void **state)
@@ -1356,7 +1503,9 @@ int main(void)
         T(test_rule_gov_param_unsupported),
         T(test_rule_gov_param_invalid),
         T(test_validator_set_changes_two_blocks_after_the_change),
-        T(test_rule_gov_validator_change_unsupported),
+        T(test_rule_gov_validators_unreachable),
+        cmocka_unit_test_setup_teardown(test_gov_add_validator, setup4, teardown),
+        cmocka_unit_test_setup_teardown(test_gov_rotate_and_retire_node_keys, setup4, teardown),
         T(test_rule_gov_no_validator),
         T(test_rule_gov_quorum_unreachable),
         T(test_rule_gov_expiry_invalid),

@@ -154,6 +154,7 @@ static void test_the_api_over_a_live_tls_link(void **state)
     n->L = g_env.L;
     n->key = g_env.node[0];
     n->validator = 0;
+    n->observer = -1; /* a validator's node */
     n->dept = 0;
     n->base = event_base_new();
     snprintf(n->cfg.p2p_listen, sizeof n->cfg.p2p_listen, "127.0.0.1:%d", g_port[0]);

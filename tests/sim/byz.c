@@ -220,7 +220,8 @@ static uint64_t mix64(uint64_t x)
 static int plan_of(const sim_world *w, uint64_t h, uint32_t r, unsigned *victims,
                    unsigned *decider)
 {
-    unsigned n = w->mix.n;
+    unsigned n = w->mix.nv; /* the validators of genesis (the sets may change: the plan is
+                               then off, which only makes the attack weaker) */
     if (!(w->mix.byz_flags & BYZ_EQUIVOCATE) || !((w->mix.byz_mask >> ((h + r) % n)) & 1u))
         return 0;
     uint64_t x = mix64(w->seed ^ mix64(h * UINT64_C(0x100000001b3) + r));
@@ -364,7 +365,7 @@ static void flood(sim_world *w, sim_node *nd, const cons_msg *m)
     unsigned sent = 0;
     for (uint32_t k = 1; k < 2 * CONS_FUTURE_ROUNDS && sent < 24; k++) {
         uint32_t r = k < CONS_FUTURE_ROUNDS ? m->round + k : m->round + 100000 + k;
-        if ((m->height + r) % w->mix.n != nd->idx)
+        if ((m->height + r) % w->mix.nv != nd->idx)
             continue;
         core_block *b = node_make_block(w, nd, node_clock(w, nd) + 1 + sent, 0);
         if (b == NULL)
@@ -410,7 +411,7 @@ void byz_send(sim_world *w, sim_node *nd, uint32_t to, const uint8_t *frame, siz
     }
     const Permit__ConsensusMsg *cm = f->consensus;
     cons_msg m;
-    if (core_msg_from_pb(cm, w->mix.n, &m) != 0) {
+    if (core_msg_from_pb(cm, SIM_MAX_N, &m) != 0) {
         permit__frame__free_unpacked(f, NULL);
         send_to(w, nd, to, frame, len);
         return;

@@ -197,7 +197,7 @@ void check_commit(sim_world *w, sim_node *nd, uint64_t height)
                  (unsigned long long)height);
         return;
     }
-    if (sim_commit_verify(w, &c, tip.hash, height, &err) != 0) {
+    if (sim_commit_verify(w, nd->L, &c, tip.hash, height, &err) != 0) {
         sim_fail(w, "certificate: node %u height %llu: %s", nd->idx,
                  (unsigned long long)height, err.msg);
         return;

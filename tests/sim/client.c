@@ -250,6 +250,7 @@ void client_tick(sim_world *w)
         return; /* quiet: nothing but the tail's transaction */
     if (ensure_apps(w) != 0)
         return;
+    gov_tick(w); /* the departments' validator-set changes, in their turn */
     sim_tx *t = NULL;
     sim_node *obs = observer(w);
     if (obs && w->n_apps > 0 && !sim_rng_chance(&w->rng, 350)) {

@@ -31,6 +31,8 @@ typedef struct {
     int ready;
     lt_env env;
     ledger_keypair extra_seal, extra_node; /* a seventh department for n = 7 */
+    ledger_keypair join_seal, join_node;   /* the department that joins (govsim.c) */
+    ledger_keypair rot_node;               /* a node key rotated to (govsim.c) */
 } sim_chain;
 
 static sim_chain chains[2];
@@ -96,8 +98,10 @@ static void derive(ledger_keypair *kp, const char *label)
         abort();
 }
 
-static const ledger_keypair *node_key_of(sim_chain *c, unsigned i)
+static const ledger_keypair *node_key_of(sim_chain *c, unsigned i, unsigned nv)
 {
+    if (i == nv)
+        return &c->join_node; /* the joiner (govsim.c) */
     return i < LT_NDEPT ? &c->env.node[i] : &c->extra_node;
 }
 
@@ -108,6 +112,9 @@ static sim_chain *chain_for(unsigned n)
         return c;
     derive(&c->extra_seal, "permit-sim-key/seal/sim7");
     derive(&c->extra_node, "permit-sim-key/node/sim7");
+    derive(&c->join_seal, "permit-sim-key/seal/simjoin");
+    derive(&c->join_node, "permit-sim-key/node/simjoin");
+    derive(&c->rot_node, "permit-sim-key/node/rotated");
     edit_chain = c;
     edit_n = n;
     lt_setup(&c->env, edit_genesis);
@@ -117,7 +124,7 @@ static sim_chain *chain_for(unsigned n)
         exit(2);
     }
     for (unsigned i = 0; i < n; i++)
-        if (ledger_genesis_validator_index(c->env.g, node_key_of(c, i)->pub) != (int)i) {
+        if (ledger_genesis_validator_index(c->env.g, node_key_of(c, i, n)->pub) != (int)i) {
             fprintf(stderr, "sim: validator %u of the test genesis is out of order\n", i);
             exit(2);
         }
@@ -166,7 +173,7 @@ uint64_t sim_correct_min_height(sim_world *w)
 {
     uint64_t m = UINT64_MAX;
     for (unsigned i = 0; i < w->mix.n; i++)
-        if (!w->nodes[i].byz && w->nodes[i].height < m)
+        if (!w->nodes[i].byz && !w->nodes[i].dormant && w->nodes[i].height < m)
             m = w->nodes[i].height;
     return m == UINT64_MAX ? 0 : m;
 }
@@ -211,21 +218,23 @@ void sim_mix_describe(const sim_mix *m, char *out, size_t cap)
     snprintf(out, cap,
              "n=%u f=%u delay=%u-%ums loss=%u.%u%% dup=%u.%u%% partitions=%u+%u+%u crashes=%u+%u "
              "skew=±%ums byzantine=%s heal=%llu.%llus target=%llu "
-             "tx_every=%ums tx_to_restarted=%u.%u%% build_fail=%u.%u%% splicer=%s",
-             m->n, m->f, m->delay_min, m->delay_max, m->loss_pm / 10, m->loss_pm % 10,
+             "tx_every=%ums tx_to_restarted=%u.%u%% build_fail=%u.%u%% splicer=%s "
+             "validator_changes=%s",
+             m->nv, m->f, m->delay_min, m->delay_max, m->loss_pm / 10, m->loss_pm % 10,
              m->dup_pm / 10, m->dup_pm % 10, m->n_partitions, m->n_blips, m->commit_cuts,
              m->n_crashes, m->lock_crashes, m->skew_max, byz,
              (unsigned long long)(m->heal_at / 1000),
              (unsigned long long)(m->heal_at % 1000 / 100), (unsigned long long)m->target,
              m->tx_every, m->tx_restart_pm / 10, m->tx_restart_pm % 10, m->build_fail_pm / 10,
-             m->build_fail_pm % 10, m->splicer ? "yes" : "no");
+             m->build_fail_pm % 10, m->splicer ? "yes" : "no",
+             m->vchange ? "add+rotate+retire" : "no");
 }
 
 static void draw_mix(sim_world *w, unsigned n)
 {
     sim_mix *m = &w->mix;
     sim_rng *r = &w->rng;
-    m->n = n;
+    m->n = m->nv = n;
     m->f = (n - 1) / 3;
     m->delay_min = (uint32_t)sim_rng_range(r, 1, 20);
     m->delay_max = m->delay_min + (uint32_t)sim_rng_range(r, 10, 290);
@@ -263,6 +272,10 @@ static void draw_mix(sim_world *w, unsigned n)
     m->tx_restart_pm = sim_rng_chance(r, 500) ? (unsigned)sim_rng_range(r, 100, 600) : 0;
     m->build_fail_pm = sim_rng_chance(r, 300) ? (unsigned)sim_rng_range(r, 50, 400) : 0;
     m->splicer = sim_rng_chance(r, 300);
+    /* validator-set changes: node n joins when the departments add it */
+    m->vchange = sim_rng_chance(r, 350);
+    if (m->vchange)
+        m->n = n + 1;
 }
 
 static void schedule_faults(sim_world *w)
@@ -369,7 +382,7 @@ static void dispatch(sim_world *w, sim_event *ev)
         w->faults_on = 0;
         w->partitioned = 0;
         for (unsigned i = 0; i < w->mix.n; i++)
-            if (!w->nodes[i].up) {
+            if (!w->nodes[i].up && !w->nodes[i].dormant) {
                 w->st.restarts++;
                 node_boot(w, &w->nodes[i]);
             }
@@ -393,7 +406,7 @@ static int goal_reached(const sim_world *w)
         return 0;
     for (unsigned i = 0; i < w->mix.n; i++) {
         const sim_node *nd = &w->nodes[i];
-        if (!nd->byz && (!nd->up || nd->height < goal(w)))
+        if (!nd->byz && !nd->dormant && (!nd->up || nd->height < goal(w)))
             return 0;
     }
     return 1;
@@ -408,7 +421,7 @@ static void tail_step(sim_world *w)
 {
     if (w->tail == 0) {
         unsigned k = (unsigned)sim_rng_below(&w->rng, w->mix.n);
-        while ((w->mix.byz_mask >> k) & 1u)
+        while (((w->mix.byz_mask >> k) & 1u) || w->nodes[k].dormant)
             k = (k + 1) % w->mix.n;
         w->tail = 1;
         w->tail_node = k;
@@ -436,6 +449,8 @@ static int done(sim_world *w)
     int empty = 1;
     for (unsigned i = 0; i < w->mix.n; i++) {
         const sim_node *nd = &w->nodes[i];
+        if (nd->dormant)
+            continue;
         if (!nd->byz && !nd->up)
             return 0;
         if (!nd->byz && node_mempool_size(nd->mp) > 0)
@@ -446,7 +461,8 @@ static int done(sim_world *w)
             return 0;
         w->tail_next_look = w->now + 200;
         for (unsigned i = 0; i < w->mix.n; i++)
-            if (!w->nodes[i].byz && check_valid_waiting(w, &w->nodes[i]) > 0)
+            if (!w->nodes[i].byz && !w->nodes[i].dormant &&
+                check_valid_waiting(w, &w->nodes[i]) > 0)
                 return 0;
     }
     if (w->now - w->tail_at > w->st.tail_ms_max)
@@ -514,8 +530,8 @@ static int run_seed(uint64_t seed, unsigned n, const sim_opts *opt, const char *
     w->opt = *opt;
     sim_rng_seed(&w->rng, seed);
     w->g = c->env.g;
-    for (unsigned i = 0; i < n; i++)
-        w->node_key[i] = node_key_of(c, i);
+    w->join_seal = &c->join_seal;
+    w->rot_key = &c->rot_node;
     for (unsigned d = 0; d < LT_NDEPT; d++)
         w->dept_key[w->n_dept_keys++] = &c->env.dept[d];
     if (n > LT_NDEPT)
@@ -528,6 +544,8 @@ static int run_seed(uint64_t seed, unsigned n, const sim_opts *opt, const char *
         abort();
     w->faults_on = 1;
     draw_mix(w, n);
+    for (unsigned i = 0; i < w->mix.n; i++)
+        w->node_key[i] = node_key_of(c, i, n);
     char mix[512];
     sim_mix_describe(&w->mix, mix, sizeof mix);
     snprintf(w->dir, sizeof w->dir, "%.400s/s%llu", base, (unsigned long long)seed);
@@ -535,10 +553,11 @@ static int run_seed(uint64_t seed, unsigned n, const sim_opts *opt, const char *
         fprintf(stderr, "sim: mkdir %s: %s\n", w->dir, strerror(errno));
         exit(2);
     }
-    for (unsigned i = 0; i < n; i++) {
+    for (unsigned i = 0; i < w->mix.n; i++) {
         sim_node *nd = &w->nodes[i];
         nd->idx = i;
         nd->byz = (w->mix.byz_mask >> i) & 1u;
+        nd->dormant = i >= n; /* the joiner boots when its department is added */
         if (w->mix.skew_max)
             nd->skew = (int64_t)sim_rng_below(&w->rng, 2 * (uint64_t)w->mix.skew_max + 1) -
                        (int64_t)w->mix.skew_max;
@@ -615,7 +634,7 @@ static int run_seed(uint64_t seed, unsigned n, const sim_opts *opt, const char *
                (unsigned long long)w->st.events, (unsigned long long)w->st.tx_wait_max_ms);
     }
     fflush(stdout);
-    for (unsigned i = 0; i < n; i++)
+    for (unsigned i = 0; i < w->mix.n; i++)
         node_close(w, &w->nodes[i]);
     sim_queue_free(&w->q);
     rmrf(w->dir);
@@ -874,5 +893,9 @@ int main(int argc, char **argv)
            (unsigned long long)tot.sign_refused, (unsigned long long)tot.bad_sig,
            (unsigned long long)tot.bad_block, (unsigned long long)tot.equivocations_seen,
            (unsigned long long)tot.syncs_applied, (unsigned long long)tot.sync_refused);
+    printf("  validator-set changes: %llu validators added (each synced from genesis), %llu "
+           "node keys rotated, %llu node keys retired\n",
+           (unsigned long long)tot.vset_adds, (unsigned long long)tot.vset_rotations,
+           (unsigned long long)tot.vset_retirements);
     return failures ? 1 : 0;
 }

@@ -13,6 +13,8 @@
  * either). */
 #include "sim.h"
 
+#include <string.h>
+
 #include "node/core.h"
 #include "node/handshake.h"
 #include "permit.pb-c.h"
@@ -96,15 +98,19 @@ static int hs_auth(sim_world *w, unsigned v, hs_side *s, const uint8_t peer_nonc
                              s->sig);
 }
 
-/* What `me` (validator) accepts from the other end of a session with
- * exporter e: its Hello names `them`, and its Auth verifies on this session. */
+/* What `me` accepts from the other end of a session with exporter e: its
+ * Hello names `them` by its node key of the moment (keys rotate: govsim.c),
+ * on this chain, and its Auth verifies on this session (node/handshake.c). */
 static int hs_accepts(sim_world *w, unsigned me, unsigned them, const hs_side *other,
                       const uint8_t my_nonce[32], const uint8_t e[32])
 {
-    int v;
-    return node_hs_check_hello(w->g, (int)me, &other->hello, &v) == NODE_HS_OK &&
-           v == (int)them && node_hs_verify_auth(w->g, (unsigned)v, other->nonce, my_nonce, e,
-                                                 &other->auth);
+    const Permit__Hello *h = &other->hello;
+    ledger_pubkey pk;
+    return me != them && h->chain_id != NULL && strcmp(h->chain_id, w->g->chain_id) == 0 &&
+           h->node_key.len == 32 &&
+           memcmp(h->node_key.data, w->node_key[them]->pub, 32) == 0 &&
+           ledger_pubkey_parse(&pk, h->node_key.data) == 0 &&
+           node_hs_verify_auth_key(w->g->chain_id, &pk, other->nonce, my_nonce, e, &other->auth);
 }
 
 /* The handshake of a new link between a and b, inside a session of its

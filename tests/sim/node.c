@@ -104,23 +104,35 @@ static int h_persist_lock(void *ctx, const uint8_t *bytes, size_t len, ledger_er
     return 0;
 }
 
-static int h_sign(void *ctx, const uint8_t msg[32], uint8_t sig[64])
+static int h_sign(void *ctx, uint64_t height, const uint8_t msg[32], uint8_t sig[64])
 {
     sim_node *nd = ctx;
+    (void)height;
     return ledger_sign(nd->w->node_key[nd->idx], msg, AUX, sig);
 }
 
-static int h_verify(void *ctx, uint32_t v, const uint8_t msg[32], const uint8_t sig[64])
+static int h_verify(void *ctx, const ledger_pubkey *key, const uint8_t msg[32],
+                    const uint8_t sig[64])
 {
     sim_node *nd = ctx;
-    cons_msg m;
-    memset(&m, 0, sizeof m);
-    m.validator = v;
-    memcpy(m.sig, sig, 64);
-    int ok = sim_verify_msg(nd->w, &m, msg);
+    int ok = sim_verify_key(nd->w, key, msg, sig);
     if (!ok)
         nd->w->st.bad_sig++;
     return ok;
+}
+
+/* The validators of a height: the node's own ledger says (DESIGN §5). */
+static struct ledger_gov *h_vset(void *ctx, uint64_t height)
+{
+    sim_node *nd = ctx;
+    return ledger_vset_acquire(nd->L, height, NULL);
+}
+
+/* Peer indexes are node indexes: node i's key. */
+static const uint8_t *h_peer_key(void *ctx, uint32_t peer)
+{
+    sim_node *nd = ctx;
+    return peer < nd->w->mix.n ? nd->w->node_key[peer]->pub : NULL;
 }
 
 static void h_log(void *ctx, int level, const char *msg)
@@ -285,7 +297,7 @@ static void after_commit(sim_world *w, sim_node *nd, uint64_t h, uint32_t round)
 static int commit(sim_world *w, sim_node *nd, const core_block *b, const ledger_commit *cert)
 {
     ledger_err err;
-    if (sim_commit_verify(w, cert, b->hash.b, cert->height, &err) != 0) {
+    if (sim_commit_verify(w, nd->L, cert, b->hash.b, cert->height, &err) != 0) {
         sim_fail(w, "certificate: node %u decided h=%llu without a valid certificate: %s",
                  nd->idx, (unsigned long long)cert->height, err.msg);
         return 0;
@@ -324,7 +336,7 @@ static void apply(sim_world *w, sim_node *nd, const core_action *a)
             continue;
         ledger_err err;
         if (b->hdr.height > next ||
-            sim_commit_verify(w, &a->certs[i], b->hash.b, b->hdr.height, &err) != 0) {
+            sim_commit_verify(w, nd->L, &a->certs[i], b->hash.b, b->hdr.height, &err) != 0) {
             bad = 1;
             break;
         }
@@ -530,11 +542,12 @@ void node_boot(sim_world *w, sim_node *nd)
         return;
     }
     nd->mp = node_mempool_new(SIM_POOL_TXS, 64u << 20);
-    core_config cfg = {.g = w->g, .self = (int)nd->idx, .propose_ms = 1000, .vote_ms = 500,
+    core_config cfg = {.g = w->g, .self = -1, .node_key = w->node_key[nd->idx]->pub,
+                       .propose_ms = 1000, .vote_ms = 500,
                        .delta_ms = 500, .max_clock_drift_ms = SIM_CLOCK_AHEAD_MS};
     core_hooks hk = {.ctx = nd, .mono_ms = h_mono, .wall_ms = h_wall, .persist = h_persist,
                      .persist_lock = h_persist_lock, .sign = h_sign, .verify = h_verify,
-                     .log = h_log};
+                     .vset = h_vset, .peer_key = h_peer_key, .log = h_log};
     nd->c = nd->mp ? core_new(&cfg, &hk, nd->mp, &nd->ss, nd->lock_rec, nd->lock_len,
                               ledger_height(nd->L))
                    : NULL;

@@ -21,7 +21,7 @@
 #include "node/mempool.h"
 #include "node/signstate.h"
 
-#define SIM_MAX_N 7
+#define SIM_MAX_N 8               /* 7 validators and a joiner */
 #define SIM_POOL_TXS 256         /* mempool entries per node */
 #define SIM_VERIFIED 8192        /* verified signatures remembered per seed (vcache.c) */
 #define SIM_MAX_HEIGHT 512       /* heights a seed may reach */
@@ -127,7 +127,11 @@ enum {
 };
 
 typedef struct {
-    unsigned n, f;
+    unsigned n, f;                  /* nodes (the joiner included), Byzantine tolerated */
+    unsigned nv;                    /* validators of genesis: nodes 0..nv-1 */
+    int vchange;                    /* validator-set changes (govsim.c): node nv joins when
+                                       its department is added, a node key rotates, one
+                                       retires */
     uint32_t delay_min, delay_max;  /* ms, every message */
     unsigned loss_pm, dup_pm;       /* per mille, until the heal */
     unsigned n_partitions, n_blips, n_crashes; /* blips: partitions of 0.1-2 s */
@@ -156,6 +160,7 @@ typedef struct {
     unsigned idx;
     int byz;
     int up;
+    int dormant;                 /* the joiner, until its department is added */
     uint32_t inc;                /* incarnation: timers of an earlier life are void */
     int64_t skew;
     char db[600];
@@ -224,6 +229,7 @@ typedef struct {
     uint64_t byz_equiv, byz_garbage, byz_attacks, byz_lures, byz_floods, byz_silent;
     uint64_t sign_refused, bad_sig, bad_block, equivocations_seen;
     uint64_t syncs_applied, sync_refused, rounds_max;
+    uint64_t vset_adds, vset_rotations, vset_retirements; /* validator-set changes done */
 } sim_stats;
 
 typedef struct {
@@ -243,6 +249,12 @@ typedef struct sim_world {
     const ledger_keypair *dept_key[LEDGER_MAX_DEPARTMENTS];
     size_t n_dept_keys;
     const ledger_keypair *registrar;
+    /* validator-set changes (govsim.c) */
+    const ledger_keypair *join_seal;  /* the joiner's department's seal key */
+    const ledger_keypair *rot_key;    /* the node key a validator rotates to */
+    int gov_stage;
+    uint64_t gov_next;               /* when the step is filed again */
+    unsigned gov_rotated, gov_retired; /* the nodes the steps chose */
     sim_node nodes[SIM_MAX_N];
     char dir[512];
     int faults_on;
@@ -325,10 +337,15 @@ void client_tick(sim_world *w);
 void client_file_to(sim_world *w, unsigned to);
 void client_free(sim_world *w);
 
+/* govsim.c: the departments change the validator set (mix.vchange) */
+void gov_tick(sim_world *w);
+
 /* vcache.c: verification with results shared by all nodes of the seed */
-int sim_verify_msg(sim_world *w, const cons_msg *m, const uint8_t sighash[32]);
-int sim_commit_verify(sim_world *w, const ledger_commit *c, const uint8_t block_hash[32],
-                      uint64_t height, ledger_err *err);
+int sim_verify_key(sim_world *w, const ledger_pubkey *key, const uint8_t sighash[32],
+                   const uint8_t sig[64]);
+/* c against the validators of its height, as L knows them (ledger_vset_acquire) */
+int sim_commit_verify(sim_world *w, ledger *L, const ledger_commit *c,
+                      const uint8_t block_hash[32], uint64_t height, ledger_err *err);
 int sim_tx_verified(sim_world *w, const uint8_t tx_id[32]);
 void sim_tx_remember(sim_world *w, const uint8_t tx_id[32]);
 

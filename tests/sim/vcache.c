@@ -11,6 +11,7 @@
 
 #include <string.h>
 
+#include "ledger/gov.h"
 #include "ledger/hash.h"
 
 static int seen(sim_world *w, const uint8_t key[32])
@@ -25,42 +26,46 @@ static void remember(sim_world *w, const uint8_t key[32])
     memcpy(w->verified[slot], key, 32);
 }
 
-int sim_verify_msg(sim_world *w, const cons_msg *m, const uint8_t sighash[32])
+int sim_verify_key(sim_world *w, const ledger_pubkey *key, const uint8_t sighash[32],
+                   const uint8_t sig[64])
 {
-    uint8_t buf[1 + 4 + 32 + 64], key[32];
+    uint8_t buf[1 + 32 + 32 + 64], k[32];
     buf[0] = 'm';
-    buf[1] = (uint8_t)(m->validator >> 24);
-    buf[2] = (uint8_t)(m->validator >> 16);
-    buf[3] = (uint8_t)(m->validator >> 8);
-    buf[4] = (uint8_t)m->validator;
-    memcpy(buf + 5, sighash, 32);
-    memcpy(buf + 37, m->sig, 64);
-    ledger_sha256(buf, sizeof buf, key);
-    if (seen(w, key))
+    memcpy(buf + 1, key->raw, 32);
+    memcpy(buf + 33, sighash, 32);
+    memcpy(buf + 65, sig, 64);
+    ledger_sha256(buf, sizeof buf, k);
+    if (seen(w, k))
         return 1;
-    const ledger_department *d = &w->g->departments[w->g->validators[m->validator]];
-    if (!ledger_verify(&d->node, sighash, 32, m->sig))
+    if (!ledger_verify(key, sighash, 32, sig))
         return 0;
-    remember(w, key);
+    remember(w, k);
     return 1;
 }
 
-int sim_commit_verify(sim_world *w, const ledger_commit *c, const uint8_t block_hash[32],
-                      uint64_t height, ledger_err *err)
+int sim_commit_verify(sim_world *w, ledger *L, const ledger_commit *c,
+                      const uint8_t block_hash[32], uint64_t height, ledger_err *err)
 {
-    uint8_t buf[1 + 32 + 32 + 8], key[32];
+    ledger_gov *gv = ledger_vset_acquire(L, height, err);
+    if (gv == NULL)
+        return -1;
+    const ledger_genesis *vs = gv->m;
+    uint8_t buf[1 + 32 + 32 + 8 + 32], key[32];
     buf[0] = 'c';
     ledger_commit_hash(c, buf + 1); /* covers height, round, hash and every signature */
     memcpy(buf + 33, block_hash, 32);
     for (int i = 0; i < 8; i++)
         buf[65 + i] = (uint8_t)(height >> (56 - 8 * i));
+    memcpy(buf + 73, vs->validators_hash, 32); /* the set it was checked against */
     ledger_sha256(buf, sizeof buf, key);
-    if (seen(w, key))
-        return 0;
-    if (ledger_commit_verify(w->g, c, block_hash, height, err) != 0)
-        return -1;
-    remember(w, key);
-    return 0;
+    int rc = 0;
+    if (!seen(w, key)) {
+        rc = ledger_commit_verify(vs, c, block_hash, height, err);
+        if (rc == 0)
+            remember(w, key);
+    }
+    ledger_gov_release(gv);
+    return rc;
 }
 
 int sim_tx_verified(sim_world *w, const uint8_t tx_id[32])
