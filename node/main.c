@@ -119,7 +119,9 @@ static int init_home(int argc, char **argv)
     printf("home %s for chain %s\nnode key %s: %s\n", home, g->chain_id, hex,
            v >= 0     ? "the validator of this department in the genesis"
            : obs >= 0 ? "an observer of the genesis (role = observer)"
-                      : "named by no validator of the genesis (an observer, or hand it over)");
+                      : "named by no validator of the genesis: a validator (or, with role = "
+                        "observer, an observer) that governance adds; set p2p_listen to the "
+                        "address the proposal names");
     rc = 0;
 out:
     if (in)

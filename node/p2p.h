@@ -1,5 +1,6 @@
-/* node/p2p.h: authenticated TLS 1.3 links between the validators of genesis
- * (DESIGN §6, docs/operations.md "Network").
+/* node/p2p.h: authenticated TLS 1.3 links between the validators of the
+ * heights near ours, and the observers they admit (DESIGN §6, §11;
+ * docs/operations.md "Network").
  *
  * Every link is TLS 1.3 with an ephemeral self-signed certificate
  * (node/tls.h); the dialer is the TLS client.  Inside it, frames are u32
@@ -8,10 +9,14 @@
  * NODE_HS_MAX_FRAME).  A link starts with the handshake of node/handshake.h:
  * Hello, then Auth, a signature that covers the session's TLS exporter, so
  * a handshake relayed from another connection never verifies.  A key that is
- * not another validator of genesis, or an Auth that does not verify, closes
- * the link.
+ * no validator of the next two heights (and, on a validator, no observer the
+ * membership in force admits), or an Auth that does not verify, closes the
+ * link.  Department nodes keep one peer number while they are validators
+ * (their index in genesis, or a free number for one added later).
  *
- * Link policy.  The validator with the lower index dials; a peer it dials
+ * Link policy.  Of two validators, the one with the lower index in genesis
+ * dials (a validator of genesis dials one added later; of two added later,
+ * the lower node key); a peer it dials
  * that has no link and no dial in progress is (re)dialled with backoff
  * (0.5 s doubling to 30 s, reset when a link comes up), checked four times a
  * second whatever happened meanwhile.  A live link is never replaced by a

@@ -1020,6 +1020,28 @@ static void tick(lt_env *env)
     lt_tick(env, LT_SEC);
 }
 
+/* Certify the tip with the given keys as validators 0..n-1 of its height's
+ * set (whatever that set is: the audit decides whether they count). */
+static void certify_tip_by(lt_env *env, const ledger_keypair *const *keys, size_t n)
+{
+    ledger_tip tip;
+    ledger_get_tip(env->L, &tip);
+    ledger_commit c;
+    memset(&c, 0, sizeof c);
+    c.height = tip.height;
+    memcpy(c.block_hash, tip.hash, 32);
+    uint8_t msg[32];
+    ledger_vote_sighash(env->g->chain_id, LEDGER_VOTE_PRECOMMIT, tip.height, 0, tip.hash, msg);
+    for (size_t i = 0; i < n; i++) {
+        c.sigs[i].validator = (uint32_t)i;
+        assert_int_equal(ledger_sign(keys[i], msg, NULL, c.sigs[i].sig), 0);
+    }
+    c.n_sigs = n;
+    ledger_err err;
+    if (ledger_put_commit(env->L, &c, &err) != 0)
+        fail_msg("put_commit: %s", err.msg);
+}
+
 /* DESIGN §11: a department joins with a validator; it certifies from two
  * blocks after the change; a second validator cannot join while the first
  * does not certify yet (the validators in force would not make a quorum of
@@ -1111,11 +1133,37 @@ static void test_gov_rotate_and_retire_node_keys(void **state)
                    .node_key = env->node[LT_TOBACCO].pub};
     expect_refused(env, propose(env, lt_dept(env, LT_APPROVAL), &back, 0, &len), &len,
                    LEDGER_ERR_RULE, "gov_key_retired");
-    /* the audit replays it all from genesis */
+    /* the audit replays it all from genesis: at the tip the set is market,
+     * tobacco (retired: it no longer counts), fire's new key, health */
     char lic[80];
     ledger_err err;
     assert_non_null(apply_with(env, &env->registrar, 3, "convenience-store", &err, lic));
+    tick(env);
+    tick(env);
+    assert_int_equal(vset_n(env, ledger_height(env->L), NULL, NULL), 3);
     assert_int_equal(ledger_check_integrity(env->L, &err), 0);
+    const ledger_keypair *good[] = {&env->node[LT_MARKET], &nk, &env->node[LT_HEALTH]};
+    const ledger_keypair *old[] = {&env->node[LT_MARKET], &env->node[LT_FIRE],
+                                   &env->node[LT_HEALTH]};
+    uint8_t *b;
+    size_t l;
+    uint64_t h;
+    ledger_audit_failure f;
+    certify_tip_by(env, good, 3);
+    assert_int_equal(ledger_bundle_build(env->L, lic, 0, &b, &l, &h, &err), 0);
+    if (verify(env, b, l, &f) != 0) {
+        char msg[600];
+        ledger_audit_failure_format(&f, msg, sizeof msg);
+        fail_msg("%s", msg);
+    }
+    free(b);
+    /* fire's old key after its rotation took effect: refused, check 1 */
+    certify_tip_by(env, old, 3);
+    assert_int_equal(ledger_bundle_build(env->L, lic, 0, &b, &l, &h, &err), 0);
+    assert_int_equal(verify(env, b, l, &f), -1);
+    assert_int_equal(f.check, AUDIT_CERTIFICATE);
+    assert_non_null(strstr(f.reason, "does not verify"));
+    free(b);
 }
 
 /* ---- one test per rule --------------------------------------------------- */
