@@ -97,21 +97,26 @@ static int checkpoint_load(const char *path, ledger_audit_checkpoint *cp, cli_er
     json_error_t je;
     json_t *j = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &je);
     free(buf);
-    const char *chain = NULL, *root = NULL, *hash = NULL;
-    json_int_t height = -1, size = -1, tm = -1;
+    const char *chain = NULL, *root = NULL, *hash = NULL, *ghead = NULL;
+    json_int_t height = -1, size = -1, tm = -1, gseq = -1;
     memset(cp, 0, sizeof *cp);
     if (j == NULL ||
-        json_unpack(j, "{s:s, s:I, s:I, s:s, s?s, s?I !}", "chain_id", &chain, "height", &height,
-                    "log_size", &size, "log_root", &root, "block_hash", &hash, "time",
-                    &tm) != 0 ||
+        json_unpack(j, "{s:s, s:I, s:I, s:s, s?s, s?I, s?I, s?s !}", "chain_id", &chain,
+                    "height", &height, "log_size", &size, "log_root", &root, "block_hash",
+                    &hash, "time", &tm, "gov_seq", &gseq, "gov_head", &ghead) != 0 ||
         strlen(chain) > LEDGER_MAX_CHAIN_ID || height < 0 || size < 0 ||
         ledger_hex_decode_exact(root, cp->log_root, 32) != 0 || (hash == NULL) != (tm < 0) ||
-        (hash && ledger_hex_decode_exact(hash, cp->block_hash, 32) != 0)) {
+        (hash && ledger_hex_decode_exact(hash, cp->block_hash, 32) != 0) ||
+        (ghead == NULL) != (gseq < 0) || gseq > UINT32_MAX ||
+        (ghead && ledger_hex_decode_exact(ghead, cp->gov_head, 32) != 0)) {
         json_decref(j);
         return -cli_fail(err, CLI_EXIT_USAGE,
                          "--checkpoint %s: not a checkpoint (a JSON object with chain_id, "
-                         "height, log_size, log_root, and block_hash with time)", path);
+                         "height, log_size, log_root, block_hash with time, and gov_seq with "
+                         "gov_head)", path);
     }
+    cp->has_gov = ghead != NULL;
+    cp->gov_seq = ghead ? (uint32_t)gseq : 0;
     snprintf(cp->chain_id, sizeof cp->chain_id, "%s", chain);
     cp->height = (uint64_t)height;
     cp->log_size = (uint64_t)size;
@@ -126,10 +131,13 @@ static int checkpoint_save(const char *path, const ledger_audit_report *r, cli_e
     char root[65], hash[65];
     ledger_hex_encode(r->header.log_root, 32, root);
     ledger_hex_encode(r->block_hash, 32, hash);
-    json_t *j = json_pack("{s:s, s:I, s:I, s:s, s:s, s:I}", "chain_id", r->header.chain_id,
-                          "height", (json_int_t)r->header.height, "log_size",
-                          (json_int_t)r->header.log_size, "log_root", root, "block_hash", hash,
-                          "time", (json_int_t)r->header.time);
+    char ghead[65];
+    ledger_hex_encode(r->gov_head, 32, ghead);
+    json_t *j = json_pack("{s:s, s:I, s:I, s:s, s:s, s:I, s:I, s:s}", "chain_id",
+                          r->header.chain_id, "height", (json_int_t)r->header.height,
+                          "log_size", (json_int_t)r->header.log_size, "log_root", root,
+                          "block_hash", hash, "time", (json_int_t)r->header.time, "gov_seq",
+                          (json_int_t)r->n_gov_events, "gov_head", ghead);
     char *s = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
     json_decref(j);
     if (s == NULL)
@@ -488,7 +496,8 @@ static int cmd_audit(cli_ctx *ctx, const cli_args *a, cli_error *err)
     /* only forward: ledger_audit_verify refused anything older, and the
      * checkpoint's own block is written again only to add what an older
      * file lacks */
-    if (cp_path && (!have_cp || rep.header.height > cp.height || !cp.has_block) &&
+    if (cp_path &&
+        (!have_cp || rep.header.height > cp.height || !cp.has_block || !cp.has_gov) &&
         (rc = checkpoint_save(cp_path, &rep, err)) != CLI_EXIT_OK)
         goto out;
     char warn[600];

@@ -424,6 +424,22 @@ static int check_checkpoint(const ledger_genesis *g, const ledger_bundle *b,
                       "the bundle carries a consistency proof from log size %llu, the "
                       "checkpoint is at log size %llu: nothing can check that proof",
                       (unsigned long long)b->since_log_size, (unsigned long long)cp->log_size);
+    /* the governance history the checkpoint saw is this bundle's too */
+    if (cp->has_gov && cp->gov_seq > 0) {
+        uint8_t hh[32];
+        if (b->n_gov_events < cp->gov_seq)
+            return failed(f, AUDIT_CONSISTENCY, -1, h->height,
+                          "the bundle's governance record has %zu events, the checkpoint saw "
+                          "%u: governance history was cut or rewritten",
+                          b->n_gov_events, cp->gov_seq);
+        const ledger_bundle_event *ge = &b->gov_events[cp->gov_seq - 1];
+        ledger_merkle_leaf_hash(ge->event, ge->event_len, hh);
+        if (memcmp(hh, cp->gov_head, 32) != 0)
+            return failed(f, AUDIT_CONSISTENCY, -1, h->height,
+                          "governance event %u is not the one the checkpoint saw: another "
+                          "governance history (a branch signed by keys retired since?)",
+                          cp->gov_seq - 1);
+    }
     rep->since_log_size = cp->log_size;
     rep->consistency_checked = 1;
     if (cp->log_size == h->log_size) {
@@ -530,6 +546,9 @@ int ledger_audit_verify(const ledger_genesis *g, const uint8_t *bytes, size_t le
     rep->status = ledger_license_status_at(&rep->record, h.time);
     rep->n_events = b.n_events;
     rep->n_gov_events = b.n_gov_events;
+    if (b.n_gov_events > 0)
+        ledger_merkle_leaf_hash(b.gov_events[b.n_gov_events - 1].event,
+                                b.gov_events[b.n_gov_events - 1].event_len, rep->gov_head);
     rep->header = h;
     memcpy(rep->block_hash, block_hash, 32);
     rc = 0;

@@ -82,6 +82,13 @@ typedef struct {
                                    before they were kept lack them) */
     uint8_t block_hash[32];
     uint64_t time;              /* the block's time, ms since the epoch */
+    /* the governance record as that block had it: its events (0: none yet)
+     * and the hash of the last (DESIGN §9: a later bundle must carry the
+     * same history, so keys retired since cannot certify a branch that
+     * leaves their retirement out); files written before lack them */
+    int has_gov;
+    uint32_t gov_seq;
+    uint8_t gov_head[32];
 } ledger_audit_checkpoint;
 
 /* What a successful verification established. */
@@ -91,6 +98,7 @@ typedef struct {
     int status;                 /* as of the header's time: EXPIRED derived */
     size_t n_events;
     size_t n_gov_events;        /* governance events replayed from genesis (0: none) */
+    uint8_t gov_head[32];       /* the hash of the last of them (zero: none) */
     ledger_header header;       /* the certified header */
     uint8_t block_hash[32];
     size_t n_signers;

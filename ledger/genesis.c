@@ -252,6 +252,29 @@ static int parse_industry(json_t *o, const char *path, ledger_genesis *g, size_t
 
 /* ---- the document -------------------------------------------------------- */
 
+#define SET_HASH_TAG "permit/validators/v2"
+
+static void nodes_hash(const ledger_genesis *m, uint8_t out[32])
+{
+    ledger_sha256_ctx c;
+    uint8_t cnt[2] = {(uint8_t)(m->n_validators >> 8), (uint8_t)m->n_validators};
+    ledger_sha256_init(&c);
+    ledger_sha256_update(&c, SET_HASH_TAG, strlen(SET_HASH_TAG));
+    ledger_sha256_update(&c, cnt, 2);
+    for (size_t i = 0; i < m->n_validators; i++)
+        ledger_sha256_update(&c, m->departments[m->validators[i]].node.raw, 32);
+    ledger_sha256_final(&c, out);
+}
+
+void ledger_set_validators_hash(ledger_genesis *m)
+{
+    uint8_t h[32];
+    nodes_hash(m, h);
+    /* the node keys of genesis, in its order: genesis' value, whatever seal
+     * keys rotated since (a seal key certifies no block) */
+    memcpy(m->validators_hash, memcmp(h, m->genesis_nodes, 32) == 0 ? m->genesis_vhash : h, 32);
+}
+
 void ledger_genesis_validators_hash(ledger_genesis *g)
 {
     ledger_sha256_ctx c;
@@ -381,6 +404,8 @@ static int parse_root(json_t *root, ledger_genesis *g, ledger_err *err)
     if (ledger_genesis_index_build(g, err) != 0)
         return -1;
     ledger_genesis_validators_hash(g);
+    memcpy(g->genesis_vhash, g->validators_hash, 32);
+    nodes_hash(g, g->genesis_nodes);
     return 0;
 }
 

@@ -104,7 +104,12 @@ typedef struct ledger_genesis {
     int *validators;             /* department indices, in genesis order */
     uint8_t hash[32];            /* SHA-256 of the genesis file's bytes */
     uint8_t validators_hash[32]; /* SHA-256(u16 BE count || node_key_0 ||
-                                    seal_key_0 || ...), docs/genesis.md */
+                                    seal_key_0 || ...), docs/genesis.md; in a
+                                    membership, the hash of its set
+                                    (ledger_set_validators_hash) */
+    uint8_t genesis_vhash[32];   /* the genesis' validators_hash, and the v2 hash of
+                                    its node keys: carried into every membership */
+    uint8_t genesis_nodes[32];
     /* Private: lookup indexes built by ledger_genesis_parse and freed by
      * ledger_genesis_free.  NULL in a genesis built by hand (tests), whose
      * lookups then scan linearly. */
@@ -149,9 +154,14 @@ const ledger_industry *ledger_genesis_industry(const ledger_genesis *g,
 /* Index of the validator with this node key in validators[] (its position in
  * the validator set, not its department index), or -1. */
 int ledger_genesis_validator_index(const ledger_genesis *g, const uint8_t node_key[32]);
-/* Set g->validators_hash from its validators (the genesis formula, applied
- * to any membership: the hash of the set that certifies a block). */
+/* Set g->validators_hash from its validators (the genesis formula). */
 void ledger_genesis_validators_hash(ledger_genesis *g);
+/* The hash a header names for the validators of membership m (DESIGN §5,
+ * docs/genesis.md): SHA-256("permit/validators/v2" || u16 count || node
+ * keys), except that while m's validators have genesis' node keys in
+ * genesis' order it is the genesis value (seal keys may have rotated: they
+ * certify no block).  Reads only m (genesis_vhash, genesis_nodes). */
+void ledger_set_validators_hash(ledger_genesis *m);
 /* Index in observers[] of the observer with this node key, or -1. */
 int ledger_genesis_observer_index(const ledger_genesis *g, const uint8_t node_key[32]);
 

@@ -449,6 +449,8 @@ static int copy_identity(const ledger_genesis *g, ledger_genesis *m)
     m->region_name = strdup(g->region_name ? g->region_name : "");
     m->genesis_time_ms = g->genesis_time_ms;
     memcpy(m->hash, g->hash, 32);
+    memcpy(m->genesis_vhash, g->genesis_vhash, 32);
+    memcpy(m->genesis_nodes, g->genesis_nodes, 32);
     return m->chain_id && m->region && m->region_name ? 0 : -1;
 }
 
@@ -480,7 +482,6 @@ static int link_membership(ledger_genesis *m, ledger_err *err)
     for (size_t i = 0; i < m->n_departments; i++)
         if (m->departments[i].validator)
             m->validators[m->n_validators++] = (int)i;
-    ledger_genesis_validators_hash(m);
     ledger_err ie;
     if (ledger_genesis_index_build(m, &ie) != 0)
         return ledger_fail(err, ie.code == LEDGER_ERR_NOMEM ? LEDGER_ERR_NOMEM : LEDGER_ERR_INVALID,
@@ -633,6 +634,7 @@ int ledger_gov_decode(const ledger_genesis *g, const uint8_t *p, size_t n, ledge
         ledger_gov_release(gv);
         return -1;
     }
+    ledger_set_validators_hash(m);
     *out = gv;
     return 0;
 }

@@ -190,10 +190,11 @@ static int check_liveness(const ledger_gov *gv, ledger_err *err)
 /* After a change to the validators (DESIGN §11): the validators certifying
  * the block that executes it (`before`, the set in force at its height)
  * must be able to decide blocks without the ones the change adds, whose
- * nodes may not run yet: those kept make a quorum of the new set.  So one
- * validator is added, or one node key rotated, at a time (a second waits
- * until the first certifies blocks), and a chain of fewer than four
- * validators cannot change its set except by removing one. */
+ * nodes may not run yet: those kept make a quorum of the new set.  So no
+ * more validators join (or node keys rotate) at once than the new set
+ * tolerates faults, a change waits for the last one to certify, and a chain
+ * of one or two validators only shrinks.  Until the newcomers run, the
+ * chain tolerates that many faults fewer (docs/operations.md). */
 static int check_validators(const ledger_gov *before, const ledger_gov *after, ledger_err *err)
 {
     const ledger_genesis *a = after->m, *b = before->m;
@@ -454,6 +455,11 @@ static int apply_change(ledger_gov *gv, ledger_gov_change *c, ledger_err *err)
                 return -1;
             dp->node = pk;
             if (c->p2p[0]) {
+                for (size_t i = 0; i < m->n_departments; i++)
+                    if ((int)i != d && m->departments[i].validator && m->departments[i].p2p &&
+                        strcmp(m->departments[i].p2p, c->p2p) == 0)
+                        return refuse(err, "gov_change_invalid",
+                                      "another validator has that p2p address");
                 char *p2p = ledger_hostport_problem(c->p2p) ? NULL : strdup(c->p2p);
                 if (p2p == NULL)
                     return refuse(err, "gov_change_invalid", "the p2p address is not host:port");
@@ -646,7 +652,8 @@ static int find_open(const ledger_gov *gv, uint32_t id)
     return -1;
 }
 
-static int retire_key(ledger_gov_outcome *o, const uint8_t key[32], ledger_err *err)
+static int retire_key(ledger_gov_outcome *o, const ledger_gov *vset, const uint8_t key[32],
+                      ledger_err *err)
 {
     ledger_gov *gv = o->after;
     ledger_genesis *m = gv->m;
@@ -675,6 +682,15 @@ static int retire_key(ledger_gov_outcome *o, const uint8_t key[32], ledger_err *
         free(dp->rpc);
         dp->p2p = dp->rpc = NULL;
         memset(&dp->node, 0, sizeof dp->node);
+        /* the validators left must decide without newcomers that may not
+         * run yet (check_validators) */
+        ledger_gov *linked = NULL;
+        if (ledger_gov_copy(m, gv, &linked, err) != 0)
+            return -1;
+        int rc = check_validators(vset, linked, err);
+        ledger_gov_release(linked);
+        if (rc != 0)
+            return -1;
     } else {
         int ob = ledger_gov_observer(gv, key);
         if (ob < 0)
@@ -831,7 +847,7 @@ int ledger_gov_step(const ledger_gov *base, const ledger_gov *inforce, const led
         return 0;
     }
     case PERMIT__TX_KIND__RETIRE_KEY:
-        if (retire_key(out, tx->signer, err) != 0)
+        if (retire_key(out, vset, tx->signer, err) != 0)
             goto fail;
         return 0;
     default:

@@ -131,8 +131,8 @@ typedef struct {
      * before the precommit that takes it leaves; 0, or -1 with err (nothing
      * is signed then).  Handed back to core_new after a restart. */
     int (*persist_lock)(void *ctx, const uint8_t *bytes, size_t len, ledger_err *err);
-    /* Sign a 32-byte message with the node key that is validator `self`
-     * at `height` (a rotated node key: the one in force there); 0 or -1. */
+    /* Sign a 32-byte message of `height` with our node key (the core asks
+     * only at heights whose set holds it: cfg.node_key); 0 or -1. */
     int (*sign)(void *ctx, uint64_t height, const uint8_t msg[32], uint8_t sig[64]);
     /* Verify a signature by `key` over a 32-byte message; 1 when valid.
      * NULL: ledger_verify. */

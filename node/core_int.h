@@ -262,6 +262,7 @@ int core_store_add(core *c, core_block *b, uint64_t height, uint32_t round, uint
 void core_store_drop_below(core *c, uint64_t height);
 void core_ahead_add(core *c, const cons_msg *m, core_block *b, uint32_t peer, int unchecked);
 void core_ahead_replay(core *c);
+void core_saw_own(core *c, const cons_msg *m, const uint8_t *msg);
 void core_ahead_clear(core *c);
 void core_await_add(core *c, const cons_hash *h);
 void core_validate(core *c, core_block *b);

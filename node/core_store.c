@@ -349,8 +349,12 @@ void core_ahead_add(core *c, const cons_msg *m, core_block *b, uint32_t peer, in
                 core_ahead_add(c, m, b, peer, unchecked);
                 return;
             }
-            core_block_unref(b);
-            return;
+            if (!c->ahead[i].unchecked || !unchecked) {
+                core_block_unref(b);
+                return;
+            }
+            /* two unchecked: a forgery must not keep the real one out (the
+             * bounds below still hold; replay checks both) */
         }
         if (c->ahead[i].b != NULL) {
             blocks++;
@@ -394,6 +398,34 @@ void core_ahead_add(core *c, const cons_msg *m, core_block *b, uint32_t peer, in
 
 static int msg_checks(core *c, uint32_t peer, const cons_msg *m, const core_block *b);
 
+/* A restored validator without its sign state signs nothing until past
+ * every height it is seen to have voted at (core.c, quarantine): a message
+ * it signed before is recognised by its own node key, whatever index the
+ * set of that height gives it.  msg: m's signed hash, or NULL to compute. */
+void core_saw_own(core *c, const cons_msg *m, const uint8_t *msg)
+{
+    if (!c->quarantine || m->height <= c->own_seen_height)
+        return;
+    if (c->cfg.node_key == NULL) { /* genesis' validators throughout: our index */
+        if ((int)m->validator == c->cfg.self)
+            c->own_seen_height = m->height;
+        return;
+    }
+    uint8_t h[32];
+    if (msg == NULL) {
+        if (m->type == CONS_PROPOSAL)
+            ledger_proposal_sighash(c->g->chain_id, m->height, m->round, m->pol_round,
+                                    m->value.b, h);
+        else
+            ledger_vote_sighash(c->g->chain_id, (int)m->type, m->height, m->round, m->value.b,
+                                h);
+        msg = h;
+    }
+    ledger_pubkey own;
+    if (ledger_pubkey_parse(&own, c->cfg.node_key) == 0 && ledger_verify(&own, msg, 32, m->sig))
+        c->own_seen_height = m->height; /* signed before a restart (or a restore) */
+}
+
 /* The engine reached the height some messages were kept for: hand them
  * over (those kept before their height's validators were known are checked
  * now); drop what is for heights already left. */
@@ -416,9 +448,12 @@ void core_ahead_replay(core *c)
     if (c->n_ahead == 0)
         c->ahead_since = 0;
     for (size_t i = n_now; i-- > 0;) {
-        if (now[i].unchecked && !msg_checks(c, now[i].peer, &now[i].m, now[i].b)) {
-            core_block_unref(now[i].b);
-            continue;
+        if (now[i].unchecked) {
+            if (!msg_checks(c, now[i].peer, &now[i].m, now[i].b)) {
+                core_block_unref(now[i].b);
+                continue;
+            }
+            core_saw_own(c, &now[i].m, NULL);
         }
         if (now[i].b)
             core_store_add(c, now[i].b, h, now[i].m.round, now[i].m.validator);
@@ -523,8 +558,7 @@ void core_on_consensus(core *c, uint32_t peer, const Permit__ConsensusMsg *cm)
             c->st.bad_sigs++;
             return;
         }
-        if ((int)m.validator == core_self_at(c, at) && m.height > c->own_seen_height)
-            c->own_seen_height = m.height; /* signed before a restart (or a restore) */
+        core_saw_own(c, &m, msg);
         core_behind(c, peer, core_val_key(c, at, m.validator), m.height - 1, CORE_SIGNED);
         return;
     }
@@ -554,8 +588,8 @@ void core_on_consensus(core *c, uint32_t peer, const Permit__ConsensusMsg *cm)
         core_block_unref(b);
         return;
     }
-    if (known && (int)m.validator == core_self_at(c, m.height) && m.height > c->own_seen_height)
-        c->own_seen_height = m.height; /* signed before a restart (or a restore) */
+    if (known)
+        core_saw_own(c, &m, NULL);
     if (m.height == h + 1) {
         core_ahead_add(c, &m, b, peer, !known);
         /* a peer is a height ahead and we do not get there: fetch blocks */

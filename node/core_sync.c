@@ -39,10 +39,16 @@ static void request(core *c, uint32_t prefer);
  * that do not exist. */
 static uint64_t vouched_height(core *c)
 {
+    /* signers that are validators of this height or the next: a key that
+     * left the set vouches for nothing any more */
     uint64_t top[CORE_CLAIMS];
     unsigned k = 0;
+    uint64_t h0 = cons_height(c->e);
+    const ledger_genesis *s0 = core_vset(c, h0), *s1 = core_vset(c, h0 + 1);
     for (unsigned i = 0; i < CORE_CLAIMS; i++)
-        if (c->claims[i].height > 0)
+        if (c->claims[i].height > 0 &&
+            ((s0 && ledger_genesis_validator_index(s0, c->claims[i].key) >= 0) ||
+             (s1 && ledger_genesis_validator_index(s1, c->claims[i].key) >= 0)))
             top[k++] = c->claims[i].height;
     unsigned n = cons_validators(c->e);
     unsigned need = (n - 1) / 3 + 1, have = 0;
@@ -77,8 +83,8 @@ static void claim(core *c, const uint8_t key[32], uint64_t height)
         if (e->height < low->height)
             low = e;
     }
-    /* a new signer: a free entry, else the lowest claim gives way (signers
-     * are validators of some set, so the table holds the current ones) */
+    /* a new signer: a free entry, else the lowest claim gives way (only
+     * those of the current sets count: vouched_height) */
     claim_entry *e = free_e ? free_e : low;
     if (free_e == NULL && height <= low->height)
         return;

@@ -926,17 +926,47 @@ static void test_membership_history_holds_each_key_while_in_force(void **state)
     ledger_gov_release(now);
 }
 
+/* The validators of `height` as the ledger says: how many, and whether
+ * `key` is one of them. */
+static size_t vset_n(lt_env *env, uint64_t height, const uint8_t *key, int *has)
+{
+    ledger_err err;
+    ledger_gov *gv = ledger_vset_acquire(env->L, height, &err);
+    if (gv == NULL)
+        fail_msg("vset %llu: %s", (unsigned long long)height, err.msg);
+    size_t n = gv->m->n_validators;
+    if (has)
+        *has = key && ledger_genesis_validator_index(gv->m, key) >= 0;
+    ledger_gov_release(gv);
+    return n;
+}
+
+static void tick(lt_env *env)
+{
+    lt_tick(env, LT_SEC);
+}
+
 /* DESIGN §5: a change to the validator set executed in block H certifies
- * from H+2, and every header names the set that certifies it.  The test
- * chain's one validator is market's node; a seal-key rotation of its
- * department changes the set's hash (node and seal keys, docs/genesis.md). */
+ * from H+2, and every header names the set that certifies it (here fire's
+ * node key rotates; a seal key's rotation leaves the hash as it was). */
 static void test_validator_set_changes_two_blocks_after_the_change(void **state)
 {
     lt_env *env = *state;
     ledger_err err;
+    ledger_keypair sk = fresh_key();
+    /* health's seal (a validator's department; the approvals below do
+     * without it) */
+    change s = {.type = LEDGER_GOV_ROTATE_KEY, .department = "health", .key = sk.pub};
+    pass(env, LT_POLICE, &s, QUORUM);
+    tick(env);
+    tick(env);
+    assert_int_equal(vset_n(env, ledger_height(env->L) + 2, NULL, NULL), 4);
+    ledger_gov *same = ledger_vset_acquire(env->L, ledger_height(env->L) + 2, &err);
+    assert_memory_equal(same->m->validators_hash, env->g->validators_hash, 32);
+    ledger_gov_release(same);
     ledger_keypair nk = fresh_key();
-    change c = {.type = LEDGER_GOV_ROTATE_KEY, .department = "market", .key = nk.pub};
-    pass(env, LT_APPROVAL, &c, QUORUM);
+    change c = {.type = LEDGER_GOV_ROTATE_KEY, .department = "fire", .node_key = nk.pub};
+    pass(env, LT_POLICE, &c, QUORUM);
     uint64_t H = ledger_height(env->L); /* the block that executed it */
     ledger_gov *at1 = ledger_vset_acquire(env->L, H + 1, &err);
     ledger_gov *at2 = ledger_vset_acquire(env->L, H + 2, &err);
@@ -1000,25 +1030,6 @@ static void test_validator_set_changes_two_blocks_after_the_change(void **state)
     ledger_gov_release(atH);
 }
 
-/* The validators of `height` as the ledger says: how many, and whether
- * `key` is one of them. */
-static size_t vset_n(lt_env *env, uint64_t height, const uint8_t *key, int *has)
-{
-    ledger_err err;
-    ledger_gov *gv = ledger_vset_acquire(env->L, height, &err);
-    if (gv == NULL)
-        fail_msg("vset %llu: %s", (unsigned long long)height, err.msg);
-    size_t n = gv->m->n_validators;
-    if (has)
-        *has = key && ledger_genesis_validator_index(gv->m, key) >= 0;
-    ledger_gov_release(gv);
-    return n;
-}
-
-static void tick(lt_env *env)
-{
-    lt_tick(env, LT_SEC);
-}
 
 /* Certify the tip with the given keys as validators 0..n-1 of its height's
  * set (whatever that set is: the audit decides whether they count). */
@@ -1095,6 +1106,45 @@ static void test_gov_add_validator(void **state)
     assert_int_equal(ledger_check_integrity(env->L, &(ledger_err){0}), 0);
 }
 
+/* The set's hash depends on the node keys only, the same however the
+ * membership was reached: one that joins and leaves again brings back the
+ * genesis value, in memory and after a reopen (a node that restarts must
+ * make the same headers as one that did not). */
+static void test_validators_hash_back_to_genesis(void **state)
+{
+    lt_env *env = *state;
+    ledger_err err;
+    ledger_keypair seal = fresh_key(), node = fresh_key();
+    change c = {.type = LEDGER_GOV_ADD_DEPARTMENT, .department = "culture", .name = "文旅局",
+                .key = seal.pub, .node_key = node.pub, .p2p = "127.0.0.1:9100"};
+    pass(env, LT_APPROVAL, &c, QUORUM);
+    tick(env);
+    tick(env);
+    ledger_gov *five = ledger_vset_acquire(env->L, ledger_height(env->L) + 1, &err);
+    assert_int_equal(five->m->n_validators, 5);
+    assert_memory_not_equal(five->m->validators_hash, env->g->validators_hash, 32);
+    ledger_gov_release(five);
+    size_t len;
+    run_ok(env, retire(env, &node, &len), &len);
+    tick(env);
+    uint64_t t = ledger_height(env->L);
+    ledger_gov *back = ledger_vset_acquire(env->L, t + 1, &err);
+    assert_int_equal(back->m->n_validators, 4);
+    assert_memory_equal(back->m->validators_hash, env->g->validators_hash, 32);
+    ledger_gov_release(back);
+    tick(env);
+    ledger_tip tip;
+    ledger_get_tip(env->L, &tip);
+    assert_memory_equal(tip.header.validators_hash, env->g->validators_hash, 32);
+    lt_reopen(env);
+    back = ledger_vset_acquire(env->L, t + 1, &err);
+    assert_memory_equal(back->m->validators_hash, env->g->validators_hash, 32);
+    ledger_gov_release(back);
+    ledger_gov *now = ledger_gov_acquire(env->L);
+    assert_memory_equal(now->m->validators_hash, env->g->validators_hash, 32);
+    ledger_gov_release(now);
+}
+
 /* A validator's node key rotated by the departments, another retired by
  * itself: each set changes from two blocks after, and the old keys are
  * never accepted again. */
@@ -1157,6 +1207,38 @@ static void test_gov_rotate_and_retire_node_keys(void **state)
         fail_msg("%s", msg);
     }
     free(b);
+    /* a checkpoint keeps the governance history: the same bundle passes
+     * with it, and fails when the history differs or is shorter */
+    {
+        ledger_audit_report rep;
+        assert_int_equal(ledger_bundle_build(env->L, lic, 0, &b, &l, &h, &err), 0);
+        assert_int_equal(ledger_audit_verify(env->g, b, l, NULL, &rep, &f), 0);
+        assert_true(rep.n_gov_events > 0);
+        ledger_audit_checkpoint cp;
+        memset(&cp, 0, sizeof cp);
+        snprintf(cp.chain_id, sizeof cp.chain_id, "%s", env->g->chain_id);
+        cp.height = rep.header.height;
+        cp.log_size = rep.header.log_size;
+        memcpy(cp.log_root, rep.header.log_root, 32);
+        cp.has_block = 1;
+        memcpy(cp.block_hash, rep.block_hash, 32);
+        cp.time = rep.header.time;
+        cp.has_gov = 1;
+        cp.gov_seq = (uint32_t)rep.n_gov_events;
+        memcpy(cp.gov_head, rep.gov_head, 32);
+        ledger_audit_report_clear(&rep);
+        assert_int_equal(ledger_audit_verify(env->g, b, l, &cp, &rep, &f), 0);
+        ledger_audit_report_clear(&rep);
+        cp.gov_head[0] ^= 1;
+        assert_int_equal(ledger_audit_verify(env->g, b, l, &cp, &rep, &f), -1);
+        assert_int_equal(f.check, AUDIT_CONSISTENCY);
+        assert_non_null(strstr(f.reason, "governance"));
+        cp.gov_head[0] ^= 1;
+        cp.gov_seq++;
+        assert_int_equal(ledger_audit_verify(env->g, b, l, &cp, &rep, &f), -1);
+        assert_int_equal(f.check, AUDIT_CONSISTENCY);
+        free(b);
+    }
     /* fire's old key after its rotation took effect: refused, check 1 */
     certify_tip_by(env, old, 3);
     assert_int_equal(ledger_bundle_build(env->L, lic, 0, &b, &l, &h, &err), 0);
@@ -1550,9 +1632,11 @@ int main(void)
         T(test_rule_gov_param_unknown),
         T(test_rule_gov_param_unsupported),
         T(test_rule_gov_param_invalid),
-        T(test_validator_set_changes_two_blocks_after_the_change),
+        cmocka_unit_test_setup_teardown(test_validator_set_changes_two_blocks_after_the_change,
+                                        setup4, teardown),
         T(test_rule_gov_validators_unreachable),
         cmocka_unit_test_setup_teardown(test_gov_add_validator, setup4, teardown),
+        cmocka_unit_test_setup_teardown(test_validators_hash_back_to_genesis, setup4, teardown),
         cmocka_unit_test_setup_teardown(test_gov_rotate_and_retire_node_keys, setup4, teardown),
         T(test_rule_gov_no_validator),
         T(test_rule_gov_quorum_unreachable),
