@@ -102,13 +102,14 @@ int ledger_validate_block(ledger *L, const uint8_t *hb, size_t hlen,
     ledger_header want;
     if (ledger_header_decode(&want, hb, hlen, err) != 0)
         return -1;
-    /* bounds first */
-    if (n > g->params.max_block_txs)
+    /* bounds first: those in force at this block (governance may change them) */
+    const ledger_params *bp = &L->head_gov->m->params;
+    if (n > bp->max_block_txs)
         return block_invalid(err, "block holds more transactions than max_block_txs");
     uint64_t bytes = 0;
     for (size_t i = 0; i < n; i++)
         bytes += tx_lens[i];
-    if (bytes > g->params.max_block_bytes)
+    if (bytes > bp->max_block_bytes)
         return block_invalid(err, "block holds more bytes than max_block_bytes");
     if (strcmp(want.chain_id, g->chain_id) != 0)
         return ledger_fail(err, LEDGER_ERR_RULE, "block_invalid", "block is for chain %s",

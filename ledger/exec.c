@@ -403,16 +403,17 @@ int ledger_exec_decoded(ledger_exec *x, const ledger_tx *tx, int dept, ledger_tx
                         ledger_err *err)
 {
     ledger *L = x->L;
-    const ledger_genesis *g = L->g;    /* block bounds: the node reads them from genesis */
-    const ledger_genesis *m = x->gov->m; /* the membership in force at this block */
-    if (x->n_txs >= g->params.max_block_txs)
+    (void)L;
+    /* the membership in force at this block: its rules and its bounds */
+    const ledger_genesis *m = x->gov->m;
+    if (x->n_txs >= m->params.max_block_txs)
         return ledger_fail(err, LEDGER_ERR_RULE, "block_full",
                            "the block already holds %zu transactions", x->n_txs);
-    if (x->n_bytes + tx->env_len > g->params.max_block_bytes)
+    if (x->n_bytes + tx->env_len > m->params.max_block_bytes)
         return ledger_fail(err, LEDGER_ERR_RULE, "block_full",
                            "the block already holds %llu bytes of %llu",
                            (unsigned long long)x->n_bytes,
-                           (unsigned long long)g->params.max_block_bytes);
+                           (unsigned long long)m->params.max_block_bytes);
     if (ledger_tx_check_fields(m, tx, err) != 0 ||
         ledger_tx_check_time(tx, x->ctx.time, m->params.tx_window_ms, err) != 0)
         return -1;

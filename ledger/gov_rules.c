@@ -316,12 +316,27 @@ static int set_param(ledger_gov *gv, const ledger_gov_change *c, ledger_err *err
     ledger_params *pp = &gv->m->params;
     const char *n = c->name;
     uint64_t v = c->value;
-    if (strcmp(n, "max_block_txs") == 0 || strcmp(n, "max_block_bytes") == 0 ||
-        strcmp(n, "block_interval") == 0 || strcmp(n, "heartbeat") == 0)
-        return ledger_fail(err, LEDGER_ERR_RULE, "gov_param_unsupported",
-                           "%s is read by the node from genesis: it cannot change on chain yet",
-                           n);
-    if (strcmp(n, "max_addresses") == 0) {
+    if (strcmp(n, "max_block_txs") == 0) {
+        if (v < 1 || v > LEDGER_MAX_BLOCK_TXS_HARD)
+            return refuse(err, "gov_param_invalid", "max_block_txs must be 1..100000");
+        pp->max_block_txs = (uint32_t)v;
+    } else if (strcmp(n, "max_block_bytes") == 0) {
+        if (v < LEDGER_MAX_ENVELOPE || v > LEDGER_MAX_BLOCK_BYTES_HARD)
+            return refuse(err, "gov_param_invalid",
+                          "max_block_bytes must hold one envelope of the largest size and at "
+                          "most 32 MiB");
+        pp->max_block_bytes = v;
+    } else if (strcmp(n, "block_interval") == 0) {
+        if (v < 1 || v > pp->heartbeat_ms)
+            return refuse(err, "gov_param_invalid",
+                          "block_interval must be 1 ms to the heartbeat in force");
+        pp->block_interval_ms = v;
+    } else if (strcmp(n, "heartbeat") == 0) {
+        if (v < pp->block_interval_ms || v > LEDGER_MAX_DURATION_MS)
+            return refuse(err, "gov_param_invalid",
+                          "heartbeat must be the block_interval in force to 100 years");
+        pp->heartbeat_ms = v;
+    } else if (strcmp(n, "max_addresses") == 0) {
         if (v < 1 || v > LEDGER_MAX_ADDRESSES_HARD)
             return refuse(err, "gov_param_invalid", "max_addresses must be 1..1000");
         pp->max_addresses = (uint32_t)v;

@@ -123,6 +123,16 @@ int core_verify(core *c, uint64_t height, uint32_t v, const uint8_t msg[32],
     return ledger_verify(key, msg, 32, sig);
 }
 
+const ledger_params *core_params(core *c, uint64_t height)
+{
+    /* in force at `height`: the membership after the block before it, which
+     * is the validators' set of the height after (DESIGN §5, §11) */
+    const ledger_genesis *m = core_vset(c, height + 1);
+    if (m == NULL)
+        m = core_vset(c, height);
+    return m ? &m->params : &c->g->params;
+}
+
 /* The engine enters `height`: its validators, and our place among them. */
 static int engine_validators(void *ctx, uint64_t height, unsigned *n, int *self)
 {
@@ -405,7 +415,7 @@ void core_try_build(core *c)
         c->want_value = 0; /* stale, or the ledger is elsewhere: the round times out */
         return;
     }
-    const ledger_params *p = &c->g->params;
+    const ledger_params *p = core_params(c, c->want_h);
     size_t waiting = node_mempool_waiting(c->mp);
     uint64_t now = core_mono(c);
     int heartbeat = now - c->last_commit_mono >= p->heartbeat_ms;
@@ -641,7 +651,7 @@ void core_start(core *c)
     uint64_t h = c->ledger_height + 1;
     c->last_commit_mono = now;
     c->last_progress_mono = now;
-    c->heartbeat_at = now + c->g->params.heartbeat_ms;
+    c->heartbeat_at = now + core_params(c, h)->heartbeat_ms;
     c->resend_at = now + CORE_RESEND_MS;
     core_relay_reset(c, h);
     /* After a restart in the middle of a height, holding the lock it had:
@@ -942,7 +952,7 @@ void core_height_advanced(core *c)
     uint64_t h = c->ledger_height + 1;
     uint64_t now = core_mono(c);
     c->last_commit_mono = now;
-    c->heartbeat_at = now + c->g->params.heartbeat_ms;
+    c->heartbeat_at = now + core_params(c, h)->heartbeat_ms;
     if (h > cons_height(c->e)) {
         cons_advance(c->e, h);
         c->want_value = 0;

@@ -232,6 +232,9 @@ const ledger_genesis *core_vset(core *c, uint64_t height);
  * height; 0 for an unknown height or v out of range. */
 int core_verify(core *c, uint64_t height, uint32_t v, const uint8_t msg[32],
                 const uint8_t sig[64]);
+/* The parameters in force at `height` (governance's set_param: block
+ * interval, heartbeat, block bounds), genesis' when unknown. */
+const ledger_params *core_params(core *c, uint64_t height);
 /* Our validator index at `height` (-1: not a validator there). */
 int core_self_at(core *c, uint64_t height);
 /* The node key of validator v at `height`, or NULL. */

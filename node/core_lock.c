@@ -119,8 +119,8 @@ void core_lock_restore(core *c)
     if ((size_t)blen != len - (size_t)(p + 4 - buf) - 32)
         goto bad;
     Permit__Block *pb = permit__block__unpack(NULL, blen, p + 4);
-    core_block *b = pb ? core_block_from_pb(pb, c->g->params.max_block_txs,
-                                            c->g->params.max_block_bytes, NULL)
+    const ledger_params *bp = core_params(c, height);
+    core_block *b = pb ? core_block_from_pb(pb, bp->max_block_txs, bp->max_block_bytes, NULL)
                        : NULL;
     if (pb)
         permit__block__free_unpacked(pb, NULL);

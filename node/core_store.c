@@ -573,8 +573,13 @@ void core_on_consensus(core *c, uint32_t peer, const Permit__ConsensusMsg *cm)
             c->st.bad_blocks++;
             return;
         }
-        b = core_block_from_pb(cm->block, c->g->params.max_block_txs,
-                               c->g->params.max_block_bytes, NULL);
+        /* the bounds in force at its height, the hard ones while unknown
+         * (the ledger checks those in force before it executes) */
+        const ledger_genesis *pm = core_vset(c, m.height + 1);
+        b = core_block_from_pb(cm->block,
+                               pm ? pm->params.max_block_txs : LEDGER_MAX_BLOCK_TXS_HARD,
+                               pm ? pm->params.max_block_bytes : LEDGER_MAX_BLOCK_BYTES_HARD,
+                               NULL);
         if (b == NULL || !cons_hash_eq(&b->hash, &m.value) || b->hdr.height != m.height) {
             core_block_unref(b);
             c->st.bad_blocks++;

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "ledger/ledger.h"
+#include "ledger/limits.h"
 #include "log.h"
 
 static int askable(core *c, uint32_t p, uint64_t now)
@@ -336,8 +337,10 @@ void core_on_sync_response(core *c, uint32_t peer, const Permit__SyncResponse *r
     ledger_commit *certs = calloc(k ? k : 1, sizeof *certs);
     size_t n = 0;
     for (size_t i = 0; blocks && certs && i < k; i++) {
-        core_block *b = core_block_from_pb(r->blocks[i], c->g->params.max_block_txs,
-                                           c->g->params.max_block_bytes, NULL);
+        /* blocks of many heights: the hard bounds here, those in force at
+         * each height when the ledger applies it */
+        core_block *b = core_block_from_pb(r->blocks[i], LEDGER_MAX_BLOCK_TXS_HARD,
+                                           LEDGER_MAX_BLOCK_BYTES_HARD, NULL);
         if (b == NULL || ledger_commit_from_pb(&certs[n], r->blocks[i]->commit, NULL) != 0) {
             core_block_unref(b);
             c->st.sync_refused++;

@@ -12,6 +12,7 @@
 #include "engine.h"
 #include "events.h"
 #include "ledger/block.h"
+#include "ledger/gov.h"
 #include "ledger/workq.h"
 #include "log.h"
 #include "node.h"
@@ -155,10 +156,19 @@ static void schedule(solo *e, uint64_t delay_ms)
     }
 }
 
+/* The parameters in force after the tip (governance's set_param). */
+static ledger_params params_now(node *n)
+{
+    ledger_gov *gv = ledger_gov_acquire(n->L);
+    ledger_params p = gv ? gv->m->params : n->g->params;
+    ledger_gov_release(gv);
+    return p;
+}
+
 static void start_block(solo *e, int allow_empty)
 {
     node *n = e->n;
-    size_t max = n->g->params.max_block_txs;
+    size_t max = params_now(n).max_block_txs;
     block_job *job = calloc(1, sizeof *job);
     if (job == NULL)
         return;
@@ -208,7 +218,7 @@ static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
     solo *e = arg;
     if (e->busy || e->stopped)
         return;
-    if (node_now_ms() - e->last_block_ms >= e->n->g->params.heartbeat_ms)
+    if (node_now_ms() - e->last_block_ms >= params_now(e->n).heartbeat_ms)
         start_block(e, 1);
 }
 
@@ -268,9 +278,10 @@ static void solo_kick(node_engine *base)
 {
     solo *e = (solo *)base;
     node *n = e->n;
-    uint64_t now = node_now_ms(), due = e->last_block_ms + n->g->params.block_interval_ms;
+    ledger_params p = params_now(n);
+    uint64_t now = node_now_ms(), due = e->last_block_ms + p.block_interval_ms;
     uint64_t delay = due > now ? due - now : 0;
-    if (node_mempool_waiting(n->mp) >= n->g->params.max_block_txs)
+    if (node_mempool_waiting(n->mp) >= p.max_block_txs)
         delay = 0;
     schedule(e, delay);
 }

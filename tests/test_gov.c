@@ -1393,16 +1393,65 @@ static void test_rule_gov_param_unknown(void **state)
                    "gov_param_unknown");
 }
 
-static void test_rule_gov_param_unsupported(void **state)
+/* set_param of the block parameters (DESIGN §11): in force from the next
+ * block, for the blocks made and those received alike */
+static void test_gov_set_block_params(void **state)
 {
     lt_env *env = *state;
+    ledger_err err;
+    change c = {.type = LEDGER_GOV_SET_PARAM, .name = "max_block_txs", .value = 1};
+    pass(env, LT_APPROVAL, &c, QUORUM);
+    change hb = {.type = LEDGER_GOV_SET_PARAM, .name = "heartbeat", .value = 120000};
+    pass(env, LT_APPROVAL, &hb, QUORUM);
+    change bi = {.type = LEDGER_GOV_SET_PARAM, .name = "block_interval", .value = 250};
+    pass(env, LT_APPROVAL, &bi, QUORUM);
+    ledger_gov *gv = ledger_gov_acquire(env->L);
+    assert_int_equal(gv->m->params.max_block_txs, 1);
+    assert_int_equal(gv->m->params.heartbeat_ms, 120000);
+    assert_int_equal(gv->m->params.block_interval_ms, 250);
+    ledger_gov_release(gv);
+    /* a block of two transactions: the builder stops at one ... */
+    size_t l1, l2;
+    uint8_t *t1 = lt_apply(env, "91350100M000100Y43", "convenience-store", 0, &l1);
+    char u[19];
+    uscc(77, u);
+    uint8_t *t2 = lt_apply(env, u, "convenience-store", 0, &l2);
+    ledger_block_ctx ctx = {.time = env->now + LT_SEC};
+    memcpy(ctx.proposer, env->node[LT_MARKET].pub, 32);
+    ledger_exec *x;
+    ledger_header h;
+    assert_int_equal(ledger_exec_begin(env->L, &ctx, &x, &err), 0);
+    assert_int_equal(ledger_exec_tx(x, t1, l1, LEDGER_SIG_CHECK, NULL, &err), 0);
+    assert_int_equal(ledger_exec_tx(x, t2, l2, LEDGER_SIG_CHECK, NULL, &err), -1);
+    assert_string_equal(err.rule, "block_full");
+    assert_int_equal(ledger_exec_finish(x, &h, &err), 0);
+    ledger_exec_free(x);
+    /* ... and one received with two is refused before anything executes */
+    const uint8_t *txs[2] = {t1, t2};
+    size_t lens[2] = {l1, l2};
+    uint8_t hbuf[LEDGER_MAX_HEADER_BYTES];
+    size_t hl;
+    assert_int_equal(ledger_header_encode(&h, hbuf, sizeof hbuf, &hl), 0);
+    ledger_exec *held = NULL;
+    assert_int_equal(
+        ledger_validate_block(env->L, hbuf, hl, txs, lens, 2, NULL, NULL, NULL, &held, &err), -1);
+    assert_string_equal(err.rule, "block_invalid");
+    assert_non_null(strstr(err.msg, "max_block_txs"));
+    free(t1);
+    free(t2);
+    /* out of range: refused */
     size_t len;
-    const char *names[] = {"block_interval", "heartbeat", "max_block_txs", "max_block_bytes"};
-    for (size_t i = 0; i < 4; i++) {
-        change c = {.type = LEDGER_GOV_SET_PARAM, .name = names[i], .value = 5000};
-        expect_refused(env, propose(env, lt_dept(env, LT_MARKET), &c, 0, &len), &len,
-                       LEDGER_ERR_RULE, "gov_param_unsupported");
-    }
+    change bad[] = {{.type = LEDGER_GOV_SET_PARAM, .name = "max_block_txs", .value = 0},
+                    {.type = LEDGER_GOV_SET_PARAM, .name = "max_block_bytes", .value = 100},
+                    {.type = LEDGER_GOV_SET_PARAM, .name = "block_interval", .value = 200000},
+                    {.type = LEDGER_GOV_SET_PARAM, .name = "heartbeat", .value = 100}};
+    for (size_t i = 0; i < 4; i++)
+        expect_refused(env, propose(env, lt_dept(env, LT_MARKET), &bad[i], 0, &len), &len,
+                       LEDGER_ERR_RULE, "gov_param_invalid");
+    lt_reopen(env);
+    gv = ledger_gov_acquire(env->L);
+    assert_int_equal(gv->m->params.max_block_txs, 1);
+    ledger_gov_release(gv);
 }
 
 static void test_rule_gov_param_invalid(void **state)
@@ -1630,7 +1679,7 @@ int main(void)
         T(test_rule_gov_industry_not_found),
         T(test_rule_gov_industry_last),
         T(test_rule_gov_param_unknown),
-        T(test_rule_gov_param_unsupported),
+        T(test_gov_set_block_params),
         T(test_rule_gov_param_invalid),
         cmocka_unit_test_setup_teardown(test_validator_set_changes_two_blocks_after_the_change,
                                         setup4, teardown),
