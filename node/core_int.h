@@ -226,7 +226,8 @@ void core_send_frame(core *c, uint32_t peer, const Permit__Frame *f);
 void core_drain(core *c);
 void core_fail(core *c, const char *why);
 /* The validators of `height` (genesis without a vset hook), or NULL when the
- * host cannot name them (yet). */
+ * host cannot name them (yet).  The pointer holds until the next lookup of
+ * another height (a small cache): never keep two at once. */
 const ledger_genesis *core_vset(core *c, uint64_t height);
 /* Validator v's signature over msg at `height`, against the set of that
  * height; 0 for an unknown height or v out of range. */

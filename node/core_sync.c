@@ -45,12 +45,17 @@ static uint64_t vouched_height(core *c)
     uint64_t top[CORE_CLAIMS];
     unsigned k = 0;
     uint64_t h0 = cons_height(c->e);
-    const ledger_genesis *s0 = core_vset(c, h0), *s1 = core_vset(c, h0 + 1);
-    for (unsigned i = 0; i < CORE_CLAIMS; i++)
-        if (c->claims[i].height > 0 &&
-            ((s0 && ledger_genesis_validator_index(s0, c->claims[i].key) >= 0) ||
-             (s1 && ledger_genesis_validator_index(s1, c->claims[i].key) >= 0)))
+    for (unsigned i = 0; i < CORE_CLAIMS; i++) {
+        if (c->claims[i].height == 0)
+            continue;
+        /* one set at a time: a lookup of another height may evict the last */
+        const ledger_genesis *s = core_vset(c, h0);
+        int in = s && ledger_genesis_validator_index(s, c->claims[i].key) >= 0;
+        if (!in && (s = core_vset(c, h0 + 1)) != NULL)
+            in = ledger_genesis_validator_index(s, c->claims[i].key) >= 0;
+        if (in)
             top[k++] = c->claims[i].height;
+    }
     unsigned n = cons_validators(c->e);
     unsigned need = (n - 1) / 3 + 1, have = 0;
     uint64_t h = 0;
