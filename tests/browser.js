@@ -31,13 +31,37 @@ const WAIT_MS = 60000;
 
 // ---- the DevTools protocol over a pipe ----
 
+// End chromium and every process it started (they share its group), then
+// remove the profile; a helper still closing its files is waited for.
+let running = null; // the chromium process group, for the exits on failure
+
+function killRunning() {
+  if (running) try { process.kill(-running.pid, 'SIGKILL'); } catch (e) { /* gone */ }
+}
+
+async function stop(cdp) {
+  const gone = new Promise((r) => cdp.proc.once('exit', r));
+  try { process.kill(-cdp.proc.pid, 'SIGKILL'); } catch (e) { cdp.proc.kill('SIGKILL'); }
+  await gone;
+}
+
+function removeTmp() {
+  try {
+    fs.rmSync(tmp, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
+  } catch (e) {
+    console.log('note: ' + tmp + ' not removed: ' + e.message);
+  }
+}
+
 function launch() {
   const args = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
     '--remote-debugging-pipe', '--user-data-dir=' + path.join(tmp, 'profile'), '--no-first-run',
     '--no-default-browser-check', '--disable-extensions', '--hide-scrollbars', '--mute-audio',
     'about:blank'];
+  // its own process group: stop() ends the renderers and helpers with it
   const proc = spawn(process.env.CHROMIUM || 'chromium', args,
-    { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] });
+    { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'], detached: true });
+  running = proc;
   let log = '';
   proc.stderr.on('data', (d) => { log = (log + d).slice(-8000); });
   const cdp = { proc, next: 0, pending: new Map(), listeners: [], log: () => log };
@@ -267,9 +291,7 @@ async function main() {
   });
 
   proxy.close();
-  const gone = new Promise((r) => cdp.proc.once('exit', r));
-  cdp.proc.kill('SIGKILL');
-  await gone;
+  await stop(cdp);
   for (const r of results) console.log(r);
   if (failures) console.log('chromium said, last:\n' + cdp.log().slice(-2000));
   const sorted = [...times].sort((a, b) => a - b);
@@ -285,26 +307,32 @@ async function verdict(url) {
     console.log('(headless chromium: ' + t.page.data.verdict + ' in ' + t.ms + ' ms)');
     ok = t.page.data.verdict === 'verified';
   } finally {
-    const gone = new Promise((r) => cdp.proc.once('exit', r));
-    cdp.proc.kill('SIGKILL');
-    await gone;
-    fs.rmSync(tmp, { recursive: true, force: true });
+    await stop(cdp);
+    removeTmp();
   }
   process.exit(ok ? 0 : 4);
 }
 
 if (verdictOnly) {
-  verdict(process.argv[3]).catch((e) => { console.log('FAIL: ' + e.message); process.exit(1); });
+  verdict(process.argv[3]).catch((e) => {
+    console.log('FAIL: ' + e.message);
+    killRunning();
+    process.exit(1);
+  });
   return;
 }
 
-const guard = setTimeout(() => { console.log('FAIL: the browser test took over 5 minutes'); process.exit(1); },
-  300000);
+const guard = setTimeout(() => {
+  console.log('FAIL: the browser test took over 5 minutes');
+  killRunning();
+  process.exit(1);
+}, 300000);
 main().then(() => {
   clearTimeout(guard);
-  fs.rmSync(tmp, { recursive: true, force: true });
+  removeTmp();
   process.exit(failures ? 1 : 0);
 }, (e) => {
   console.log('FAIL: ' + (e && e.stack ? e.stack : e));
+  killRunning();
   process.exit(1);
 });
