@@ -422,3 +422,22 @@ void lt_uscc(uint32_t n, char out[19])
     out[17] = alpha[(31 - sum % 31) % 31];
     out[18] = '\0';
 }
+
+int lt_certify_tip(lt_env *env, const ledger_keypair *const *keys, size_t n, ledger_err *err)
+{
+    ledger_tip tip;
+    ledger_get_tip(env->L, &tip);
+    ledger_commit c;
+    memset(&c, 0, sizeof c);
+    c.height = tip.height;
+    memcpy(c.block_hash, tip.hash, 32);
+    uint8_t msg[32];
+    ledger_vote_sighash(env->g->chain_id, LEDGER_VOTE_PRECOMMIT, tip.height, 0, tip.hash, msg);
+    for (size_t i = 0; i < n && i < LEDGER_MAX_DEPARTMENTS; i++) {
+        c.sigs[i].validator = (uint32_t)i;
+        if (ledger_sign(keys[i], msg, NULL, c.sigs[i].sig) != 0)
+            return ledger_fail(err, LEDGER_ERR_INVALID, NULL, "signing failed");
+        c.n_sigs = i + 1;
+    }
+    return ledger_put_commit(env->L, &c, err);
+}

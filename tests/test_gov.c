@@ -599,19 +599,9 @@ static void test_gov_record_codec_round_trip(void **state)
 /* Certify the tip with the test chain's one validator (market's node). */
 static void certify_tip(lt_env *env)
 {
-    ledger_tip tip;
-    ledger_get_tip(env->L, &tip);
-    ledger_commit c;
-    memset(&c, 0, sizeof c);
-    c.height = tip.height;
-    memcpy(c.block_hash, tip.hash, 32);
-    uint8_t msg[32];
-    ledger_vote_sighash(env->g->chain_id, LEDGER_VOTE_PRECOMMIT, tip.height, 0, tip.hash, msg);
-    c.sigs[0].validator = 0;
-    assert_int_equal(ledger_sign(&env->node[LT_MARKET], msg, NULL, c.sigs[0].sig), 0);
-    c.n_sigs = 1;
+    const ledger_keypair *one[] = {&env->node[LT_MARKET]};
     ledger_err err;
-    if (ledger_put_commit(env->L, &c, &err) != 0)
+    if (lt_certify_tip(env, one, 1, &err) != 0)
         fail_msg("put_commit: %s", err.msg);
 }
 
@@ -1031,25 +1021,10 @@ static void test_validator_set_changes_two_blocks_after_the_change(void **state)
 }
 
 
-/* Certify the tip with the given keys as validators 0..n-1 of its height's
- * set (whatever that set is: the audit decides whether they count). */
 static void certify_tip_by(lt_env *env, const ledger_keypair *const *keys, size_t n)
 {
-    ledger_tip tip;
-    ledger_get_tip(env->L, &tip);
-    ledger_commit c;
-    memset(&c, 0, sizeof c);
-    c.height = tip.height;
-    memcpy(c.block_hash, tip.hash, 32);
-    uint8_t msg[32];
-    ledger_vote_sighash(env->g->chain_id, LEDGER_VOTE_PRECOMMIT, tip.height, 0, tip.hash, msg);
-    for (size_t i = 0; i < n; i++) {
-        c.sigs[i].validator = (uint32_t)i;
-        assert_int_equal(ledger_sign(keys[i], msg, NULL, c.sigs[i].sig), 0);
-    }
-    c.n_sigs = n;
     ledger_err err;
-    if (ledger_put_commit(env->L, &c, &err) != 0)
+    if (lt_certify_tip(env, keys, n, &err) != 0)
         fail_msg("put_commit: %s", err.msg);
 }
 

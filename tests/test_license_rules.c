@@ -774,19 +774,9 @@ static void test_audit_replays_the_holder(void **state)
               NULL);
     exp_yes(env, lt_set_holder(env, &env->registrar, id, &env->outsider, &len), &len, NULL);
     /* certify the tip: the test chain's one validator */
-    ledger_tip tip;
-    ledger_get_tip(env->L, &tip);
-    ledger_commit c;
-    memset(&c, 0, sizeof c);
-    c.height = tip.height;
-    memcpy(c.block_hash, tip.hash, 32);
-    uint8_t msg[32];
-    ledger_vote_sighash(env->g->chain_id, LEDGER_VOTE_PRECOMMIT, tip.height, 0, tip.hash, msg);
-    c.sigs[0].validator = 0;
-    assert_int_equal(ledger_sign(&env->node[env->g->validators[0]], msg, NULL, c.sigs[0].sig), 0);
-    c.n_sigs = 1;
+    const ledger_keypair *one[] = {&env->node[env->g->validators[0]]};
     ledger_err err;
-    assert_int_equal(ledger_put_commit(env->L, &c, &err), 0);
+    assert_int_equal(lt_certify_tip(env, one, 1, &err), 0);
     uint8_t *bundle;
     size_t blen;
     uint64_t h;
@@ -1076,19 +1066,9 @@ static void test_rule_uscc_revocations_full(void **state)
  * of license id. */
 static uint8_t *certified_bundle(lt_env *env, const char *id, size_t *blen)
 {
-    ledger_tip tip;
-    ledger_get_tip(env->L, &tip);
-    ledger_commit c;
-    memset(&c, 0, sizeof c);
-    c.height = tip.height;
-    memcpy(c.block_hash, tip.hash, 32);
-    uint8_t msg[32];
-    ledger_vote_sighash(env->g->chain_id, LEDGER_VOTE_PRECOMMIT, tip.height, 0, tip.hash, msg);
-    c.sigs[0].validator = 0;
-    assert_int_equal(ledger_sign(&env->node[env->g->validators[0]], msg, NULL, c.sigs[0].sig), 0);
-    c.n_sigs = 1;
+    const ledger_keypair *one[] = {&env->node[env->g->validators[0]]};
     ledger_err err;
-    assert_int_equal(ledger_put_commit(env->L, &c, &err), 0);
+    assert_int_equal(lt_certify_tip(env, one, 1, &err), 0);
     uint8_t *bundle;
     uint64_t h;
     if (ledger_bundle_build(env->L, id, 0, &bundle, blen, &h, &err) != 0)

@@ -31,7 +31,7 @@ static const struct {
 };
 #define N_INDUSTRIES (sizeof industries / sizeof industries[0])
 
-static sim_tx *sign_body(sim_world *w, const ledger_keypair *kp, Permit__TxBody *b)
+sim_tx *client_sign(sim_world *w, const ledger_keypair *kp, Permit__TxBody *b)
 {
     uint8_t nonce[LEDGER_NONCE_LEN];
     sim_rng_bytes(&w->rng, nonce, sizeof nonce);
@@ -100,14 +100,14 @@ static sim_tx *make_apply(sim_world *w)
     }
     b.payload_case = PERMIT__TX_BODY__PAYLOAD_APPLY;
     b.apply = &a;
-    sim_tx *t = sign_body(w, w->registrar, &b);
+    sim_tx *t = client_sign(w, w->registrar, &b);
     if (t)
         w->n_apps++;
     return t;
 }
 
 /* The correct node that is furthest ahead: where the client reads. */
-static sim_node *observer(sim_world *w)
+sim_node *client_reader(sim_world *w)
 {
     sim_node *best = NULL;
     for (unsigned i = 0; i < w->mix.n; i++) {
@@ -162,7 +162,7 @@ static sim_tx *follow_up(sim_world *w, sim_node *obs, sim_app *app)
             b.kind = PERMIT__TX_KIND__APPROVE;
             b.payload_case = PERMIT__TX_BODY__PAYLOAD_DECISION;
             b.decision = &dec;
-            t = sign_body(w, w->dept_key[d], &b);
+            t = client_sign(w, w->dept_key[d], &b);
             break;
         }
     } else if ((lic.status == LIC_ISSUED || lic.status == LIC_ISSUED_UNVERIFIED) &&
@@ -176,7 +176,7 @@ static sim_tx *follow_up(sim_world *w, sim_node *obs, sim_app *app)
             b.kind = PERMIT__TX_KIND__REVOKE;
             b.payload_case = PERMIT__TX_BODY__PAYLOAD_REASON;
             b.reason = &r;
-            t = sign_body(w, w->dept_key[d], &b);
+            t = client_sign(w, w->dept_key[d], &b);
         }
     } else if ((lic.status == LIC_ISSUED || lic.status == LIC_ISSUED_UNVERIFIED) &&
                lic.n_addresses < 4) {
@@ -190,7 +190,7 @@ static sim_tx *follow_up(sim_world *w, sim_node *obs, sim_app *app)
         b.kind = PERMIT__TX_KIND__ADD_ADDRESS;
         b.payload_case = PERMIT__TX_BODY__PAYLOAD_ADD_ADDRESS;
         b.add_address = &aa;
-        t = sign_body(w, w->registrar, &b);
+        t = client_sign(w, w->registrar, &b);
     }
     ledger_license_clear(&lic);
     return t;
@@ -252,7 +252,7 @@ void client_tick(sim_world *w)
         return;
     gov_tick(w); /* the departments' validator-set changes, in their turn */
     sim_tx *t = NULL;
-    sim_node *obs = observer(w);
+    sim_node *obs = client_reader(w);
     if (obs && w->n_apps > 0 && !sim_rng_chance(&w->rng, 350)) {
         for (int tries = 0; tries < 3 && t == NULL; tries++) {
             sim_app *app = &w->apps[sim_rng_below(&w->rng, w->n_apps)];

@@ -26,36 +26,11 @@
 #include "ledger/gov.h"
 #include "permit.pb-c.h"
 
-static const uint8_t AUX[32];
-
 #define GOV_RETRY_MS 1500
 #define JOIN_DEPT "simjoin"
 #define JOIN_P2P "127.0.0.1:8700"
 
 enum { G_ADD = 0, G_ROTATE, G_RETIRE, G_DONE };
-
-static sim_tx *sign(sim_world *w, const ledger_keypair *kp, Permit__TxBody *b)
-{
-    uint8_t nonce[LEDGER_NONCE_LEN];
-    sim_rng_bytes(&w->rng, nonce, sizeof nonce);
-    b->timestamp_ms = w->wall0 + w->now;
-    b->nonce.data = nonce;
-    b->nonce.len = sizeof nonce;
-    size_t blen = permit__tx_body__get_packed_size(b);
-    uint8_t *env = malloc(LEDGER_ENVELOPE_HEADER + blen);
-    if (env == NULL)
-        return NULL;
-    permit__tx_body__pack(b, env + LEDGER_ENVELOPE_HEADER);
-    uint8_t h[32];
-    ledger_tx_sighash(w->g->chain_id, env + LEDGER_ENVELOPE_HEADER, blen, h);
-    env[0] = LEDGER_ENVELOPE_VERSION;
-    memcpy(env + 1, kp->pub, 32);
-    sim_tx *t = NULL;
-    if (ledger_sign(kp, h, AUX, env + 33) == 0)
-        t = sim_tx_new(env, LEDGER_ENVELOPE_HEADER + blen);
-    free(env);
-    return t;
-}
 
 /* To a correct node that is up (a client that cannot reach one files
  * again later). */
@@ -86,7 +61,7 @@ static void propose(sim_world *w, Permit__GovChange *gc)
     b.kind = PERMIT__TX_KIND__GOV_PROPOSE;
     b.payload_case = PERMIT__TX_BODY__PAYLOAD_GOV_PROPOSE;
     b.gov_propose = &gp;
-    file(w, sign(w, w->dept_key[0], &b));
+    file(w, client_sign(w, w->dept_key[0], &b));
 }
 
 /* The departments of genesis that have not approved open proposal p yet
@@ -108,7 +83,7 @@ static void approve(sim_world *w, const ledger_gov *gv, const ledger_gov_proposa
         b.kind = PERMIT__TX_KIND__GOV_APPROVE;
         b.payload_case = PERMIT__TX_BODY__PAYLOAD_GOV_APPROVE;
         b.gov_approve = &ga;
-        file(w, sign(w, w->dept_key[d], &b));
+        file(w, client_sign(w, w->dept_key[d], &b));
         have++;
     }
 }
@@ -139,18 +114,6 @@ static unsigned pick(sim_world *w, unsigned not)
         if (!w->nodes[k].byz && k != not)
             return k;
     return not;
-}
-
-/* The correct node furthest ahead (where the client reads). */
-static sim_node *reader(sim_world *w)
-{
-    sim_node *best = NULL;
-    for (unsigned i = 0; i < w->mix.n; i++) {
-        sim_node *nd = &w->nodes[i];
-        if (!nd->byz && nd->up && (best == NULL || nd->height > best->height))
-            best = nd;
-    }
-    return best;
 }
 
 static void step_add(sim_world *w, sim_node *rd, const ledger_gov *gv)
@@ -242,14 +205,14 @@ static void step_retire(sim_world *w, sim_node *rd, const ledger_gov *gv)
     b.kind = PERMIT__TX_KIND__RETIRE_KEY;
     b.payload_case = PERMIT__TX_BODY__PAYLOAD_REASON;
     b.reason = &rs;
-    file(w, sign(w, w->node_key[r], &b));
+    file(w, client_sign(w, w->node_key[r], &b));
 }
 
 void gov_tick(sim_world *w)
 {
     if (!w->mix.vchange || w->gov_stage == G_DONE || w->now < w->gov_next)
         return;
-    sim_node *rd = reader(w);
+    sim_node *rd = client_reader(w);
     if (rd == NULL)
         return;
     ledger_gov *gv = ledger_gov_acquire(rd->L);

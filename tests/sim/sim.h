@@ -332,7 +332,12 @@ void byz_saw(sim_node *nd, const struct Permit__Frame *f);
 void byz_serve(sim_world *w, sim_node *nd, uint32_t to, uint64_t from_h, uint32_t max);
 
 /* client.c */
+struct Permit__TxBody;
 void client_tick(sim_world *w);
+/* A transaction of body b signed by kp (timestamp and nonce from the seed). */
+sim_tx *client_sign(sim_world *w, const ledger_keypair *kp, struct Permit__TxBody *b);
+/* The correct node that is furthest ahead: where the client reads. */
+sim_node *client_reader(sim_world *w);
 /* File one new application to node `to` at once. */
 void client_file_to(sim_world *w, unsigned to);
 void client_free(sim_world *w);
