@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "handshake.h"
-#include "ledger/gov.h"
 #include "log.h"
 
 /* ---- clocks, logging ---- */
@@ -34,117 +33,6 @@ void core_logf(core *c, int level, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     c->h.log(c->h.ctx, level, msg);
-}
-
-/* ---- the validators of each height ---- */
-
-const ledger_genesis *core_vset(core *c, uint64_t height)
-{
-    if (c->h.vset == NULL)
-        return c->g;
-    vset_entry *oldest = &c->vs[0];
-    for (size_t i = 0; i < CORE_VSETS; i++) {
-        if (c->vs[i].height == height && c->vs[i].gv != NULL)
-            return c->vs[i].gv->m;
-        if (c->vs[i].height < oldest->height)
-            oldest = &c->vs[i];
-    }
-    struct ledger_gov *gv = c->h.vset(c->h.ctx, height);
-    if (gv == NULL)
-        return NULL;
-    ledger_gov_release(oldest->gv);
-    oldest->gv = gv;
-    oldest->height = height;
-    return gv->m;
-}
-
-static void vsets_free(core *c)
-{
-    for (size_t i = 0; i < CORE_VSETS; i++) {
-        ledger_gov_release(c->vs[i].gv);
-        c->vs[i].gv = NULL;
-        c->vs[i].height = 0;
-    }
-}
-
-const uint8_t *core_val_key(core *c, uint64_t height, uint32_t v)
-{
-    const ledger_genesis *vs = core_vset(c, height);
-    if (vs == NULL || v >= vs->n_validators)
-        return NULL;
-    return vs->departments[vs->validators[v]].node.raw;
-}
-
-int core_self_at(core *c, uint64_t height)
-{
-    if (!c->voter)
-        return -1;
-    if (c->h.vset == NULL)
-        return c->cfg.self;
-    const ledger_genesis *vs = core_vset(c, height);
-    return vs ? ledger_genesis_validator_index(vs, c->cfg.node_key) : -1;
-}
-
-uint32_t core_val_peer(core *c, uint64_t height, uint32_t v)
-{
-    const uint8_t *key = core_val_key(c, height, v);
-    if (key == NULL)
-        return UINT32_MAX;
-    for (uint32_t p = 0; p < CORE_NODE_SLOTS && p < c->n_peers; p++)
-        if (c->peers[p].up && c->peers[p].has_key && memcmp(c->peers[p].key, key, 32) == 0)
-            return p;
-    return UINT32_MAX;
-}
-
-int core_peer_is_val(core *c, uint32_t p, uint64_t height, uint32_t v)
-{
-    const uint8_t *key = core_val_key(c, height, v);
-    return key != NULL && p < CORE_NODE_SLOTS && p < c->n_peers && c->peers[p].has_key &&
-           memcmp(c->peers[p].key, key, 32) == 0;
-}
-
-uint32_t core_proposer(core *c, uint64_t height, uint32_t round)
-{
-    const ledger_genesis *vs = core_vset(c, height);
-    if (vs == NULL || vs->n_validators == 0)
-        return UINT32_MAX;
-    return (uint32_t)((height + round) % vs->n_validators);
-}
-
-int core_verify(core *c, uint64_t height, uint32_t v, const uint8_t msg[32],
-                const uint8_t sig[64])
-{
-    const ledger_genesis *vs = core_vset(c, height);
-    if (vs == NULL || v >= vs->n_validators)
-        return 0;
-    const ledger_pubkey *key = &vs->departments[vs->validators[v]].node;
-    if (c->h.verify)
-        return c->h.verify(c->h.ctx, key, msg, sig);
-    return ledger_verify(key, msg, 32, sig);
-}
-
-const ledger_params *core_params(core *c, uint64_t height)
-{
-    /* in force at `height`: the membership after the block before it, which
-     * is the validators' set of the height after (DESIGN §5, §11) */
-    const ledger_genesis *m = core_vset(c, height + 1);
-    if (m == NULL)
-        m = core_vset(c, height);
-    return m ? &m->params : &c->g->params;
-}
-
-/* The engine enters `height`: its validators, and our place among them. */
-static int engine_validators(void *ctx, uint64_t height, unsigned *n, int *self)
-{
-    core *c = ctx;
-    const ledger_genesis *vs = core_vset(c, height);
-    if (vs == NULL) {
-        c->vset_missing = height;
-        return -1;
-    }
-    *n = (unsigned)vs->n_validators;
-    *self = core_self_at(c, height);
-    return 0;
 }
 
 /* ---- packed frames ---- */
@@ -601,7 +489,7 @@ core *core_new(const core_config *cfg, const core_hooks *hooks, node_mempool *mp
     /* n and self here are the first height's until cons_start asks */
     cons_config cc = {.n = (unsigned)cfg->g->n_validators,
                       .self = hooks->vset ? -1 : cfg->self,
-                      .validators = engine_validators, .ctx = c,
+                      .validators = core_engine_validators, .ctx = c,
                       .propose_ms = cfg->propose_ms, .propose_delta_ms = cfg->delta_ms,
                       .prevote_ms = cfg->vote_ms, .prevote_delta_ms = cfg->delta_ms,
                       .precommit_ms = cfg->vote_ms, .precommit_delta_ms = cfg->delta_ms,
@@ -641,7 +529,7 @@ void core_free(core *c)
     core_relay_free(c);
     core_gossip_free(c);
     cons_free(c->e);
-    vsets_free(c);
+    core_vsets_free(c);
     free(c);
 }
 
@@ -817,34 +705,6 @@ void core_on_link(core *c, uint32_t peer, int up, uint64_t hello_height)
     core_drain(c);
 }
 
-/* An observer makes no blocks, so nothing refuses what its mempool holds:
- * a transaction the validators refused would stay for good.  One received
- * more than twice the chain's time window ago can no longer commit (its
- * timestamp was inside the window of the time it was admitted at, and a
- * block takes it only inside the window of its own time): it goes. */
-static void observer_prune(core *c, uint64_t now)
-{
-    if (now < c->prune_at)
-        return;
-    c->prune_at = now + CORE_PRUNE_MS;
-    uint64_t wall = core_wall(c), keep = 2 * c->g->params.tx_window_ms + CORE_PRUNE_SLACK_MS;
-    mp_tx *oldest[64];
-    for (;;) {
-        size_t n = node_mempool_peek(c->mp, oldest, 64), gone = 0;
-        uint8_t ids[64][32];
-        for (size_t i = 0; i < n && oldest[i]->received_ms + keep < wall; i++)
-            memcpy(ids[gone++], oldest[i]->id, 32);
-        for (size_t i = 0; i < gone; i++)
-            node_mempool_remove(c->mp, ids[i]);
-        if (gone > 0)
-            core_logf(c, NODE_LOG_INFO, "observer: %zu transactions the validators never "
-                                        "committed left the mempool (past their window)", gone);
-        if (gone < 64)
-            break;
-    }
-    core_observer_probe(c, now);
-}
-
 void core_on_tick(core *c)
 {
     if (c->failed)
@@ -867,7 +727,7 @@ void core_on_tick(core *c)
         core_try_build(c);
     }
     if (c->cfg.observer)
-        observer_prune(c, now);
+        core_observer_prune(c, now);
     core_relay_tick(c, now);
     core_sync_tick(c, now);
     core_gossip_tick(c, now);

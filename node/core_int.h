@@ -1,5 +1,6 @@
 /* node/core_int.h: the node core's private state, shared by its files
- * (core.c: life, the engine's actions, signing; core_store.c: blocks and
+ * (core.c: life, the engine's actions, signing; core_vset.c: the validators
+ * of each height; core_store.c: blocks and
  * messages of the current and next height; core_relay.c: what is said again
  * and relayed; core_sync.c: block sync; core_gossip.c: transactions between
  * peers).  Nothing outside node/core*.c includes it. */
@@ -255,6 +256,10 @@ void core_buf_unref(core_buf *b);
 
 void core_mempool_drop_block(core *c, const core_block *b);
 
+/* core_vset.c */
+int core_engine_validators(void *ctx, uint64_t height, unsigned *n, int *self);
+void core_vsets_free(core *c);
+
 /* core_lock.c */
 int core_lock_record(core *c, const cons_msg *m, const node_sign_evidence *ev);
 void core_lock_settle(core *c, int taken);
@@ -301,6 +306,7 @@ void core_on_sync_response(core *c, uint32_t peer, const Permit__SyncResponse *r
 void core_help_behind(core *c, uint32_t peer, uint64_t height);
 void core_push_observers(core *c, uint64_t height);
 void core_observer_probe(core *c, uint64_t now);
+void core_observer_prune(core *c, uint64_t now);
 uint64_t core_sync_deadline(const core *c);
 
 /* core_gossip.c */

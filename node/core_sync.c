@@ -548,3 +548,33 @@ out:
     free(ntx);
     return rc;
 }
+
+/* ---- an observer's mempool ---- */
+
+/* An observer makes no blocks, so nothing refuses what its mempool holds:
+ * a transaction the validators refused would stay for good.  One received
+ * more than twice the chain's time window ago can no longer commit (its
+ * timestamp was inside the window of the time it was admitted at, and a
+ * block takes it only inside the window of its own time): it goes. */
+void core_observer_prune(core *c, uint64_t now)
+{
+    if (now < c->prune_at)
+        return;
+    c->prune_at = now + CORE_PRUNE_MS;
+    uint64_t wall = core_wall(c), keep = 2 * c->g->params.tx_window_ms + CORE_PRUNE_SLACK_MS;
+    mp_tx *oldest[64];
+    for (;;) {
+        size_t n = node_mempool_peek(c->mp, oldest, 64), gone = 0;
+        uint8_t ids[64][32];
+        for (size_t i = 0; i < n && oldest[i]->received_ms + keep < wall; i++)
+            memcpy(ids[gone++], oldest[i]->id, 32);
+        for (size_t i = 0; i < gone; i++)
+            node_mempool_remove(c->mp, ids[i]);
+        if (gone > 0)
+            core_logf(c, NODE_LOG_INFO, "observer: %zu transactions the validators never "
+                                        "committed left the mempool (past their window)", gone);
+        if (gone < 64)
+            break;
+    }
+    core_observer_probe(c, now);
+}
